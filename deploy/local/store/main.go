@@ -1,0 +1,83 @@
+// Command sinergi-store is the MongoDB-wire store for machines without MongoDB:
+// FerretDB 1.x embedded as a library, on its SQLite backend, so a developer or CI
+// machine needs nothing but Go to get a real MongoDB-protocol server.
+//
+// It is not MongoDB: there are no multi-document transactions and no change
+// streams, which is why Sinergi treats one document write as the unit of atomicity.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
+	dataDir := flag.String("data", ".sinergi/data", "directory holding the SQLite databases")
+	logFile := flag.String("log", "", "file to append logs to (default: stderr)")
+	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
+	flag.Parse()
+
+	if err := run(*listen, *dataDir, *logFile, *logLevel); err != nil {
+		fmt.Fprintln(os.Stderr, "sinergi-store:", err)
+		os.Exit(1)
+	}
+}
+
+func run(listen, dataDir, logFile, logLevel string) error {
+	var out io.Writer = os.Stderr
+	if logFile != "" {
+		f, err := os.OpenFile(logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		out = f
+	}
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("bad -log-level %q: %w", logLevel, err)
+	}
+	logger := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level}))
+
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return err
+	}
+
+	// SQLite URI of a directory: one database file per MongoDB database.
+	db, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: listen},
+		Logger:    logger,
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + abs + "/",
+	})
+	if err != nil {
+		return err
+	}
+
+	// SIGTERM and SIGINT cancel the context; Run then closes the listener,
+	// the connections and the SQLite files before returning.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	logger.Warn("sinergi-store listening", "listen", listen, "data", abs)
+	if err := db.Run(ctx); err != nil {
+		return err
+	}
+	logger.Warn("sinergi-store stopped")
+	return nil
+}

@@ -1,0 +1,31 @@
+"""The activities service's subscriptions, in one place: which queue takes which events."""
+
+from __future__ import annotations
+
+from faststream.middlewares import AckPolicy
+from faststream.rabbit.annotations import RabbitMessage
+
+from services.activities.replica import PartnerReplica
+from shared.events import AnyEvent
+from shared.logging import get_logger
+from shared.runtime import Infrastructure
+
+log = get_logger(__name__)
+
+
+def register(infra: Infrastructure, replica: PartnerReplica) -> None:
+    partner_events = infra.queue("partner-replica", ["partner.*"])
+
+    async def apply_partner_event(event: AnyEvent) -> None:
+        changed = await replica.apply(event.subject, event.aggregateversion, event.data)
+        log.info("partner replica", partner_id=event.subject, version=event.aggregateversion, applied=changed)
+
+    @infra.broker.subscriber(
+        partner_events.queue,
+        partner_events.exchange,
+        ack_policy=AckPolicy.MANUAL,
+        title=partner_events.name,
+        description="Keeps this service's copy of the partner registry (all sinergi.partner.* events).",
+    )
+    async def on_partner_event(message: RabbitMessage) -> None:
+        await partner_events.deliver(message, apply_partner_event, infra.broker)

@@ -1,0 +1,41 @@
+"""Bootstrap of the activities service: settings, clients, wiring, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.activities import api, consumers
+from services.activities.replica import PartnerReplica
+from shared.logging import configure
+from shared.runtime import Infrastructure
+from shared.settings import Settings
+from shared.web import create_app
+
+SERVICE = "activities"
+
+
+def build(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure(SERVICE, settings.region, settings.log_level)
+    infra = Infrastructure(settings, SERVICE)
+    replica = PartnerReplica(infra.db["partner_replica"])
+    consumers.register(infra, replica)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await infra.start()
+        try:
+            yield
+        finally:
+            await infra.stop()
+
+    app = create_app(settings, SERVICE, lifespan, description="Outreach activity tracking of one KPU region.")
+    app.state.infra = infra
+    app.state.idempotency = infra.idempotency
+    app.state.readiness = {"database": infra.database_ready, "broker": infra.broker_ready}
+    app.state.replica = replica
+    app.include_router(api.router)
+    return app

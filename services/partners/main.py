@@ -1,0 +1,41 @@
+"""Bootstrap of the partners service: settings, clients, wiring, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.partners import api
+from services.partners.handlers import Registry
+from services.partners.store import SERVICE, PartnerStore
+from shared.logging import configure
+from shared.runtime import Infrastructure
+from shared.settings import Settings
+from shared.web import create_app
+
+DEFAULT_PORT = 8101
+
+
+def build(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure(SERVICE, settings.region, settings.log_level)
+    infra = Infrastructure(settings, SERVICE)
+    store = PartnerStore(infra.aggregates("partners"), infra.db["partner_names"])
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await infra.start()
+        try:
+            yield
+        finally:
+            await infra.stop()
+
+    app = create_app(settings, SERVICE, lifespan, description="The partner registry of one KPU region.")
+    app.state.infra = infra
+    app.state.idempotency = infra.idempotency
+    app.state.readiness = {"database": infra.database_ready, "broker": infra.broker_ready}
+    app.state.registry_service = Registry(store, settings.region)
+    app.include_router(api.router)
+    return app

@@ -1,0 +1,94 @@
+"""API tokens: JWT HS256 with ``sub``, ``role``, ``regions``, ``exp`` (CONTRACT §2).
+
+``viewer`` reads, ``operator`` writes, ``admin`` also manages recipients and replays. A token
+covers a region when it lists it, one of its parents (a province token ``32`` covers
+``32.73``), or ``*``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import IntEnum
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, Request
+
+from shared.problems import Forbidden, Unauthorized
+from shared.regions import is_region_code, within
+
+ALGORITHM = "HS256"
+
+
+class Role(IntEnum):
+    viewer = 1
+    operator = 2
+    admin = 3
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    role: Role
+    regions: tuple[str, ...]
+
+    def covers(self, region: str) -> bool:
+        return any(r == "*" or within(region, r) for r in self.regions)
+
+
+def mint(secret: str, *, sub: str, role: str, regions: list[str], ttl: timedelta = timedelta(hours=12)) -> str:
+    if role not in Role.__members__:
+        raise ValueError(f"role must be one of {', '.join(Role.__members__)}")
+    for region in regions:
+        if region != "*" and not is_region_code(region):
+            raise ValueError(f"{region!r} is not a dotted Kemendagri region code such as 32.73")
+    now = datetime.now(UTC)
+    claims = {"sub": sub, "role": role, "regions": regions, "iat": now, "exp": now + ttl}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify(secret: str, token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "role", "regions", "exp"]}
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("the token has expired; ask for a new one") from exc
+    except jwt.InvalidTokenError as exc:
+        raise Unauthorized(f"the token is not valid: {exc}") from exc
+    role, regions = claims.get("role"), claims.get("regions")
+    if role not in Role.__members__:
+        raise Unauthorized(f"the token's role {role!r} is not one of {', '.join(Role.__members__)}")
+    if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+        raise Unauthorized("the token's regions claim must be a list of region codes")
+    return Principal(sub=str(claims["sub"]), role=Role[role], regions=tuple(regions))
+
+
+def principal(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send 'Authorization: Bearer <token>'; `sinergi token` mints one")
+    settings = request.app.state.settings
+    found = verify(settings.auth_secret, token.strip())
+    if not found.covers(settings.region):
+        raise Forbidden(
+            f"this token covers {', '.join(found.regions)}; this instance serves region {settings.region}"
+        )
+    request.state.principal = found
+    return found
+
+
+def require(role: Role):  # noqa: ANN201 - a FastAPI dependency
+    def dependency(found: Annotated[Principal, Depends(principal)]) -> Principal:
+        if found.role < role:
+            raise Forbidden(f"this needs the {role.name} role; the token has {found.role.name}")
+        return found
+
+    return dependency
+
+
+Viewer = Annotated[Principal, Depends(require(Role.viewer))]
+Operator = Annotated[Principal, Depends(require(Role.operator))]
+Admin = Annotated[Principal, Depends(require(Role.admin))]

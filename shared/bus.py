@@ -1,0 +1,89 @@
+"""The event bus on RabbitMQ, in FastStream's terms (CONTRACT §6).
+
+- ``sinergi.events``: a durable topic exchange. Its alternate exchange ``sinergi.unrouted``
+  keeps any event no queue was bound for (a subscriber not yet declared), instead of
+  letting RabbitMQ drop it.
+- Publishes are persistent, mandatory and confirmed; the channel raises on a returned
+  message, so "published" always means "in a queue".
+- Every consumer queue has a ladder of retry queues (``<queue>.retry.<ms>``, each with a TTL
+  that dead-letters back to the queue) and a dead-letter queue ``<queue>.dlq``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
+
+from shared.events import CONTENT_TYPE
+from shared.logging import get_logger
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+PUBLISH_TIMEOUT = 5.0
+
+
+def make_broker(settings: Settings, service: str) -> RabbitBroker:
+    return RabbitBroker(
+        settings.rabbitmq_url,
+        # Start even while RabbitMQ is away: writes still land in the outbox, and the
+        # robust connection (re)subscribes once the broker answers.
+        fail_fast=False,
+        reconnect_interval=1.0,
+        default_channel=Channel(
+            prefetch_count=settings.prefetch,
+            publisher_confirms=True,
+            on_return_raises=True,
+        ),
+        app_id=f"sinergi-{service}",
+        graceful_timeout=10.0,
+        logger=None,
+    )
+
+
+def events_exchange(settings: Settings) -> RabbitExchange:
+    return RabbitExchange(
+        settings.exchange_name,
+        type=ExchangeType.TOPIC,
+        durable=True,
+        arguments={"alternate-exchange": unrouted_exchange(settings).name},
+    )
+
+
+def unrouted_exchange(settings: Settings) -> RabbitExchange:
+    return RabbitExchange(f"{settings.bus_prefix}sinergi.unrouted", type=ExchangeType.FANOUT, durable=True)
+
+
+def unrouted_queue(settings: Settings) -> RabbitQueue:
+    return RabbitQueue(f"{settings.bus_prefix}sinergi.unrouted", durable=True)
+
+
+async def declare_exchanges(broker: RabbitBroker, settings: Settings) -> None:
+    unrouted = await broker.declare_exchange(unrouted_exchange(settings))
+    queue = await broker.declare_queue(unrouted_queue(settings))
+    await queue.bind(unrouted)
+    await broker.declare_exchange(events_exchange(settings))
+
+
+class EventPublisher:
+    """Publishes stored outbox entries to ``sinergi.events``."""
+
+    def __init__(self, broker: RabbitBroker, settings: Settings) -> None:
+        self._broker = broker
+        self._exchange = events_exchange(settings)
+
+    async def __call__(self, entry: dict[str, Any]) -> None:
+        await self._broker.publish(
+            entry["body"].encode(),
+            exchange=self._exchange,
+            routing_key=entry["routing_key"],
+            persist=True,
+            mandatory=True,
+            content_type=CONTENT_TYPE,
+            message_id=entry["id"],
+            message_type=entry["type"],
+            correlation_id=entry.get("correlationid"),
+            timeout=PUBLISH_TIMEOUT,
+        )
+

@@ -1,0 +1,214 @@
+"""Consuming events on purpose: idempotent, retried with growing delays, then parked.
+
+A service declares each of its queues as an :class:`EventQueue` (its name, the routing
+keys it binds, the retry ladder) and subscribes with FastStream using ``AckPolicy.MANUAL``;
+the subscriber hands every message to :meth:`EventQueue.deliver`, which
+
+1. parses the CloudEvents envelope — a message that is not one is parked at once;
+2. skips an event id this queue already processed (``processed_events``, keyed by ``_id``);
+3. runs the handler with the event's correlation id bound for logs and new events;
+4. on success records the id, then acks; on failure re-publishes the message to the next
+   retry queue (or, after the last, to ``<queue>.dlq`` with the error in its headers), with
+   confirms, and only then acks. If even that publish fails, the message is nacked and
+   RabbitMQ redelivers it: nothing is acked and forgotten.
+
+Handlers must be idempotent in effect (the id is recorded after the effect, so a crash in
+between replays it once more); replicas achieve that with ``aggregateversion``, notification
+rules with deterministic ids.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from faststream.rabbit import RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit.message import RabbitMessage
+from pydantic import ValidationError
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from shared.bus import PUBLISH_TIMEOUT, events_exchange
+from shared.events import AnyEvent
+from shared.logging import bound, get_logger
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+Handler = Callable[[AnyEvent], Awaitable[None]]
+
+H_ATTEMPT = "x-sinergi-attempt"
+H_ERROR = "x-sinergi-error"
+H_ERROR_TYPE = "x-sinergi-error-type"
+H_QUEUE = "x-sinergi-queue"
+H_ROUTING_KEY = "x-sinergi-routing-key"
+H_FAILED_AT = "x-sinergi-failed-at"
+
+
+class PoisonMessage(Exception):
+    """The message can never be processed: park it without retrying."""
+
+
+@dataclass
+class EventQueue:
+    """A durable consumer queue bound to ``sinergi.events``, with its retry ladder and DLQ."""
+
+    name: str
+    binding_keys: list[str]
+    exchange: RabbitExchange
+    retry_delays: list[float] = field(default_factory=lambda: [1.0, 5.0, 30.0])
+    processed: ProcessedEvents | None = None
+    stats: dict[str, int] = field(default_factory=lambda: {"processed": 0, "duplicates": 0, "retried": 0, "dead": 0})
+
+    @classmethod
+    def of(cls, settings: Settings, service: str, purpose: str, event_patterns: list[str]) -> EventQueue:
+        """``event_patterns`` are routing-key tails (``partner.*``) for this instance's region."""
+        return cls(
+            name=settings.queue_name(service, purpose),
+            binding_keys=[f"{settings.region_digits}.{pattern}" for pattern in event_patterns],
+            exchange=events_exchange(settings),
+            retry_delays=list(settings.retry_delays),
+        )
+
+    @property
+    def queue(self) -> RabbitQueue:
+        return RabbitQueue(self.name, durable=True, routing_key=self.binding_keys[0])
+
+    @property
+    def dlq_name(self) -> str:
+        return f"{self.name}.dlq"
+
+    def retry_queue_name(self, delay: float) -> str:
+        # The TTL is in the name: changing the ladder declares new queues instead of
+        # clashing with the arguments of the old ones.
+        return f"{self.name}.retry.{int(delay * 1000)}ms"
+
+    async def declare(self, broker: RabbitBroker) -> None:
+        """Declare the queue's siblings and every binding (FastStream declares the first)."""
+        exchange = await broker.declare_exchange(self.exchange)
+        main = await broker.declare_queue(RabbitQueue(self.name, durable=True))
+        for key in self.binding_keys:
+            await main.bind(exchange, routing_key=key)
+        await broker.declare_queue(RabbitQueue(self.dlq_name, durable=True))
+        for delay in self.retry_delays:
+            await broker.declare_queue(
+                RabbitQueue(
+                    self.retry_queue_name(delay),
+                    durable=True,
+                    arguments={
+                        "x-message-ttl": int(delay * 1000),
+                        "x-dead-letter-exchange": "",
+                        "x-dead-letter-routing-key": self.name,
+                    },
+                )
+            )
+
+    async def deliver(self, message: RabbitMessage, handler: Handler, broker: RabbitBroker) -> None:
+        headers = dict(message.headers or {})
+        attempt = int(headers.get(H_ATTEMPT, 0))
+        try:
+            event = AnyEvent.model_validate_json(message.body)
+        except ValidationError as exc:
+            await self._park(message, broker, headers, attempt, PoisonMessage(f"not a Sinergi CloudEvent: {exc}"))
+            return
+
+        with bound(event.correlationid, event.id, event_id=event.id, event_type=event.type, queue=self.name):
+            if self.processed and await self.processed.seen(self.name, event.id):
+                self.stats["duplicates"] += 1
+                log.info("duplicate event skipped")
+                await message.ack()
+                return
+            started = time.perf_counter()
+            try:
+                await handler(event)
+            except PoisonMessage as exc:
+                await self._park(message, broker, headers, attempt, exc)
+                return
+            except Exception as exc:
+                if attempt < len(self.retry_delays):
+                    await self._retry(message, broker, headers, attempt, exc)
+                else:
+                    await self._park(message, broker, headers, attempt, exc)
+                return
+            if self.processed:
+                await self.processed.record(self.name, event.id)
+            self.stats["processed"] += 1
+            log.debug("event processed", ms=round((time.perf_counter() - started) * 1000, 2))
+            await message.ack()
+
+    async def _retry(
+        self, message: RabbitMessage, broker: RabbitBroker, headers: dict[str, Any], attempt: int, exc: Exception
+    ) -> None:
+        delay = self.retry_delays[attempt]
+        log.warning("event failed; retrying", attempt=attempt + 1, delay_s=delay, error=repr(exc))
+        await self._forward(
+            message, broker, self.retry_queue_name(delay), {**headers, **_failure(exc, attempt + 1, self.name, message)}
+        )
+        self.stats["retried"] += 1
+
+    async def _park(
+        self, message: RabbitMessage, broker: RabbitBroker, headers: dict[str, Any], attempt: int, exc: Exception
+    ) -> None:
+        log.error("event dead-lettered", attempts=attempt + 1, error=repr(exc), dlq=self.dlq_name)
+        await self._forward(message, broker, self.dlq_name, {**headers, **_failure(exc, attempt + 1, self.name, message)})
+        self.stats["dead"] += 1
+
+    async def _forward(self, message: RabbitMessage, broker: RabbitBroker, queue: str, headers: dict[str, Any]) -> None:
+        raw = message.raw_message
+        try:
+            await broker.publish(
+                message.body,
+                queue=queue,
+                persist=True,
+                mandatory=True,
+                headers=headers,
+                content_type=raw.content_type,
+                message_id=raw.message_id,
+                message_type=raw.type,
+                correlation_id=raw.correlation_id,
+                timeout=PUBLISH_TIMEOUT,
+            )
+        except Exception:
+            # Could not move it on: leave it with RabbitMQ rather than lose it.
+            log.exception("could not forward a failed event; nacking it for redelivery", queue=queue)
+            await message.nack(requeue=True)
+            return
+        await message.ack()
+
+
+def _failure(exc: Exception, attempt: int, queue: str, message: RabbitMessage) -> dict[str, Any]:
+    headers = message.headers or {}
+    return {
+        H_ATTEMPT: attempt,
+        H_ERROR: str(exc)[:1000] or exc.__class__.__name__,
+        H_ERROR_TYPE: exc.__class__.__name__,
+        H_QUEUE: headers.get(H_QUEUE, queue),
+        H_ROUTING_KEY: headers.get(H_ROUTING_KEY, message.raw_message.routing_key or ""),
+        H_FAILED_AT: datetime.now(UTC).isoformat(),
+    }
+
+
+class ProcessedEvents:
+    """Event ids each queue has processed: one document per (queue, event id), keyed by ``_id``."""
+
+    RETENTION = timedelta(days=14)
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._collection = db["processed_events"]
+
+    async def seen(self, queue: str, event_id: str) -> bool:
+        return await self._collection.find_one({"_id": f"{queue}:{event_id}"}, {"_id": 1}) is not None
+
+    async def record(self, queue: str, event_id: str) -> None:
+        try:
+            await self._collection.insert_one({"_id": f"{queue}:{event_id}", "at": datetime.now(UTC)})
+        except DuplicateKeyError:
+            pass
+
+    async def prune(self) -> int:
+        """Forget ids older than the retention (no TTL indexes on FerretDB: called on a timer)."""
+        result = await self._collection.delete_many({"at": {"$lt": datetime.now(UTC) - self.RETENTION}})
+        return result.deleted_count

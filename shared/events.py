@@ -1,0 +1,202 @@
+"""The wire contract of every Sinergi event (CONTRACT §6).
+
+One CloudEvents 1.0 envelope in structured mode; the ``data`` is the aggregate's snapshot
+after the change. Each event type has a model here so the AsyncAPI document and the JSON
+Schemas are generated from code. Consumers parse only the fields they need and ignore the
+rest, so adding a field never breaks a subscriber.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from ulid import ULID
+
+from shared.regions import REGION_CODE, digits
+
+CONTENT_TYPE = "application/cloudevents+json"
+TYPE_PREFIX = "sinergi."
+
+
+class EventType(StrEnum):
+    PARTNER_REGISTERED = "sinergi.partner.registered"
+    PARTNER_UPDATED = "sinergi.partner.updated"
+    PARTNER_SUSPENDED = "sinergi.partner.suspended"
+    PARTNER_REACTIVATED = "sinergi.partner.reactivated"
+    PARTNER_ARCHIVED = "sinergi.partner.archived"
+    PARTNER_AGREEMENT_SIGNED = "sinergi.partner.agreement_signed"
+    ACTIVITY_PLANNED = "sinergi.activity.planned"
+    ACTIVITY_UPDATED = "sinergi.activity.updated"
+    ACTIVITY_SCHEDULED = "sinergi.activity.scheduled"
+    ACTIVITY_RESCHEDULED = "sinergi.activity.rescheduled"
+    ACTIVITY_HELD = "sinergi.activity.held"
+    ACTIVITY_REPORTED = "sinergi.activity.reported"
+    ACTIVITY_CANCELLED = "sinergi.activity.cancelled"
+    TARGETS_SET = "sinergi.targets.set"
+    NOTIFICATION_SENT = "sinergi.notification.sent"
+    NOTIFICATION_FAILED = "sinergi.notification.failed"
+
+
+def routing_key(region: str, event_type: str) -> str:
+    """``32.73`` + ``sinergi.activity.scheduled`` → ``3273.activity.scheduled``."""
+    return f"{digits(region)}.{event_type.removeprefix(TYPE_PREFIX)}"
+
+
+def new_event_id() -> str:
+    return str(ULID())
+
+
+D = TypeVar("D")
+
+
+class CloudEvent(BaseModel, Generic[D]):
+    """A CloudEvents 1.0 structured-mode document with Sinergi's extension attributes."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    specversion: str = Field("1.0", pattern=r"^1\.0$")
+    id: str = Field(default_factory=new_event_id, min_length=1)
+    source: str = Field(min_length=1, description="/sinergi/<region>/<service>")
+    type: str = Field(min_length=1)
+    subject: str = Field(min_length=1, description="the aggregate id")
+    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    datacontenttype: str = "application/json"
+    data: D
+    region: str = Field(pattern=REGION_CODE)
+    aggregateversion: int = Field(ge=1)
+    correlationid: str | None = None
+    causationid: str | None = None
+
+    @field_validator("time")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("time must carry a UTC offset")
+        return value
+
+    @property
+    def routing_key(self) -> str:
+        return routing_key(self.region, self.type)
+
+    def to_wire(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+AnyEvent = CloudEvent[dict[str, Any]]
+
+
+# --- Snapshots carried in ``data`` ---------------------------------------------------------
+# Producers fill them from their aggregates; the schemas document what subscribers may rely on.
+
+
+class _Snapshot(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class PartnerSnapshot(_Snapshot):
+    name: str
+    type: str
+    region: str
+    district: str | None = None
+    categories: list[str] = []
+    segments: list[str] = []
+    contacts: list[dict[str, Any]] = []
+    channels: list[dict[str, Any]] = []
+    agreements: list[dict[str, Any]] = []
+    status: str
+    notes: str | None = None
+    changed_fields: list[str] | None = Field(
+        None, description="on sinergi.partner.updated: the fields this change touched"
+    )
+
+
+class ActivitySnapshot(_Snapshot):
+    title: str
+    kind: str
+    election: str
+    region: str
+    status: str
+    segments: list[str] = []
+    partners: list[dict[str, Any]] = []
+    location: dict[str, Any] | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    outcome: dict[str, Any] | None = None
+
+
+class TargetsSnapshot(_Snapshot):
+    election: str
+    region: str
+    voting_day: str | None = None
+    segment_targets: dict[str, int] = {}
+
+
+class NotificationSnapshot(_Snapshot):
+    recipient_id: str
+    rule: str
+    subject: str
+    channel: str
+    delivery: dict[str, Any]
+
+
+class PartnerEvent(CloudEvent[PartnerSnapshot]):
+    pass
+
+
+class ActivityEvent(CloudEvent[ActivitySnapshot]):
+    pass
+
+
+class TargetsEvent(CloudEvent[TargetsSnapshot]):
+    pass
+
+
+class NotificationEvent(CloudEvent[NotificationSnapshot]):
+    pass
+
+
+# Each event type, the model of its document and when it is emitted (for AsyncAPI and docs).
+CATALOGUE: dict[EventType, tuple[type[CloudEvent[Any]], str]] = {
+    EventType.PARTNER_REGISTERED: (PartnerEvent, "a partner is registered"),
+    EventType.PARTNER_UPDATED: (PartnerEvent, "a partner's details change; data.changed_fields names them"),
+    EventType.PARTNER_SUSPENDED: (PartnerEvent, "a partner is suspended"),
+    EventType.PARTNER_REACTIVATED: (PartnerEvent, "a suspended partner is reactivated"),
+    EventType.PARTNER_ARCHIVED: (PartnerEvent, "a partner is archived"),
+    EventType.PARTNER_AGREEMENT_SIGNED: (PartnerEvent, "an MoU or PKS is added to a partner"),
+    EventType.ACTIVITY_PLANNED: (ActivityEvent, "an activity is planned"),
+    EventType.ACTIVITY_UPDATED: (ActivityEvent, "a planned or scheduled activity is edited"),
+    EventType.ACTIVITY_SCHEDULED: (ActivityEvent, "an activity gets its date"),
+    EventType.ACTIVITY_RESCHEDULED: (ActivityEvent, "a scheduled activity moves"),
+    EventType.ACTIVITY_HELD: (ActivityEvent, "an activity took place"),
+    EventType.ACTIVITY_REPORTED: (ActivityEvent, "an activity's outcome is reported"),
+    EventType.ACTIVITY_CANCELLED: (ActivityEvent, "an activity is cancelled"),
+    EventType.TARGETS_SET: (TargetsEvent, "an election's targets are set or changed"),
+    EventType.NOTIFICATION_SENT: (NotificationEvent, "a delivery succeeded"),
+    EventType.NOTIFICATION_FAILED: (NotificationEvent, "a delivery was given up (dead)"),
+}
+
+
+def make_event(
+    event_type: EventType, *, region: str, service: str, subject: str, version: int, data: dict[str, Any]
+) -> AnyEvent:
+    """An event about one aggregate, carrying the correlation and causation of the work in hand."""
+    from shared.logging import causation_id, correlation_id
+
+    return AnyEvent(
+        source=f"/sinergi/{region}/{service}",
+        type=event_type.value,
+        subject=subject,
+        data=data,
+        region=region,
+        aggregateversion=version,
+        correlationid=correlation_id.get(),
+        causationid=causation_id.get(),
+    )

@@ -1,0 +1,208 @@
+"""The transactional outbox, without multi-document transactions.
+
+A state change and the events it records are one document write: the aggregate's document
+carries its unpublished events in ``_outbox`` (and ``_pending: true`` while any remain). The
+relay publishes them with publisher confirms and only then removes them, so a crash between
+any two steps re-publishes and never loses. Consumers are idempotent on the event id.
+
+On MongoDB the version-conditioned write is atomic. On FerretDB an update is a read then a
+write, so writes to one aggregate are also serialised inside the process (``lock``); across
+processes the conditional write remains the guard, and a lost race shows up as a duplicate
+publish at worst, never a lost event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+from weakref import WeakValueDictionary
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from shared.events import CloudEvent
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+OUTBOX = "_outbox"
+PENDING = "_pending"
+
+Publish = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class StaleVersion(Exception):
+    """The aggregate changed since it was read; nothing was written."""
+
+
+class AggregateCollection:
+    """Loads and saves one kind of aggregate document; recorded events ride in the same write."""
+
+    def __init__(self, collection: AsyncCollection, relay: OutboxRelay | None = None) -> None:
+        self.collection = collection
+        self.relay = relay
+        self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+
+    def lock(self, aggregate_id: str) -> asyncio.Lock:
+        """The in-process lock that serialises writes (and outbox marking) on one aggregate."""
+        lock = self._locks.get(aggregate_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[aggregate_id] = lock
+        return lock
+
+    async def get(self, aggregate_id: str) -> dict[str, Any] | None:
+        return await self.collection.find_one({"_id": aggregate_id})
+
+    async def insert(self, document: dict[str, Any], events: Iterable[CloudEvent[Any]]) -> None:
+        """Insert a new aggregate; ``DuplicateKeyError`` when its ``_id`` exists (claims are inserts)."""
+        outbox = [_entry(event) for event in events]
+        await self.collection.insert_one({**document, OUTBOX: outbox, PENDING: bool(outbox)})
+        self._wake(document["_id"], outbox)
+
+    async def replace(
+        self,
+        document: dict[str, Any],
+        expected_version: int,
+        events: Iterable[CloudEvent[Any]],
+        pending: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Replace the aggregate if it is still at ``expected_version``; else ``StaleVersion``.
+
+        ``pending`` is the outbox as it was read: entries not yet published stay in it.
+        """
+        outbox = [*(pending or []), *(_entry(event) for event in events)]
+        result = await self.collection.replace_one(
+            {"_id": document["_id"], "version": expected_version},
+            {**document, OUTBOX: outbox, PENDING: bool(outbox)},
+        )
+        if result.matched_count == 0:
+            raise StaleVersion(document["_id"])
+        self._wake(document["_id"], outbox)
+
+    def _wake(self, aggregate_id: str, outbox: list[dict[str, Any]]) -> None:
+        if outbox and self.relay is not None:
+            self.relay.notify(self, aggregate_id)
+
+
+def _entry(event: CloudEvent[Any]) -> dict[str, Any]:
+    # The exact bytes to publish, so a re-publish after a crash sends the same document.
+    return {
+        "id": event.id,
+        "type": event.type,
+        "routing_key": event.routing_key,
+        "correlationid": event.correlationid,
+        "body": event.to_wire().decode(),
+    }
+
+
+class OutboxRelay:
+    """Publishes outbox entries right after each write, and sweeps on a timer for leftovers."""
+
+    def __init__(self, publish: Publish, sweep_seconds: float = 10.0) -> None:
+        self._publish = publish
+        self._sweep_seconds = sweep_seconds
+        self._collections: list[AggregateCollection] = []
+        self._queue: asyncio.Queue[tuple[AggregateCollection, str]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._failures = 0
+        self.published = 0
+
+    def attach(self, collection: AggregateCollection) -> AggregateCollection:
+        collection.relay = self
+        self._collections.append(collection)
+        return collection
+
+    def notify(self, collection: AggregateCollection, aggregate_id: str) -> None:
+        self._queue.put_nowait((collection, aggregate_id))
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._run_immediate(), name="outbox-relay"),
+            asyncio.create_task(self._run_sweeps(), name="outbox-sweep"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def sweep(self) -> int:
+        """Publish every pending outbox of every attached collection; returns events published."""
+        total = 0
+        for collection in self._collections:
+            async for doc in collection.collection.find({PENDING: True}, {"_id": 1}):
+                total += await self.flush(collection, doc["_id"])
+        return total
+
+    async def flush(self, collection: AggregateCollection, aggregate_id: str) -> int:
+        """Publish one aggregate's pending events in order, then remove what was published."""
+        async with collection.lock(aggregate_id):
+            doc = await collection.collection.find_one({"_id": aggregate_id}, {OUTBOX: 1, "version": 1})
+            if not doc or not doc.get(OUTBOX):
+                return 0
+            sent: set[str] = set()
+            try:
+                for entry in doc[OUTBOX]:
+                    await self._publish(entry)
+                    sent.add(entry["id"])
+            finally:
+                if sent:
+                    await self._mark_sent(collection, aggregate_id, sent)
+            self.published += len(sent)
+            return len(sent)
+
+    async def _mark_sent(self, collection: AggregateCollection, aggregate_id: str, sent: set[str]) -> None:
+        # Conditional on the version read, so an entry recorded meanwhile is never dropped.
+        while True:
+            doc = await collection.collection.find_one({"_id": aggregate_id}, {OUTBOX: 1, "version": 1})
+            if doc is None:
+                return
+            remaining = [entry for entry in doc.get(OUTBOX, []) if entry["id"] not in sent]
+            result = await collection.collection.update_one(
+                {"_id": aggregate_id, "version": doc["version"]},
+                {"$set": {OUTBOX: remaining, PENDING: bool(remaining)}},
+            )
+            if result.matched_count:
+                return
+
+    async def _run_immediate(self) -> None:
+        while True:
+            collection, aggregate_id = await self._queue.get()
+            try:
+                await self.flush(collection, aggregate_id)
+                self._failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Broker or store away. Everything queued is marked pending in the store,
+                # so drop the queue and let the sweep publish it, in order, once they are back.
+                self._failures += 1
+                log.warning("outbox publish failed; the sweep will retry", aggregate_id=aggregate_id, error=repr(exc))
+                while not self._queue.empty():
+                    self._queue.get_nowait()
+                await asyncio.sleep(self._backoff())
+
+    async def _run_sweeps(self) -> None:
+        while True:
+            try:
+                published = await self.sweep()
+                if published:
+                    log.info("outbox sweep published leftovers", events=published)
+                self._failures = 0
+                await asyncio.sleep(self._sweep_seconds)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._failures += 1
+                log.warning("outbox sweep failed; will retry", error=repr(exc))
+                await asyncio.sleep(self._backoff())
+
+    def _backoff(self) -> float:
+        base = min(self._sweep_seconds, 0.2 * 2 ** min(self._failures, 6))
+        return base * (0.5 + random.random() / 2)

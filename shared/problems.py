@@ -1,0 +1,163 @@
+"""RFC 9457 problem details: the only shape an error takes on the wire (CONTRACT §2).
+
+Domain and service code raises :class:`Problem` (or a subclass naming the case); the web
+layer renders it. Nothing else ever reaches a client: an unexpected exception becomes a
+500 problem with the request id, and the traceback stays in the log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "/problems/"
+
+
+class Problem(Exception):
+    status: int = 400
+    slug: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        slug: str | None = None,
+        title: str | None = None,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status or self.status
+        self.slug = slug or self.slug
+        self.title = title or self.title
+        self.errors = errors
+        self.headers = headers or {}
+        self.extensions = extensions
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": TYPE_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        if self.errors is not None:
+            body["errors"] = self.errors
+        body.update(self.extensions)
+        return body
+
+
+class NotFound(Problem):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(Problem):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class InvalidField(Problem):
+    """422 naming one or more fields: ``InvalidField({"contacts[0].email": "not an e-mail"})``."""
+
+    status, slug, title = 422, "validation", "Invalid input"
+
+    def __init__(self, errors: dict[str, str] | list[dict[str, str]], detail: str | None = None) -> None:
+        items = [{"field": f, "message": m} for f, m in errors.items()] if isinstance(errors, dict) else errors
+        super().__init__(detail or "; ".join(f"{e['field']}: {e['message']}" for e in items), errors=items)
+
+
+class PreconditionFailed(Problem):
+    status, slug, title = 412, "stale-version", "Precondition failed"
+
+
+class Unauthorized(Problem):
+    status, slug, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="sinergi"'})
+
+
+class Forbidden(Problem):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class Unavailable(Problem):
+    status, slug, title = 503, "unavailable", "Service unavailable"
+
+
+def render(problem: Problem, request: Request) -> JSONResponse:
+    headers = dict(problem.headers)
+    request_id = getattr(request.state, "request_id", None)
+    body = problem.body(instance=request.url.path)
+    if request_id:
+        body["request_id"] = request_id
+    return JSONResponse(body, status_code=problem.status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    """``("body", "contacts", 0, "email")`` → ``contacts[0].email``; query and header names as they are."""
+    parts = list(loc)
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:]
+    name = ""
+    for part in parts:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            name += f".{part}" if name else str(part)
+    return name or "body"
+
+
+def _validation_message(error: dict[str, Any]) -> str:
+    message = str(error.get("msg", "invalid"))
+    return message.removeprefix("Value error, ")
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return render(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": field_name(e.get("loc", ())), "message": _validation_message(e)} for e in exc.errors()]
+        return render(InvalidField(errors), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}.get(exc.status_code, "http-error")
+        title = {404: "Not found", 405: "Method not allowed", 413: "Request too large"}.get(exc.status_code, "Error")
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no such path: {request.method} {request.url.path}"
+        return render(Problem(detail, status=exc.status_code, slug=slug, title=title, headers=exc.headers), request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
+
+        if isinstance(exc, (ServerSelectionTimeoutError, AutoReconnect)):
+            log.warning("database unreachable", error=repr(exc))
+            problem: Problem = Unavailable("the database is unreachable; nothing was changed, try again shortly",
+                                           headers={"Retry-After": "5"})
+        else:
+            log.exception("unhandled error", path=request.url.path)
+            problem = Problem(
+                "an unexpected error occurred; it has been logged with this request's id",
+                status=500, slug="internal", title="Internal error",
+            )
+        return render(problem, request)

@@ -1,0 +1,126 @@
+"""The infrastructure one service process opens and closes: database, broker, outbox relay.
+
+A service's ``main.py`` builds one :class:`Infrastructure`, attaches its aggregate
+collections to the relay, registers its subscribers on ``infra.broker``, and runs
+``infra.start()`` / ``infra.stop()`` from the FastAPI lifespan (``faststream.rabbit.fastapi``
+is deprecated; the broker is started from the lifespan instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from faststream.rabbit import RabbitBroker
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.bus import EventPublisher, declare_exchanges, make_broker
+from shared.consumer import EventQueue, ProcessedEvents
+from shared.idempotency import IdempotencyKeys
+from shared.logging import get_logger
+from shared.mongo import connect, ping
+from shared.outbox import AggregateCollection, OutboxRelay
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+PRUNE_EVERY = 3600.0
+
+
+class Infrastructure:
+    def __init__(self, settings: Settings, service: str) -> None:
+        self.settings = settings
+        self.service = service
+        self.client: AsyncMongoClient = connect(settings, service)
+        self.db: AsyncDatabase = self.client[settings.database_name(service)]
+        self.broker: RabbitBroker = make_broker(settings, service)
+        self.relay = OutboxRelay(EventPublisher(self.broker, settings), settings.outbox_sweep_seconds)
+        self.processed = ProcessedEvents(self.db)
+        self.idempotency = IdempotencyKeys(self.db)
+        self.queues: list[EventQueue] = []
+        self.timers: list[tuple[str, float, Callable[[], Awaitable[object]]]] = [
+            ("prune-idempotency-keys", PRUNE_EVERY, self.idempotency.prune),
+            ("prune-processed-events", PRUNE_EVERY, self.processed.prune),
+        ]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def aggregates(self, name: str) -> AggregateCollection:
+        """A collection of aggregates whose recorded events the relay publishes."""
+        return self.relay.attach(AggregateCollection(self.db[name]))
+
+    def queue(self, purpose: str, event_patterns: list[str]) -> EventQueue:
+        """Declare one of this service's consumer queues (``<service>.<purpose>``)."""
+        queue = EventQueue.of(self.settings, self.service, purpose, event_patterns)
+        queue.processed = self.processed
+        self.queues.append(queue)
+        return queue
+
+    def every(self, name: str, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+        self.timers.append((name, seconds, job))
+
+    async def database_ready(self) -> bool:
+        return await ping(self.client)
+
+    async def broker_ready(self) -> bool:
+        return self.broker.running and await self.broker.ping(timeout=2.0)
+
+    async def start(self) -> None:
+        await self._wait_for_database()
+        # HTTP serves as soon as the database answers. The broker may be away: writes then
+        # wait in the outbox, and the subscribers start once it is reachable.
+        await self.relay.start()
+        self._tasks.append(asyncio.create_task(self._connect_broker(), name="broker-connect"))
+        for name, seconds, job in self.timers:
+            self._tasks.append(asyncio.create_task(_repeat(name, seconds, job), name=name))
+
+    async def _wait_for_database(self, attempts: int = 10) -> None:
+        for attempt in range(1, attempts + 1):
+            try:
+                await self.database_ready()
+                return
+            except Exception as exc:
+                if attempt == attempts:
+                    raise RuntimeError(f"the database at {self.settings.mongodb_url} does not answer: {exc}") from exc
+                log.warning("database not reachable yet", attempt=attempt, error=repr(exc))
+                await asyncio.sleep(1.0)
+
+    async def _connect_broker(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self.broker.connect()
+                await declare_exchanges(self.broker, self.settings)
+                for queue in self.queues:
+                    await queue.declare(self.broker)
+                await self.broker.start()
+                log.info("service connected to the broker", queues=[q.name for q in self.queues])
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("broker not reachable yet; retrying", error=repr(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.relay.stop()
+        await self.broker.stop()
+        await self.client.close()
+
+
+async def _repeat(name: str, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("timer job failed", job=name, error=repr(exc))

@@ -1,0 +1,92 @@
+"""Process configuration: one settings class, environment prefix ``SINERGI_`` (CONTRACT §1)."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+from typing import Annotated
+
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.regions import REGION_CODE, digits
+
+# Secrets that must never guard a real instance: the examples in docs and compose files.
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "please-change-me"})
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SINERGI_", extra="ignore")
+
+    region: str = Field("32.73", pattern=REGION_CODE)
+    region_name: str = "Kota Bandung"
+    timezone: str = "Asia/Jakarta"
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    mongodb_url: str = "mongodb://127.0.0.1:27017/"
+    auth_secret: str | None = None
+    # Set only by the local dev runner (`sinergi up`); elsewhere a missing secret is fatal.
+    dev: bool = False
+
+    # Isolation knobs: tests and side-by-side instances give each run its own names.
+    db_prefix: str = "sinergi_"
+    bus_prefix: str = ""
+
+    # Consumers: how many unacknowledged messages one queue may hold, and the
+    # retry ladder (seconds) before a message is parked in its dead-letter queue.
+    prefetch: int = Field(32, ge=1, le=10_000)
+    # Comma separated in the environment: SINERGI_RETRY_DELAYS=1,5,30
+    retry_delays: Annotated[list[float], NoDecode] = [1.0, 5.0, 30.0]
+    # How often the outbox relay sweeps for events a crash left unpublished.
+    outbox_sweep_seconds: float = Field(10.0, gt=0)
+
+    host: str = "127.0.0.1"
+    port: int | None = None
+    smtp_url: str = "smtp://127.0.0.1:1025"
+    log_level: str = "info"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("retry_delays", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [float(part) for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _secret_required(self) -> Settings:
+        if not self.dev and (self.auth_secret or "").strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError(
+                "SINERGI_AUTH_SECRET is missing or a placeholder; set a long random secret "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if self.auth_secret is None:
+            raise ValueError("SINERGI_AUTH_SECRET is not set")
+        if len(self.auth_secret.encode()) < 32:
+            raise ValueError("SINERGI_AUTH_SECRET must be at least 32 bytes (HS256 keys shorter than the hash are weak)")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def region_digits(self) -> str:
+        return digits(self.region)
+
+    @property
+    def exchange_name(self) -> str:
+        return f"{self.bus_prefix}sinergi.events"
+
+    def database_name(self, service: str) -> str:
+        return f"{self.db_prefix}{service}"
+
+    def queue_name(self, service: str, purpose: str) -> str:
+        return f"{self.bus_prefix}{service}.{purpose}"

@@ -1,0 +1,113 @@
+"""Consuming on the real broker: failures retried then parked, duplicates without effect."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import aio_pika
+import pytest
+from faststream.middlewares import AckPolicy
+from faststream.rabbit.annotations import RabbitMessage
+
+from shared.bus import declare_exchanges, make_broker
+from shared.consumer import H_ATTEMPT, H_ERROR, H_ERROR_TYPE, EventQueue, ProcessedEvents
+from shared.events import AnyEvent, EventType, make_event
+from shared.settings import Settings
+from tests.conftest import eventually
+
+
+def _event(subject: str, version: int = 1):
+    now = datetime.now(UTC).isoformat()
+    return make_event(EventType.PARTNER_REGISTERED, region="32.73", service="partners", subject=subject,
+                      version=version, data={"id": subject, "name": subject, "created_at": now, "updated_at": now})
+
+
+async def _publish(settings: Settings, body: bytes, routing_key: str = "3273.partner.registered") -> None:
+    connection = await aio_pika.connect_robust(settings.rabbitmq_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(settings.exchange_name)
+        await exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                               routing_key=routing_key)
+
+
+async def _dlq(settings: Settings, queue: EventQueue) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    connection = await aio_pika.connect_robust(settings.rabbitmq_url)
+    async with connection:
+        channel = await connection.channel()
+        dlq = await channel.get_queue(queue.dlq_name)
+        found = []
+        while (message := await dlq.get(fail=False)) is not None:
+            found.append(message)
+            await message.ack()
+        return found
+
+
+@pytest.fixture
+async def consumer(settings: Settings, mongo):
+    """A queue of a pretend service, with a handler the test controls."""
+    broker = make_broker(settings, "test")
+    queue = EventQueue.of(settings, "test", "partner-events", ["partner.*"])
+    queue.processed = ProcessedEvents(mongo[settings.database_name("test")])
+    seen: list[str] = []
+    failing: set[str] = set()
+
+    async def handle(event: AnyEvent) -> None:
+        seen.append(event.subject)
+        if event.subject in failing:
+            raise RuntimeError(f"cannot handle {event.subject}")
+
+    @broker.subscriber(queue.queue, queue.exchange, ack_policy=AckPolicy.MANUAL)
+    async def on_event(message: RabbitMessage) -> None:
+        await queue.deliver(message, handle, broker)
+
+    await broker.connect()
+    await declare_exchanges(broker, settings)
+    await queue.declare(broker)
+    await broker.start()
+    yield queue, seen, failing
+    await broker.stop()
+
+
+async def test_a_message_that_always_fails_is_parked_with_its_error_and_the_queue_flows_on(settings, consumer):
+    queue, seen, failing = consumer
+    failing.add("bad")
+    await _publish(settings, _event("bad").to_wire())
+    await _publish(settings, _event("good").to_wire())
+
+    await eventually(lambda: _async("good" in seen), timeout=3)
+    # 1 attempt + one per retry delay (0.2 s, 0.4 s), then parked.
+    await eventually(lambda: _async(seen.count("bad") == 1 + len(settings.retry_delays)), timeout=5)
+    parked = await eventually(lambda: _dlq(settings, queue), timeout=5)
+    assert len(parked) == 1
+    headers = parked[0].headers
+    assert AnyEvent.model_validate_json(parked[0].body).subject == "bad"
+    assert headers[H_ERROR] == "cannot handle bad"
+    assert headers[H_ERROR_TYPE] == "RuntimeError"
+    assert headers[H_ATTEMPT] == 1 + len(settings.retry_delays)
+    assert seen.count("good") == 1
+
+
+async def test_a_redelivered_event_has_no_second_effect(settings, consumer):
+    _, seen, _ = consumer
+    event = _event("once")
+    await _publish(settings, event.to_wire())
+    await _publish(settings, event.to_wire())
+    await _publish(settings, _event("after").to_wire())
+    await eventually(lambda: _async("after" in seen), timeout=3)
+    assert seen.count("once") == 1
+
+
+async def test_a_message_that_is_not_an_event_is_parked_at_once(settings, consumer):
+    queue, seen, _ = consumer
+    await _publish(settings, b'{"not": "a cloudevent"')
+    await _publish(settings, _event("next").to_wire())
+    await eventually(lambda: _async("next" in seen), timeout=3)
+    parked = await eventually(lambda: _dlq(settings, queue), timeout=3)
+    assert parked[0].body == b'{"not": "a cloudevent"'
+    assert parked[0].headers[H_ERROR_TYPE] == "PoisonMessage"
+    assert parked[0].headers[H_ATTEMPT] == 1
+
+
+async def _async(value):
+    return value

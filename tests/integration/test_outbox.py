@@ -1,0 +1,85 @@
+"""The outbox on the real store and broker: stored changes publish their events, always."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from shared.bus import EventPublisher, declare_exchanges, make_broker
+from shared.events import EventType, make_event
+from shared.outbox import AggregateCollection, OutboxRelay, StaleVersion
+from shared.settings import Settings
+from tests.bus import tap
+from tests.conftest import eventually
+
+
+def _event(aggregate_id: str, version: int, name: str):
+    now = datetime.now(UTC).isoformat()
+    return make_event(EventType.PARTNER_UPDATED, region="32.73", service="partners", subject=aggregate_id,
+                      version=version, data={"id": aggregate_id, "version": version, "name": name,
+                                             "created_at": now, "updated_at": now})
+
+
+@pytest.fixture
+async def broker(settings: Settings):
+    broker = make_broker(settings, "test")
+    await broker.connect()
+    await declare_exchanges(broker, settings)
+    await broker.start()
+    yield broker
+    await broker.stop()
+
+
+async def test_a_stored_change_is_published_right_after_the_write(settings, mongo: AsyncMongoClient, broker):
+    relay = OutboxRelay(EventPublisher(broker, settings), sweep_seconds=60)  # the sweep cannot be what delivers
+    partners = relay.attach(AggregateCollection(mongo[settings.database_name("t")]["partners"]))
+    await relay.start()
+    try:
+        async with tap(settings) as received:
+            await partners.insert({"_id": "p1", "version": 1, "name": "KIM Sekarbela"}, [_event("p1", 1, "KIM Sekarbela")])
+            await eventually(lambda: _async(len(received) == 1), timeout=2)
+        event = received[0]
+        assert event["subject"] == "p1" and event["aggregateversion"] == 1
+        assert event["_amqp"]["routing_key"] == "3273.partner.updated"
+        assert event["_amqp"]["delivery_mode"] == 2, "events must be persistent"
+        assert event["_amqp"]["content_type"] == "application/cloudevents+json"
+        stored = await eventually(lambda: partners.collection.find_one({"_id": "p1", "_pending": False}))
+        assert stored["_outbox"] == []
+    finally:
+        await relay.stop()
+
+
+async def test_events_left_by_a_crash_are_published_by_the_next_relay(settings, mongo, broker):
+    collection = mongo[settings.database_name("t")]["partners"]
+    # The state a crash leaves: the change and its events stored, nothing published.
+    crashed = AggregateCollection(collection)
+    await crashed.insert({"_id": "p2", "version": 1, "name": "A"}, [_event("p2", 1, "A")])
+    await crashed.replace({"_id": "p2", "version": 2, "name": "B"}, 1, [_event("p2", 2, "B")],
+                          pending=(await collection.find_one({"_id": "p2"}))["_outbox"])
+
+    async with tap(settings) as received:
+        relay = OutboxRelay(EventPublisher(broker, settings), sweep_seconds=0.2)
+        relay.attach(AggregateCollection(collection))
+        await relay.start()
+        try:
+            await eventually(lambda: _async(len(received) >= 2), timeout=3)
+        finally:
+            await relay.stop()
+    assert [(e["subject"], e["aggregateversion"]) for e in received] == [("p2", 1), ("p2", 2)]
+    assert (await collection.find_one({"_id": "p2"}))["_pending"] is False
+
+
+async def test_a_write_on_a_stale_version_changes_nothing(settings, mongo):
+    partners = AggregateCollection(mongo[settings.database_name("t")]["partners"])
+    await partners.insert({"_id": "p3", "version": 1, "name": "A"}, [])
+    await partners.replace({"_id": "p3", "version": 2, "name": "B"}, 1, [])
+    with pytest.raises(StaleVersion):
+        await partners.replace({"_id": "p3", "version": 2, "name": "C"}, 1, [_event("p3", 2, "C")])
+    stored = await partners.get("p3")
+    assert stored["name"] == "B" and stored["_outbox"] == []
+
+
+async def _async(value):
+    return value
