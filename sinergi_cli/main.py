@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sinergi_cli import local
+from sinergi_cli import activities, dlq, local, partners
 
 app = typer.Typer(
     help="Sinergi: partner registry, outreach activities and notifications for a KPU region.",
@@ -24,6 +24,9 @@ infra_app = typer.Typer(help="RabbitMQ and the store alone (what the tests need)
 seed_app = typer.Typer(help="Load example data into a running instance.", no_args_is_help=True)
 app.add_typer(infra_app, name="infra")
 app.add_typer(seed_app, name="seed")
+app.add_typer(partners.app, name="partners")
+app.add_typer(activities.app, name="activities")
+app.add_typer(dlq.app, name="dlq")
 
 console = Console(stderr=True)
 
@@ -132,12 +135,14 @@ def infra_down() -> None:
 
 @seed_app.command("demo")
 def seed_demo(
-    url: Annotated[str, typer.Option(help="base URL of the partners service")] = "http://127.0.0.1:8101",
+    partners_url: Annotated[str, typer.Option(help="partners service")] = "http://127.0.0.1:8101",
+    activities_url: Annotated[str, typer.Option(help="activities service")] = "http://127.0.0.1:8102",
+    notifications_url: Annotated[str, typer.Option(help="notifications service")] = "http://127.0.0.1:8103",
 ) -> None:
     """Load the Kota Bandung (32.73) demo region into a running instance, through the HTTP APIs."""
     from sinergi_cli.demo import load
 
     try:
-        load(console, partners_url=url)
+        load(console, partners_url=partners_url, activities_url=activities_url, notifications_url=notifications_url)
     except Exception as exc:  # noqa: BLE001 - shown to the operator as it is
         _fail(exc)
