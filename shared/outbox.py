@@ -98,11 +98,51 @@ def _entry(event: CloudEvent[Any]) -> dict[str, Any]:
     }
 
 
+class EventLog:
+    """Every event a service published, keyed by event id, for replays to a subscriber that was away.
+
+    Written by the relay after the broker confirmed an event and before it leaves the outbox,
+    so a crash in between only writes the same ``_id`` again. Pruned on a timer.
+    """
+
+    def __init__(self, collection: AsyncCollection, retention_days: int = 90) -> None:
+        self.collection = collection
+        self.retention_days = retention_days
+
+    async def record(self, entries: list[dict[str, Any]]) -> None:
+        from datetime import UTC, datetime
+
+        from pymongo.errors import BulkWriteError
+
+        if not entries:
+            return
+        now = datetime.now(UTC)
+        docs = [{"_id": e["id"], "type": e["type"], "routing_key": e["routing_key"], "body": e["body"],
+                 "correlationid": e.get("correlationid"), "published_at": now} for e in entries]
+        try:
+            await self.collection.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
+                raise
+
+    async def between(self, start: Any, end: Any) -> list[dict[str, Any]]:
+        """Events published in ``[start, end)``, oldest first."""
+        found = self.collection.find({"published_at": {"$gte": start, "$lt": end}}).sort("published_at", 1)
+        return await found.to_list(length=None)
+
+    async def prune(self) -> int:
+        from datetime import UTC, datetime, timedelta
+
+        cutoff = datetime.now(UTC) - timedelta(days=self.retention_days)
+        return (await self.collection.delete_many({"published_at": {"$lt": cutoff}})).deleted_count
+
+
 class OutboxRelay:
     """Publishes outbox entries right after each write, and sweeps on a timer for leftovers."""
 
-    def __init__(self, publish: Publish, sweep_seconds: float = 10.0) -> None:
+    def __init__(self, publish: Publish, sweep_seconds: float = 10.0, log: EventLog | None = None) -> None:
         self._publish = publish
+        self.log = log
         self._sweep_seconds = sweep_seconds
         self._collections: list[AggregateCollection] = []
         self._queue: asyncio.Queue[tuple[AggregateCollection, str]] = asyncio.Queue()
@@ -146,14 +186,16 @@ class OutboxRelay:
             doc = await collection.collection.find_one({"_id": aggregate_id}, {OUTBOX: 1, "version": 1})
             if not doc or not doc.get(OUTBOX):
                 return 0
-            sent: set[str] = set()
+            sent: list[dict[str, Any]] = []
             try:
                 for entry in doc[OUTBOX]:
                     await self._publish(entry)
-                    sent.add(entry["id"])
+                    sent.append(entry)
             finally:
                 if sent:
-                    await self._mark_sent(collection, aggregate_id, sent)
+                    if self.log is not None:
+                        await self.log.record(sent)
+                    await self._mark_sent(collection, aggregate_id, {e["id"] for e in sent})
             self.published += len(sent)
             return len(sent)
 

@@ -21,7 +21,7 @@ from shared.consumer import EventQueue, ProcessedEvents
 from shared.idempotency import IdempotencyKeys
 from shared.logging import get_logger
 from shared.mongo import connect, ping
-from shared.outbox import AggregateCollection, OutboxRelay
+from shared.outbox import AggregateCollection, EventLog, OutboxRelay
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -36,13 +36,15 @@ class Infrastructure:
         self.client: AsyncMongoClient = connect(settings, service)
         self.db: AsyncDatabase = self.client[settings.database_name(service)]
         self.broker: RabbitBroker = make_broker(settings, service)
-        self.relay = OutboxRelay(EventPublisher(self.broker, settings), settings.outbox_sweep_seconds)
+        self.event_log = EventLog(self.db["event_log"], settings.event_log_days)
+        self.relay = OutboxRelay(EventPublisher(self.broker, settings), settings.outbox_sweep_seconds, self.event_log)
         self.processed = ProcessedEvents(self.db)
         self.idempotency = IdempotencyKeys(self.db)
         self.queues: list[EventQueue] = []
         self.timers: list[tuple[str, float, Callable[[], Awaitable[object]]]] = [
             ("prune-idempotency-keys", PRUNE_EVERY, self.idempotency.prune),
             ("prune-processed-events", PRUNE_EVERY, self.processed.prune),
+            ("prune-event-log", PRUNE_EVERY, self.event_log.prune),
         ]
         self._tasks: list[asyncio.Task[None]] = []
 

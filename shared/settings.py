@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     retry_delays: Annotated[list[float], NoDecode] = [1.0, 5.0, 30.0]
     # How often the outbox relay sweeps for events a crash left unpublished.
     outbox_sweep_seconds: float = Field(10.0, gt=0)
+    # How long published events are kept for replays to subscribers that were away.
+    event_log_days: int = Field(90, ge=1)
 
     host: str = "127.0.0.1"
     port: int | None = None

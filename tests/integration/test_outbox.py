@@ -83,3 +83,22 @@ async def test_a_write_on_a_stale_version_changes_nothing(settings, mongo):
 
 async def _async(value):
     return value
+
+
+async def test_published_events_are_kept_in_the_event_log_for_replays(settings, mongo, broker):
+    from shared.outbox import EventLog
+
+    db = mongo[settings.database_name("t")]
+    log = EventLog(db["event_log"])
+    relay = OutboxRelay(EventPublisher(broker, settings), sweep_seconds=60, log=log)
+    partners = relay.attach(AggregateCollection(db["partners"]))
+    await relay.start()
+    try:
+        before = datetime.now(UTC)
+        event = _event("p4", 1, "A")
+        await partners.insert({"_id": "p4", "version": 1, "name": "A"}, [event])
+        logged = await eventually(lambda: log.between(before, datetime.now(UTC)), timeout=2)
+    finally:
+        await relay.stop()
+    assert [e["_id"] for e in logged] == [event.id]
+    assert logged[0]["routing_key"] == "3273.partner.updated"
