@@ -34,9 +34,13 @@ def encode_cursor(last_id: str) -> str:
 
 def decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        # validate=True: characters outside the alphabet are an error, not silently dropped.
+        value = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise InvalidField({"cursor": "not a cursor this service issued"}) from exc
+    if not value or not value.isprintable():
+        raise InvalidField({"cursor": "not a cursor this service issued"})
+    return value
 
 
 async def page(
