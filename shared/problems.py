@@ -134,16 +134,25 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": field_name(e.get("loc", ())), "message": _validation_message(e)} for e in exc.errors()]
+        errors = [
+            {"field": "body" if e.get("type") == "json_invalid" else field_name(e.get("loc", ())),
+             "message": _validation_message(e)}
+            for e in exc.errors()
+        ]
         return render(InvalidField(errors), request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        slug = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}.get(exc.status_code, "http-error")
-        title = {404: "Not found", 405: "Method not allowed", 413: "Request too large"}.get(exc.status_code, "Error")
+        slug = {400: "bad-request", 404: "not-found", 405: "method-not-allowed", 413: "too-large"}.get(
+            exc.status_code, "http-error")
+        title = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 413: "Request too large"}.get(
+            exc.status_code, "Error")
         detail = exc.detail if isinstance(exc.detail, str) else title
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such path: {request.method} {request.url.path}"
+        elif exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's words for a body it could not decode: invalid UTF-8, or JSON nested too deep.
+            detail = "the body could not be read as JSON (it must be UTF-8 and not nested too deeply)"
         return render(Problem(detail, status=exc.status_code, slug=slug, title=title, headers=exc.headers), request)
 
     @app.exception_handler(Exception)
