@@ -140,9 +140,14 @@ class EventLog:
 class OutboxRelay:
     """Publishes outbox entries right after each write, and sweeps on a timer for leftovers."""
 
-    def __init__(self, publish: Publish, sweep_seconds: float = 10.0, log: EventLog | None = None) -> None:
+    def __init__(
+        self, publish: Publish, sweep_seconds: float = 10.0, log: EventLog | None = None, workers: int = 8
+    ) -> None:
         self._publish = publish
         self.log = log
+        # Several aggregates are flushed at once (a confirm round-trip each); one aggregate's
+        # events stay in order because every flush of it holds that aggregate's lock.
+        self._workers = workers
         self._sweep_seconds = sweep_seconds
         self._collections: list[AggregateCollection] = []
         self._queue: asyncio.Queue[tuple[AggregateCollection, str]] = asyncio.Queue()
@@ -160,7 +165,7 @@ class OutboxRelay:
 
     async def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._run_immediate(), name="outbox-relay"),
+            *(asyncio.create_task(self._run_immediate(), name=f"outbox-relay-{n}") for n in range(self._workers)),
             asyncio.create_task(self._run_sweeps(), name="outbox-sweep"),
         ]
 
