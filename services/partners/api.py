@@ -1,33 +1,125 @@
-"""HTTP edge of the partner registry (CONTRACT §3): parse, call a use case, answer."""
+"""HTTP edge of the partner registry (CONTRACT §3): parse, call a use case, answer.
+
+Pydantic checks the shape of a body (types, enumerations, unknown fields); the domain
+checks the rest (phones, e-mails, dates, kecamatan codes, limits). Both answer 422 naming
+each bad field. Reads need the viewer role, writes the operator role.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+import asyncio
+from datetime import date, datetime
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.partners.domain import PartnerType
+from services.partners import spreadsheet
+from services.partners.domain import ChannelKind, DocType, Partner, PartnerType, Segment, Status
 from services.partners.handlers import Registry
-from services.partners.store import snapshot
+from services.partners.store import Filters, snapshot
 from shared.auth import Operator, Viewer
 from shared.idempotency import resource_id
+from shared.pagination import Cursor, Limit
+from shared.problems import InvalidField
 from shared.regions import REGION_CODE
-from shared.web import with_etag
+from shared.web import expected_version, with_etag
 
 router = APIRouter(tags=["partners"])
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-class PartnerIn(BaseModel):
+class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+
+class ContactIn(_In):
+    name: str
+    role: str | None = None
+    phone: str | None = Field(None, description="Indonesian number; stored as +62…", examples=["0812-2233-4455"])
+    email: str | None = None
+
+
+class ChannelIn(_In):
+    kind: ChannelKind
+    handle_or_url: str = Field(examples=["@kimcoblong", "https://kimcoblong.id"])
+    audience_size: int | None = Field(None, ge=0, description="followers, listeners or members")
+
+
+class AgreementIn(_In):
+    doc_type: DocType
+    number: str = Field(examples=["027/PP.08-NK/3273/2024"])
+    title: str | None = None
+    valid_from: date
+    valid_until: date = Field(description="after valid_from")
+    scope: str | None = None
+
+
+class PartnerIn(_In):
+    name: str = Field(examples=["KIM Coblong Berdaya"])
     type: PartnerType
-    region: str = Field(pattern=REGION_CODE)
-    district: str | None = Field(None, max_length=100)
-    notes: str | None = Field(None, max_length=5000)
+    region: str | None = Field(None, pattern=REGION_CODE, description="defaults to this instance's region")
+    district: str | None = Field(None, description="kecamatan code (32.73.02) or name")
+    categories: list[str] = Field([], examples=[["kepemudaan", "seni"]])
+    segments: list[Segment] = []
+    contacts: list[ContactIn] = []
+    channels: list[ChannelIn] = []
+    agreements: list[AgreementIn] = []
+    notes: str | None = None
+
+
+class PartnerPatch(_In):
+    """Fields to change; absent ones stay, ``null`` clears an optional one, lists are replaced whole."""
+
+    name: str | None = None
+    type: PartnerType | None = None
+    region: str | None = Field(None, pattern=REGION_CODE)
+    district: str | None = None
+    categories: list[str] | None = None
+    segments: list[Segment] | None = None
+    contacts: list[ContactIn] | None = None
+    channels: list[ChannelIn] | None = None
+    notes: str | None = None
+
+
+class ReasonIn(_In):
+    reason: str = Field(examples=["tidak aktif sejak Agustus; menunggu kepengurusan baru"])
+
+
+class OptionalReasonIn(_In):
+    reason: str | None = None
+
+
+class ContactOut(BaseModel):
+    name: str
+    role: str | None
+    phone: str | None
+    email: str | None
+
+
+class ChannelOut(BaseModel):
+    kind: ChannelKind
+    handle_or_url: str
+    audience_size: int | None
+
+
+class AgreementOut(BaseModel):
+    id: str
+    doc_type: DocType
+    number: str
+    title: str | None
+    valid_from: date
+    valid_until: date
+    scope: str | None
+
+
+class StatusChangeOut(BaseModel):
+    status: Status
+    previous: Status | None
+    reason: str | None
+    at: datetime
+    by: str | None
 
 
 class PartnerOut(BaseModel):
@@ -39,8 +131,33 @@ class PartnerOut(BaseModel):
     type: PartnerType
     region: str
     district: str | None
-    status: str
+    categories: list[str]
+    segments: list[Segment]
+    contacts: list[ContactOut]
+    channels: list[ChannelOut]
+    agreements: list[AgreementOut]
+    status: Status
     notes: str | None
+    status_history: list[StatusChangeOut]
+
+
+class PartnerPage(BaseModel):
+    items: list[PartnerOut]
+    next_cursor: str | None
+
+
+class RowError(BaseModel):
+    row: int = Field(description="the row number in the file (the header row included)")
+    field: str = Field(description="the column, as headed in the file")
+    message: str
+
+
+class ImportOut(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+    errors: list[RowError]
+    ignored_columns: list[str] = Field(description="columns this service does not know; their cells were not read")
 
 
 def registry(request: Request) -> Registry:
@@ -50,14 +167,120 @@ def registry(request: Request) -> Registry:
 RegistryDep = Annotated[Registry, Depends(registry)]
 
 
+def filters(
+    type: PartnerType | None = None,
+    segment: Segment | None = None,
+    category: Annotated[str | None, Query(max_length=60)] = None,
+    status: Status | None = None,
+    district: Annotated[str | None, Query(max_length=100, description="kecamatan code or name")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="part of the name, taken literally")] = None,
+) -> Filters:
+    return Filters(type=type, segment=segment, category=category, status=status, district=district, q=q)
+
+
+FiltersDep = Annotated[Filters, Depends(filters)]
+
+
+def out(partner: Partner) -> dict:
+    return PartnerOut.model_validate(snapshot(partner)).model_dump(mode="json")
+
+
+def answer(partner: Partner, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return with_etag(out(partner), partner.version, status_code, headers)
+
+
 @router.post("/partners", status_code=201, response_model=PartnerOut, summary="Register a partner")
-async def register(body: PartnerIn, request: Request, _: Operator, partners: RegistryDep) -> JSONResponse:
-    partner = await partners.register(resource_id(request), **body.model_dump())
-    out = PartnerOut.model_validate(snapshot(partner)).model_dump(mode="json")
-    return with_etag(out, partner.version, 201, {"Location": f"/partners/{partner.id}"})
+async def register(body: PartnerIn, request: Request, who: Operator, partners: RegistryDep) -> JSONResponse:
+    partner = await partners.register(resource_id(request), body.model_dump(exclude_unset=True), who.sub)
+    return answer(partner, 201, {"Location": f"/partners/{partner.id}"})
+
+
+@router.get("/partners", response_model=PartnerPage, summary="List partners, filtered")
+async def list_partners(
+    _: Viewer, partners: RegistryDep, where: FiltersDep, limit: Limit = 50, cursor: Cursor = None
+) -> JSONResponse:
+    found, next_cursor = await partners.find(where, limit, cursor)
+    return JSONResponse({"items": [out(p) for p in found], "next_cursor": next_cursor})
+
+
+@router.get("/partners/export", summary="The registry as a spreadsheet (imports back unchanged)",
+            response_class=Response, responses={200: {"content": {"text/csv": {}, XLSX: {}}}})
+async def export(
+    request: Request,
+    _: Viewer,
+    partners: RegistryDep,
+    where: FiltersDep,
+    format: Literal["csv", "xlsx"] = "csv",
+    lang: Annotated[Literal["id", "en"], Query(description="language of the column headers")] = "id",
+) -> Response:
+    found = await partners.every(where)
+    region = request.app.state.settings.region
+    if format == "xlsx":
+        content = await asyncio.to_thread(spreadsheet.to_xlsx, found, lang, region)
+        media = XLSX
+    else:
+        content = await asyncio.to_thread(spreadsheet.to_csv, found, lang)
+        media = "text/csv; charset=utf-8"
+    filename = f"mitra-{region}-{date.today().isoformat()}.{format}"
+    return Response(content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.post("/partners/import", response_model=ImportOut, summary="Upsert partners from a CSV or XLSX file")
+async def import_file(
+    who: Operator,
+    partners: RegistryDep,
+    file: Annotated[UploadFile, File(description="CSV or XLSX, one partner per row")],
+) -> JSONResponse:
+    content = await file.read()
+    if not content:
+        raise InvalidField({"file": "the file is empty"})
+    try:
+        sheet = await asyncio.to_thread(spreadsheet.parse, content)
+    except spreadsheet.Unreadable as exc:
+        raise InvalidField({"file": str(exc)}) from exc
+    report = await partners.import_rows(sheet.rows, file.filename or "upload", who.sub)
+    report.ignored_columns = sheet.ignored_columns
+    return JSONResponse(ImportOut.model_validate(report, from_attributes=True).model_dump(mode="json"))
 
 
 @router.get("/partners/{partner_id}", response_model=PartnerOut, summary="Read a partner")
 async def read(partner_id: str, _: Viewer, partners: RegistryDep) -> JSONResponse:
-    partner = await partners.get(partner_id)
-    return with_etag(PartnerOut.model_validate(snapshot(partner)).model_dump(mode="json"), partner.version)
+    return answer(await partners.get(partner_id))
+
+
+@router.patch("/partners/{partner_id}", response_model=PartnerOut,
+              summary="Change a partner's details (If-Match honoured)")
+async def revise(partner_id: str, body: PartnerPatch, request: Request, _: Operator,
+                 partners: RegistryDep) -> JSONResponse:
+    changes = body.model_dump(exclude_unset=True)
+    return answer(await partners.revise(partner_id, changes, expected_version(request)))
+
+
+@router.post("/partners/{partner_id}/agreements", status_code=201, response_model=PartnerOut,
+             summary="Add an MoU or PKS; answers with the partner")
+async def sign(partner_id: str, body: AgreementIn, request: Request, _: Operator,
+               partners: RegistryDep) -> JSONResponse:
+    agreement_id = resource_id(request)
+    partner = await partners.sign(partner_id, agreement_id, body.model_dump(), expected_version(request))
+    return answer(partner, 201, {"Location": f"/partners/{partner_id}", "X-Agreement-Id": agreement_id})
+
+
+@router.post("/partners/{partner_id}/suspend", response_model=PartnerOut, summary="Suspend an active partner")
+async def suspend(partner_id: str, body: ReasonIn, request: Request, who: Operator,
+                  partners: RegistryDep) -> JSONResponse:
+    return answer(await partners.suspend(partner_id, body.reason, expected_version(request), who.sub))
+
+
+@router.post("/partners/{partner_id}/reactivate", response_model=PartnerOut,
+             summary="Reactivate a suspended partner")
+async def reactivate(partner_id: str, request: Request, who: Operator, partners: RegistryDep,
+                     body: OptionalReasonIn | None = None) -> JSONResponse:
+    reason = body.reason if body else None
+    return answer(await partners.reactivate(partner_id, reason, expected_version(request), who.sub))
+
+
+@router.post("/partners/{partner_id}/archive", response_model=PartnerOut,
+             summary="Archive a partner for good (no further changes)")
+async def archive(partner_id: str, body: ReasonIn, request: Request, who: Operator,
+                  partners: RegistryDep) -> JSONResponse:
+    return answer(await partners.archive(partner_id, body.reason, expected_version(request), who.sub))

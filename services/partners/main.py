@@ -22,11 +22,12 @@ def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure(SERVICE, settings.region, settings.log_level)
     infra = Infrastructure(settings, SERVICE)
-    store = PartnerStore(infra.aggregates("partners"), infra.db["partner_names"])
+    store = PartnerStore(infra.aggregates("partners"), infra.db["partner_names"], settings.region)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await infra.start()
+        await store.ensure_indexes()
         try:
             yield
         finally:

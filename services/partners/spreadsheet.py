@@ -1,0 +1,431 @@
+"""The registry as a spreadsheet: CSV and XLSX in and out, Indonesian or English headers.
+
+One row per partner. Columns are found by name, in either language and in any case or
+spacing (``Nama``, ``name``, ``Kontak 1 - No. HP``); the header may sit below a title row.
+Repeated parts of a partner are numbered column groups: ``kontak1_nama``, ``kontak1_telepon``,
+``kanal2_jenis``, ``perjanjian1_berakhir``... Lists (``segmen``, ``kategori``) are comma lists.
+Words are matched loosely (``Pemilih Pemula`` → ``pemilih_pemula``); the domain checks the rest.
+
+An export names every column the registry uses, so the file imports back unchanged.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from services.partners.domain import ChannelKind, DocType, Partner, PartnerType, Segment, Status, fold
+
+# Canonical name → header aliases (normalised: lower case, words joined by "_").
+COLUMNS: dict[str, list[str]] = {
+    "name": ["nama", "nama_mitra", "name", "partner_name", "mitra"],
+    "type": ["jenis", "jenis_mitra", "tipe", "type", "partner_type"],
+    "region": ["wilayah", "kode_wilayah", "region"],
+    "district": ["kecamatan", "kode_kecamatan", "district"],
+    "categories": ["kategori", "categories", "category", "tag"],
+    "segments": ["segmen", "segmen_pemilih", "sasaran", "segments", "segment"],
+    "status": ["status"],
+    "status_reason": ["alasan_status", "status_reason"],
+    "notes": ["catatan", "keterangan", "notes"],
+}
+# A group: its prefixes, then each field's aliases. First alias = the Indonesian export header.
+GROUPS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
+    "contacts": (["kontak", "contact", "narahubung"], {
+        "name": ["nama", "name"],
+        "role": ["jabatan", "peran", "role"],
+        "phone": ["telepon", "telp", "hp", "no_hp", "nomor_hp", "no_telepon", "whatsapp", "wa", "phone"],
+        "email": ["email", "e_mail", "surel"],
+    }),
+    "channels": (["kanal", "channel", "saluran"], {
+        "kind": ["jenis", "kind", "type"],
+        "handle_or_url": ["akun", "alamat", "tautan", "url", "handle", "handle_or_url"],
+        "audience_size": ["jangkauan", "pengikut", "audiens", "audience", "audience_size"],
+    }),
+    "agreements": (["perjanjian", "agreement", "dokumen"], {
+        "doc_type": ["jenis", "doc_type", "type"],
+        "number": ["nomor", "no", "number"],
+        "title": ["judul", "perihal", "title"],
+        "valid_from": ["mulai", "berlaku_mulai", "tanggal_mulai", "valid_from"],
+        "valid_until": ["berakhir", "berlaku_sampai", "tanggal_berakhir", "valid_until"],
+        "scope": ["lingkup", "ruang_lingkup", "scope"],
+    }),
+}
+# Headers a simple sheet uses for its one contact, without a "kontak" prefix.
+BARE_CONTACT = {"nama_kontak": "name", "jabatan": "role", "telepon": "phone", "telp": "phone", "no_hp": "phone",
+                "hp": "phone", "nomor_hp": "phone", "no_telepon": "phone", "email": "email", "e_mail": "email"}
+# The column that numbers rows in reports (the CLI sends the original row numbers in it).
+ROW_COLUMN = ("baris", "row")
+
+ENGLISH = {"contacts": "contact", "channels": "channel", "agreements": "agreement"}
+EXPORT_HEADERS = {
+    "id": {"name": "nama", "type": "jenis", "region": "wilayah", "district": "kecamatan", "categories": "kategori",
+           "segments": "segmen", "status": "status", "status_reason": "alasan_status", "notes": "catatan"},
+    "en": {key: key for key in COLUMNS},
+}
+
+# Loose words an office writes for an enumerated value.
+VALUE_ALIASES: dict[str, dict[str, str]] = {
+    "type": {"diskominfo": "opd_diskominfo", "kominfo": "opd_diskominfo", "opd": "opd_lain", "komunitas": "ormas_komunitas",
+             "ormas": "ormas_komunitas", "kampus": "perguruan_tinggi", "universitas": "perguruan_tinggi",
+             "pers": "media", "desa": "desa_kelurahan", "kelurahan": "desa_kelurahan", "ppk": "badan_adhoc",
+             "pps": "badan_adhoc", "kpps": "badan_adhoc", "relasi": "relawan", "relawan_demokrasi": "relawan"},
+    "segments": {"pemula": "pemilih_pemula", "muda": "pemilih_muda", "warganet": "warga_internet",
+                 "netizen": "warga_internet", "agama": "keagamaan", "adat": "masyarakat_adat",
+                 "difabel": "disabilitas", "penyandang_disabilitas": "disabilitas", "wanita": "perempuan"},
+    "channels.kind": {"tv": "televisi", "koran": "media_cetak", "cetak": "media_cetak", "web": "website",
+                      "situs": "website", "ig": "instagram", "fb": "facebook", "twitter": "x",
+                      "whatsapp": "whatsapp_group", "wa": "whatsapp_group", "grup_whatsapp": "whatsapp_group",
+                      "grup_wa": "whatsapp_group", "online": "media_online"},
+    "agreements.doc_type": {"nota_kesepahaman": "mou", "perjanjian_kerja_sama": "pks",
+                            "perjanjian_kerjasama": "pks"},
+    "status": {"aktif": "active", "ditangguhkan": "suspended", "nonaktif": "suspended", "non_aktif": "suspended",
+               "diarsipkan": "archived", "arsip": "archived"},
+}
+ENUMS = {"type": PartnerType, "segments": Segment, "channels.kind": ChannelKind, "agreements.doc_type": DocType,
+         "status": Status}
+LIST_SPLIT = re.compile(r"[,;\n]")
+DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+
+
+class Unreadable(Exception):
+    """The file as a whole cannot be read (not a sheet, no name column...)."""
+
+
+@dataclass
+class Row:
+    """One data row: its number in the file, the values found, and where each came from."""
+
+    number: int
+    values: dict[str, Any]
+    labels: dict[str, str] = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    def label(self, name: str) -> str:
+        """The file's header for a field path (``contacts[0].email`` → ``Kontak1 Email``)."""
+        if name in self.labels:
+            return self.labels[name]
+        base = re.sub(r"\[\d+\]$", "", name)
+        return self.labels.get(base, name)
+
+
+@dataclass
+class Table:
+    """Raw cells: the header row and the data rows, each with its row number in the file."""
+
+    header_number: int
+    header: list[Any]
+    rows: list[tuple[int, list[Any]]]
+
+
+@dataclass
+class Sheet:
+    rows: list[Row]
+    ignored_columns: list[str]
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def normalise(text: Any) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", fold(str(text or ""))).strip("_")
+
+
+def read_table(content: bytes) -> Table:
+    """Cells of the first sheet of an XLSX, or of a CSV (UTF-8 or Windows-1252; , ; or tab)."""
+    if content.startswith(b"PK\x03\x04"):
+        records = _xlsx_records(content)
+    elif content.startswith(b"\xd0\xcf\x11\xe0"):
+        raise Unreadable("this is an old .xls workbook; save it as .xlsx or .csv and upload again")
+    else:
+        records = _csv_records(content)
+    for position, (number, cells) in enumerate(records[:20]):
+        if {normalise(cell) for cell in cells} & set(COLUMNS["name"]):
+            rows = [(n, c) for n, c in records[position + 1:] if not all(_blank(x) for x in c)]
+            return Table(number, cells, rows)
+    raise Unreadable("no header row with a 'nama' (or 'name') column in the first 20 rows")
+
+
+def _blank(cell: Any) -> bool:
+    return cell is None or (isinstance(cell, str) and not cell.strip())
+
+
+def _xlsx_records(content: bytes) -> list[tuple[int, list[Any]]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise Unreadable(f"the XLSX file cannot be opened: {exc}") from exc
+    try:
+        names = {normalise(n): n for n in book.sheetnames}
+        sheet = book[names.get("mitra") or names.get("partners") or book.sheetnames[0]]
+        return [(n, list(cells)) for n, cells in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1)]
+    finally:
+        book.close()
+
+
+def _csv_records(content: bytes) -> list[tuple[int, list[Any]]]:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = content.decode("cp1252", errors="replace")
+    first = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=first.count)
+    return [(n, list(cells)) for n, cells in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1)]
+
+
+def parse(content: bytes) -> Sheet:
+    """Read a whole upload into rows of values for the registry."""
+    table = read_table(content)
+    columns, ignored, row_column = _map_header(table.header)
+    rows = []
+    for number, cells in table.rows:
+        if row_column is not None and row_column < len(cells) and str(cells[row_column] or "").strip().isdigit():
+            number = int(str(cells[row_column]).strip())
+        rows.append(_row(number, cells, columns))
+    return Sheet(rows, ignored)
+
+
+@dataclass(frozen=True)
+class _Column:
+    index: int
+    header: str
+    key: str  # "name", or "contacts.email"
+    group_number: int = 0
+
+
+def _map_header(header: list[Any]) -> tuple[list[_Column], list[str], int | None]:
+    columns: list[_Column] = []
+    ignored: list[str] = []
+    row_column = None
+    top = {alias: key for key, aliases in COLUMNS.items() for alias in aliases}
+    for index, cell in enumerate(header):
+        if _blank(cell):
+            continue
+        label, name = str(cell).strip(), normalise(cell)
+        if name in ROW_COLUMN and row_column is None:
+            row_column = index
+        elif name in top:
+            columns.append(_Column(index, label, top[name]))
+        elif (found := _group_column(name)) is not None:
+            group, number, part = found
+            columns.append(_Column(index, label, f"{group}.{part}", number))
+        elif name in BARE_CONTACT:
+            columns.append(_Column(index, label, f"contacts.{BARE_CONTACT[name]}", 1))
+        else:
+            ignored.append(label)
+    return columns, ignored, row_column
+
+
+def _group_column(name: str) -> tuple[str, int, str] | None:
+    for group, (prefixes, parts) in GROUPS.items():
+        for part, aliases in parts.items():
+            for prefix in prefixes:
+                for alias in aliases:
+                    # kontak1_nama, kontak_1_nama, kontak_nama, nama_kontak, nama_kontak_2
+                    for pattern in (rf"^{prefix}_?(\d*)_{alias}$", rf"^{alias}_{prefix}_?(\d*)$"):
+                        match = re.match(pattern, name)
+                        if match:
+                            return group, int(match.group(1) or 1), part
+    return None
+
+
+def _row(number: int, cells: list[Any], columns: list[_Column]) -> Row:
+    row = Row(number, {})
+    items: dict[str, dict[int, dict[str, Any]]] = {}
+    item_labels: dict[str, dict[int, dict[str, str]]] = {}
+    for column in columns:
+        cell = cells[column.index] if column.index < len(cells) else None
+        if column.group_number:
+            group, part = column.key.split(".")
+            items.setdefault(group, {}).setdefault(column.group_number, {})[part] = cell
+            item_labels.setdefault(group, {}).setdefault(column.group_number, {})[part] = column.header
+        else:
+            row.labels[column.key] = column.header
+            row.values[column.key] = _cell(column.key, cell, column.key, row)
+    for group, numbered in items.items():
+        row.values[group] = []
+        for n in sorted(numbered):
+            if all(_blank(v) for v in numbered[n].values()):
+                continue
+            at = f"{group}[{len(row.values[group])}]"
+            for part, header in item_labels[group][n].items():
+                row.labels[f"{at}.{part}"] = header
+            row.values[group].append(
+                {part: _cell(f"{group}.{part}", value, f"{at}.{part}", row) for part, value in numbered[n].items()})
+    return row
+
+
+def _cell(kind: str, value: Any, at: str, row: Row) -> Any:
+    """One cell as the domain expects it; a cell that cannot be read becomes a row error."""
+    if _blank(value):
+        return [] if kind in ("categories", "segments") else None
+    if kind in ("categories", "segments"):
+        parts = [p.strip() for p in LIST_SPLIT.split(str(value)) if p.strip()]
+        return [_word(kind, p) for p in parts] if kind == "segments" else parts
+    if kind in ENUMS:
+        return _word(kind, value)
+    if kind == "channels.audience_size":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return int(value)
+        digits = re.sub(r"[.,\s]", "", str(value))
+        if not digits.isdigit():
+            row.errors.append((at, f"{value!r} is not a number"))
+        return int(digits) if digits.isdigit() else None
+    if kind in ("agreements.valid_from", "agreements.valid_until"):
+        return _date(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a phone number typed into a number cell
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _word(kind: str, value: Any) -> str:
+    word = normalise(value)
+    if kind == "agreements.doc_type" and word in ("mou", "pks"):
+        return word
+    return VALUE_ALIASES.get(kind, {}).get(word, word)
+
+
+def _date(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    match = DMY.match(text)
+    if match:  # 27/11/2024, the way an Indonesian office writes a date
+        day, month, year = (int(g) for g in match.groups())
+        try:
+            return date(year, month, day)
+        except ValueError:
+            return text
+    return text[:10] if re.match(r"^\d{4}-\d{2}-\d{2}([ T].*)?$", text) else text
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def header(partners: list[Partner], lang: str = "id") -> list[tuple[str, str]]:
+    """(key, header) of every column the export needs: base columns, then numbered groups."""
+    base = [(key, EXPORT_HEADERS[lang][key]) for key in COLUMNS]
+    counts = {"contacts": 1, "channels": 1, "agreements": 1}
+    for partner in partners:
+        for group in counts:
+            counts[group] = max(counts[group], len(getattr(partner, group)))
+    columns = list(base)
+    for group, count in counts.items():
+        prefixes, parts = GROUPS[group]
+        prefix = prefixes[0] if lang == "id" else ENGLISH[group]
+        for n in range(1, count + 1):
+            for part, aliases in parts.items():
+                columns.append((f"{group}.{n}.{part}", f"{prefix}{n}_{aliases[0] if lang == 'id' else part}"))
+    return columns
+
+
+def cells(partner: Partner, columns: list[tuple[str, str]]) -> list[Any]:
+    reason = partner.status_history[-1].reason if partner.status is not Status.active and partner.status_history else None
+    base = {
+        "name": partner.name, "type": partner.type.value, "region": partner.region, "district": partner.district,
+        "categories": ", ".join(partner.categories), "segments": ", ".join(s.value for s in partner.segments),
+        "status": partner.status.value, "status_reason": reason, "notes": partner.notes,
+    }
+    out: list[Any] = []
+    for key, _ in columns:
+        if key in base:
+            out.append(base[key])
+            continue
+        group, n, part = key.split(".")
+        items = getattr(partner, group)
+        value = getattr(items[int(n) - 1], part) if int(n) <= len(items) else None
+        out.append(value.value if hasattr(value, "value") else value)
+    return out
+
+
+def to_csv(partners: list[Partner], lang: str = "id") -> bytes:
+    columns = header(partners, lang)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([h for _, h in columns])
+    for partner in partners:
+        writer.writerow([_as_text(c) for c in cells(partner, columns)])
+    # With a BOM, Excel opens UTF-8 text as UTF-8.
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def to_xlsx(partners: list[Partner], lang: str = "id", region: str = "") -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    columns = header(partners, lang)
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Mitra" if lang == "id" else "Partners"
+    sheet.append([h for _, h in columns])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    sheet.freeze_panes = "B2"
+    rows = [cells(partner, columns) for partner in partners]
+    for row in rows:
+        sheet.append(row)
+    for index, (key, title) in enumerate(columns):
+        longest = max([len(title)] + [len(str(row[index] or "")) for row in rows[:200]])
+        letter = sheet.cell(1, index + 1).column_letter
+        sheet.column_dimensions[letter].width = min(longest + 2, 50)
+        text = key.endswith(("phone", "number")) or key in ("district", "region")
+        day = key.endswith(("valid_from", "valid_until"))
+        if text or day:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=index + 1, max_col=index + 1):
+                # Text keeps +62 and leading zeros; dates show as dates.
+                cell.number_format = "@" if text else "yyyy-mm-dd"
+    guide = book.create_sheet("Petunjuk" if lang == "id" else "Guide")
+    guide.append(["kolom" if lang == "id" else "column", "nilai yang diterima" if lang == "id" else "accepted values"])
+    for title, values in _guide(lang, region):
+        guide.append([title, values])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _guide(lang: str, region: str) -> Iterator[tuple[str, str]]:
+    names = EXPORT_HEADERS[lang]
+    yield names["type"], ", ".join(PartnerType)
+    yield names["segments"], ", ".join(Segment) + (" (dipisah koma)" if lang == "id" else " (comma separated)")
+    yield names["status"], ", ".join(Status)
+    yield names["district"], (f"kode kecamatan ({region}.02) atau nama" if lang == "id"
+                              else f"kecamatan code ({region}.02) or name")
+    yield ("kanalN_jenis" if lang == "id" else "channelN_kind"), ", ".join(ChannelKind)
+    yield ("perjanjianN_jenis" if lang == "id" else "agreementN_doc_type"), ", ".join(DocType)
+    yield ("perjanjianN_mulai / _berakhir" if lang == "id" else "agreementN_valid_from / _valid_until"), "2024-11-27"
+
+
+def table_csv(header: list[Any], rows: list[tuple[int, list[Any]]]) -> bytes:
+    """Rows of a sheet as CSV, each with its row number in the file in a ``baris`` column.
+
+    The CLI uploads a large sheet in such chunks, so the progress bar moves and every error
+    still names the row of the operator's file.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([ROW_COLUMN[0], *(_as_text(h) for h in header)])
+    for number, values in rows:
+        writer.writerow([number, *(_as_text(v) for v in values)])
+    return buffer.getvalue().encode("utf-8")
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
