@@ -184,6 +184,31 @@ CATALOGUE: dict[EventType, tuple[type[CloudEvent[Any]], str]] = {
 }
 
 
+# Which service publishes the events of each aggregate (the part of the type after ``sinergi.``).
+# The AsyncAPI documents and each service's broker permissions (topic permissions on
+# ``sinergi.events``) are generated from it: a new aggregate needs its producer here.
+PRODUCERS: dict[str, str] = {
+    "partner": "partners",
+    "activity": "activities",
+    "targets": "activities",
+    "notification": "notifications",
+}
+
+
+def producer(event_type: str) -> str:
+    """The service that publishes ``event_type`` (``sinergi.activity.held`` → ``activities``)."""
+    aggregate = event_type.removeprefix(TYPE_PREFIX).split(".", 1)[0]
+    try:
+        return PRODUCERS[aggregate]
+    except KeyError:
+        raise KeyError(f"no producer for {event_type}: add {aggregate!r} to shared.events.PRODUCERS") from None
+
+
+def published_by(service: str) -> list[EventType]:
+    """The event types ``service`` publishes, in catalogue order."""
+    return [event_type for event_type in CATALOGUE if producer(event_type) == service]
+
+
 def make_event(
     event_type: EventType, *, region: str, service: str, subject: str, version: int, data: dict[str, Any]
 ) -> AnyEvent:

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sinergi_cli import activities, dlq, local, partners
+from sinergi_cli import activities, broker, dlq, local, partners
 
 app = typer.Typer(
     help="Sinergi: partner registry, outreach activities and notifications for a KPU region.",
@@ -27,6 +27,7 @@ app.add_typer(seed_app, name="seed")
 app.add_typer(partners.app, name="partners")
 app.add_typer(activities.app, name="activities")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(broker.app, name="broker")
 
 console = Console(stderr=True)
 
@@ -146,3 +147,7 @@ def seed_demo(
         load(console, partners_url=partners_url, activities_url=activities_url, notifications_url=notifications_url)
     except Exception as exc:  # noqa: BLE001 - shown to the operator as it is
         _fail(exc)
+
+
+if __name__ == "__main__":
+    app()

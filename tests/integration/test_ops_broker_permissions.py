@@ -1,0 +1,150 @@
+"""A region's broker definitions, generated from the code, applied to the real RabbitMQ.
+
+Each service runs under its own broker user and does its whole job (declares and binds its
+queues, publishes its events, consumes, parks a poison message); it is refused when it
+touches another service's queue or publishes another service's events; the read-only
+subscriber binds its own queue and cannot publish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import aio_pika
+import pytest
+from aiormq.exceptions import ChannelAccessRefused
+
+from shared import topology
+from shared.events import CATALOGUE, producer
+from sinergi_cli.regions import amqp_url
+from tests.conftest import auth, eventually, make_settings, running
+from tests.ops_support import local_management, scratch
+
+
+@asynccontextmanager
+async def channel(url: str) -> AsyncIterator[aio_pika.abc.AbstractChannel]:
+    connection = await aio_pika.connect(url)
+    try:
+        yield await connection.channel(publisher_confirms=True)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def region(servers, run_id, unique):
+    """A vhost with the generated definitions; yields (settings, vhost, url of each user, guest url)."""
+    with scratch(local_management(servers)) as made:
+        vhost = made.vhost(f"{run_id}{unique}-perm")
+        settings = make_settings(servers, f"{run_id}{unique}", bus_prefix="")
+        users = [topology.service_user(vhost, s) for s in topology.SERVICES] + [topology.subscriber_user(vhost)]
+        passwords = {user: f"pw-{unique}-{user}" for user in users}
+        made.users.extend(users)
+        made.management.import_definitions(topology.definitions(settings, vhost, passwords))
+        urls = {user: amqp_url(servers.rabbitmq_url, user, passwords[user], vhost) for user in users}
+        admin = amqp_url(servers.rabbitmq_url, *_credentials(servers.rabbitmq_url), vhost)
+        yield settings, vhost, urls, admin
+
+
+def _credentials(url: str) -> tuple[str, str]:
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(url)
+    return unquote(parsed.username or "guest"), unquote(parsed.password or "guest")
+
+
+async def test_each_service_does_its_job_with_its_own_broker_user(region):
+    settings, vhost, urls, admin = region
+    own = {s: settings.model_copy(update={"rabbitmq_url": urls[topology.service_user(vhost, s)]})
+           for s in topology.SERVICES}
+    async with AsyncExitStack() as stack:
+        apps = {s: await stack.enter_async_context(running(s, own[s])) for s in
+                ("notifications", "activities", "partners")}
+        for service, (_, client) in apps.items():
+            await eventually(lambda c=client: _ready(c), timeout=10.0)
+        notifications, activities, partners = (apps[s][1] for s in ("notifications", "activities", "partners"))
+
+        staff = await notifications.post("/recipients", json={"name": "Staf Sosdiklih", "kind": "staff"},
+                                         headers=auth("admin"))
+        assert staff.status_code == 201, staff.text
+        created = await partners.post("/partners", headers=auth(),
+                                      json={"name": "KIM Cibeunying", "type": "kim", "region": "32.73"})
+        assert created.status_code == 201, created.text
+        partner_id = created.json()["id"]
+
+        async def in_replica():
+            response = await activities.get(f"/replica/partners/{partner_id}", headers=auth("viewer"))
+            return response.status_code == 200
+
+        async def in_inbox():
+            response = await notifications.get(f"/inbox/{staff.json()['id']}", headers=auth("viewer"))
+            return response.json().get("items")
+
+        await eventually(in_replica, timeout=5.0)
+        await eventually(in_inbox, timeout=5.0)
+
+        # A poison message is parked by each consumer, through the default exchange its user may write.
+        async with channel(admin) as ch:
+            exchange = await ch.get_exchange(settings.exchange_name)
+            await exchange.publish(aio_pika.Message(b"not an event"), routing_key="3273.partner.registered")
+
+        async def parked() -> bool:
+            async with channel(admin) as ch:
+                counts = []
+                for service in ("activities", "notifications"):
+                    for queue in apps[service][0].state.infra.queues:
+                        declared = await ch.declare_queue(queue.dlq_name, passive=True)
+                        counts.append(declared.declaration_result.message_count)
+                return all(counts)
+
+        await eventually(parked, timeout=5.0)
+
+
+async def _ready(client) -> bool:
+    return (await client.get("/readyz")).status_code == 200
+
+
+async def test_a_service_user_is_refused_on_another_services_queue_and_events(region):
+    settings, vhost, urls, _ = region
+    found = topology.topology(settings)
+    for service in topology.SERVICES:
+        url = urls[topology.service_user(vhost, service)]
+        others = [q.name for other, part in found.items() if other != service for q in part.queues]
+        for queue in others[:2]:
+            with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
+                async with channel(url) as ch:
+                    await (await ch.declare_queue(queue, passive=True)).get(fail=False)
+            with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
+                async with channel(url) as ch:
+                    await ch.declare_queue(queue, durable=True, arguments={"x-queue-type": "classic"})
+        foreign = next(t.removeprefix("sinergi.") for t in CATALOGUE if producer(t) != service)
+        with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
+            async with channel(url) as ch:
+                exchange = await ch.get_exchange(settings.exchange_name, ensure=False)
+                await exchange.publish(aio_pika.Message(b"{}"), routing_key=f"3273.{foreign}")
+
+
+async def test_the_subscriber_binds_its_own_queue_and_cannot_publish(region):
+    settings, vhost, urls, admin = region
+    subscriber = topology.subscriber_user(vhost)
+    url = urls[subscriber]
+    async with channel(url) as ch:
+        queue = await ch.declare_queue(f"{subscriber}.dashboard", durable=True)
+        await queue.bind(settings.exchange_name, "*.activity.*")
+        async with channel(admin) as admin_ch:
+            exchange = await admin_ch.get_exchange(settings.exchange_name)
+            await exchange.publish(aio_pika.Message(b'{"type": "sinergi.activity.held"}'),
+                                   routing_key="3273.activity.held")
+        message = await eventually(lambda: queue.get(fail=False), timeout=5.0)
+        await message.ack()
+        assert message.routing_key == "3273.activity.held"
+
+    for target in (settings.exchange_name, ""):
+        with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
+            async with channel(url) as ch:
+                exchange = await ch.get_exchange(target, ensure=False) if target else ch.default_exchange
+                await exchange.publish(aio_pika.Message(b"{}"), routing_key=f"{subscriber}.dashboard")
+    with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
+        async with channel(url) as ch:
+            # Another's queue: it may not read it (a passive declare alone is not checked).
+            await (await ch.declare_queue("activities.partner-replica", passive=True)).get(fail=False)
