@@ -94,6 +94,8 @@ EDITABLE = ("name", "type", "district", "categories", "segments", "contacts", "c
 
 KECAMATAN_CODE = re.compile(r"^\d{2}\.\d{2}\.\d{2}$")
 LOOKS_LIKE_CODE = re.compile(r"^[\d.\s]+$")
+# Spreadsheets separate list items with these, so a category cannot hold them.
+SEPARATORS = re.compile(r"[,;\n]")
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -324,9 +326,14 @@ def _segments(value: Any, errors: _Errors) -> list[Segment]:
 
 
 def _categories(value: Any, errors: _Errors) -> list[str]:
-    tags = [_text(v, f"categories[{i}]", errors, required=True, limit=TAG_MAX)
-            for i, v in enumerate(_listed(value, "categories", errors))]
-    return _unique(fold(t) for t in tags if t)
+    tags = []
+    for i, item in enumerate(_listed(value, "categories", errors)):
+        tag = _text(item, f"categories[{i}]", errors, required=True, limit=TAG_MAX)
+        if tag and SEPARATORS.search(tag):
+            errors.add(f"categories[{i}]", f"{tag!r} holds a comma or semicolon; send each category on its own")
+        elif tag:
+            tags.append(fold(tag))
+    return _unique(tags)
 
 
 _CHECKS: dict[str, Any] = {
