@@ -20,7 +20,6 @@ import httpx
 import typer
 from rich.console import Console
 
-from shared import topology
 from sinergi_cli.regions import ROOT, Region, amqp_url
 
 app = typer.Typer(
@@ -140,6 +139,8 @@ def password_env(user_role: str) -> str:
 def region_passwords(region: Region, store: Path | None) -> dict[str, str]:
     """A password for each of the region's broker users: from ``SINERGI_BROKER_PASSWORD_<ROLE>``,
     else from ``store`` (a JSON file kept 0600), else new and written there."""
+    from shared import topology
+
     vhost = region.vhost
     roles = {topology.service_user(vhost, s): s for s in topology.SERVICES}
     roles[topology.subscriber_user(vhost)] = "subscriber"
@@ -158,11 +159,15 @@ def region_passwords(region: Region, store: Path | None) -> dict[str, str]:
 
 
 def region_definitions(region: Region, passwords: dict[str, str] | None = None) -> dict[str, Any]:
+    from shared import topology
+
     return topology.definitions(region.settings, region.vhost, passwords)
 
 
 def apply(region: Region, management: Management, passwords: dict[str, str]) -> dict[str, str]:
     """Import the region's definitions; returns each service's AMQP URL (with its own user)."""
+    from shared import topology
+
     management.import_definitions(region_definitions(region, passwords))
     return {service: region.amqp_url(topology.service_user(region.vhost, service),
                                      passwords[topology.service_user(region.vhost, service)])
@@ -171,6 +176,8 @@ def apply(region: Region, management: Management, passwords: dict[str, str]) -> 
 
 def add_subscriber(management: Management, region: Region, user: str, password: str, vhost: str | None = None) -> None:
     """A read-only subscriber on ``vhost``: binds and consumes its own queues ``<user>.*``."""
+    from shared import topology
+
     vhost = vhost or region.vhost
     settings = region.settings
     management.add_user(user, password)

@@ -1,8 +1,15 @@
-"""The local dev runner: RabbitMQ, the embedded store and the three services on one machine.
+"""The local dev runner: RabbitMQ, the embedded store, the three services and a mail catcher.
 
 Everything it starts is recorded under the state directory (``.sinergi/`` by default, or
 ``SINERGI_HOME``): PID files in ``run/``, logs in ``logs/``, the store's data in ``data/``,
-the generated auth secret in ``secret``. ``down`` stops exactly what ``up`` started.
+the generated auth secret in ``secret``, caught e-mails in ``mail/``. ``down`` stops exactly
+what ``up`` started.
+
+An :class:`Instance` is what one ``sinergi up`` runs: the default one, or a region's from a
+``deploy/regions/<code>.env`` file, with its own state directory, ports, vhost and database
+prefix. A region's services each connect with their own least-privilege broker user (its
+definitions are applied first); RabbitMQ and the store are the host's, shared by every
+region and kept in the default state directory, so stopping a region never stops them.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from sinergi_cli.regions import Region
 
 ROOT = Path(__file__).resolve().parent.parent
 STORE_SOURCE = ROOT / "deploy" / "local" / "store"
@@ -57,6 +66,37 @@ class Home:
             file.write_text(secrets.token_urlsafe(48))
             file.chmod(0o600)
         return file.read_text().strip()
+
+
+@dataclass
+class Instance:
+    """One set of services with its state directory, ports and environment."""
+
+    region: Region
+    home: Home
+
+    @classmethod
+    def load(cls, region_file: Path | str | None = None) -> Instance:
+        region = Region.load(region_file)
+        return cls(region, Home(region.home) if region.home else Home.default())
+
+    @property
+    def is_region(self) -> bool:
+        """A region of a shared host: its own vhost and a broker user per service."""
+        return self.region.vhost != "/"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {name: self.region.port(name) for name in SERVICES}
+
+    @property
+    def infra_home(self) -> Home:
+        """Where RabbitMQ and the store are recorded: for a region, the host's (``.sinergi/``)."""
+        return Home(ROOT / ".sinergi") if self.is_region else self.home
+
+    @property
+    def label(self) -> str:
+        return f"{self.region.settings.region} {self.region.settings.region_name}"
 
 
 # --- probes ----------------------------------------------------------------------------------
@@ -197,16 +237,36 @@ def store_up(home: Home, say) -> None:  # noqa: ANN001
 # --- services ----------------------------------------------------------------------------------
 
 
-def service_env(home: Home) -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("SINERGI_AUTH_SECRET", home.secret())
+def service_env(instance: Instance) -> dict[str, str]:
+    env = {**os.environ, **instance.region.env}
+    env.setdefault("SINERGI_AUTH_SECRET", instance.home.secret())
     env["SINERGI_DEV"] = "1"
+    env["SINERGI_HOME"] = str(instance.home.path)
     return env
 
 
-def services_up(home: Home, say, only: list[str] | None = None) -> None:  # noqa: ANN001
-    env = service_env(home)
-    for name, port in SERVICES.items():
+def broker_up(instance: Instance, say) -> dict[str, str]:  # noqa: ANN001
+    """Apply a region's broker definitions; returns each service's own AMQP URL."""
+    from sinergi_cli import broker
+
+    if not instance.is_region:
+        return {}
+    region = instance.region
+    passwords = broker.region_passwords(region, instance.home.path / "broker-passwords.json")
+    try:
+        with broker.Management(region.management_url) as management:
+            urls = broker.apply(region, management, passwords)
+    except broker.ManagementError as exc:
+        raise RunnerError(str(exc)) from exc
+    say(f"rabbitmq: vhost {region.vhost} with a user per service (definitions from the code)")
+    return urls
+
+
+def services_up(instance: Instance, say, only: list[str] | None = None,  # noqa: ANN001
+                broker_urls: dict[str, str] | None = None) -> None:
+    home = instance.home
+    env = service_env(instance)
+    for name, port in instance.ports.items():
         if only and name not in only:
             continue
         pidfile = home.pidfile(name)
@@ -216,13 +276,14 @@ def services_up(home: Home, say, only: list[str] | None = None) -> None:  # noqa
         if port_open("127.0.0.1", port):
             raise RunnerError(f"port {port} for {name} is taken by another process; stop it first")
         log = open(home.logs / f"{name}.log", "ab")  # noqa: SIM115
+        own = {"SINERGI_RABBITMQ_URL": broker_urls[name]} if broker_urls else {}
         process = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"], cwd=ROOT, env={**env, "SINERGI_PORT": str(port)},
+            [sys.executable, "-m", f"services.{name}"], cwd=ROOT, env={**env, **own, "SINERGI_PORT": str(port)},
             stdout=log, stderr=log, start_new_session=True,
         )
         pidfile.write_text(str(process.pid))
     deadline = time.monotonic() + 60
-    for name, port in SERVICES.items():
+    for name, port in instance.ports.items():
         if only and name not in only:
             continue
         while not _ready(port):
@@ -242,32 +303,106 @@ def _ready(port: int) -> bool:
 
 
 def stop(home: Home, name: str, say, timeout: float = 15.0) -> None:  # noqa: ANN001
-    pidfile = home.pidfile(name)
-    pid = pid_alive(pidfile)
-    if pid is None:
-        pidfile.unlink(missing_ok=True)
-        return
-    os.kill(pid, signal.SIGTERM)
+    stop_all(home, [name], say, timeout)
+
+
+def stop_all(home: Home, names: list[str], say, timeout: float = 15.0) -> None:  # noqa: ANN001
+    """SIGTERM each of ``names`` at once, wait for all (SIGKILL after ``timeout``)."""
+    running: dict[str, int] = {}
+    for name in names:
+        pid = pid_alive(home.pidfile(name))
+        if pid is None:
+            home.pidfile(name).unlink(missing_ok=True)
+            continue
+        os.kill(pid, signal.SIGTERM)
+        running[name] = pid
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            break
-        time.sleep(0.2)
-    else:
+    while running and time.monotonic() < deadline:
+        for name, pid in list(running.items()):
+            if not _alive(pid):
+                del running[name]
+                home.pidfile(name).unlink(missing_ok=True)
+                say(f"{name}: stopped")
+        time.sleep(0.1)
+    for name, pid in running.items():
         os.kill(pid, signal.SIGKILL)
-    pidfile.unlink(missing_ok=True)
-    say(f"{name}: stopped")
+        home.pidfile(name).unlink(missing_ok=True)
+        say(f"{name}: killed after {timeout:.0f} s")
 
 
-def status(home: Home) -> list[tuple[str, str, str]]:
+def _alive(pid: int) -> bool:
+    try:
+        # Reap it if it is our child (a zombie still answers signal 0).
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+# --- the mail catcher --------------------------------------------------------------------------
+
+MAILCATCHER = "sinergi_cli.mailcatcher"
+
+
+def mailcatcher_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(MAILCATCHER) is not None
+
+
+def mail_where(instance: Instance) -> str:
+    region = instance.region
+    return (f"smtp://127.0.0.1:{region.smtp_port}  http://127.0.0.1:{region.mail_http_port}  "
+            f"{instance.home.path / 'mail'}/")
+
+
+def mail_up(instance: Instance, say) -> None:  # noqa: ANN001
+    """Catch the services' e-mails on the SMTP port of ``SINERGI_SMTP_URL``, if nothing else does."""
+    home, region = instance.home, instance.region
+    if pid_alive(home.pidfile("mail")):
+        say(f"mail: already catching on {mail_where(instance)}")
+        return
+    if not mailcatcher_available():
+        say(f"mail: {MAILCATCHER} is not in this checkout yet; e-mails are not caught")
+        return
+    if port_open("127.0.0.1", region.smtp_port):
+        say(f"mail: port {region.smtp_port} already answers (another catcher or an SMTP server); using it")
+        return
+    maildir = home.path / "mail"
+    maildir.mkdir(exist_ok=True)
+    log = open(home.logs / "mail.log", "ab")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", MAILCATCHER, "--host", "127.0.0.1", "--port", str(region.smtp_port),
+         "--maildir", str(maildir), "--http-port", str(region.mail_http_port)],
+        cwd=ROOT, stdout=log, stderr=log, start_new_session=True,
+    )
+    home.pidfile("mail").write_text(str(process.pid))
+    try:
+        wait_for(lambda: port_open("127.0.0.1", region.smtp_port), "the mail catcher", 15)
+    except RunnerError:
+        say(f"mail: the catcher did not start; see {home.logs / 'mail.log'}")
+        return
+    say(f"mail: caught on {mail_where(instance)}")
+
+
+def status(instance: Instance) -> list[tuple[str, str, str]]:
+    home = instance.home
     rows = [
-        ("rabbitmq", "up" if speaks_amqp() else "down", "amqp://127.0.0.1:5672  http://127.0.0.1:15672"),
-        ("store", "up" if speaks_mongo() else "down", "mongodb://127.0.0.1:27017"),
+        ("rabbitmq", "up" if speaks_amqp() else "down",
+         f"amqp://127.0.0.1:5672/{'' if instance.region.vhost == '/' else instance.region.vhost}  http://127.0.0.1:15672"),
+        ("store", "up" if speaks_mongo() else "down",
+         f"mongodb://127.0.0.1:27017  databases {instance.region.settings.db_prefix}*"),
     ]
-    for name, port in SERVICES.items():
+    for name, port in instance.ports.items():
         pid = pid_alive(home.pidfile(name))
         state = "ready" if _ready(port) else ("starting" if pid else "down")
         rows.append((name, state, f"http://127.0.0.1:{port}" + (f"  pid {pid}" if pid else "")))
+    mail_pid = pid_alive(home.pidfile("mail"))
+    mail_state = "up" if mail_pid and port_open("127.0.0.1", instance.region.smtp_port) else (
+        "starting" if mail_pid else "down" if mailcatcher_available() else "absent")
+    rows.append(("mail", mail_state, mail_where(instance)))
     return rows

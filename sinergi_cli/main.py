@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -41,23 +42,49 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(1)
 
 
+RegionFile = Annotated[
+    Path | None,
+    typer.Option("--region-file", "-r", help="run a region from deploy/regions/<code>.env: its own state "
+                 "directory, ports, vhost (a broker user per service) and databases; environment wins over the file"),
+]
+
+
+def _instance(region_file: Path | None) -> local.Instance:
+    try:
+        return local.Instance.load(region_file)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(exc)
+        raise
+
+
 @app.command()
 def up(
     services: Annotated[list[str] | None, typer.Argument(help="only these services (default: all three)")] = None,
+    region_file: RegionFile = None,
 ) -> None:
-    """Start whatever of RabbitMQ, the store and the three services is not running, and wait until ready."""
-    home = local.Home.default()
+    """Start whatever of RabbitMQ, the store, the mail catcher and the three services is not running, and wait until ready.
+
+    Without --region-file: the default instance (32.73, ports 8101-8103, state in .sinergi/).
+    With it: that region's instance, side by side with others on the same RabbitMQ and store,
+    e.g. `sinergi up -r deploy/regions/33.16.env`.
+    """
+    instance = _instance(region_file)
     try:
-        local.rabbitmq_up(home, _say)
-        local.store_up(home, _say)
-        local.services_up(home, _say, services)
+        local.rabbitmq_up(instance.infra_home, _say)
+        local.store_up(instance.infra_home, _say)
+        urls = local.broker_up(instance, _say)
+        local.mail_up(instance, _say)
+        local.services_up(instance, _say, services, broker_urls=urls)
     except (local.RunnerError, OSError) as exc:
         _fail(exc)
     from shared.auth import mint
 
-    token = mint(home.secret(), sub="dev-admin", role="admin", regions=[os.environ.get("SINERGI_REGION", "32.73")],
+    token = mint(instance.home.secret(), sub="dev-admin", role="admin", regions=[instance.region.settings.region],
                  ttl=timedelta(days=7))
-    console.print(f"\nlogs: {home.logs}/   data: {home.path / 'data'}/")
+    settings = instance.region.settings
+    console.print(f"\nregion {instance.label}   logs: {instance.home.logs}/   "
+                  f"databases: {settings.db_prefix}* in the store ({instance.infra_home.path / 'data'}/)")
+    console.print(f"e-mails: {local.mail_where(instance)}")
     console.print("admin token (7 days; `sinergi token --help` for others):")
     print(token)
 
@@ -65,22 +92,27 @@ def up(
 @app.command()
 def down(
     keep_infra: Annotated[bool, typer.Option(help="leave RabbitMQ and the store running")] = False,
+    region_file: RegionFile = None,
 ) -> None:
-    """Stop what `sinergi up` started: the services, then the store and RabbitMQ."""
-    home = local.Home.default()
-    for name in reversed(local.SERVICES):
-        local.stop(home, name, _say)
-    if not keep_infra:
-        local.stop(home, "store", _say)
-        local.rabbitmq_down(home, _say)
+    """Stop what `sinergi up` started: the services and the mail catcher, then the store and RabbitMQ.
+
+    With --region-file only that region's services and mail catcher stop: RabbitMQ and the store
+    are shared by the regions of the host (`sinergi infra down` stops them).
+    """
+    instance = _instance(region_file)
+    local.stop_all(instance.home, [*reversed(local.SERVICES), "mail"], _say)
+    if not keep_infra and not instance.is_region:
+        local.stop(instance.home, "store", _say)
+        local.rabbitmq_down(instance.home, _say)
 
 
 @app.command()
-def status() -> None:
-    """Show RabbitMQ, the store and the three services."""
-    table = Table("part", "state", "where")
-    for name, state, where in local.status(local.Home.default()):
-        colour = "green" if state in {"up", "ready"} else "yellow" if state == "starting" else "red"
+def status(region_file: RegionFile = None) -> None:
+    """Show RabbitMQ, the store, the three services and the mail catcher (where to read the e-mails)."""
+    instance = _instance(region_file)
+    table = Table("part", "state", "where", title=f"Sinergi {instance.label}")
+    for name, state, where in local.status(instance):
+        colour = "green" if state in {"up", "ready"} else "yellow" if state in {"starting", "absent"} else "red"
         table.add_row(name, f"[{colour}]{state}[/{colour}]", where)
     Console().print(table)
 
@@ -91,13 +123,15 @@ def token(
     region: Annotated[list[str] | None, typer.Option(help="region code(s) the token covers, or '*'")] = None,
     sub: Annotated[str, typer.Option(help="who the token is for")] = "cli",
     hours: Annotated[float, typer.Option(help="validity")] = 12.0,
+    region_file: RegionFile = None,
 ) -> None:
     """Print an API token signed with this instance's secret (SINERGI_AUTH_SECRET, else the dev runner's)."""
     from shared.auth import mint
 
-    secret = os.environ.get("SINERGI_AUTH_SECRET") or local.Home.default().secret()
+    instance = _instance(region_file)
+    secret = os.environ.get("SINERGI_AUTH_SECRET") or instance.home.secret()
     try:
-        print(mint(secret, sub=sub, role=role, regions=region or [os.environ.get("SINERGI_REGION", "32.73")],
+        print(mint(secret, sub=sub, role=role, regions=region or [instance.region.settings.region],
                    ttl=timedelta(hours=hours)))
     except ValueError as exc:
         _fail(exc)

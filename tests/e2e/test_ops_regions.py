@@ -1,0 +1,192 @@
+"""Two regions side by side on one RabbitMQ and one store, and a subscriber on a hub vhost.
+
+Each region is started as an operator starts it, ``sinergi up --region-file
+deploy/regions/<code>.env``, with its state directory, ports, vhost and database prefix moved
+by the environment to this test's own. A partner registered in one never appears in the
+other; ``examples/subscriber.py`` on a third vhost receives the activity events of both
+through shovels made with ``sinergi broker shovel``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+import aio_pika
+import httpx
+
+from shared import topology
+from shared.auth import mint
+from shared.events import EventType, make_event
+from sinergi_cli.regions import amqp_url
+from tests.conftest import free_port
+from tests.ops_support import ROOT, local_management, management_url, scratch, sinergi
+
+REGIONS = {"32.73": "Kota Bandung", "33.16": "Kab. Blora"}
+
+
+def region_env(servers, prefix: str, code: str, home: Path) -> dict[str, str]:
+    digits = code.replace(".", "")
+    vhost = f"{prefix}-{digits}"
+    broker = urlparse(servers.rabbitmq_url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SINERGI_")}
+    env.update({
+        "SINERGI_RABBITMQ_URL": f"amqp://{broker.hostname}:{broker.port or 5672}/{vhost}",
+        "SINERGI_VHOST": vhost,
+        "SINERGI_MONGODB_URL": servers.mongodb_url,
+        "SINERGI_DB_PREFIX": f"{prefix}_{digits}_",
+        "SINERGI_PARTNERS_PORT": str(free_port()),
+        "SINERGI_ACTIVITIES_PORT": str(free_port()),
+        "SINERGI_NOTIFICATIONS_PORT": str(free_port()),
+        "SINERGI_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
+        "SINERGI_MAIL_HTTP_PORT": str(free_port()),
+        "SINERGI_HOME": str(home),
+        "SINERGI_RABBITMQ_MANAGEMENT_URL": management_url(servers),
+        "SINERGI_RETRY_DELAYS": "0.2,0.4",
+        "SINERGI_OUTBOX_SWEEP_SECONDS": "0.5",
+    })
+    return env
+
+
+def wait(probe, timeout: float, what: str):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := probe():
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"{what}: not within {timeout} s")
+
+
+def test_two_regions_side_by_side_and_a_hub_subscriber_gets_the_activity_events_of_both(
+    servers, run_id, unique, tmp_path
+):
+    management = local_management(servers)
+    prefix = f"{run_id}{unique}"
+    envs = {code: region_env(servers, prefix, code, tmp_path / code) for code in REGIONS}
+    with scratch(management) as made:
+        for env in envs.values():
+            made.vhosts.append(env["SINERGI_VHOST"])
+            made.users.extend([topology.service_user(env["SINERGI_VHOST"], s) for s in topology.SERVICES]
+                              + [topology.subscriber_user(env["SINERGI_VHOST"])])
+        try:
+            for code, env in envs.items():
+                started = sinergi("up", "--region-file", f"deploy/regions/{code}.env", env=env)
+                assert started.returncode == 0, started.stdout + started.stderr
+                assert REGIONS[code] in started.stderr
+            status = sinergi("status", "--region-file", "deploy/regions/33.16.env", env=envs["33.16"])
+            assert "Kab. Blora" in status.stdout and status.stdout.count("ready") == 3, status.stdout
+
+            _a_partner_stays_in_its_region(envs)
+            _the_hub_subscriber_gets_both_regions(servers, made, prefix, envs, tmp_path)
+        finally:
+            for code, env in envs.items():
+                sinergi("down", "--region-file", f"deploy/regions/{code}.env", env=env)
+
+
+def _client(env: dict[str, str], service: str, role: str = "operator") -> httpx.Client:
+    secret = (Path(env["SINERGI_HOME"]) / "secret").read_text().strip()
+    region = "32.73" if env["SINERGI_VHOST"].endswith("3273") else "33.16"
+    token = mint(secret, sub="test", role=role, regions=[region])
+    return httpx.Client(base_url=f"http://127.0.0.1:{env[f'SINERGI_{service.upper()}_PORT']}",
+                        headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def _a_partner_stays_in_its_region(envs: dict[str, dict[str, str]]) -> None:
+    bandung, blora = envs["32.73"], envs["33.16"]
+    with _client(bandung, "partners") as partners, _client(blora, "partners") as other:
+        created = partners.post("/partners", json={"name": "KIM Cibeunying", "type": "kim", "region": "32.73"})
+        assert created.status_code == 201, created.text
+        partner_id = created.json()["id"]
+        with _client(bandung, "activities", "viewer") as activities:
+            wait(lambda: activities.get(f"/replica/partners/{partner_id}").status_code == 200, 10,
+                 "the partner in its own region's activities replica")
+
+        assert other.get(f"/partners/{partner_id}").status_code == 404
+        listed = other.get("/partners", params={"q": "Cibeunying"})
+        assert listed.status_code == 200 and listed.json()["items"] == []
+        # Its own registry: the same name is free there.
+        same_name = other.post("/partners", json={"name": "KIM Cibeunying", "type": "kim", "region": "33.16"})
+        assert same_name.status_code == 201, same_name.text
+        # A token of one region is refused by the other.
+        refused = other.post("/partners", headers={"Authorization": partners.headers["Authorization"]},
+                             json={"name": "Diskominfo", "type": "opd_diskominfo", "region": "33.16"})
+        assert refused.status_code in {401, 403}, refused.text
+    with _client(blora, "activities", "viewer") as activities:
+        time.sleep(0.5)  # events of 32.73 would have arrived by now; a bounded negative check
+        assert activities.get(f"/replica/partners/{partner_id}").status_code == 404
+
+
+def _the_hub_subscriber_gets_both_regions(servers, made, prefix, envs, tmp_path) -> None:  # noqa: ANN001
+    hub = f"{prefix}-hub"
+    made.vhosts.append(hub)
+    for code, env in envs.items():
+        name = f"{prefix}-shovel-{code.replace('.', '')}"
+        made.users.append(name)
+        made.shovels.append((hub, name))
+        shovel = sinergi("broker", "shovel", name, "--from-vhost", env["SINERGI_VHOST"], "--to-vhost", hub,
+                         "--binding", "*.activity.*", env=env)
+        assert shovel.returncode == 0, shovel.stderr
+
+    dashboard = f"{prefix}-dashboard"
+    made.users.append(dashboard)
+    added = sinergi("broker", "subscriber", dashboard, "--vhost", hub, env=envs["32.73"])
+    assert added.returncode == 0, added.stderr
+    url = added.stdout.strip().splitlines()[-1]
+
+    out = open(tmp_path / "subscriber.out", "w+")  # noqa: SIM115
+    subscriber = subprocess.Popen([sys.executable, "examples/subscriber.py", "--url", url, "--count", "2"],
+                                  cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait(lambda: any(q["name"] == f"{dashboard}.activity" and q.get("consumers")
+                         for q in made.management.queues(hub)), 15, "the subscriber's queue on the hub")
+        subjects = {code: _an_activity_event(servers, envs[code], code) for code in envs}
+        subscriber.wait(timeout=20)
+    finally:
+        if subscriber.poll() is None:
+            subscriber.kill()
+    out.seek(0)
+    printed = [line for line in out.read().splitlines() if not line.startswith("#")]
+    assert len(printed) == 2, printed
+    for code, subject in subjects.items():
+        assert any(code in line and subject in line and "sinergi.activity." in line for line in printed), printed
+
+
+def _an_activity_event(servers, env: dict[str, str], code: str) -> str:  # noqa: ANN001
+    """An activity event of the region: through POST /activities when the service has it, else
+    published on the region's exchange by the activities service's own broker user."""
+    with _client(env, "activities") as activities:
+        created = activities.post("/activities", json={
+            "title": f"Sosialisasi Pilkada {code}", "kind": "sosialisasi", "election": "pilkada-2024",
+            "method": "langsung", "format": "forum_warga", "segments": ["pemilih_pemula"]})
+        if created.status_code == 201:
+            return created.json()["id"]
+    now = datetime.now(UTC).isoformat()
+    subject = f"act-{code}"
+    event = make_event(EventType.ACTIVITY_PLANNED, region=code, service="activities", subject=subject, version=1,
+                       data={"id": subject, "version": 1, "created_at": now, "updated_at": now,
+                             "title": f"Sosialisasi Pilkada {code}", "kind": "sosialisasi",
+                             "election": "pilkada-2024", "region": code, "status": "planned"})
+    vhost = env["SINERGI_VHOST"]
+    passwords = json.loads((Path(env["SINERGI_HOME"]) / "broker-passwords.json").read_text())
+    user = topology.service_user(vhost, "activities")
+    url = amqp_url(servers.rabbitmq_url, user, passwords[user], vhost)
+
+    async def publish() -> None:
+        connection = await aio_pika.connect(url)
+        async with connection:
+            channel = await connection.channel(publisher_confirms=True)
+            exchange = await channel.get_exchange("sinergi.events", ensure=False)
+            await exchange.publish(aio_pika.Message(event.to_wire(), content_type="application/cloudevents+json",
+                                                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                                   routing_key=event.routing_key)
+
+    import asyncio
+
+    asyncio.run(publish())
+    return subject
