@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.activities import api, consumers
+from services.activities.handlers import Activities, Figures, TargetBook
 from services.activities.replica import PartnerReplica
+from services.activities.store import SERVICE, ActivityStore, TargetStore
 from shared.logging import configure
 from shared.runtime import Infrastructure
 from shared.settings import Settings
 from shared.web import create_app
-
-SERVICE = "activities"
 
 
 def build(settings: Settings | None = None) -> FastAPI:
@@ -22,6 +22,8 @@ def build(settings: Settings | None = None) -> FastAPI:
     configure(SERVICE, settings.region, settings.log_level)
     infra = Infrastructure(settings, SERVICE)
     replica = PartnerReplica(infra.db["partner_replica"])
+    store = ActivityStore(infra.aggregates("activities"), settings.zone)
+    targets = TargetBook(TargetStore(infra.aggregates("targets")), settings.region)
     consumers.register(infra, replica)
 
     @asynccontextmanager
@@ -32,10 +34,14 @@ def build(settings: Settings | None = None) -> FastAPI:
         finally:
             await infra.stop()
 
-    app = create_app(settings, SERVICE, lifespan, description="Outreach activity tracking of one KPU region.")
+    app = create_app(settings, SERVICE, lifespan,
+                     description="Outreach activities of one KPU region: life cycle, targets, coverage, reports.")
     app.state.infra = infra
     app.state.idempotency = infra.idempotency
     app.state.readiness = {"database": infra.database_ready, "broker": infra.broker_ready}
     app.state.replica = replica
+    app.state.activities = Activities(store, replica, settings.region, settings.zone)
+    app.state.targets = targets
+    app.state.figures = Figures(store, targets, replica, settings.region, settings.region_name, settings.zone)
     app.include_router(api.router)
     return app

@@ -8,11 +8,14 @@ duplicates and out-of-order deliveries leave the copy correct.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+
+from shared.pagination import page
+
+ACTIVE = "active"
 
 
 @dataclass(frozen=True)
@@ -21,13 +24,17 @@ class KnownPartner:
     name: str
     status: str
     version: int
+    type: str | None
     segments: list[str]
     district: str | None
-    updated_at: datetime | None = None
 
     @property
     def active(self) -> bool:
-        return self.status == "active"
+        return self.status == ACTIVE
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "status": self.status, "version": self.version,
+                "type": self.type, "segments": self.segments, "district": self.district}
 
 
 class PartnerReplica:
@@ -40,8 +47,9 @@ class PartnerReplica:
             "_id": partner_id,
             "version": version,
             "name": snapshot.get("name", ""),
-            "status": snapshot.get("status", "active"),
-            "segments": snapshot.get("segments", []),
+            "type": snapshot.get("type"),
+            "status": snapshot.get("status", ACTIVE),
+            "segments": list(snapshot.get("segments") or []),
             "district": snapshot.get("district"),
             "updated_at": snapshot.get("updated_at"),
         }
@@ -54,9 +62,23 @@ class PartnerReplica:
 
     async def get(self, partner_id: str) -> KnownPartner | None:
         doc = await self.collection.find_one({"_id": partner_id})
-        if doc is None:
-            return None
-        return KnownPartner(
-            id=doc["_id"], name=doc["name"], status=doc["status"], version=doc["version"],
-            segments=doc.get("segments", []), district=doc.get("district"), updated_at=None,
-        )
+        return _known(doc) if doc else None
+
+    async def many(self, partner_ids: list[str] | set[str]) -> dict[str, KnownPartner]:
+        """The known ones among ``partner_ids`` (a lookup by ``_id``, the indexed field)."""
+        ids = list(dict.fromkeys(partner_ids))
+        if not ids:
+            return {}
+        found = await self.collection.find({"_id": {"$in": ids}}).to_list(length=None)
+        return {doc["_id"]: _known(doc) for doc in found}
+
+    async def page(self, status: str | None, limit: int, cursor: str | None) -> tuple[list[KnownPartner], str | None]:
+        docs, next_cursor = await page(self.collection, {"status": status} if status else {}, limit, cursor)
+        return [_known(doc) for doc in docs], next_cursor
+
+
+def _known(doc: dict[str, Any]) -> KnownPartner:
+    return KnownPartner(
+        id=doc["_id"], name=doc.get("name", ""), status=doc.get("status", ACTIVE), version=doc["version"],
+        type=doc.get("type"), segments=list(doc.get("segments") or []), district=doc.get("district"),
+    )

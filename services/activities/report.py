@@ -1,0 +1,193 @@
+"""The period report: a *laporan kegiatan sosialisasi* as XLSX (openpyxl) or CSV.
+
+XLSX: a summary sheet (``Ringkasan``: the header of the report, totals, a table per segment
+and per format, the gaps) and one row per activity (``Kegiatan``). CSV: the activity rows
+alone. The summary's figures are the coverage figures (the same database aggregation as
+``GET /stats/coverage``), so the two always agree for the same election and period.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from services.activities import coverage
+from services.activities.domain import Activity, Status
+from services.activities.elections import Election
+from services.activities.labels import label, local_time
+
+COLUMNS = [
+    ("No", 5), ("Tanggal", 11), ("Mulai", 17), ("Selesai", 17), ("Judul kegiatan", 45), ("Jenis", 18),
+    ("Metode", 14), ("Bentuk kegiatan", 22), ("Tahapan", 22), ("Topik", 35), ("Segmen sasaran", 35),
+    ("Mitra (peran)", 45), ("Narasumber", 35), ("Kecamatan", 11), ("Kelurahan/desa", 15), ("Tempat", 30),
+    ("Tautan daring", 30), ("Status", 14), ("Peserta", 9), ("Perempuan", 10), ("Disabilitas", 10),
+    ("Peserta per segmen", 40), ("Jangkauan", 11), ("Rencana jangkauan", 11), ("Dokumentasi", 40),
+    ("Catatan", 40), ("Alasan pembatalan", 30), ("ID", 28),
+]
+# Where each total sits on the summary sheet: the label in column A, the figure in column B.
+TOTAL_LABELS = {
+    "activities": "Jumlah kegiatan",
+    "attendance": "Jumlah peserta",
+    "women": "Peserta perempuan",
+    "disabled": "Peserta penyandang disabilitas",
+    "reach": "Jangkauan",
+}
+BOLD = Font(bold=True)
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    region: str
+    region_name: str
+    election: Election
+    period_text: str
+    prepared_on: date
+    zone: ZoneInfo
+    targets: Any  # domain.Targets | None
+
+
+def rows(activities: list[Activity], partner_names: dict[str, str], zone: ZoneInfo) -> list[list[Any]]:
+    """One row per activity, in the order of :data:`COLUMNS`."""
+    out = []
+    for n, a in enumerate(activities, start=1):
+        outcome = a.outcome
+        location = a.location
+        by_segment = "; ".join(f"{label(s)}: {c}" for s, c in (outcome.attendance_by_segment.items() if outcome else []))
+        out.append([
+            n,
+            a.starts_at.astimezone(zone).date().isoformat() if a.starts_at else "",
+            local_time(a.starts_at, zone),
+            local_time(a.ends_at, zone),
+            a.title,
+            label(a.kind.value),
+            label(a.method.value),
+            label(a.format.value),
+            label(a.stage.value) if a.stage else "",
+            ", ".join(label(t.value) for t in a.topics),
+            ", ".join(label(s.value) for s in a.segments),
+            "; ".join(f"{partner_names.get(p.partner_id, p.partner_id)} ({label(p.role.value)})" for p in a.partners),
+            "; ".join(f"{s.name}" + (f" ({s.affiliation})" if s.affiliation else "") for s in a.speakers),
+            (location.district or "") if location else "",
+            (location.village or "") if location else "",
+            (location.venue or "") if location else "",
+            (location.online_url or "") if location else "",
+            label(a.status.value),
+            outcome.attendance_total if outcome else None,
+            outcome.women if outcome else None,
+            outcome.disabled if outcome else None,
+            by_segment,
+            outcome.reach if outcome else None,
+            a.planned_reach,
+            "\n".join(outcome.documentation_urls) if outcome else "",
+            (outcome.notes or "") if outcome else "",
+            a.cancel_reason or "",
+            a.id,
+        ])
+    return out
+
+
+def to_csv(table: list[list[Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([name for name, _ in COLUMNS])
+    for row in table:
+        writer.writerow(["" if v is None else v for v in row])
+    # With a BOM, spreadsheet programs open the UTF-8 text as UTF-8.
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def to_xlsx(context: ReportContext, table: list[list[Any]], cube: coverage.Cube) -> bytes:
+    book = Workbook()
+    summary = book.active
+    summary.title = "Ringkasan"
+    _summary(summary, context, cube)
+    sheet = book.create_sheet("Kegiatan")
+    sheet.append([name for name, _ in COLUMNS])
+    for cell in sheet[1]:
+        cell.font, cell.fill = BOLD, HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for i, (_, width) in enumerate(COLUMNS, start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = width
+    for row in table:
+        sheet.append(row)
+    sheet.freeze_panes = "E2"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(table) + 1}"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _summary(sheet: Any, context: ReportContext, cube: coverage.Cube) -> None:
+    election, targets = context.election, context.targets
+    totals = coverage.total(cube)
+    sheet.column_dimensions["A"].width = 36
+    for col in "BCDEFGH":
+        sheet.column_dimensions[col].width = 14
+    sheet.append(["LAPORAN KEGIATAN SOSIALISASI DAN PENDIDIKAN PEMILIH"])
+    sheet["A1"].font = Font(bold=True, size=13)
+    sheet.append([f"KPU {context.region_name} ({context.region})"])
+    voting_day = targets.voting_day if targets else election.voting_day
+    sheet.append([f"Pemilihan: {election.name}; hari pemungutan suara {voting_day.isoformat()}"])
+    sheet.append([f"Periode: {context.period_text}"])
+    sheet.append([f"Disusun: {context.prepared_on.isoformat()}"])
+    sheet.append([])
+
+    _heading(sheet, ["Rekapitulasi", "Jumlah"])
+    by_status = totals.by_status
+    sheet.append([TOTAL_LABELS["activities"], totals.activities])
+    for status in Status:
+        sheet.append([f"  {label(status.value)}", by_status[status.value]])
+    for metric in ("attendance", "women", "disabled", "reach"):
+        sheet.append([TOTAL_LABELS[metric], getattr(totals, metric)])
+    if targets is not None:
+        sheet.append(["Target jangkauan", targets.reach_target])
+        sheet.append(["Target partisipasi pemilih (%)", targets.participation_target_pct])
+    else:
+        sheet.append(["Target partisipasi pemilih nasional (%)", election.national_target_pct])
+    sheet.append([])
+
+    wanted = targets.segment_targets if targets else {}
+    _heading(sheet, ["Per segmen pemilih", "Target kegiatan", "Kegiatan", "Terlaksana", "Peserta segmen",
+                     "Capaian target (%)"])
+    segments = dict(cube["segment"])
+    for key in wanted:
+        segments.setdefault(key, coverage.Tally())
+    for key in sorted(k for k in segments if k):
+        tally = segments[key]
+        target = wanted.get(key)
+        progress = round(tally.held * 100 / target, 1) if target else None
+        sheet.append([label(key), target, tally.activities, tally.held, tally.attendance, progress])
+    sheet.append([])
+
+    _heading(sheet, ["Per bentuk kegiatan", "Kegiatan", "Terlaksana", "Peserta", "Perempuan", "Disabilitas",
+                     "Jangkauan"])
+    for key in sorted(k for k in cube["format"] if k):
+        tally = cube["format"][key]
+        sheet.append([label(key), tally.activities, tally.held, tally.attendance, tally.women, tally.disabled,
+                      tally.reach])
+    sheet.append(["Jumlah", totals.activities, totals.held, totals.attendance, totals.women, totals.disabled,
+                  totals.reach])
+    sheet.cell(sheet.max_row, 1).font = BOLD
+    sheet.append([])
+
+    _heading(sheet, ["Celah cakupan", ""])
+    missing_segments = coverage.missing(wanted, cube, "segment")
+    missing_districts = coverage.missing(targets.district_targets if targets else {}, cube, "district")
+    sheet.append(["Segmen sasaran tanpa kegiatan terlaksana", ", ".join(label(s) for s in missing_segments) or "-"])
+    sheet.append(["Kecamatan sasaran tanpa kegiatan terlaksana", ", ".join(missing_districts) or "-"])
+    sheet.append(["Hari menuju pemungutan suara", (voting_day - context.prepared_on).days])
+
+
+def _heading(sheet: Any, values: list[str]) -> None:
+    sheet.append(values)
+    for cell in sheet[sheet.max_row]:
+        cell.font, cell.fill = BOLD, HEADER_FILL

@@ -1,0 +1,276 @@
+"""The activities repository on MongoDB: one document per activity (and per election's targets).
+
+A document holds the aggregate, its unpublished events (``_outbox``, written in the same
+write by :class:`shared.outbox.AggregateCollection`) and its coverage facts (``_cov``, see
+``coverage.py``), so state, events and figures never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from services.activities import coverage
+from services.activities.domain import (
+    Activity, ActivityCancelled, ActivityHeld, ActivityPlanned, ActivityReported, ActivityRescheduled,
+    ActivityScheduled, ActivityUpdated, Format, Kind, Location, Method, Outcome, PartnerRef, PartnerRole,
+    Segment, Speaker, Stage, Status, Targets, TargetsSet, Topic,
+)
+from shared.events import AnyEvent, EventType, make_event
+from shared.outbox import OUTBOX, PENDING, AggregateCollection
+from shared.pagination import page
+
+SERVICE = "activities"
+INTERNAL = {OUTBOX: 0, PENDING: 0, coverage.FIELD: 0}
+
+EVENT_TYPES: dict[type, EventType] = {
+    ActivityPlanned: EventType.ACTIVITY_PLANNED,
+    ActivityUpdated: EventType.ACTIVITY_UPDATED,
+    ActivityScheduled: EventType.ACTIVITY_SCHEDULED,
+    ActivityRescheduled: EventType.ACTIVITY_RESCHEDULED,
+    ActivityHeld: EventType.ACTIVITY_HELD,
+    ActivityReported: EventType.ACTIVITY_REPORTED,
+    ActivityCancelled: EventType.ACTIVITY_CANCELLED,
+}
+
+
+class ActivityStore:
+    def __init__(self, activities: AggregateCollection, zone: ZoneInfo) -> None:
+        self.activities = activities
+        self.zone = zone
+
+    def lock(self, activity_id: str):  # noqa: ANN201 - an asyncio.Lock
+        return self.activities.lock(activity_id)
+
+    async def load(self, activity_id: str) -> tuple[Activity, list[dict[str, Any]]] | None:
+        """The activity and its outbox as read (to hand back to :meth:`save`)."""
+        doc = await self.activities.get(activity_id)
+        return (from_document(doc), doc.get(OUTBOX, [])) if doc else None
+
+    async def get(self, activity_id: str) -> Activity | None:
+        doc = await self.activities.collection.find_one({"_id": activity_id}, INTERNAL)
+        return from_document(doc) if doc else None
+
+    async def add(self, activity: Activity, data: dict[str, Any]) -> None:
+        """Insert a new activity with its events; ``DuplicateKeyError`` if the id exists."""
+        await self.activities.insert(document(activity, self.zone), self._drain(activity, data))
+
+    async def save(self, activity: Activity, expected_version: int, pending: list[dict[str, Any]],
+                   data: dict[str, Any]) -> None:
+        """Replace the activity if still at ``expected_version`` (else ``StaleVersion``)."""
+        await self.activities.replace(document(activity, self.zone), expected_version,
+                                      self._drain(activity, data), pending=pending)
+
+    def _drain(self, activity: Activity, data: dict[str, Any]) -> list[AnyEvent]:
+        events = [_wire(activity, event, data) for event in activity.events]
+        activity.events.clear()
+        return events
+
+    async def page(self, query: dict[str, Any], limit: int, cursor: str | None) -> tuple[list[Activity], str | None]:
+        docs, next_cursor = await page(self.activities.collection, query, limit, cursor, projection=INTERNAL)
+        return [from_document(doc) for doc in docs], next_cursor
+
+    async def all(self, query: dict[str, Any]) -> list[Activity]:
+        """Every matching activity, in date order (undated ones last)."""
+        docs = await self.activities.collection.find(query, INTERNAL).to_list(length=None)
+        found = [from_document(doc) for doc in docs]
+        return sorted(found, key=lambda a: (a.starts_at is None, a.starts_at or a.created_at, a.id))
+
+    async def coverage(self, query: dict[str, Any]) -> coverage.Cube:
+        return await coverage.tally(self.activities.collection, query)
+
+
+def query(
+    *,
+    election: str | None = None,
+    status: str | None = None,
+    segment: str | None = None,
+    format: str | None = None,
+    partner_id: str | None = None,
+    district: str | None = None,
+    starts_from: datetime | None = None,
+    starts_before: datetime | None = None,
+) -> dict[str, Any]:
+    """A filter on stored activities; the period is on ``starts_at``, ``[from, before)``."""
+    found: dict[str, Any] = {}
+    for name, value in (("election", election), ("status", status), ("segments", segment), ("format", format),
+                        ("partners.partner_id", partner_id), ("location.district", district)):
+        if value is not None:
+            found[name] = value
+    period: dict[str, Any] = {}
+    if starts_from is not None:
+        period["$gte"] = starts_from
+    if starts_before is not None:
+        period["$lt"] = starts_before
+    if period:
+        found["starts_at"] = period
+    return found
+
+
+# --- documents ---------------------------------------------------------------------------
+
+
+def document(activity: Activity, zone: ZoneInfo) -> dict[str, Any]:
+    """The stored form of an activity, coverage facts included."""
+    doc = snapshot(activity)
+    doc["_id"] = doc.pop("id")
+    doc[coverage.FIELD] = coverage.facts(activity, zone)
+    return doc
+
+
+def snapshot(activity: Activity) -> dict[str, Any]:
+    """The activity as plain data (datetimes as datetimes): what is stored and what is shown."""
+    outcome = None
+    if activity.outcome is not None:
+        outcome = {**asdict(activity.outcome), "documentation_urls": list(activity.outcome.documentation_urls)}
+    return {
+        "id": activity.id,
+        "version": activity.version,
+        "created_at": activity.created_at,
+        "updated_at": activity.updated_at,
+        "region": activity.region,
+        "title": activity.title,
+        "description": activity.description,
+        "kind": activity.kind.value,
+        "election": activity.election,
+        "stage": activity.stage.value if activity.stage else None,
+        "topics": [t.value for t in activity.topics],
+        "method": activity.method.value,
+        "format": activity.format.value,
+        "segments": [s.value for s in activity.segments],
+        "partners": [{"partner_id": p.partner_id, "role": p.role.value} for p in activity.partners],
+        "speakers": [asdict(s) for s in activity.speakers],
+        "location": asdict(activity.location) if activity.location else None,
+        "starts_at": activity.starts_at,
+        "ends_at": activity.ends_at,
+        "planned_reach": activity.planned_reach,
+        "status": activity.status.value,
+        "outcome": outcome,
+        "scheduled_at": activity.scheduled_at,
+        "held_at": activity.held_at,
+        "cancelled_at": activity.cancelled_at,
+        "cancel_reason": activity.cancel_reason,
+    }
+
+
+def from_document(doc: dict[str, Any]) -> Activity:
+    outcome = doc.get("outcome")
+    location = doc.get("location")
+    return Activity(
+        id=doc["_id"],
+        version=doc["version"],
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+        region=doc["region"],
+        title=doc["title"],
+        description=doc.get("description"),
+        kind=Kind(doc["kind"]),
+        election=doc["election"],
+        stage=Stage(doc["stage"]) if doc.get("stage") else None,
+        topics=[Topic(t) for t in doc.get("topics", [])],
+        method=Method(doc["method"]),
+        format=Format(doc["format"]),
+        segments=[Segment(s) for s in doc.get("segments", [])],
+        partners=[PartnerRef(p["partner_id"], PartnerRole(p["role"])) for p in doc.get("partners", [])],
+        speakers=[Speaker(**s) for s in doc.get("speakers", [])],
+        location=Location(**location) if location else None,
+        starts_at=doc.get("starts_at"),
+        ends_at=doc.get("ends_at"),
+        planned_reach=doc.get("planned_reach"),
+        status=Status(doc["status"]),
+        outcome=Outcome(**{**outcome, "documentation_urls": tuple(outcome.get("documentation_urls", []))})
+        if outcome else None,
+        scheduled_at=doc.get("scheduled_at"),
+        held_at=doc.get("held_at"),
+        cancelled_at=doc.get("cancelled_at"),
+        cancel_reason=doc.get("cancel_reason"),
+    )
+
+
+def _wire(activity: Activity, event: object, data: dict[str, Any]) -> AnyEvent:
+    extra: dict[str, Any] = {}
+    if isinstance(event, ActivityUpdated):
+        extra["changed_fields"] = list(event.changed_fields)
+    elif isinstance(event, ActivityRescheduled):
+        extra["previous_starts_at"] = _iso(event.previous_starts_at)
+        extra["previous_ends_at"] = _iso(event.previous_ends_at)
+    return make_event(EVENT_TYPES[type(event)], region=activity.region, service=SERVICE, subject=activity.id,
+                      version=activity.version, data={**data, **extra})
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+# --- targets ---------------------------------------------------------------------------------
+
+
+class TargetStore:
+    def __init__(self, targets: AggregateCollection) -> None:
+        self.targets = targets
+
+    def lock(self, election: str):  # noqa: ANN201 - an asyncio.Lock
+        return self.targets.lock(election)
+
+    async def load(self, election: str) -> tuple[Targets, list[dict[str, Any]]] | None:
+        doc = await self.targets.get(election)
+        return (targets_from_document(doc), doc.get(OUTBOX, [])) if doc else None
+
+    async def add(self, targets: Targets) -> None:
+        await self.targets.insert(targets_document(targets), self._drain(targets))
+
+    async def save(self, targets: Targets, expected_version: int, pending: list[dict[str, Any]]) -> None:
+        await self.targets.replace(targets_document(targets), expected_version, self._drain(targets), pending=pending)
+
+    def _drain(self, targets: Targets) -> list[AnyEvent]:
+        events = []
+        for event in targets.events:
+            assert isinstance(event, TargetsSet)
+            data = {**targets_snapshot(targets), "changed_fields": list(event.changed_fields)}
+            events.append(make_event(EventType.TARGETS_SET, region=targets.region, service=SERVICE,
+                                     subject=targets.id, version=targets.version, data=data))
+        targets.events.clear()
+        return events
+
+
+def targets_snapshot(targets: Targets) -> dict[str, Any]:
+    return {
+        "id": targets.id,
+        "version": targets.version,
+        "created_at": targets.created_at,
+        "updated_at": targets.updated_at,
+        "election": targets.election,
+        "region": targets.region,
+        "participation_target_pct": targets.participation_target_pct,
+        "voting_day": targets.voting_day.isoformat(),
+        "segment_targets": dict(targets.segment_targets),
+        "district_targets": dict(targets.district_targets),
+        "reach_target": targets.reach_target,
+        "source": targets.source,
+    }
+
+
+def targets_document(targets: Targets) -> dict[str, Any]:
+    doc = targets_snapshot(targets)
+    doc["_id"] = doc.pop("id")
+    # District codes contain dots, which field names must not: stored as a list.
+    doc["district_targets"] = [{"district": d, "activities": n} for d, n in targets.district_targets.items()]
+    return doc
+
+
+def targets_from_document(doc: dict[str, Any]) -> Targets:
+    return Targets(
+        election=doc["election"],
+        region=doc["region"],
+        participation_target_pct=doc["participation_target_pct"],
+        voting_day=date.fromisoformat(doc["voting_day"]),
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+        segment_targets=doc.get("segment_targets", {}),
+        district_targets={t["district"]: t["activities"] for t in doc.get("district_targets", [])},
+        reach_target=doc.get("reach_target"),
+        source=doc.get("source"),
+        version=doc["version"],
+    )
