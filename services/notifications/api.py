@@ -1,39 +1,243 @@
-"""HTTP edge of notifications (CONTRACT §5)."""
+"""HTTP edge of notifications (CONTRACT §5): recipients, inboxes, deliveries, the schedule."""
 
 from __future__ import annotations
 
+import re
+import secrets
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from services.notifications.inbox import Inbox
-from shared.auth import Admin, Viewer
+from services.notifications.domain import channels_of, normalize_subscription
+from services.notifications.notifier import DeliveryRunner, public
+from services.notifications.store import Deliveries, Inboxes, Jobs, Recipients
+from shared.auth import Admin, Operator, Viewer
 from shared.idempotency import resource_id
-from shared.pagination import Cursor, Limit, page
+from shared.pagination import Cursor, Limit
+from shared.problems import NotFound, PreconditionFailed
+from shared.regions import REGION_CODE
+from shared.web import expected_version, with_etag
 
 router = APIRouter()
+
+SAFE_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
+Language = Literal["id", "en"]
+Status = Literal["pending", "sending", "sent", "failed", "dead"]
+
+
+def _subscriptions(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return list(dict.fromkeys(normalize_subscription(v) for v in values))
 
 
 class RecipientIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["staff", "system"]
-    subscriptions: list[str] = []
+    email: EmailStr | None = None
+    webhook_url: AnyHttpUrl | None = None
+    webhook_secret: str | None = Field(None, min_length=16, max_length=200,
+                                       description="HMAC key; generated when a webhook_url comes without one")
+    language: Language = "id"
+    subscriptions: list[str] = Field([], description="rule names (activity.reminder), prefixes (activity.*) or "
+                                                     "event types; none means every rule")
+    regions: list[Annotated[str, Field(pattern=REGION_CODE)]] = Field([], description="none means the whole instance")
+
+    @field_validator("subscriptions")
+    @classmethod
+    def _known_rules(cls, value: list[str]) -> list[str] | None:
+        return _subscriptions(value)
 
 
-@router.post("/recipients", status_code=201, tags=["recipients"])
-async def add_recipient(body: RecipientIn, request: Request, _: Admin) -> dict[str, object]:
-    inbox: Inbox = request.app.state.inbox
+class RecipientPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    email: EmailStr | None = None
+    webhook_url: AnyHttpUrl | None = None
+    webhook_secret: str | None = Field(None, min_length=16, max_length=200)
+    rotate_webhook_secret: bool = False
+    language: Language | None = None
+    subscriptions: list[str] | None = None
+    regions: list[Annotated[str, Field(pattern=REGION_CODE)]] | None = None
+
+    @field_validator("subscriptions")
+    @classmethod
+    def _known_rules(cls, value: list[str] | None) -> list[str] | None:
+        return _subscriptions(value)
+
+
+def _recipient_out(doc: dict[str, Any], reveal_secret: bool = False) -> dict[str, Any]:
+    """A recipient as the API shows it: the webhook secret only in the answer that set it."""
+    out = {k: v for k, v in public(doc).items() if k != "webhook_secret"}
+    out["webhook_secret"] = doc.get("webhook_secret") if reveal_secret else None
+    out["webhook_secret_set"] = bool(doc.get("webhook_secret"))
+    out["channels"] = channels_of(doc)
+    return jsonable_encoder(out)
+
+
+def _recipients(request: Request) -> Recipients:
+    return request.app.state.recipients
+
+
+async def _recipient(request: Request, recipient_id: str) -> dict[str, Any]:
+    found = await _recipients(request).get(recipient_id) if SAFE_ID.match(recipient_id) else None
+    if found is None:
+        raise NotFound(f"no recipient with id {recipient_id}")
+    return found
+
+
+@router.post("/recipients", status_code=201, tags=["recipients"], summary="Add a staff member or a system")
+async def add_recipient(body: RecipientIn, request: Request, _: Admin) -> JSONResponse:
     now = datetime.now(UTC)
-    doc = {"_id": resource_id(request), **body.model_dump(), "version": 1, "created_at": now, "updated_at": now}
-    await inbox.recipients.insert_one(doc)
-    return {"id": doc.pop("_id"), **{k: v for k, v in doc.items()}}
+    values = body.model_dump(mode="json")
+    if values["webhook_url"] and not values["webhook_secret"]:
+        values["webhook_secret"] = secrets.token_urlsafe(32)
+    if values["webhook_secret"] and not values["webhook_url"]:
+        values["webhook_secret"] = None
+    doc = {"_id": resource_id(request), **values, "version": 1, "created_at": now, "updated_at": now}
+    stored = await _recipients(request).add(doc)
+    return with_etag(_recipient_out(stored, reveal_secret=True), stored["version"], 201,
+                     {"Location": f"/recipients/{stored['_id']}"})
 
 
-@router.get("/inbox/{recipient_id}", tags=["inbox"])
-async def read_inbox(recipient_id: str, request: Request, _: Viewer, limit: Limit = 50, cursor: Cursor = None) -> dict[str, object]:
-    inbox: Inbox = request.app.state.inbox
-    docs, next_cursor = await page(inbox.notifications, {"recipient_id": recipient_id}, limit, cursor, newest_first=True)
-    return {"items": [{"id": d.pop("_id"), **d} for d in docs], "next_cursor": next_cursor}
+@router.get("/recipients", tags=["recipients"], summary="List recipients")
+async def list_recipients(request: Request, _: Admin, kind: Literal["staff", "system"] | None = None,
+                          limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
+    docs, next_cursor = await _recipients(request).page({"kind": kind} if kind else {}, limit, cursor)
+    return {"items": [_recipient_out(d) for d in docs], "next_cursor": next_cursor}
+
+
+@router.get("/recipients/{recipient_id}", tags=["recipients"], summary="Read a recipient")
+async def read_recipient(recipient_id: str, request: Request, _: Admin) -> JSONResponse:
+    doc = await _recipient(request, recipient_id)
+    return with_etag(_recipient_out(doc), doc["version"])
+
+
+@router.patch("/recipients/{recipient_id}", tags=["recipients"], summary="Change a recipient (If-Match honoured)")
+async def change_recipient(recipient_id: str, body: RecipientPatch, request: Request, _: Admin) -> JSONResponse:
+    doc = await _recipient(request, recipient_id)
+    wanted = expected_version(request)
+    if wanted is not None and wanted != doc["version"]:
+        raise PreconditionFailed(f"recipient {recipient_id} is at version {doc['version']}, not {wanted}",
+                                 current_version=doc["version"])
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    rotate = changes.pop("rotate_webhook_secret", False)
+    new = {**doc, **changes}
+    if not new.get("webhook_url"):
+        new["webhook_secret"] = None
+    elif rotate or not new.get("webhook_secret"):
+        new["webhook_secret"] = secrets.token_urlsafe(32)
+    reveal = new.get("webhook_secret") != doc.get("webhook_secret") and bool(new.get("webhook_secret"))
+    new.update(version=doc["version"] + 1, updated_at=datetime.now(UTC))
+    if not await _recipients(request).replace(new, doc["version"]):
+        raise PreconditionFailed(f"recipient {recipient_id} changed meanwhile; read it again")
+    return with_etag(_recipient_out(new, reveal_secret=reveal), new["version"])
+
+
+@router.delete("/recipients/{recipient_id}", status_code=204, tags=["recipients"],
+               summary="Remove a recipient and its inbox")
+async def remove_recipient(recipient_id: str, request: Request, _: Admin) -> Response:
+    doc = await _recipient(request, recipient_id)
+    wanted = expected_version(request)
+    if wanted is not None and wanted != doc["version"]:
+        raise PreconditionFailed(f"recipient {recipient_id} is at version {doc['version']}, not {wanted}",
+                                 current_version=doc["version"])
+    await _recipients(request).delete(recipient_id)
+    inboxes: Inboxes = request.app.state.inboxes
+    await inboxes.drop(recipient_id)
+    return Response(status_code=204)
+
+
+# --- Inbox -------------------------------------------------------------------------------------
+
+
+@router.get("/inbox/{recipient_id}", tags=["inbox"], summary="A recipient's notifications, newest first")
+async def read_inbox(recipient_id: str, request: Request, _: Viewer,
+                     unread: Annotated[bool, Query(description="only those not yet read")] = False,
+                     limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
+    await _recipient(request, recipient_id)
+    inboxes: Inboxes = request.app.state.inboxes
+    docs, next_cursor = await inboxes.page(recipient_id, unread, limit, cursor)
+    return {"items": [jsonable_encoder(public(d)) for d in docs], "next_cursor": next_cursor}
+
+
+async def _notification(request: Request, recipient_id: str, notification_id: str) -> dict[str, Any]:
+    await _recipient(request, recipient_id)
+    inboxes: Inboxes = request.app.state.inboxes
+    doc = await inboxes.get(recipient_id, notification_id)
+    if doc is None:
+        raise NotFound(f"recipient {recipient_id} has no notification {notification_id}")
+    return doc
+
+
+@router.get("/inbox/{recipient_id}/{notification_id}", tags=["inbox"], summary="One notification")
+async def read_notification(recipient_id: str, notification_id: str, request: Request, _: Viewer) -> JSONResponse:
+    doc = await _notification(request, recipient_id, notification_id)
+    return with_etag(jsonable_encoder(public(doc)), doc["version"])
+
+
+@router.post("/inbox/{recipient_id}/{notification_id}/read", tags=["inbox"], summary="Mark a notification read")
+async def mark_read(recipient_id: str, notification_id: str, request: Request, _: Viewer) -> JSONResponse:
+    await _notification(request, recipient_id, notification_id)
+    inboxes: Inboxes = request.app.state.inboxes
+    doc = await inboxes.mark_read(recipient_id, notification_id, datetime.now(UTC))
+    if doc is None:
+        raise NotFound(f"recipient {recipient_id} has no notification {notification_id}")
+    return with_etag(jsonable_encoder(public(doc)), doc["version"])
+
+
+# --- Deliveries --------------------------------------------------------------------------------
+
+
+def _delivery_out(doc: dict[str, Any], full: bool = False) -> dict[str, Any]:
+    hidden = set() if full else {"body", "payload"}
+    return jsonable_encoder({k: v for k, v in public(doc).items() if k not in hidden})
+
+
+@router.get("/deliveries", tags=["deliveries"], summary="E-mails and webhooks and how they went, newest first")
+async def list_deliveries(request: Request, _: Operator, status: Status | None = None,
+                          channel: Literal["email", "webhook"] | None = None, recipient_id: str | None = None,
+                          rule: str | None = None, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
+    query = {k: v for k, v in {"status": status, "channel": channel, "recipient_id": recipient_id,
+                               "rule": rule}.items() if v is not None}
+    deliveries: Deliveries = request.app.state.deliveries
+    docs, next_cursor = await deliveries.page(query, limit, cursor)
+    return {"items": [_delivery_out(d) for d in docs], "next_cursor": next_cursor}
+
+
+@router.get("/deliveries/{delivery_id}", tags=["deliveries"], summary="One delivery, with its attempts")
+async def read_delivery(delivery_id: str, request: Request, _: Operator) -> JSONResponse:
+    deliveries: Deliveries = request.app.state.deliveries
+    doc = await deliveries.get(delivery_id)
+    if doc is None:
+        raise NotFound(f"no delivery with id {delivery_id}")
+    return with_etag(_delivery_out(doc, full=True), doc["version"])
+
+
+@router.post("/deliveries/{delivery_id}/retry", tags=["deliveries"],
+             summary="Send a failed or dead delivery again, now (admin)")
+async def retry_delivery(delivery_id: str, request: Request, _: Admin) -> JSONResponse:
+    runner: DeliveryRunner = request.app.state.runner
+    doc = await runner.retry(delivery_id)
+    return with_etag(_delivery_out(doc), doc["version"])
+
+
+# --- Schedule ----------------------------------------------------------------------------------
+
+
+@router.get("/jobs", tags=["schedule"], summary="Reminders, alerts and digests still to come")
+async def list_jobs(request: Request, _: Viewer, kind: str | None = None, subject: str | None = None,
+                    limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
+    jobs: Jobs = request.app.state.jobs
+    zone = request.app.state.settings.zone
+    query = {k: v for k, v in {"kind": kind, "subject": subject}.items() if v is not None}
+    docs, next_cursor = await jobs.page(query, limit, cursor)
+    items = [{**public(d), "due_local": d["due_at"].astimezone(zone).isoformat()} for d in docs]
+    return {"items": jsonable_encoder(items), "next_cursor": next_cursor}

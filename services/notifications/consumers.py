@@ -1,38 +1,39 @@
-"""The notifications service's subscriptions, in one place."""
+"""The notifications service's subscriptions, in one place.
+
+One queue takes partner, activity and target events, so a partner registered before an
+activity names it is known when the invitation goes out (RabbitMQ keeps a queue's order);
+it is consumed one message at a time for the same reason.
+"""
 
 from __future__ import annotations
 
 from faststream.middlewares import AckPolicy
+from faststream.rabbit import Channel
 from faststream.rabbit.annotations import RabbitMessage
 
-from services.notifications.inbox import Inbox
-from services.notifications.readmodels import Snapshots
-from shared.events import AnyEvent, EventType
-from shared.logging import get_logger
+from services.notifications.handlers import Rules
+from shared.events import AnyEvent
 from shared.runtime import Infrastructure
 
-log = get_logger(__name__)
 
+def register(infra: Infrastructure, rules: Rules) -> None:
+    events = infra.queue("events", ["partner.*", "activity.*", "targets.*"])
 
-def register(infra: Infrastructure, partners: Snapshots, inbox: Inbox) -> None:
-    partner_events = infra.queue("partner-events", ["partner.*"])
-
-    async def on_partner(event: AnyEvent) -> None:
-        await partners.apply(event.subject, event.aggregateversion, event.data)
-        if event.type == EventType.PARTNER_REGISTERED:
-            for recipient in await inbox.staff_subscribed_to("partner.registered"):
-                await inbox.deliver(
-                    recipient["_id"], "partner.registered", event.id,
-                    f"Mitra baru: {event.data.get('name')}",
-                    f"Mitra {event.data.get('name')} ({event.data.get('type')}) terdaftar di wilayah {event.region}.",
-                )
+    async def handle(event: AnyEvent) -> None:
+        if event.type.startswith("sinergi.partner."):
+            await rules.on_partner(event)
+        elif event.type.startswith("sinergi.activity."):
+            await rules.on_activity(event)
+        elif event.type == "sinergi.targets.set":
+            await rules.on_targets(event)
 
     @infra.broker.subscriber(
-        partner_events.queue,
-        partner_events.exchange,
+        events.queue,
+        events.exchange,
+        channel=Channel(prefetch_count=1),
         ack_policy=AckPolicy.MANUAL,
-        title=partner_events.name,
-        description="Partner read model and the partner.* notification rules.",
+        title=events.name,
+        description="Partner, activity and target events: the read models, the schedule and the event rules.",
     )
-    async def on_partner_event(message: RabbitMessage) -> None:
-        await partner_events.deliver(message, on_partner, infra.broker)
+    async def on_event(message: RabbitMessage) -> None:
+        await events.deliver(message, handle, infra.broker)

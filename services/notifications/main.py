@@ -2,42 +2,91 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
+import httpx
 from fastapi import FastAPI
+from ulid import ULID
 
 from services.notifications import api, consumers
-from services.notifications.inbox import Inbox
+from services.notifications.channels import Mailer, SmtpServer, WebhookSender
+from services.notifications.clock import Clock
+from services.notifications.config import NotifySettings
+from services.notifications.handlers import ReadModels, Rules
+from services.notifications.notifier import SERVICE, DeliveryRunner, Metrics, Notifier
 from services.notifications.readmodels import Snapshots
+from services.notifications.scheduler import Scheduler
+from services.notifications.store import Claims, Deliveries, Inboxes, Jobs, Recipients
+from services.notifications.texts import Texts
 from shared.logging import configure
 from shared.runtime import Infrastructure
 from shared.settings import Settings
 from shared.web import create_app
 
-SERVICE = "notifications"
 
-
-def build(settings: Settings | None = None) -> FastAPI:
+def build(settings: Settings | None = None, config: NotifySettings | None = None) -> FastAPI:
     settings = settings or Settings()
+    config = config or NotifySettings()
     configure(SERVICE, settings.region, settings.log_level)
     infra = Infrastructure(settings, SERVICE)
-    partners = Snapshots(infra.db["partners"])
-    inbox = Inbox(infra.db)
-    consumers.register(infra, partners, inbox)
+    clock = Clock(timedelta(seconds=config.clock_offset_seconds))
+    http = httpx.AsyncClient(follow_redirects=False, limits=httpx.Limits(max_connections=config.concurrency))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await infra.start()
+        await rules.ensure_digest()
+        await scheduler.start()
         try:
             yield
         finally:
+            await scheduler.stop()
             await infra.stop()
+            await http.aclose()
 
     app = create_app(settings, SERVICE, lifespan, description="Automated notifications to staff and systems.")
+
+    def wake() -> None:
+        scheduler.wake()
+
+    metrics = Metrics(app.state.registry)
+    recipients = Recipients(infra.db["recipients"])
+    inboxes = Inboxes(infra.db)
+    deliveries = Deliveries(infra.aggregates("deliveries"), infra.db["delivery_log"])
+    jobs = Jobs(infra.db["jobs"])
+    claims = Claims(infra.db["claims"])
+    notifier = Notifier(recipients, inboxes, deliveries, Texts(settings.zone, settings.region_name), clock, config,
+                        settings.region, wake, metrics)
+    mailer = Mailer(SmtpServer.from_url(settings.smtp_url), config.mail_from, config.smtp_timeout_seconds,
+                    config.smtp_concurrency, domain=f"sinergi-{settings.region_digits}.local")
+    runner = DeliveryRunner(deliveries, inboxes, recipients, mailer, WebhookSender(http, config.webhook_timeout_seconds),
+                            clock, config, metrics, wake)
+    models = ReadModels(Snapshots(infra.db["partners"]), Snapshots(infra.db["activities"]), Snapshots(infra.db["targets"]))
+    rules = Rules(models, jobs, notifier, clock, config, settings)
+    scheduler = Scheduler(jobs, claims, deliveries, runner, rules.run_job, clock, config,
+                          owner=f"{socket.gethostname()}:{os.getpid()}:{ULID()}")
+    consumers.register(infra, rules)
+
+    async def prune_claims() -> int:
+        return await claims.prune(datetime.now(UTC) - timedelta(days=config.claim_retention_days))
+
+    infra.every("prune-claims", 3600.0, prune_claims)
+
     app.state.infra = infra
     app.state.idempotency = infra.idempotency
     app.state.readiness = {"database": infra.database_ready, "broker": infra.broker_ready}
-    app.state.inbox = inbox
+    app.state.config = config
+    app.state.clock = clock
+    app.state.recipients = recipients
+    app.state.inboxes = inboxes
+    app.state.deliveries = deliveries
+    app.state.jobs = jobs
+    app.state.runner = runner
+    app.state.scheduler = scheduler
+    app.state.rules = rules
     app.include_router(api.router)
     return app

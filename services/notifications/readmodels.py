@@ -1,11 +1,20 @@
-"""Read models of partners (and, later, activities) built only from their events."""
+"""Read models of partners, activities and election targets, built only from their events."""
 
 from __future__ import annotations
 
+import asyncio
+from enum import StrEnum
 from typing import Any
+from weakref import WeakValueDictionary
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+
+
+class Applied(StrEnum):
+    NEWER = "newer"  # the event moved the model forward: its effects are new
+    SAME = "same"  # this version was applied before (a redelivery): effects are re-run idempotently
+    STALE = "stale"  # an older version than the model holds: no effects
 
 
 class Snapshots:
@@ -13,15 +22,41 @@ class Snapshots:
 
     def __init__(self, collection: AsyncCollection) -> None:
         self.collection = collection
+        self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
 
-    async def apply(self, aggregate_id: str, version: int, snapshot: dict[str, Any]) -> bool:
-        doc = {**snapshot, "_id": aggregate_id, "version": version}
-        try:
-            await self.collection.insert_one(doc)
-            return True
-        except DuplicateKeyError:
-            result = await self.collection.replace_one({"_id": aggregate_id, "version": {"$lt": version}}, doc)
-            return result.modified_count == 1
+    def lock(self, aggregate_id: str) -> asyncio.Lock:
+        """Serialises the handling of one aggregate's events inside the process."""
+        lock = self._locks.get(aggregate_id)
+        if lock is None:
+            lock = self._locks[aggregate_id] = asyncio.Lock()
+        return lock
+
+    async def apply(self, aggregate_id: str, version: int, snapshot: dict[str, Any]) -> tuple[Applied, dict[str, Any] | None]:
+        """Store ``snapshot`` unless a newer one is known; returns the outcome and the previous one.
+
+        The stored document remembers the status it replaced (``_previous_status``), so a
+        redelivered event can still tell what it changed.
+        """
+        doc = {**snapshot, "_id": aggregate_id, "id": aggregate_id, "version": version}
+        while True:
+            previous = await self.get(aggregate_id)
+            if previous is None:
+                try:
+                    await self.collection.insert_one({**doc, "_previous_status": None})
+                    return Applied.NEWER, None
+                except DuplicateKeyError:
+                    continue
+            if previous["version"] > version:
+                return Applied.STALE, previous
+            if previous["version"] == version:
+                return Applied.SAME, previous
+            result = await self.collection.replace_one({"_id": aggregate_id, "version": previous["version"]},
+                                                       {**doc, "_previous_status": previous.get("status")})
+            if result.matched_count:
+                return Applied.NEWER, previous
 
     async def get(self, aggregate_id: str) -> dict[str, Any] | None:
         return await self.collection.find_one({"_id": aggregate_id})
+
+    async def find(self, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return await self.collection.find(query or {}).to_list()

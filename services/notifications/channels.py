@@ -1,0 +1,137 @@
+"""The ways out: e-mail over SMTP (aiosmtplib) and signed webhooks (httpx).
+
+A send either returns (the server took the message: SMTP 250, HTTP 2xx) or raises
+:class:`DeliveryFailed` with a reason an operator can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from urllib.parse import parse_qs, unquote, urlparse
+
+import aiosmtplib
+import httpx
+
+SIGNATURE_HEADER = "X-Sinergi-Signature"
+DELIVERY_HEADER = "X-Sinergi-Delivery"
+USER_AGENT = "Sinergi-Notifications/1"
+
+
+class DeliveryFailed(Exception):
+    """The receiving server did not take the message."""
+
+
+def sign(secret: str, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256 of the raw body>``, as receivers verify it."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    hostname: str
+    port: int
+    use_tls: bool
+    start_tls: bool | None
+    username: str | None
+    password: str | None
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpServer:
+        """``smtp://[user:password@]host[:port][?starttls=true|false]`` or ``smtps://`` (implicit TLS)."""
+        parsed = urlparse(url)
+        if parsed.scheme not in {"smtp", "smtps"} or not parsed.hostname:
+            raise ValueError(f"SINERGI_SMTP_URL must look like smtp://host:port, not {url!r}")
+        query = parse_qs(parsed.query)
+        starttls = query.get("starttls", [None])[0]
+        return cls(
+            hostname=parsed.hostname,
+            port=parsed.port or (465 if parsed.scheme == "smtps" else 25),
+            use_tls=parsed.scheme == "smtps",
+            start_tls=None if starttls is None else starttls.lower() in {"1", "true", "yes"},
+            username=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+        )
+
+
+@dataclass(frozen=True)
+class Email:
+    delivery_id: str
+    to: str
+    to_name: str | None
+    subject: str
+    body: str
+    language: str
+    rule: str
+
+
+class Mailer:
+    def __init__(self, server: SmtpServer, sender: str, timeout: float, concurrency: int, domain: str) -> None:
+        self.server = server
+        self.sender = sender
+        self.timeout = timeout
+        self.domain = domain
+        self._slots = asyncio.Semaphore(concurrency)
+
+    def message(self, email: Email) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = formataddr((email.to_name or "", email.to))
+        message["Subject"] = email.subject
+        message["Date"] = format_datetime(datetime.now(UTC))
+        # The same delivery always carries the same Message-ID, so mail systems can spot a repeat.
+        message["Message-ID"] = f"<{email.delivery_id}@{self.domain}>"
+        message["Content-Language"] = email.language
+        message[DELIVERY_HEADER] = email.delivery_id
+        message["X-Sinergi-Rule"] = email.rule
+        message["Auto-Submitted"] = "auto-generated"
+        message.set_content(email.body)
+        return message
+
+    async def send(self, email: Email) -> None:
+        message = self.message(email)
+        async with self._slots:
+            try:
+                await aiosmtplib.send(
+                    message,
+                    hostname=self.server.hostname,
+                    port=self.server.port,
+                    use_tls=self.server.use_tls,
+                    start_tls=self.server.start_tls,
+                    username=self.server.username,
+                    password=self.server.password,
+                    timeout=self.timeout,
+                )
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                raise DeliveryFailed(f"the SMTP server refused {email.to}: {exc}") from exc
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                raise DeliveryFailed(f"SMTP {self.server.hostname}:{self.server.port}: {exc}") from exc
+
+
+class WebhookSender:
+    def __init__(self, client: httpx.AsyncClient, timeout: float) -> None:
+        self.client = client
+        self.timeout = timeout
+
+    async def send(self, url: str, secret: str, body: bytes, delivery_id: str, rule: str, attempt: int) -> None:
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            SIGNATURE_HEADER: sign(secret, body),
+            DELIVERY_HEADER: delivery_id,
+            "X-Sinergi-Rule": rule,
+            "X-Sinergi-Attempt": str(attempt),
+        }
+        try:
+            response = await self.client.post(url, content=body, headers=headers, timeout=self.timeout)
+        except httpx.TimeoutException as exc:
+            raise DeliveryFailed(f"no answer from {url} within {self.timeout:g} s") from exc
+        except httpx.HTTPError as exc:
+            raise DeliveryFailed(f"could not reach {url}: {exc!r}") from exc
+        if not 200 <= response.status_code < 300:
+            raise DeliveryFailed(f"{url} answered HTTP {response.status_code}: {response.text[:200]}")

@@ -1,0 +1,87 @@
+"""The notifications service's own settings: environment prefix ``SINERGI_NOTIFY_``.
+
+Everything has a default that suits a KPU office; tests shrink the intervals. Lists are
+comma separated in the environment (``SINERGI_NOTIFY_REMINDER_DAYS=3,1``).
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from services.notifications.domain import RULES
+
+
+def _comma_list(value: object) -> object:
+    if isinstance(value, str) and not value.strip().startswith("["):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class NotifySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SINERGI_NOTIFY_", extra="ignore")
+
+    # Rules, each on unless named here: SINERGI_NOTIFY_DISABLED_RULES=digest.weekly,coverage.gap
+    disabled_rules: Annotated[list[str], NoDecode] = []
+    # H-3 and H-1: days before an activity's local date, sent at reminder_time local.
+    reminder_days: Annotated[list[int], NoDecode] = [3, 1]
+    reminder_time: time = time(8, 0)
+    # A held activity not reported this many days after it ended.
+    overdue_days: int = Field(3, ge=1, le=60)
+    # Days before an agreement's valid_until.
+    agreement_days: Annotated[list[int], NoDecode] = [30, 7]
+    # Days before voting day the coverage of targeted segments is checked.
+    coverage_days: int = Field(30, ge=1, le=365)
+    # The weekly digest: 0 = Monday, at digest_time local.
+    digest_weekday: int = Field(0, ge=0, le=6)
+    digest_time: time = time(7, 0)
+
+    # Deliveries: attempt n waits base * 2**(n-1) seconds (capped, with jitter) after a failure;
+    # after max_attempts the delivery is dead.
+    retry_base_seconds: float = Field(30.0, gt=0)
+    retry_max_seconds: float = Field(3600.0, gt=0)
+    max_attempts: int = Field(6, ge=1, le=50)
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    smtp_timeout_seconds: float = Field(30.0, gt=0)
+    mail_from: str = "Sinergi KPU <sinergi@localhost>"
+    # Deliveries in flight at once in one process, and of those at most this many over SMTP.
+    concurrency: int = Field(16, ge=1, le=512)
+    smtp_concurrency: int = Field(4, ge=1, le=64)
+
+    # The scheduler: how often it looks for due work when nothing wakes it, and how long a
+    # claim may be held before another process (or this one after a restart) takes it over.
+    poll_seconds: float = Field(5.0, gt=0)
+    lease_seconds: float = Field(120.0, gt=0)
+    # Claims are kept this long, then pruned (hourly).
+    claim_retention_days: int = Field(30, ge=1)
+    # Sent deliveries stay in the working set this long before moving to the delivery log.
+    archive_after_seconds: float = Field(5.0, ge=0)
+
+    # Shifts this process's clock (seconds; tests and rehearsals only, never in production).
+    clock_offset_seconds: float = 0.0
+
+    @field_validator("disabled_rules", "reminder_days", "agreement_days", mode="before")
+    @classmethod
+    def _lists(cls, value: object) -> object:
+        return _comma_list(value)
+
+    @field_validator("disabled_rules")
+    @classmethod
+    def _known_rules(cls, value: list[str]) -> list[str]:
+        unknown = [rule for rule in value if rule not in RULES]
+        if unknown:
+            raise ValueError(f"unknown rules {', '.join(unknown)}; the rules are {', '.join(RULES)}")
+        return value
+
+    @field_validator("reminder_days", "agreement_days")
+    @classmethod
+    def _offsets(cls, value: list[int]) -> list[int]:
+        if any(day < 0 or day > 365 for day in value):
+            raise ValueError("offsets are days between 0 and 365")
+        return sorted(set(value), reverse=True)
+
+    def enabled(self, rule: str) -> bool:
+        return rule not in self.disabled_rules

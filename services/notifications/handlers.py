@@ -1,0 +1,141 @@
+"""Use cases driven by events and by due jobs: keep the read models and the schedule, fire rules.
+
+An event newer than the read model changes it, re-derives that aggregate's jobs (so reminders
+follow their dates: rescheduling moves them, cancelling or reporting removes them) and fires
+its rules. A redelivered event (the same version) re-runs its effects idempotently; an event
+older than what is known does nothing, since it would announce a state that no longer holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from services.notifications import rules
+from services.notifications.clock import Clock
+from services.notifications.config import NotifySettings
+from services.notifications.domain import (
+    JOB_KINDS_OF,
+    activity_jobs,
+    digest_job,
+    partner_jobs,
+    targets_jobs,
+)
+from services.notifications.notifier import Notifier
+from services.notifications.readmodels import Applied, Snapshots
+from services.notifications.store import Jobs
+from shared.events import AnyEvent, EventType
+from shared.logging import get_logger
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+
+class PartnerNotKnownYet(Exception):
+    """An activity names a partner whose events have not arrived: retried by the consumer."""
+
+
+@dataclass
+class ReadModels:
+    partners: Snapshots
+    activities: Snapshots
+    targets: Snapshots
+
+
+class Rules:
+    def __init__(self, models: ReadModels, jobs: Jobs, notifier: Notifier, clock: Clock, config: NotifySettings,
+                 settings: Settings) -> None:
+        self.models = models
+        self.jobs = jobs
+        self.notifier = notifier
+        self.clock = clock
+        self.config = config
+        self.zone = settings.zone
+
+    # --- events ---------------------------------------------------------------------------------
+
+    async def on_partner(self, event: AnyEvent) -> None:
+        partner = {**event.data, "id": event.subject}
+        async with self.models.partners.lock(event.subject):
+            applied, _ = await self.models.partners.apply(event.subject, event.aggregateversion, partner)
+            if applied is Applied.STALE:
+                return
+            now = self.clock.now()
+            await self.jobs.sync(event.subject, JOB_KINDS_OF["partner"], partner_jobs(partner, self.config, self.zone, now), now)
+            if event.type == EventType.PARTNER_REGISTERED:
+                trigger = rules.partner_registered(event.id, event.time, partner)
+                trigger.correlation_id = event.correlationid
+                await self.notifier.notify(trigger, rerun=applied is Applied.SAME)
+
+    async def on_activity(self, event: AnyEvent) -> None:
+        activity = {**event.data, "id": event.subject}
+        async with self.models.activities.lock(event.subject):
+            applied, previous = await self.models.activities.apply(event.subject, event.aggregateversion, activity)
+            if applied is Applied.STALE:
+                return
+            if applied is Applied.SAME and previous is not None:
+                # A redelivery: the state it replaced is remembered by the read model.
+                previous = {"status": previous.get("_previous_status")}
+            now = self.clock.now()
+            await self.jobs.sync(event.subject, JOB_KINDS_OF["activity"],
+                                 activity_jobs(activity, self.config, self.zone, now), now)
+            partners = {p["_id"]: p for p in await self._partners_of(activity)}
+            triggers, missing = rules.activity_event_triggers(event.type, event.id, event.time, activity, previous,
+                                                              partners.get, now)
+            for trigger in triggers:
+                trigger.correlation_id = event.correlationid
+                await self.notifier.notify(trigger, rerun=applied is Applied.SAME)
+        if missing:
+            raise PartnerNotKnownYet(f"partners {', '.join(missing)} of activity {event.subject} are not known yet; "
+                                     "their contacts get the invitation once their events arrive")
+
+    async def on_targets(self, event: AnyEvent) -> None:
+        targets = {**event.data, "id": event.subject}
+        async with self.models.targets.lock(event.subject):
+            applied, _ = await self.models.targets.apply(event.subject, event.aggregateversion, targets)
+            if applied is Applied.STALE:
+                return
+            now = self.clock.now()
+            await self.jobs.sync(event.subject, JOB_KINDS_OF["targets"], targets_jobs(targets, self.config, self.zone, now), now)
+
+    async def _partners_of(self, activity: dict[str, Any]) -> list[dict[str, Any]]:
+        ids = [p.get("partner_id") for p in activity.get("partners") or [] if p.get("partner_id")]
+        return await self.models.partners.find({"_id": {"$in": ids}}) if ids else []
+
+    # --- due jobs ---------------------------------------------------------------------------------
+
+    async def run_job(self, job: dict[str, Any], rerun: bool) -> None:
+        """Run one due job (the scheduler holds its claim); its conditions are checked afresh."""
+        now = self.clock.now()
+        kind = job["kind"]
+        trigger = None
+        if kind in {"reminder", "overdue"}:
+            activity = await self.models.activities.get(job["subject"])
+            partners = {p["_id"]: p for p in await self._partners_of(activity)} if activity else {}
+            if kind == "reminder":
+                trigger = rules.reminder(job, activity, partners.get, self.zone, now)
+            else:
+                trigger = rules.report_overdue(job, activity, partners.get, self.config.overdue_days)
+        elif kind == "agreement":
+            trigger = rules.agreement_expiring(job, await self.models.partners.get(job["subject"]), self.zone, now)
+        elif kind == "coverage":
+            targets = await self.models.targets.get(job["subject"])
+            election = (targets or {}).get("election") or job["subject"]
+            trigger = rules.coverage_gap(job, targets, await self.models.activities.find({"election": election}),
+                                         self.zone, now)
+        elif kind == "digest":
+            trigger = rules.digest(job, await self.models.activities.find(), self.zone, date.fromisoformat(job["occurrence"]))
+        if trigger is None:
+            log.info("job no longer applies", job=job["_id"])
+        else:
+            await self.notifier.notify(trigger, rerun=rerun)
+        if kind == "digest" and self.config.enabled("digest.weekly"):
+            await self.jobs.ensure(digest_job(self.config, self.zone, max(now, job["due_at"])), now)
+
+    async def ensure_digest(self) -> None:
+        if self.config.enabled("digest.weekly"):
+            now = self.clock.now()
+            existing = await self.jobs.collection.find_one({"kind": "digest"}, {"_id": 1})
+            if existing is None:
+                await self.jobs.ensure(digest_job(self.config, self.zone, now), now)

@@ -1,0 +1,327 @@
+"""Use cases of delivery: fan a trigger out to its audience, and carry each delivery through.
+
+Exactly once, without transactions:
+
+- a notification's id comes from (rule, cause, audience) and it is stored by an insert keyed
+  on ``_id``, one collection per recipient: the same cause twice is one notification;
+- each e-mail or webhook is a *delivery* (id = notification id + channel), inserted the same
+  way; when a cause is handled again (a redelivered event, a re-run job) deliveries already
+  sent and moved to the log are not brought back;
+- attempt *n* of a delivery is sent only by the process whose insert of the claim
+  ``delivery:<id>@<n>`` succeeded, after it stored the delivery as ``sending``; the outcome
+  (``sent``, ``failed`` with the next attempt's time, ``dead``) and its
+  ``sinergi.notification.sent`` / ``.failed`` event are one document write.
+
+A process that dies while a delivery is ``sending`` leaves it there; after the lease
+(:meth:`DeliveryRunner.recover`) a webhook counts the attempt as failed and tries again
+(receivers dedupe on ``X-Sinergi-Delivery``), while an e-mail is **not** re-sent: it becomes
+``dead`` saying the outcome is unknown, and an admin may retry it by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from services.notifications.channels import DeliveryFailed, Email, Mailer, WebhookSender
+from services.notifications.clock import Clock
+from services.notifications.config import NotifySettings
+from services.notifications.domain import Trigger, backoff, channels_of, delivery_id, notification_id, wants
+from services.notifications.store import Deliveries, Inboxes, Recipients
+from services.notifications.texts import Texts
+from shared.events import EventType, make_event
+from shared.logging import bound, get_logger
+from shared.outbox import OUTBOX, PENDING, StaleVersion
+from shared.problems import Conflict, NotFound
+
+log = get_logger(__name__)
+
+SERVICE = "notifications"
+CHUNK = 100
+HISTORY = 20
+INTERRUPTED_EMAIL = (
+    "the service stopped while this e-mail was being handed to the SMTP server, so whether it went out is "
+    "unknown; it is not sent again automatically, to avoid a duplicate. Retry it by hand if it did not arrive."
+)
+INTERRUPTED_WEBHOOK = "the service stopped during this attempt; retrying (receivers dedupe on X-Sinergi-Delivery)"
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.notifications = Counter("sinergi_notifications_total", "Notifications stored", ["rule"],
+                                     registry=registry)
+        self.deliveries = Counter("sinergi_notification_deliveries_total", "Delivery attempts by outcome",
+                                  ["channel", "outcome"], registry=registry)
+        self.latency = Histogram("sinergi_notification_delivery_seconds", "From cause to delivery", ["channel"],
+                                 registry=registry, buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+
+
+def public(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored document as the API shows it: ``id`` instead of ``_id``, no outbox bookkeeping."""
+    return {"id": doc["_id"], **{k: v for k, v in doc.items() if k not in {"_id", OUTBOX, PENDING}}}
+
+
+def summary(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"id": doc["_id"], "status": doc["status"], "attempts": doc["attempts"], "last_error": doc["last_error"]}
+
+
+class Notifier:
+    """Turns a trigger into notifications (inbox) and deliveries (e-mail, webhook)."""
+
+    def __init__(self, recipients: Recipients, inboxes: Inboxes, deliveries: Deliveries, texts: Texts, clock: Clock,
+                 config: NotifySettings, region: str, wake: Callable[[], None], metrics: Metrics) -> None:
+        self.recipients = recipients
+        self.inboxes = inboxes
+        self.deliveries = deliveries
+        self.texts = texts
+        self.clock = clock
+        self.config = config
+        self.region = region
+        self.wake = wake
+        self.metrics = metrics
+
+    async def notify(self, trigger: Trigger, rerun: bool = False) -> int:
+        """Store the trigger's notifications; ``rerun`` when this cause may have been handled before."""
+        if not self.config.enabled(trigger.rule):
+            return 0
+        audience = [r for r in await self.recipients.all() if wants(r, trigger.rule, trigger.regions)]
+        rendered: dict[str, tuple[str, str]] = {}
+        stored = 0
+        for start in range(0, len(audience), CHUNK):
+            deliveries: list[dict[str, Any]] = []
+            for recipient in audience[start:start + CHUNK]:
+                language = recipient.get("language") or "id"
+                if language not in rendered:
+                    rendered[language] = self.texts.render(language, trigger.template, trigger.context)
+                subject, body = rendered[language]
+                stored += await self._to_recipient(trigger, recipient, language, subject, body, deliveries)
+            await self._deliver(deliveries, rerun)
+        deliveries = []
+        for contact in trigger.contacts:
+            subject, body = self.texts.render("id", trigger.contact_template or trigger.template,
+                                              {**trigger.context, "contact": contact})
+            nid = notification_id(trigger.rule, trigger.cause, contact.audience, trigger.occurred_at)
+            deliveries.append(self._delivery(trigger, nid, "email", contact.audience, None, contact.email, contact.name,
+                                             "id", subject, body))
+        await self._deliver(deliveries, rerun)
+        return stored
+
+    async def _to_recipient(self, trigger: Trigger, recipient: dict[str, Any], language: str, subject: str, body: str,
+                            deliveries: list[dict[str, Any]]) -> int:
+        nid = notification_id(trigger.rule, trigger.cause, recipient["_id"], trigger.occurred_at)
+        channels = channels_of(recipient)
+        outside = [self._delivery(trigger, nid, channel, f"recipient:{recipient['_id']}", recipient["_id"],
+                                  recipient.get("email") if channel == "email" else recipient.get("webhook_url"),
+                                  recipient.get("name"), language, subject, body)
+                   for channel in channels if channel != "inbox"]
+        now = datetime.now(UTC)
+        note = {
+            "_id": nid, "recipient_id": recipient["_id"], "rule": trigger.rule, "subject": subject, "body": body,
+            "language": language, "channels": channels, "read_at": None,
+            "cause": {"type": trigger.cause_type, "id": trigger.cause}, "occurred_at": trigger.occurred_at,
+            "data": trigger.data,
+            "delivery": {"inbox": {"status": "sent", "attempts": 1, "last_error": None},
+                         **{d["channel"]: summary(d) for d in outside}},
+            "version": 1, "created_at": now, "updated_at": now,
+        }
+        # The inbox first: a delivery's outcome is then always recorded on an existing notification.
+        added = await self.inboxes.add(recipient["_id"], note)
+        if added:
+            self.metrics.notifications.labels(trigger.rule).inc()
+        deliveries.extend(outside)
+        return int(added)
+
+    def _delivery(self, trigger: Trigger, nid: str, channel: str, audience: str, recipient_id: str | None,
+                  to: str | None, to_name: str | None, language: str, subject: str, body: str) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        did = delivery_id(nid, channel)
+        doc: dict[str, Any] = {
+            "_id": did, "notification_id": nid, "recipient_id": recipient_id, "audience": audience,
+            "rule": trigger.rule, "channel": channel, "to": to, "to_name": to_name, "language": language,
+            "subject": subject, "region": self.region,
+            "cause": {"type": trigger.cause_type, "id": trigger.cause}, "occurred_at": trigger.occurred_at,
+            "correlationid": trigger.correlation_id,
+            "status": "pending", "attempts": 0, "attempt_limit": self.config.max_attempts, "last_error": None,
+            "next_attempt_at": self.clock.now(), "attempt_started_at": None, "sent_at": None, "history": [],
+            "version": 1, "created_at": now, "updated_at": now,
+        }
+        if channel == "email":
+            doc["body"] = body
+        else:
+            payload = {
+                "id": did, "type": "sinergi.notification", "notification_id": nid, "rule": trigger.rule,
+                "recipient_id": recipient_id, "region": self.region, "language": language, "subject": subject,
+                "body": body, "occurred_at": trigger.occurred_at.isoformat(),
+                "cause": {"type": trigger.cause_type, "id": trigger.cause}, "data": trigger.data,
+            }
+            # Stored as the exact bytes to send: every attempt carries the same body and signature.
+            doc["payload"] = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+        return doc
+
+    async def _deliver(self, deliveries: list[dict[str, Any]], rerun: bool) -> None:
+        if deliveries:
+            await self.deliveries.add_new(deliveries, check_log=rerun)
+            self.wake()
+
+
+class DeliveryRunner:
+    """One attempt of one delivery; recovery of attempts a dead process left; retries by hand."""
+
+    def __init__(self, deliveries: Deliveries, inboxes: Inboxes, recipients: Recipients, mailer: Mailer,
+                 webhooks: WebhookSender, clock: Clock, config: NotifySettings, metrics: Metrics,
+                 wake: Callable[[], None]) -> None:
+        self.deliveries = deliveries
+        self.inboxes = inboxes
+        self.recipients = recipients
+        self.mailer = mailer
+        self.webhooks = webhooks
+        self.clock = clock
+        self.config = config
+        self.metrics = metrics
+        self.wake = wake
+
+    async def attempt(self, did: str, attempt: int) -> None:
+        """Send attempt ``attempt`` (the caller holds its claim)."""
+        async with self.deliveries.lock(did):
+            doc = await self.deliveries.active.get(did)
+            if doc is None or doc["status"] not in {"pending", "failed"} or doc["attempts"] != attempt - 1:
+                return  # done meanwhile, or another attempt is under way
+            target = await self._target(doc)
+            if isinstance(target, str):
+                await self._finish(doc, attempt, error=target, give_up=True, started=datetime.now(UTC), ms=0)
+                return
+            started = datetime.now(UTC)
+            doc = await self._save(doc, status="sending", attempts=attempt, attempt_started_at=started,
+                                   to=target.get("to", doc["to"]))
+        with bound(doc.get("correlationid"), doc["cause"]["id"], delivery_id=did, channel=doc["channel"]):
+            began = time.perf_counter()
+            error: str | None = None
+            try:
+                await self._send(doc, target, attempt)
+            except DeliveryFailed as exc:
+                error = str(exc)
+            except Exception as exc:  # a bug or an unexpected library error: still an outcome to record
+                log.exception("delivery attempt raised")
+                error = f"{exc.__class__.__name__}: {exc}"
+            ms = round((time.perf_counter() - began) * 1000, 1)
+            async with self.deliveries.lock(did):
+                fresh = await self.deliveries.active.get(did)
+                if fresh is None or fresh["attempts"] != attempt:
+                    return
+                await self._finish(fresh, attempt, error=error, give_up=False, started=started, ms=ms)
+
+    async def _target(self, doc: dict[str, Any]) -> dict[str, Any] | str:
+        """Where to send now: a recipient's current address and secret (an admin may have fixed them)."""
+        if doc["recipient_id"] is None:
+            return {"to": doc["to"]}
+        recipient = await self.recipients.get(doc["recipient_id"])
+        if recipient is None:
+            return "the recipient was removed"
+        if doc["channel"] == "email":
+            return {"to": recipient.get("email")} if recipient.get("email") else "the recipient has no e-mail address now"
+        if not recipient.get("webhook_url"):
+            return "the recipient has no webhook now"
+        return {"to": recipient["webhook_url"], "secret": recipient.get("webhook_secret") or ""}
+
+    async def _send(self, doc: dict[str, Any], target: dict[str, Any], attempt: int) -> None:
+        if doc["channel"] == "email":
+            await self.mailer.send(Email(doc["_id"], target["to"], doc.get("to_name"), doc["subject"], doc["body"],
+                                         doc["language"], doc["rule"]))
+        else:
+            await self.webhooks.send(target["to"], target["secret"], doc["payload"].encode(), doc["_id"], doc["rule"],
+                                     attempt)
+
+    async def _finish(self, doc: dict[str, Any], attempt: int, error: str | None, give_up: bool, started: datetime,
+                      ms: float) -> None:
+        history = [*doc.get("history", []), {"attempt": attempt, "at": started, "ms": ms,
+                                              "outcome": "sent" if error is None else "failed", "error": error}]
+        changes: dict[str, Any] = {"attempts": attempt, "history": history[-HISTORY:], "last_error": error}
+        if error is None:
+            changes.update(status="sent", sent_at=datetime.now(UTC))
+            event = EventType.NOTIFICATION_SENT
+        elif give_up or attempt >= doc["attempt_limit"]:
+            changes["status"] = "dead"
+            event = EventType.NOTIFICATION_FAILED
+        else:
+            delay = backoff(attempt, self.config.retry_base_seconds, self.config.retry_max_seconds, random.random())
+            changes.update(status="failed", next_attempt_at=self.clock.now() + timedelta(seconds=delay))
+            event = None
+        saved = await self._save(doc, event=event, **changes)
+        outcome = "sent" if error is None else changes["status"]
+        self.metrics.deliveries.labels(doc["channel"], outcome).inc()
+        if error is None:
+            self.metrics.latency.labels(doc["channel"]).observe(
+                max((datetime.now(UTC) - doc["created_at"]).total_seconds(), 0))
+        log.info("delivery attempt", delivery_id=doc["_id"], channel=doc["channel"], attempt=attempt, outcome=outcome,
+                 error=error, ms=ms)
+        if saved["recipient_id"]:
+            await self.inboxes.set_delivery(saved["recipient_id"], saved["notification_id"], saved["channel"],
+                                            summary(saved), saved["updated_at"])
+        if saved["status"] == "failed":
+            self.wake()
+
+    async def _save(self, doc: dict[str, Any], event: EventType | None = None, **changes: Any) -> dict[str, Any]:
+        """One version-conditioned write of the delivery, with its outcome event if any."""
+        new = {k: v for k, v in doc.items() if k not in {OUTBOX, PENDING}}
+        new.update(changes, version=doc["version"] + 1, updated_at=datetime.now(UTC))
+        events = []
+        if event is not None:
+            with bound(doc.get("correlationid"), doc["cause"]["id"]):
+                events.append(make_event(event, region=doc["region"], service=SERVICE, subject=doc["_id"],
+                                         version=new["version"], data=snapshot(new)))
+        await self.deliveries.active.replace(new, doc["version"], events, pending=doc.get(OUTBOX) or [])
+        return new
+
+    async def recover(self, did: str) -> None:
+        """A delivery left ``sending`` by a process that died (the caller holds the recovery claim)."""
+        async with self.deliveries.lock(did):
+            doc = await self.deliveries.active.get(did)
+            if doc is None or doc["status"] != "sending":
+                return
+            attempt = doc["attempts"]
+            started = doc.get("attempt_started_at") or datetime.now(UTC)
+            if doc["channel"] == "email":
+                log.warning("e-mail interrupted mid-send; not re-sent", delivery_id=did, attempt=attempt)
+                await self._finish(doc, attempt, error=INTERRUPTED_EMAIL, give_up=True, started=started, ms=0)
+            else:
+                log.warning("webhook interrupted mid-send; will retry", delivery_id=did, attempt=attempt)
+                await self._finish(doc, attempt, error=INTERRUPTED_WEBHOOK, give_up=False, started=started, ms=0)
+
+    async def retry(self, did: str) -> dict[str, Any]:
+        """An admin's retry of a failed or dead delivery: one more attempt, now."""
+        async with self.deliveries.lock(did):
+            doc = await self.deliveries.active.get(did)
+            if doc is None:
+                if await self.deliveries.log.find_one({"_id": did}, {"_id": 1}):
+                    raise Conflict(f"delivery {did} was sent; there is nothing to retry", status_now="sent")
+                raise NotFound(f"no delivery with id {did}")
+            if doc["status"] not in {"failed", "dead"}:
+                raise Conflict(f"delivery {did} is '{doc['status']}'; only failed or dead deliveries can be retried",
+                               status_now=doc["status"])
+            try:
+                saved = await self._save(doc, status="pending", next_attempt_at=self.clock.now(),
+                                         attempt_limit=max(doc["attempt_limit"], doc["attempts"] + 1))
+            except StaleVersion as exc:
+                raise Conflict(f"delivery {did} changed meanwhile; look again and retry") from exc
+        if saved["recipient_id"]:
+            await self.inboxes.set_delivery(saved["recipient_id"], saved["notification_id"], saved["channel"],
+                                            summary(saved), saved["updated_at"])
+        self.wake()
+        return saved
+
+
+def snapshot(doc: dict[str, Any]) -> dict[str, Any]:
+    """The delivery as ``sinergi.notification.*`` events carry it."""
+    return {
+        "id": doc["_id"], "version": doc["version"], "created_at": doc["created_at"], "updated_at": doc["updated_at"],
+        "notification_id": doc["notification_id"], "recipient_id": doc["recipient_id"] or doc["audience"],
+        "rule": doc["rule"], "subject": doc["subject"], "channel": doc["channel"], "region": doc["region"],
+        "cause": doc["cause"],
+        "delivery": {"status": doc["status"], "attempts": doc["attempts"], "last_error": doc["last_error"]},
+    }

@@ -1,0 +1,180 @@
+"""The durable scheduler: due jobs and deliveries, claimed by inserts, in the service's database.
+
+Every tick (each ``poll_seconds``, or at once when woken):
+
+1. each job whose ``due_at`` has come is claimed by inserting ``claims/<job id>`` (the job
+   id is key and occurrence), run, and deleted. An insert keyed by ``_id`` succeeds once on
+   MongoDB and FerretDB alike, so with two replicas a job runs once; a job that came due
+   while the service was down is simply due when it starts, and runs once;
+2. each delivery due for attempt *n* is claimed with ``claims/delivery:<id>@<n>`` and sent
+   (in the background, ``concurrency`` at a time); a delivery left ``sending`` longer than
+   the lease by a process that died is recovered;
+3. sent deliveries whose event is published move to the log.
+
+A claim whose holder vanished (the job or delivery is still due a lease later) is taken
+over with a second insert, ``<claim>~r<lease window>``: one taker per window. What runs
+after a takeover is idempotent (deterministic notification and delivery ids).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from services.notifications.clock import Clock
+from services.notifications.config import NotifySettings
+from services.notifications.notifier import DeliveryRunner
+from services.notifications.store import Claims, Deliveries, Jobs
+from shared.logging import get_logger
+from shared.outbox import PENDING
+
+log = get_logger(__name__)
+
+RunJob = Callable[[dict[str, Any], bool], Awaitable[None]]
+
+
+class Scheduler:
+    def __init__(self, jobs: Jobs, claims: Claims, deliveries: Deliveries, runner: DeliveryRunner, run_job: RunJob,
+                 clock: Clock, config: NotifySettings, owner: str) -> None:
+        self.jobs = jobs
+        self.claims = claims
+        self.deliveries = deliveries
+        self.runner = runner
+        self.run_job = run_job
+        self.clock = clock
+        self.config = config
+        self.owner = owner
+        self.ticks = 0
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(config.concurrency)
+        self._inflight: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._contended: dict[str, float] = {}
+        self._loop: asyncio.Task[None] | None = None
+        clock.on_change(self.wake)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._loop = asyncio.create_task(self._run(), name="scheduler")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop ticking; let attempts under way finish (so they end ``sent`` or ``failed``, not unknown)."""
+        if self._loop:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("scheduler tick failed; will retry", error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.config.poll_seconds)
+
+    async def tick(self) -> None:
+        now = self.clock.now()
+        seen: set[str] = set()
+        for job in await self.jobs.due(now):
+            seen.add(job["_id"])
+            await self._fire(job)
+        seen |= await self._deliveries(now)
+        # Forget contention on claims no longer due (their holder finished).
+        self._contended = {k: v for k, v in self._contended.items() if k in seen}
+        self.ticks += 1
+
+    async def _claim(self, claim_id: str) -> str | None:
+        """``first`` when the claim is ours, ``takeover`` when its holder has not finished within
+        the lease and we took it over, else ``None``."""
+        now = datetime.now(UTC)
+        if await self.claims.take(claim_id, self.owner, now):
+            self._contended.pop(claim_id, None)
+            return "first"
+        first_seen = self._contended.setdefault(claim_id, time.monotonic())
+        if time.monotonic() - first_seen < self.config.lease_seconds:
+            return None
+        window = int(time.time() // self.config.lease_seconds)
+        if await self.claims.take(f"{claim_id}~r{window}", self.owner, now):
+            log.warning("taking over an abandoned claim", claim=claim_id)
+            self._contended.pop(claim_id, None)
+            return "takeover"
+        return None
+
+    async def _fire(self, job: dict[str, Any]) -> None:
+        job_id = job["_id"]
+        if job_id in self._inflight:
+            return
+        self._inflight.add(job_id)
+        try:
+            claimed = await self._claim(job_id)
+            if claimed is None:
+                return
+            await self.run_job(job, claimed == "takeover")
+            await self.jobs.delete(job_id)
+        finally:
+            self._inflight.discard(job_id)
+
+    async def _deliveries(self, now: datetime) -> set[str]:
+        real_now = datetime.now(UTC)
+        sent: list[str] = []
+        seen: set[str] = set()
+        for doc in await self.deliveries.working():
+            did, status = doc["_id"], doc["status"]
+            if status == "sent":
+                if not doc.get(PENDING) and (real_now - doc["updated_at"]).total_seconds() >= self.config.archive_after_seconds:
+                    sent.append(did)
+                continue
+            if status == "dead" or did in self._inflight:
+                continue
+            if status == "sending":
+                started = doc.get("attempt_started_at")
+                if started and (real_now - started).total_seconds() > self.config.lease_seconds:
+                    claim = f"delivery:{did}@{doc['attempts']}~stuck{int(time.time() // self.config.lease_seconds)}"
+                    self._spawn(did, claim, self.runner.recover(did), exclusive=False)
+                continue
+            if doc["next_attempt_at"] <= now:
+                claim = f"delivery:{did}@{doc['attempts'] + 1}"
+                seen.add(claim)
+                self._spawn(did, claim, self.runner.attempt(did, doc["attempts"] + 1), exclusive=True)
+        if sent:
+            await self.deliveries.archive(sent)
+        return seen
+
+    def _spawn(self, did: str, claim: str, work: Awaitable[None], exclusive: bool) -> None:
+        self._inflight.add(did)
+
+        async def run() -> None:
+            try:
+                async with self._slots:
+                    if exclusive:
+                        taken = await self._claim(claim) is not None
+                    else:
+                        taken = await self.claims.take(claim, self.owner, datetime.now(UTC))
+                    if taken:
+                        await work
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("delivery work failed; the scheduler will come back to it", delivery_id=did, error=repr(exc))
+            finally:
+                self._inflight.discard(did)
+                if asyncio.iscoroutine(work):
+                    work.close()
+
+        task = asyncio.create_task(run(), name=f"delivery-{did}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

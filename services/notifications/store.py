@@ -1,0 +1,245 @@
+"""The notifications service's MongoDB collections, kept small where they are read often.
+
+On the FerretDB store every lookup costs time in proportion to the collection, so:
+
+- each recipient's inbox is its own collection (``inbox_<recipient id>``): reading an inbox or
+  marking a notification read touches only that recipient's notifications;
+- ``deliveries`` holds the deliveries still at work (pending, sending, failed, dead) and, for
+  a few seconds, the sent ones until their ``sinergi.notification.sent`` is published; then
+  they move to ``delivery_log``. The scheduler scans ``deliveries`` on every tick;
+- ``jobs`` holds only scheduled work not yet done; ``claims`` is insert-only (an insert is
+  one unique-index probe however large the collection), pruned on a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from pymongo import DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from services.notifications.domain import Job
+from shared.outbox import OUTBOX, PENDING, AggregateCollection
+from shared.pagination import decode_cursor, encode_cursor, page
+
+DUPLICATE_KEY = 11000
+
+
+async def insert_new(collection: AsyncCollection, docs: list[dict[str, Any]]) -> set[str]:
+    """Insert what is not there yet (keyed by ``_id``); returns the ids inserted."""
+    if not docs:
+        return set()
+    try:
+        await collection.insert_many(docs, ordered=False)
+        return {doc["_id"] for doc in docs}
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        failed = {docs[error["index"]]["_id"] for error in errors}
+        return {doc["_id"] for doc in docs} - failed
+
+
+class Recipients:
+    def __init__(self, collection: AsyncCollection) -> None:
+        self.collection = collection
+
+    async def add(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Insert; a retried request (same id) gets the stored one back."""
+        try:
+            await self.collection.insert_one(doc)
+            return doc
+        except DuplicateKeyError:
+            found = await self.get(doc["_id"])
+            return found or doc
+
+    async def get(self, recipient_id: str) -> dict[str, Any] | None:
+        return await self.collection.find_one({"_id": recipient_id})
+
+    async def all(self) -> list[dict[str, Any]]:
+        return await self.collection.find({}).to_list()
+
+    async def page(self, query: dict[str, Any], limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        return await page(self.collection, query, limit, cursor)
+
+    async def replace(self, doc: dict[str, Any], expected_version: int) -> bool:
+        result = await self.collection.replace_one({"_id": doc["_id"], "version": expected_version}, doc)
+        return result.matched_count == 1
+
+    async def delete(self, recipient_id: str) -> bool:
+        return (await self.collection.delete_one({"_id": recipient_id})).deleted_count == 1
+
+
+class Inboxes:
+    """One collection per recipient; notification ids are time-ordered, so ``_id`` is the order."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.db = db
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def of(self, recipient_id: str) -> AsyncCollection:
+        return self.db[f"inbox_{recipient_id}"]
+
+    async def add(self, recipient_id: str, doc: dict[str, Any]) -> bool:
+        try:
+            await self.of(recipient_id).insert_one(doc)
+            return True
+        except DuplicateKeyError:
+            return False
+
+    async def get(self, recipient_id: str, notification_id: str) -> dict[str, Any] | None:
+        return await self.of(recipient_id).find_one({"_id": notification_id})
+
+    async def page(self, recipient_id: str, unread: bool, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        query: dict[str, Any] = {"read_at": None} if unread else {}
+        return await page(self.of(recipient_id), query, limit, cursor, newest_first=True)
+
+    async def mark_read(self, recipient_id: str, notification_id: str, at: datetime) -> dict[str, Any] | None:
+        inbox = self.of(recipient_id)
+        await inbox.update_one({"_id": notification_id, "read_at": None},
+                               {"$set": {"read_at": at, "updated_at": at}, "$inc": {"version": 1}})
+        return await inbox.find_one({"_id": notification_id})
+
+    async def set_delivery(self, recipient_id: str, notification_id: str, channel: str, summary: dict[str, Any],
+                           at: datetime) -> None:
+        """Record a channel's delivery state on the notification.
+
+        Each channel writes only its own key; an update on FerretDB is a read then a write, so
+        two channels finishing at once in two processes could overwrite each other: the write
+        is checked and repeated until it holds.
+        """
+        inbox = self.of(recipient_id)
+        lock = self._locks.setdefault(notification_id, asyncio.Lock())
+        try:
+            async with lock:
+                for _ in range(5):
+                    result = await inbox.update_one(
+                        {"_id": notification_id},
+                        {"$set": {f"delivery.{channel}": summary, "updated_at": at}, "$inc": {"version": 1}},
+                    )
+                    if result.matched_count == 0:
+                        return
+                    found = await inbox.find_one({"_id": notification_id}, {"delivery": 1})
+                    if found and (found.get("delivery") or {}).get(channel) == summary:
+                        return
+        finally:
+            if not lock.locked():
+                self._locks.pop(notification_id, None)
+
+    async def drop(self, recipient_id: str) -> None:
+        await self.of(recipient_id).drop()
+
+
+class Deliveries:
+    """Deliveries at work (an aggregate collection: outcome events ride in the state write) and the log."""
+
+    WORKING = ("pending", "sending", "failed", "dead")
+
+    def __init__(self, active: AggregateCollection, log: AsyncCollection) -> None:
+        self.active = active
+        self.log = log
+
+    def lock(self, delivery_id: str) -> asyncio.Lock:
+        return self.active.lock(delivery_id)
+
+    async def add_new(self, docs: list[dict[str, Any]], check_log: bool) -> set[str]:
+        """Insert deliveries not yet known. ``check_log`` when re-running a cause: a delivery
+        that was already sent and moved to the log must not come back to life."""
+        if check_log and docs:
+            known = await self.log.find({"_id": {"$in": [d["_id"] for d in docs]}}, {"_id": 1}).to_list()
+            done = {d["_id"] for d in known}
+            docs = [d for d in docs if d["_id"] not in done]
+        return await insert_new(self.active.collection, [{**d, OUTBOX: [], PENDING: False} for d in docs])
+
+    async def get(self, delivery_id: str) -> dict[str, Any] | None:
+        return await self.active.get(delivery_id) or await self.log.find_one({"_id": delivery_id})
+
+    async def working(self) -> list[dict[str, Any]]:
+        """Every delivery in the working set, without bodies (the scheduler's scan)."""
+        projection = {"status": 1, "attempts": 1, "next_attempt_at": 1, "attempt_started_at": 1, "channel": 1,
+                      "updated_at": 1, PENDING: 1}
+        return await self.active.collection.find({}, projection).to_list()
+
+    async def archive(self, ids: Iterable[str]) -> int:
+        """Move sent deliveries whose event is published to the log (insert, then delete)."""
+        ids = list(ids)
+        if not ids:
+            return 0
+        docs = await self.active.collection.find({"_id": {"$in": ids}, "status": "sent", PENDING: False}).to_list()
+        for doc in docs:
+            doc.pop(OUTBOX, None)
+            doc.pop(PENDING, None)
+        await insert_new(self.log, docs)
+        if docs:
+            await self.active.collection.delete_many({"_id": {"$in": [d["_id"] for d in docs]}, PENDING: False})
+        return len(docs)
+
+    async def page(self, query: dict[str, Any], limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """Newest first over the working set and the log together."""
+        scoped = query
+        if cursor:
+            scoped = {"$and": [query, {"_id": {"$lt": decode_cursor(cursor)}}]}
+        found: list[dict[str, Any]] = []
+        for collection in (self.active.collection, self.log):
+            found += await collection.find(scoped, {OUTBOX: 0, PENDING: 0}).sort("_id", DESCENDING).limit(limit + 1).to_list()
+        found.sort(key=lambda d: d["_id"], reverse=True)
+        more = len(found) > limit
+        found = found[:limit]
+        return found, encode_cursor(found[-1]["_id"]) if more and found else None
+
+
+class Jobs:
+    """Scheduled work not yet done: one document per (key, occurrence)."""
+
+    def __init__(self, collection: AsyncCollection) -> None:
+        self.collection = collection
+
+    @staticmethod
+    def _doc(job: Job, now: datetime) -> dict[str, Any]:
+        return {"_id": job.id, "key": job.key, "occurrence": job.occurrence, "kind": job.kind,
+                "subject": job.subject, "due_at": job.due_at, "data": job.data, "created_at": now}
+
+    async def sync(self, subject: str, kinds: Iterable[str], desired: list[Job], now: datetime) -> None:
+        """Make the subject's jobs of these kinds exactly ``desired`` (a job already there keeps its due)."""
+        kinds = list(kinds)
+        existing = await self.collection.find({"subject": subject, "kind": {"$in": kinds}}, {"_id": 1}).to_list()
+        wanted = {job.id for job in desired}
+        stale = [doc["_id"] for doc in existing if doc["_id"] not in wanted]
+        if stale:
+            await self.collection.delete_many({"_id": {"$in": stale}})
+        have = {doc["_id"] for doc in existing}
+        await insert_new(self.collection, [self._doc(job, now) for job in desired if job.id not in have])
+
+    async def ensure(self, job: Job, now: datetime) -> None:
+        await insert_new(self.collection, [self._doc(job, now)])
+
+    async def due(self, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
+        return await self.collection.find({"due_at": {"$lte": now}}).sort("due_at", 1).limit(limit).to_list()
+
+    async def delete(self, job_id: str) -> None:
+        await self.collection.delete_one({"_id": job_id})
+
+    async def page(self, query: dict[str, Any], limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        return await page(self.collection, query, limit, cursor)
+
+
+class Claims:
+    """Who runs which job occurrence or delivery attempt: an insert keyed by ``_id`` wins once."""
+
+    def __init__(self, collection: AsyncCollection) -> None:
+        self.collection = collection
+
+    async def take(self, claim_id: str, owner: str, at: datetime) -> bool:
+        try:
+            await self.collection.insert_one({"_id": claim_id, "owner": owner, "at": at})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    async def prune(self, before: datetime) -> int:
+        return (await self.collection.delete_many({"at": {"$lt": before}})).deleted_count
