@@ -2,7 +2,8 @@
 
 ``create_app`` gives a FastAPI app with problem+json errors, request ids bound as the
 correlation id (``X-Request-ID`` in and out), a body size limit (413), Prometheus metrics,
-and ``/healthz``, ``/readyz``, ``/metrics`` — none of which need a token (CONTRACT §1).
+and ``/healthz``, ``/readyz``, ``/metrics`` — none of which need a token (CONTRACT §1) —
+plus ``POST /events/replay`` (admin; ``shared.replay``) for subscribers that were away.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def create_app(
     app.add_middleware(BodyLimit)
     app.add_middleware(RequestContext)
     _operational_routes(app)
+    from shared.replay import router as replay_router
+
+    app.include_router(replay_router)
     return app
 
 

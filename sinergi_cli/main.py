@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sinergi_cli import activities, broker, dlq, local, partners
+from sinergi_cli import activities, broker, dlq, events, local, partners
 
 app = typer.Typer(
     help="Sinergi: partner registry, outreach activities and notifications for a KPU region.",
@@ -29,6 +29,7 @@ app.add_typer(partners.app, name="partners")
 app.add_typer(activities.app, name="activities")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(broker.app, name="broker")
+app.add_typer(events.app, name="events")
 
 console = Console(stderr=True)
 
