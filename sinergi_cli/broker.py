@@ -260,12 +260,14 @@ def apply_verb(
     management_url: ManagementUrl = None,
     passwords_file: Annotated[Path | None, typer.Option(
         help="where generated passwords are kept (0600) [default: <SINERGI_HOME>/broker-passwords.json]")] = None,
+    show_passwords: Annotated[bool, typer.Option(help="print the URLs with their passwords (not for logs)")] = False,
 ) -> None:
     """Apply the region's definitions to a running broker, through the management API.
 
     Each user's password comes from SINERGI_BROKER_PASSWORD_<PARTNERS|ACTIVITIES|NOTIFICATIONS|SUBSCRIBER>,
     else from the passwords file, else is generated and kept there. Prints each service's
-    SINERGI_RABBITMQ_URL. Applying again changes nothing that is already right.
+    SINERGI_RABBITMQ_URL (passwords masked unless --show-passwords). Applying again changes
+    nothing that is already right; run it after every upgrade (new queues, new permissions).
     """
     region = _region(region_file, vhost)
     store = passwords_file or _default_passwords_file(region)
@@ -276,7 +278,14 @@ def apply_verb(
         _fail(exc)
     console.print(f"applied the definitions of region {region.settings.region} to vhost {region.vhost}")
     for service, url in urls.items():
+        if not show_passwords:
+            url = _masked(url)
         print(f"SINERGI_RABBITMQ_URL_{service.upper()}={url}")
+
+
+def _masked(url: str) -> str:
+    parsed = urlparse(url)
+    return url.replace(f":{parsed.password}@", ":***@", 1) if parsed.password else url
 
 
 @app.command("subscriber")

@@ -70,3 +70,16 @@ def test_each_service_document_lists_what_it_publishes_and_what_its_queues_take(
         if consumed:
             payloads = json.dumps([m["payload"] for m in document["components"]["messages"].values()])
             assert f"#/components/schemas/{consumed}" in payloads
+
+
+def test_each_asyncapi_document_is_valid_asyncapi_3():
+    """Against the AsyncAPI Initiative's own schema (npm @asyncapi/specs, tests/ops_schemas/README.md)."""
+    import gzip
+    import hashlib
+
+    raw = gzip.decompress((ROOT / "tests" / "ops_schemas" / "asyncapi-3.0.0.json.gz").read_bytes())
+    assert hashlib.sha256(raw).hexdigest() == "abe96881dbfaad495ccbb6bd8d3fb43ca18a13b9d7564849ccb66f39d5e5b20f"
+    validator = jsonschema.Draft7Validator(json.loads(raw))
+    for path in sorted((ROOT / "docs" / "events" / "asyncapi").glob("*.json")):
+        errors = list(validator.iter_errors(json.loads(path.read_text())))
+        assert not errors, f"{path.name}: {errors[0].message[:300]}"
