@@ -233,19 +233,36 @@ def _fail(exc: Exception) -> None:
 # --- verbs -------------------------------------------------------------------------------------
 
 
+def example_definitions() -> dict[Path, str]:
+    """deploy/rabbitmq/<code>.json for each region file in deploy/regions/ (the environment ignored)."""
+    return {DEFINITIONS_DIR / f"{region.settings.region}.json": _json(region_definitions(region))
+            for region in Region.examples()}
+
+
+def _json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2) + "\n"
+
+
 @app.command("definitions")
 def definitions_verb(
     region_file: RegionFile = None,
     vhost: Annotated[str | None, typer.Option(help="vhost [default: SINERGI_VHOST or the URL's]")] = None,
     out: Annotated[Path | None, typer.Option(help="write to this file instead of standard output")] = None,
+    examples: Annotated[bool, typer.Option("--examples", help="(re)write deploy/rabbitmq/<code>.json for every "
+                                                                "deploy/regions/<code>.env")] = False,
 ) -> None:
     """Print the region's RabbitMQ definitions, generated from the code (users without passwords).
 
-    Import them with `rabbitmqctl import_definitions FILE` and then set passwords, or let
-    `sinergi broker apply` do both.
+    Import them with `rabbitmqctl import_definitions FILE` and then set the users' passwords
+    (`rabbitmqctl change_password`), or let `sinergi broker apply` do both.
     """
+    if examples:
+        for path, text in example_definitions().items():
+            path.write_text(text)
+            console.print(f"wrote {path.relative_to(ROOT)}")
+        return
     region = _region(region_file, vhost)
-    text = json.dumps(region_definitions(region), indent=2, sort_keys=False) + "\n"
+    text = _json(region_definitions(region))
     if out:
         out.write_text(text)
         console.print(f"wrote {out}")

@@ -37,15 +37,23 @@ class Region:
         self.settings = settings_from(self.env)
 
     @classmethod
-    def load(cls, file: Path | str | None) -> Region:
+    def load(cls, file: Path | str | None, environment: bool = True) -> Region:
+        """The region of ``file`` (if any), with ``SINERGI_*`` of the environment on top unless
+        ``environment`` is false (for files generated from the region file alone)."""
         values: dict[str, str] = {}
         if file is not None:
             path = Path(file)
             if not path.exists():
                 raise FileNotFoundError(f"no region file {path}; see {REGIONS_DIR.relative_to(ROOT)}/ for examples")
             values = {k: v for k, v in dotenv_values(path).items() if v is not None}
-        values.update({k: v for k, v in os.environ.items() if k.startswith("SINERGI_")})
+        if environment:
+            values.update({k: v for k, v in os.environ.items() if k.startswith("SINERGI_")})
         return cls(values, Path(file) if file else None)
+
+    @classmethod
+    def examples(cls) -> list[Region]:
+        """The region files shipped in deploy/regions/, read without the environment."""
+        return [cls.load(path, environment=False) for path in sorted(REGIONS_DIR.glob("[0-9]*.env"))]
 
     def get(self, name: str, default: str | None = None) -> str | None:
         return self.env.get(f"SINERGI_{name}", default)

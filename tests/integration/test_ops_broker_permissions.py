@@ -8,6 +8,7 @@ subscriber binds its own queue and cannot publish.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -147,4 +148,50 @@ async def test_the_subscriber_binds_its_own_queue_and_cannot_publish(region):
     with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
         async with channel(url) as ch:
             # Another's queue: it may not read it (a passive declare alone is not checked).
+            await (await ch.declare_queue("activities.partner-replica", passive=True)).get(fail=False)
+
+
+def test_the_committed_definitions_are_what_the_code_generates():
+    from sinergi_cli.broker import example_definitions
+
+    for path, text in example_definitions().items():
+        assert path.exists() and path.read_text() == text, (
+            f"{path.name} differs from the code: run `sinergi broker definitions --examples` and commit it")
+
+
+async def test_a_committed_definitions_file_imports_with_rabbitmqctl_then_passwords_are_set(servers, run_id, unique):
+    """The operator's path without the CLI: import_definitions, then change_password per user."""
+    import os
+    import subprocess
+    import tempfile
+
+    from tests.ops_support import ROOT
+
+    with scratch(local_management(servers)) as made:
+        vhost = f"{run_id}{unique}-file"
+        text = (ROOT / "deploy" / "rabbitmq" / "33.16.json").read_text().replace("sinergi-3316", vhost)
+        made.vhosts.append(vhost)
+        made.users.extend(user["name"] for user in json.loads(text)["users"])
+        env = {**os.environ, "PATH": os.environ.get("PATH", "") + ":/usr/sbin"}
+        # rabbitmqctl runs as the rabbitmq user: the file must be readable by it.
+        with tempfile.NamedTemporaryFile("w", suffix=".json", dir="/tmp", delete=False) as file:
+            file.write(text)
+        os.chmod(file.name, 0o644)
+        try:
+            imported = subprocess.run(["rabbitmqctl", "import_definitions", file.name], env=env,
+                                      capture_output=True, text=True, timeout=60)
+        finally:
+            os.unlink(file.name)
+        assert imported.returncode == 0, imported.stderr
+        queues = {q["name"] for q in made.management.queues(vhost)}
+        assert {"activities.partner-replica", "activities.partner-replica.dlq"} <= queues
+
+        user = f"{vhost}-activities"
+        url = amqp_url(servers.rabbitmq_url, user, "s3cret-" + unique, vhost)
+        with pytest.raises(Exception, match="ACCESS_REFUSED|authentication|Authentication"):
+            await aio_pika.connect(url)  # no password until the operator sets one
+        changed = subprocess.run(["rabbitmqctl", "change_password", user, "s3cret-" + unique], env=env,
+                                 capture_output=True, text=True, timeout=60)
+        assert changed.returncode == 0, changed.stderr
+        async with channel(url) as ch:
             await (await ch.declare_queue("activities.partner-replica", passive=True)).get(fail=False)
