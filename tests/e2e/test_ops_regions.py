@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 import subprocess
 import sys
 import time
@@ -75,15 +76,21 @@ def test_two_regions_side_by_side_and_a_hub_subscriber_gets_the_activity_events_
             made.users.extend([topology.service_user(env["SINERGI_VHOST"], s) for s in topology.SERVICES]
                               + [topology.subscriber_user(env["SINERGI_VHOST"])])
         try:
-            for code, env in envs.items():
-                started = sinergi("up", "--region-file", f"deploy/regions/{code}.env", env=env)
+            # Both at once, as two operators would on one host.
+            with ThreadPoolExecutor(2) as pool:
+                starts = {code: pool.submit(sinergi, "up", "--region-file", f"deploy/regions/{code}.env", env=env)
+                          for code, env in envs.items()}
+            for code, future in starts.items():
+                started = future.result()
                 assert started.returncode == 0, started.stdout + started.stderr
                 assert REGIONS[code] in started.stderr
             status = sinergi("status", "--region-file", "deploy/regions/33.16.env", env=envs["33.16"])
             assert "Kab. Blora" in status.stdout and status.stdout.count("ready") == 3, status.stdout
 
+            since = datetime.now(UTC)
             _a_partner_stays_in_its_region(envs)
             _the_hub_subscriber_gets_both_regions(servers, made, prefix, envs, tmp_path)
+            _a_subscriber_that_was_away_gets_a_replay(servers, envs["32.73"], since)
         finally:
             for code, env in envs.items():
                 sinergi("down", "--region-file", f"deploy/regions/{code}.env", env=env)
@@ -190,3 +197,37 @@ def _an_activity_event(servers, env: dict[str, str], code: str) -> str:  # noqa:
 
     asyncio.run(publish())
     return subject
+
+
+def _a_subscriber_that_was_away_gets_a_replay(servers, env: dict[str, str], since: datetime) -> None:  # noqa: ANN001
+    """`sinergi events replay` re-publishes the region's partner events since then to the subscriber's queue."""
+    vhost = env["SINERGI_VHOST"]
+    user = topology.subscriber_user(vhost)
+    password = json.loads((Path(env["SINERGI_HOME"]) / "broker-passwords.json").read_text())[user]
+    url = amqp_url(servers.rabbitmq_url, user, password, vhost)
+    queue = f"{user}.replay"
+
+    async def declare() -> None:
+        connection = await aio_pika.connect(url)
+        async with connection:
+            await (await connection.channel()).declare_queue(queue, durable=True)
+
+    async def drain() -> list[dict]:
+        connection = await aio_pika.connect(url)
+        async with connection:
+            declared = await (await connection.channel()).declare_queue(queue, durable=True)
+            found = []
+            while (message := await declared.get(fail=False)) is not None:
+                await message.ack()
+                found.append(json.loads(message.body))
+            return found
+
+    import asyncio
+
+    asyncio.run(declare())
+    replayed = sinergi("events", "replay", queue, "--from", since.isoformat(), "--service", "partners",
+                       "--binding", "*.partner.registered", "--region-file", "deploy/regions/32.73.env", env=env)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "replayed 1 event(s) of partners" in replayed.stderr
+    events = asyncio.run(drain())
+    assert [(e["type"], e["data"]["name"]) for e in events] == [("sinergi.partner.registered", "KIM Cibeunying")]
