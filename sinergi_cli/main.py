@@ -71,11 +71,13 @@ def up(
     """
     instance = _instance(region_file)
     try:
-        local.rabbitmq_up(instance.infra_home, _say)
-        local.store_up(instance.infra_home, _say)
-        urls = local.broker_up(instance, _say)
+        with console.status("RabbitMQ and the store ..."):
+            local.rabbitmq_up(instance.infra_home, _say)
+            local.store_up(instance.infra_home, _say)
+            urls = local.broker_up(instance, _say)
         local.mail_up(instance, _say)
-        local.services_up(instance, _say, services, broker_urls=urls)
+        with console.status("starting the services and waiting until they are ready ..."):
+            local.services_up(instance, _say, services, broker_urls=urls)
     except (local.RunnerError, OSError) as exc:
         _fail(exc)
     from shared.auth import mint

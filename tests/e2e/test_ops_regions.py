@@ -25,6 +25,7 @@ import httpx
 from shared import topology
 from shared.auth import mint
 from shared.events import EventType, make_event
+from sinergi_cli.local import mailcatcher_available
 from sinergi_cli.regions import amqp_url
 from tests.conftest import free_port
 from tests.ops_support import ROOT, local_management, management_url, scratch, sinergi
@@ -86,6 +87,10 @@ def test_two_regions_side_by_side_and_a_hub_subscriber_gets_the_activity_events_
                 assert REGIONS[code] in started.stderr
             status = sinergi("status", "--region-file", "deploy/regions/33.16.env", env=envs["33.16"])
             assert "Kab. Blora" in status.stdout and status.stdout.count("ready") == 3, status.stdout
+            mail = next(line for line in status.stdout.splitlines() if " mail " in line)
+            # The mail catcher is started when its module is in the checkout, each region on its own port.
+            assert (" up " in mail) if mailcatcher_available() else (" absent " in mail), mail
+            assert envs["33.16"]["SINERGI_SMTP_URL"].rsplit(":", 1)[1] in mail
 
             since = datetime.now(UTC)
             _a_partner_stays_in_its_region(envs)

@@ -1,0 +1,39 @@
+"""`sinergi --help` explains every verb, down to the last sub-command."""
+
+from __future__ import annotations
+
+import click
+import typer
+from typer.testing import CliRunner
+
+from sinergi_cli.main import app
+
+OPERATOR_VERBS = {"up", "down", "status", "token", "serve", "infra", "seed", "dlq", "broker", "events",
+                  "partners", "activities"}
+
+
+def _walk(command: click.Command, path: tuple[str, ...] = ()):  # noqa: ANN202
+    yield path, command
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            yield from _walk(sub, (*path, name))
+
+
+def test_every_verb_has_help_text():
+    root = typer.main.get_command(app)
+    assert OPERATOR_VERBS <= set(root.commands)
+    for path, command in _walk(root):
+        assert (command.help or command.short_help or "").strip(), f"`sinergi {' '.join(path)}` has no help text"
+        for parameter in command.params:
+            if isinstance(parameter, click.Option) and parameter.name != "help":
+                assert parameter.help, f"`sinergi {' '.join(path)} {parameter.opts[0]}` has no help text"
+
+
+def test_help_runs_for_the_operations_verbs():
+    runner = CliRunner()
+    for args in (["--help"], ["up", "--help"], ["dlq", "replay", "--help"], ["broker", "apply", "--help"],
+                 ["events", "replay", "--help"], ["seed", "demo", "--help"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert "Usage" in result.output
+    assert "--region-file" in runner.invoke(app, ["up", "--help"]).output
