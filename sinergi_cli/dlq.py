@@ -161,13 +161,6 @@ def _settings(region_file: Path | None, url: str | None) -> tuple[Any, str]:
     return region.settings, url or region.settings.rabbitmq_url
 
 
-def _output() -> Console:
-    out = Console()
-    if not out.is_terminal:
-        out = Console(width=200)
-    return out
-
-
 @app.command("list")
 def list_verb(
     region_file: RegionFile = None,
@@ -184,7 +177,9 @@ def list_verb(
     except Exception as exc:  # noqa: BLE001 - shown to the operator as it is
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
-    out = _output()
+    from sinergi_cli.local import table_console
+
+    out = table_console()
     summary = Table("queue", "parked", "replay with", title="Dead-letter queues")
     for entry in found:
         count = "not declared" if entry.count < 0 else str(entry.count)

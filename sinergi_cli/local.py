@@ -36,6 +36,14 @@ AMQP_PORT = 5672
 STORE_ADDR = ("127.0.0.1", 27017)
 
 
+def table_console():  # noqa: ANN201 - rich is imported only where tables are shown
+    """Standard output for tables: the terminal's width, or wide enough not to wrap in a pipe or a log."""
+    from rich.console import Console
+
+    out = Console()
+    return out if out.is_terminal else Console(width=200)
+
+
 class RunnerError(Exception):
     """Something outside the project stops the runner; the message says what to do."""
 

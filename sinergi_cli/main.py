@@ -117,7 +117,7 @@ def status(region_file: RegionFile = None) -> None:
     for name, state, where in local.status(instance):
         colour = "green" if state in {"up", "ready"} else "yellow" if state in {"starting", "absent"} else "red"
         table.add_row(name, f"[{colour}]{state}[/{colour}]", where)
-    Console().print(table)
+    local.table_console().print(table)
 
 
 @app.command()
