@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,10 @@ from shared.problems import Conflict, InvalidField, NotFound, PreconditionFailed
 
 Clock = Callable[[], datetime]
 SAVE_ATTEMPTS = 3
+# Cached coverage figures: dropped when any activity changes, and after this long regardless
+# (a write whose revision bump was lost to a crash is then seen within a minute).
+CACHE_SECONDS = 60.0
+CACHE_ENTRIES = 64
 
 
 def utc_ms(value: datetime) -> datetime:
@@ -343,8 +348,22 @@ class Figures:
     zone: ZoneInfo
     clock: Clock = field(default=system_clock)
 
+    _cache: dict[tuple[str, datetime | None, datetime | None], tuple[str | None, float, coverage.Cube]] = field(
+        default_factory=dict, repr=False)
+
     async def cube(self, election: str, period: Period) -> coverage.Cube:
-        return await self.store.coverage(query(election=election, starts_from=period.start, starts_before=period.end))
+        """The figures of an election and period: the database's, or the same figures cached while
+        no activity has changed since (checked against the store's revision token)."""
+        key = (election, period.start, period.end)
+        token = await self.store.revision.current()  # read before the scan: a write during it invalidates
+        cached = self._cache.get(key)
+        if cached and cached[0] == token and monotonic() - cached[1] < CACHE_SECONDS:
+            return cached[2]
+        cube = await self.store.coverage(query(election=election, starts_from=period.start, starts_before=period.end))
+        if len(self._cache) >= CACHE_ENTRIES:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[key] = (token, monotonic(), cube)
+        return cube
 
     async def coverage(self, election_id: str, group_by: str, period: Period) -> dict[str, Any]:
         election = _election(election_id)
@@ -365,8 +384,7 @@ class Figures:
         election = _election(election_id)
         targets = await self.targets.get(election_id)
         match = query(election=election_id, starts_from=period.start, starts_before=period.end)
-        found = await self.store.all(match)
-        cube = await self.store.coverage(match)
+        found, cube = await self.store.all_with_figures(match)
         known = await self.replica.many({p.partner_id for a in found for p in a.partners})
         names = {pid: p.name for pid, p in known.items()}
         table = report.rows(found, names, self.zone)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from services.activities import api, consumers
 from services.activities.handlers import Activities, Figures, TargetBook
 from services.activities.replica import PartnerReplica
-from services.activities.store import SERVICE, ActivityStore, TargetStore
+from services.activities.store import SERVICE, ActivityStore, Revision, TargetStore
 from shared.logging import configure
 from shared.runtime import Infrastructure
 from shared.settings import Settings
@@ -22,7 +22,7 @@ def build(settings: Settings | None = None) -> FastAPI:
     configure(SERVICE, settings.region, settings.log_level)
     infra = Infrastructure(settings, SERVICE)
     replica = PartnerReplica(infra.db["partner_replica"])
-    store = ActivityStore(infra.aggregates("activities"), settings.zone)
+    store = ActivityStore(infra.aggregates("activities"), Revision(infra.db["revisions"]), settings.zone)
     targets = TargetBook(TargetStore(infra.aggregates("targets")), settings.region)
     consumers.register(infra, replica)
 

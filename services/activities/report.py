@@ -2,8 +2,9 @@
 
 XLSX: a summary sheet (``Ringkasan``: the header of the report, totals, a table per segment
 and per format, the gaps) and one row per activity (``Kegiatan``). CSV: the activity rows
-alone. The summary's figures are the coverage figures (the same database aggregation as
-``GET /stats/coverage``), so the two always agree for the same election and period.
+alone. The summary adds up the same stored coverage facts that ``GET /stats/coverage`` adds
+up in the database (read along with the rows, in the same scan), so the two agree for the
+same election and period.
 """
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import PyMongoError
+from ulid import ULID
+
 from services.activities import coverage
 from services.activities.domain import (
     Activity, ActivityCancelled, ActivityHeld, ActivityPlanned, ActivityReported, ActivityRescheduled,
@@ -19,11 +23,15 @@ from services.activities.domain import (
     Segment, Speaker, Stage, Status, Targets, TargetsSet, Topic,
 )
 from shared.events import AnyEvent, EventType, make_event
+from shared.logging import get_logger
 from shared.outbox import OUTBOX, PENDING, AggregateCollection
 from shared.pagination import page
 
 SERVICE = "activities"
 INTERNAL = {OUTBOX: 0, PENDING: 0, coverage.FIELD: 0}
+# Whole-collection reads in one batch: FerretDB re-reads far more per getMore than per document.
+FULL_BATCH = 10_000
+log = get_logger(__name__)
 
 EVENT_TYPES: dict[type, EventType] = {
     ActivityPlanned: EventType.ACTIVITY_PLANNED,
@@ -36,9 +44,34 @@ EVENT_TYPES: dict[type, EventType] = {
 }
 
 
+class Revision:
+    """A token that changes with every write to the activities: what cached figures are checked against.
+
+    A new random token rather than a counter: FerretDB runs ``$inc`` as read-then-write, so two
+    processes could both write the same next number; two tokens never collide.
+    """
+
+    ID = "activities"
+
+    def __init__(self, collection: AsyncCollection) -> None:
+        self.collection = collection
+
+    async def current(self) -> str | None:
+        doc = await self.collection.find_one({"_id": self.ID})
+        return doc["token"] if doc else None
+
+    async def bump(self) -> None:
+        try:
+            await self.collection.update_one({"_id": self.ID}, {"$set": {"token": str(ULID())}}, upsert=True)
+        except PyMongoError as exc:
+            # The write itself is stored; cached figures then expire on their own (CACHE_SECONDS).
+            log.warning("could not mark cached coverage figures stale", error=repr(exc))
+
+
 class ActivityStore:
-    def __init__(self, activities: AggregateCollection, zone: ZoneInfo) -> None:
+    def __init__(self, activities: AggregateCollection, revision: Revision, zone: ZoneInfo) -> None:
         self.activities = activities
+        self.revision = revision
         self.zone = zone
 
     def lock(self, activity_id: str):  # noqa: ANN201 - an asyncio.Lock
@@ -56,12 +89,14 @@ class ActivityStore:
     async def add(self, activity: Activity, data: dict[str, Any]) -> None:
         """Insert a new activity with its events; ``DuplicateKeyError`` if the id exists."""
         await self.activities.insert(document(activity, self.zone), self._drain(activity, data))
+        await self.revision.bump()
 
     async def save(self, activity: Activity, expected_version: int, pending: list[dict[str, Any]],
                    data: dict[str, Any]) -> None:
         """Replace the activity if still at ``expected_version`` (else ``StaleVersion``)."""
         await self.activities.replace(document(activity, self.zone), expected_version,
                                       self._drain(activity, data), pending=pending)
+        await self.revision.bump()
 
     def _drain(self, activity: Activity, data: dict[str, Any]) -> list[AnyEvent]:
         events = [_wire(activity, event, data) for event in activity.events]
@@ -72,11 +107,18 @@ class ActivityStore:
         docs, next_cursor = await page(self.activities.collection, query, limit, cursor, projection=INTERNAL)
         return [from_document(doc) for doc in docs], next_cursor
 
-    async def all(self, query: dict[str, Any]) -> list[Activity]:
-        """Every matching activity, in date order (undated ones last)."""
-        docs = await self.activities.collection.find(query, INTERNAL).to_list(length=None)
-        found = [from_document(doc) for doc in docs]
-        return sorted(found, key=lambda a: (a.starts_at is None, a.starts_at or a.created_at, a.id))
+    async def all_with_figures(self, query: dict[str, Any]) -> tuple[list[Activity], coverage.Cube]:
+        """Every matching activity in date order (undated ones last), and their coverage figures.
+
+        One scan: on FerretDB a scan decodes every document whatever the projection, so the
+        facts come along at no extra cost and are added up here.
+        """
+        projection = {OUTBOX: 0, PENDING: 0}
+        docs = await self.activities.collection.find(query, projection, batch_size=FULL_BATCH).to_list(length=None)
+        cube = coverage.fold_facts([doc.pop(coverage.FIELD, []) for doc in docs])
+        found = sorted((from_document(doc) for doc in docs),
+                       key=lambda a: (a.starts_at is None, a.starts_at or a.created_at, a.id))
+        return found, cube
 
     async def coverage(self, query: dict[str, Any]) -> coverage.Cube:
         return await coverage.tally(self.activities.collection, query)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.bus import tap
-from tests.conftest import auth, eventually, running
+from tests.conftest import auth, eventually, make_settings, running
 from tests.integration.test_activities_helpers import activity_body, events_of, iso, plan, post, soon
 
 PAST = datetime(2024, 10, 12, 2, 0, tzinfo=UTC)  # 09:00 WIB, during the Pilkada 2024 campaign
@@ -18,6 +19,14 @@ def past(hours: float = 0.0) -> str:
     return iso(PAST + timedelta(hours=hours))
 
 
+@pytest.fixture(scope="module")
+async def service(servers, run_id):
+    """One activities service for the tests of this module that do not count what is stored."""
+    settings = make_settings(servers, f"{run_id}{secrets.token_hex(4)}")
+    async with running("activities", settings) as (_, client):
+        yield settings, client
+
+
 SNAPSHOT_FIELDS = {
     "id", "version", "created_at", "updated_at", "title", "description", "kind", "election", "region", "stage",
     "topics", "method", "format", "segments", "partners", "speakers", "location", "starts_at", "ends_at",
@@ -25,8 +34,9 @@ SNAPSHOT_FIELDS = {
 }
 
 
-async def test_an_activity_lives_its_whole_life_and_each_transition_publishes_exactly_one_event(settings):
-    async with tap(settings, "*.activity.*") as published, running("activities", settings) as (_, client):
+async def test_an_activity_lives_its_whole_life_and_each_transition_publishes_exactly_one_event(service):
+    settings, client = service
+    async with tap(settings, "*.activity.*") as published:
         created = await plan(client)
         activity_id = created["id"]
         assert created["status"] == "planned" and created["version"] == 1
@@ -73,8 +83,9 @@ async def test_an_activity_lives_its_whole_life_and_each_transition_publishes_ex
         assert read.json() == final and read.headers["etag"] == '"6"'
 
 
-async def test_cancelling_works_from_planned_and_scheduled_only(settings):
-    async with tap(settings, "*.activity.*") as published, running("activities", settings) as (_, client):
+async def test_cancelling_works_from_planned_and_scheduled_only(service):
+    settings, client = service
+    async with tap(settings, "*.activity.*") as published:
         planned = await plan(client)
         cancelled = await post(client, planned["id"], "cancel", {"reason": "Narasumber berhalangan hadir"})
         assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
@@ -87,7 +98,7 @@ async def test_cancelling_works_from_planned_and_scheduled_only(settings):
         reported = await plan(client)
         await post(client, reported["id"], "schedule", {"starts_at": past(), "ends_at": past(2)})
         await post(client, reported["id"], "hold")
-        refused = await post(client, reported["id"], "report", {"attendance_total": 10})
+        await post(client, reported["id"], "report", {"attendance_total": 10})
         refused = await post(client, reported["id"], "cancel", {"reason": "Terlambat"})
         assert refused.status_code == 409
         assert refused.headers["content-type"] == "application/problem+json"
@@ -102,51 +113,49 @@ async def test_cancelling_works_from_planned_and_scheduled_only(settings):
             "sinergi.activity.planned", "sinergi.activity.cancelled"]
 
 
-@pytest.mark.parametrize(("status", "verb", "body"), [
-    ("planned", "hold", None),
-    ("planned", "report", {"attendance_total": 5}),
-    ("scheduled", "report", {"attendance_total": 5}),
-    ("held", "schedule", {"starts_at": past(), "ends_at": past(1)}),
-    ("held", "cancel", {"reason": "x"}),
-    ("held", "hold", None),
-    ("reported", "report", {"attendance_total": 5}),
-    ("reported", "schedule", {"starts_at": past(), "ends_at": past(1)}),
-    ("cancelled", "schedule", {"starts_at": past(), "ends_at": past(1)}),
-    ("cancelled", "hold", None),
-    ("cancelled", "cancel", {"reason": "lagi"}),
-    ("held", "edit", {"title": "Judul baru"}),
-    ("reported", "edit", {"title": "Judul baru"}),
-    ("cancelled", "edit", {"title": "Judul baru"}),
-])
-async def test_a_forbidden_transition_is_409_naming_the_current_status_and_changes_nothing(settings, status, verb,
-                                                                                           body):
-    async with running("activities", settings) as (_, client):
-        activity = await plan(client)
-        steps = {"planned": [], "scheduled": ["schedule"], "held": ["schedule", "hold"],
-                 "reported": ["schedule", "hold", "report"], "cancelled": ["cancel"]}[status]
-        bodies = {"schedule": {"starts_at": past(), "ends_at": past(2)}, "hold": None,
-                  "report": {"attendance_total": 30}, "cancel": {"reason": "Ditunda"}}
-        for step in steps:
-            assert (await post(client, activity["id"], step, bodies[step])).status_code == 200
-        before = (await client.get(f"/activities/{activity['id']}", headers=auth("viewer"))).json()
+FORBIDDEN = {
+    "planned": [("hold", None), ("report", {"attendance_total": 5})],
+    "scheduled": [("report", {"attendance_total": 5})],
+    "held": [("schedule", {"starts_at": past(), "ends_at": past(1)}), ("hold", None), ("cancel", {"reason": "x"}),
+             ("edit", {"title": "Judul baru"})],
+    "reported": [("schedule", {"starts_at": past(), "ends_at": past(1)}), ("hold", None),
+                 ("report", {"attendance_total": 5}), ("cancel", {"reason": "x"}), ("edit", {"title": "Judul baru"})],
+    "cancelled": [("schedule", {"starts_at": past(), "ends_at": past(1)}), ("hold", None),
+                  ("report", {"attendance_total": 5}), ("cancel", {"reason": "lagi"}), ("edit", {"title": "Judul baru"})],
+}
+
+
+@pytest.mark.parametrize("status", list(FORBIDDEN))
+async def test_every_forbidden_transition_is_409_naming_the_current_status_and_changes_nothing(service, status):
+    _, client = service
+    activity = await plan(client)
+    steps = {"planned": [], "scheduled": ["schedule"], "held": ["schedule", "hold"],
+             "reported": ["schedule", "hold", "report"], "cancelled": ["cancel"]}[status]
+    bodies = {"schedule": {"starts_at": past(), "ends_at": past(2)}, "hold": None,
+              "report": {"attendance_total": 30}, "cancel": {"reason": "Ditunda"}}
+    for step in steps:
+        assert (await post(client, activity["id"], step, bodies[step])).status_code == 200
+    before = (await client.get(f"/activities/{activity['id']}", headers=auth("viewer"))).json()
+    for verb, body in FORBIDDEN[status]:
         if verb == "edit":
             response = await client.patch(f"/activities/{activity['id']}", json=body, headers=auth())
         else:
             response = await post(client, activity["id"], verb, body)
-        assert response.status_code == 409, response.text
-        assert f"is '{status}'" in response.json()["detail"]
-        after = (await client.get(f"/activities/{activity['id']}", headers=auth("viewer"))).json()
-        assert after == before
+        assert response.status_code == 409, (verb, response.text)
+        assert f"activity {activity['id']} is '{status}'" in response.json()["detail"]
+        assert response.json()["current_status"] == status
+    after = (await client.get(f"/activities/{activity['id']}", headers=auth("viewer"))).json()
+    assert after == before
 
 
-async def test_hold_is_refused_before_the_activity_starts(settings):
-    async with running("activities", settings) as (_, client):
-        activity = await plan(client)
-        starts_at, ends_at = soon(days=2)
-        await post(client, activity["id"], "schedule", {"starts_at": starts_at, "ends_at": ends_at})
-        refused = await post(client, activity["id"], "hold")
-        assert refused.status_code == 409
-        assert "cannot be marked held before it starts" in refused.json()["detail"]
+async def test_hold_is_refused_before_the_activity_starts(service):
+    _, client = service
+    activity = await plan(client)
+    starts_at, ends_at = soon(days=2)
+    await post(client, activity["id"], "schedule", {"starts_at": starts_at, "ends_at": ends_at})
+    refused = await post(client, activity["id"], "hold")
+    assert refused.status_code == 409
+    assert "cannot be marked held before it starts" in refused.json()["detail"]
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -165,50 +174,52 @@ async def test_hold_is_refused_before_the_activity_starts(settings):
     (activity_body(planned_reach=-3), "planned_reach"),
     ({**activity_body(), "budget": 5_000_000}, "budget"),
 ])
-async def test_each_invalid_field_is_a_422_naming_the_field(settings, body, field):
-    async with running("activities", settings) as (_, client):
-        response = await client.post("/activities", json=body, headers=auth())
-        assert response.status_code == 422, response.text
-        assert response.headers["content-type"] == "application/problem+json"
-        assert field in [e["field"] for e in response.json()["errors"]], response.json()
+async def test_each_invalid_field_is_a_422_naming_the_field(service, body, field):
+    _, client = service
+    response = await client.post("/activities", json=body, headers=auth())
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert field in [e["field"] for e in response.json()["errors"]], response.json()
 
 
-@pytest.mark.parametrize(("outcome", "field"), [
-    ({"attendance_total": 40, "attendance_by_segment": {"perempuan": 41}}, "attendance_by_segment.perempuan"),
-    ({"attendance_total": 40, "women": 41}, "women"),
-    ({"attendance_total": 40, "disabled": 50}, "disabled"),
-    ({"attendance_total": 40, "documentation_urls": ["bukan tautan"]}, "documentation_urls[0]"),
-    ({"attendance_total": -1}, "attendance_total"),
-])
-async def test_a_report_is_checked_before_it_is_accepted(settings, outcome, field):
-    async with running("activities", settings) as (_, client):
-        activity = await plan(client)
-        await post(client, activity["id"], "schedule", {"starts_at": past(), "ends_at": past(2)})
-        await post(client, activity["id"], "hold")
+async def test_a_report_is_checked_before_it_is_accepted(service):
+    _, client = service
+    activity = await plan(client)
+    await post(client, activity["id"], "schedule", {"starts_at": past(), "ends_at": past(2)})
+    await post(client, activity["id"], "hold")
+    for outcome, field in [
+        ({"attendance_total": 40, "attendance_by_segment": {"perempuan": 41}}, "attendance_by_segment.perempuan"),
+        ({"attendance_total": 40, "women": 41}, "women"),
+        ({"attendance_total": 40, "disabled": 50}, "disabled"),
+        ({"attendance_total": 40, "documentation_urls": ["bukan tautan"]}, "documentation_urls[0]"),
+        ({"attendance_total": 40, "attendance_by_segment": {"pelaut": 3}}, "attendance_by_segment.pelaut.[key]"),
+        ({"attendance_total": -1}, "attendance_total"),
+    ]:
         response = await post(client, activity["id"], "report", outcome)
-        assert response.status_code == 422
-        assert field in [e["field"] for e in response.json()["errors"]]
-        assert (await client.get(f"/activities/{activity['id']}", headers=auth())).json()["status"] == "held"
+        assert response.status_code == 422, response.text
+        assert field in [e["field"] for e in response.json()["errors"]], response.json()
+    assert (await client.get(f"/activities/{activity['id']}", headers=auth())).json()["status"] == "held"
 
 
-async def test_other_bodies_are_checked_too(settings):
-    async with running("activities", settings) as (_, client):
-        activity = await plan(client)
-        no_reason = await post(client, activity["id"], "cancel", {"reason": ""})
-        assert no_reason.status_code == 422 and no_reason.json()["errors"][0]["field"] == "reason"
-        backwards = await post(client, activity["id"], "schedule", {"starts_at": past(2), "ends_at": past()})
-        assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "ends_at"
-        media = await client.patch(f"/activities/{activity['id']}", json={"format": "media_sosial"}, headers=auth())
-        assert media.status_code == 422 and media.json()["errors"][0]["field"] == "format"
-        both = await client.patch(f"/activities/{activity['id']}", json={"format": "media_sosial",
-                                                                         "method": "tidak_langsung"}, headers=auth())
-        assert both.status_code == 200 and both.json()["format"] == "media_sosial"
-        assert (await client.get("/activities/nope", headers=auth())).status_code == 404
-        assert (await post(client, "nope", "hold")).status_code == 404
+async def test_other_bodies_are_checked_too(service):
+    _, client = service
+    activity = await plan(client)
+    no_reason = await post(client, activity["id"], "cancel", {"reason": ""})
+    assert no_reason.status_code == 422 and no_reason.json()["errors"][0]["field"] == "reason"
+    backwards = await post(client, activity["id"], "schedule", {"starts_at": past(2), "ends_at": past()})
+    assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "ends_at"
+    media = await client.patch(f"/activities/{activity['id']}", json={"format": "media_sosial"}, headers=auth())
+    assert media.status_code == 422 and media.json()["errors"][0]["field"] == "format"
+    both = await client.patch(f"/activities/{activity['id']}", json={"format": "media_sosial",
+                                                                     "method": "tidak_langsung"}, headers=auth())
+    assert both.status_code == 200 and both.json()["format"] == "media_sosial"
+    assert (await client.get("/activities/nope", headers=auth())).status_code == 404
+    assert (await post(client, "nope", "hold")).status_code == 404
 
 
-async def test_a_write_with_a_stale_if_match_is_412_and_changes_nothing(settings):
-    async with tap(settings, "*.activity.*") as published, running("activities", settings) as (_, client):
+async def test_a_write_with_a_stale_if_match_is_412_and_changes_nothing(service):
+    settings, client = service
+    async with tap(settings, "*.activity.*") as published:
         activity = await plan(client)
         await client.patch(f"/activities/{activity['id']}", json={"title": "Forum warga Dago"}, headers=auth())
         stale = await client.patch(f"/activities/{activity['id']}", json={"title": "Lama"},
@@ -274,8 +285,9 @@ async def test_activities_are_listed_with_filters_and_pages(settings):
         assert len(seen) == len(set(seen)) == 4
 
 
-async def test_an_activity_inside_the_quiet_period_carries_a_warning(settings):
-    async with tap(settings, "*.activity.*") as published, running("activities", settings) as (_, client):
+async def test_an_activity_inside_the_quiet_period_carries_a_warning(service):
+    settings, client = service
+    async with tap(settings, "*.activity.*") as published:
         activity = await plan(client)
         quiet = await post(client, activity["id"], "schedule", {"starts_at": "2024-11-25T09:00:00+07:00",
                                                                  "ends_at": "2024-11-25T11:00:00+07:00"})
@@ -290,12 +302,12 @@ async def test_an_activity_inside_the_quiet_period_carries_a_warning(settings):
         assert calm.json()["warnings"] == []
 
 
-async def test_reads_need_a_viewer_and_writes_an_operator(settings):
-    async with running("activities", settings) as (_, client):
-        assert (await client.get("/activities")).status_code == 401
-        assert (await client.post("/activities", json=activity_body(), headers=auth("viewer"))).status_code == 403
-        assert (await client.get("/activities", headers=auth("viewer", ["33.16"]))).status_code == 403
-        assert (await client.get("/elections", headers=auth("viewer"))).json()["items"][3]["id"] == "pilkada-2024"
+async def test_reads_need_a_viewer_and_writes_an_operator(service):
+    _, client = service
+    assert (await client.get("/activities")).status_code == 401
+    assert (await client.post("/activities", json=activity_body(), headers=auth("viewer"))).status_code == 403
+    assert (await client.get("/activities", headers=auth("viewer", ["33.16"]))).status_code == 403
+    assert (await client.get("/elections", headers=auth("viewer"))).json()["items"][3]["id"] == "pilkada-2024"
 
 
 async def test_targets_are_set_read_and_published_when_they_change(settings):
@@ -337,3 +349,26 @@ async def test_targets_are_set_read_and_published_when_they_change(settings):
 
 async def _value(value):
     return value
+
+
+async def test_coverage_follows_every_write_at_once(settings):
+    async with running("activities", settings) as (_, client):
+        async def totals(**params):
+            response = await client.get("/stats/coverage", headers=auth("viewer"),
+                                        params={"election": "pilkada-2024", "group_by": "format", **params})
+            assert response.status_code == 200, response.text
+            return response.json()["totals"]
+
+        assert (await totals())["activities"] == 0
+        activity = await plan(client, format="talkshow", method="langsung")
+        assert (await totals())["by_status"]["planned"] == 1
+        await post(client, activity["id"], "schedule", {"starts_at": past(), "ends_at": past(2)})
+        await post(client, activity["id"], "hold")
+        assert (await totals())["held"] == 1
+        await post(client, activity["id"], "report", {"attendance_total": 30, "women": 12, "disabled": 1,
+                                                      "reach": 2500})
+        after = await totals()
+        assert (after["by_status"]["reported"], after["attendance"], after["women"], after["disabled"],
+                after["reach"]) == (1, 30, 12, 1, 2500)
+        assert (await totals(**{"from": "2025-01-01", "to": "2025-01-31"}))["activities"] == 0
+        assert (await totals(election="pemilu-2024"))["activities"] == 0

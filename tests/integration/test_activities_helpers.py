@@ -121,6 +121,15 @@ async def known_as(client: httpx.AsyncClient, partner_id: str, status: str, vers
     return await eventually(probe, timeout=timeout)
 
 
+async def ready(client: httpx.AsyncClient) -> None:
+    """Wait until the service has connected to the broker (its queues are declared and bound)."""
+
+    async def probe() -> bool:
+        return (await client.get("/readyz")).status_code == 200
+
+    await eventually(probe, timeout=10.0)
+
+
 async def events_of(published: list[dict[str, Any]], subject: str, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
     async def probe() -> list[dict[str, Any]] | None:
         found = [e for e in published if e.get("subject") == subject]

@@ -1,0 +1,117 @@
+"""The activities service's copy of the partner registry, built only from partner events."""
+
+from __future__ import annotations
+
+import time
+
+from shared.events import EventType, make_event
+from tests.conftest import auth, eventually, running
+from tests.integration.test_activities_helpers import (
+    PartnerEvents, activity_body, known_as, new_partner_id, partner_snapshot, post, ready,
+)
+
+
+async def test_a_partner_registered_over_http_can_be_named_in_an_activity_within_a_second(settings):
+    async with running("activities", settings) as (_, activities), running("partners", settings) as (_, partners):
+        registered = await partners.post("/partners", headers=auth(),
+                                         json={"name": "Komunitas Seni Braga", "type": "ormas_komunitas",
+                                               "region": "32.73"})
+        assert registered.status_code == 201, registered.text
+        started = time.monotonic()
+        partner_id = registered.json()["id"]
+        body = activity_body(title="Pentas seni: ayo ke TPS", format="pentas_seni",
+                             partners=[{"partner_id": partner_id, "role": "penyelenggara"}])
+
+        sent_at: list[float] = []
+
+        async def planned():
+            sent_at.append(time.monotonic())
+            response = await activities.post("/activities", json=body, headers=auth())
+            return response.json() if response.status_code == 201 else None
+
+        activity = await eventually(planned, timeout=1.0)
+        assert sent_at[-1] - started < 1.0, "the request that succeeded was sent within a second of registering"
+        assert activity["partners"] == [{"partner_id": partner_id, "role": "penyelenggara",
+                                         "name": "Komunitas Seni Braga", "status": "active"}]
+        assert activity["warnings"] == []
+
+
+async def test_only_known_and_active_partners_can_be_added_and_a_suspended_one_stays_flagged(settings):
+    async with running("activities", settings) as (_, client), PartnerEvents(settings) as partners:
+        await ready(client)
+        kim, unknown = new_partner_id(), new_partner_id()
+        await partners.publish(kim, 1, event_type=EventType.PARTNER_REGISTERED, name="KIM Sekeloa")
+        await known_as(client, kim, "active")
+        ref = [{"partner_id": kim, "role": "mitra"}]
+        existing = (await client.post("/activities", json=activity_body(partners=ref), headers=auth())).json()
+
+        refused = await client.post("/activities", headers=auth(), json=activity_body(
+            partners=[*ref, {"partner_id": unknown, "role": "narasumber"}]))
+        assert refused.status_code == 422
+        assert refused.json()["errors"] == [{"field": "partners[1].partner_id", "message": refused.json()["errors"][0]
+                                             ["message"]}]
+        assert unknown in refused.json()["detail"] and "not known" in refused.json()["detail"]
+
+        await partners.publish(kim, 2, status="suspended", event_type=EventType.PARTNER_SUSPENDED, name="KIM Sekeloa")
+        await known_as(client, kim, "suspended")
+
+        suspended = await client.post("/activities", json=activity_body(partners=ref), headers=auth())
+        assert suspended.status_code == 422
+        assert kim in suspended.json()["detail"] and "'suspended'" in suspended.json()["detail"]
+        other = (await client.post("/activities", json=activity_body(), headers=auth())).json()
+        added = await client.patch(f"/activities/{other['id']}", json={"partners": ref}, headers=auth())
+        assert added.status_code == 422 and added.json()["errors"][0]["field"] == "partners[0].partner_id"
+
+        # It stays on the activity that already named it, flagged; that activity can still change.
+        shown = (await client.get(f"/activities/{existing['id']}", headers=auth("viewer"))).json()
+        assert shown["partners"][0]["status"] == "suspended"
+        assert [(w["code"], w["partner_id"]) for w in shown["warnings"]] == [("partner_not_active", kim)]
+        edited = await client.patch(f"/activities/{existing['id']}", headers=auth(),
+                                    json={"title": "Forum warga Sekeloa", "partners": [
+                                        *ref, {"partner_id": kim, "role": "tempat"}]})
+        assert edited.status_code == 200, edited.text
+        scheduled = await post(client, existing["id"], "schedule", {"starts_at": "2024-10-20T09:00:00+07:00",
+                                                                     "ends_at": "2024-10-20T11:00:00+07:00"})
+        assert scheduled.status_code == 200 and scheduled.json()["warnings"][0]["partner_id"] == kim
+
+        await partners.publish(kim, 3, status="active", event_type=EventType.PARTNER_REACTIVATED, name="KIM Sekeloa")
+        await known_as(client, kim, "active")
+        assert (await client.patch(f"/activities/{other['id']}", json={"partners": ref},
+                                   headers=auth())).status_code == 200
+
+        await partners.publish(kim, 4, status="archived", event_type=EventType.PARTNER_ARCHIVED, name="KIM Sekeloa")
+        await known_as(client, kim, "archived")
+        archived = await client.post("/activities", json=activity_body(partners=ref), headers=auth())
+        assert archived.status_code == 422 and "'archived'" in archived.json()["detail"]
+
+
+async def test_replayed_and_out_of_order_partner_events_leave_the_replica_at_the_newest_version(settings):
+    async with running("activities", settings) as (app, client), PartnerEvents(settings) as partners:
+        await ready(client)
+        partner_id = new_partner_id()
+        # The newest first, then the older ones late, then a replay of the newest (same event id)
+        # and a redelivery of an old one under a new id: none of them may win.
+        newest = make_event(EventType.PARTNER_SUSPENDED, region="32.73", service="partners", subject=partner_id,
+                            version=3, data=partner_snapshot(partner_id, 3, "suspended", name="Radio Komunitas Cibiru"))
+        await partners.send(newest.to_wire(), newest.routing_key, newest.id)
+        await known_as(client, partner_id, "suspended", version=3)
+        await partners.publish(partner_id, 1, event_type=EventType.PARTNER_REGISTERED, name="Radio Cibiru")
+        await partners.publish(partner_id, 2, name="Radio Komunitas Cibiru FM")
+        await partners.send(newest.to_wire(), newest.routing_key, newest.id)
+        await partners.publish(partner_id, 2, name="Radio Komunitas Cibiru FM")
+        queue = app.state.infra.queues[0]
+
+        async def all_consumed():
+            return queue.stats["processed"] + queue.stats["duplicates"] >= 5
+
+        await eventually(all_consumed)
+        assert queue.stats["duplicates"] >= 1
+        known = (await client.get(f"/replica/partners/{partner_id}", headers=auth("viewer"))).json()
+        assert (known["version"], known["status"], known["name"]) == (3, "suspended", "Radio Komunitas Cibiru")
+
+        await partners.publish(partner_id, 4, status="active", name="Radio Komunitas Cibiru",
+                               event_type=EventType.PARTNER_REACTIVATED)
+        again = await known_as(client, partner_id, "active", version=4)
+        assert again["type"] == "ormas_komunitas"
+        listed = (await client.get("/replica/partners", params={"status": "active"}, headers=auth("viewer"))).json()
+        assert [p["id"] for p in listed["items"]] == [partner_id]
