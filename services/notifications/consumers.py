@@ -1,14 +1,16 @@
 """The notifications service's subscriptions, in one place.
 
 One queue takes partner, activity and target events, so a partner registered before an
-activity names it is known when the invitation goes out (RabbitMQ keeps a queue's order);
-it is consumed one message at a time for the same reason.
+activity names it is known when the invitation goes out (RabbitMQ keeps a queue's order).
+Messages are handled one at a time, in the order they arrive: the channel prefetches several
+(and the client runs each in its own task), so a FIFO lock restores the queue's order.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from faststream.middlewares import AckPolicy
-from faststream.rabbit import Channel
 from faststream.rabbit.annotations import RabbitMessage
 
 from services.notifications.handlers import Rules
@@ -18,6 +20,7 @@ from shared.runtime import Infrastructure
 
 def register(infra: Infrastructure, rules: Rules) -> None:
     events = infra.queue("events", ["partner.*", "activity.*", "targets.*"])
+    in_order = asyncio.Lock()  # asyncio's locks wake waiters first come, first served
 
     async def handle(event: AnyEvent) -> None:
         if event.type.startswith("sinergi.partner."):
@@ -30,10 +33,10 @@ def register(infra: Infrastructure, rules: Rules) -> None:
     @infra.broker.subscriber(
         events.queue,
         events.exchange,
-        channel=Channel(prefetch_count=1),
         ack_policy=AckPolicy.MANUAL,
         title=events.name,
         description="Partner, activity and target events: the read models, the schedule and the event rules.",
     )
     async def on_event(message: RabbitMessage) -> None:
-        await events.deliver(message, handle, infra.broker)
+        async with in_order:
+            await events.deliver(message, handle, infra.broker)

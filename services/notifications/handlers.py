@@ -9,7 +9,7 @@ older than what is known does nothing, since it would announce a state that no l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from services.notifications import rules
@@ -19,6 +19,7 @@ from services.notifications.domain import (
     JOB_KINDS_OF,
     activity_jobs,
     digest_job,
+    parse_datetime,
     partner_jobs,
     targets_jobs,
 )
@@ -30,6 +31,17 @@ from shared.logging import get_logger
 from shared.settings import Settings
 
 log = get_logger(__name__)
+
+
+def cause(event: AnyEvent) -> str:
+    """What a notification is about: the aggregate at a version. Stable across redeliveries, and
+    across a re-publication of the same change under a new event id."""
+    return f"{event.subject}@{event.aggregateversion}"
+
+
+def occurred(event: AnyEvent) -> datetime:
+    """When the change happened, as the aggregate says (a re-published event may carry a later time)."""
+    return parse_datetime(event.data.get("updated_at")) or event.time
 
 
 class PartnerNotKnownYet(Exception):
@@ -64,7 +76,7 @@ class Rules:
             now = self.clock.now()
             await self.jobs.sync(event.subject, JOB_KINDS_OF["partner"], partner_jobs(partner, self.config, self.zone, now), now)
             if event.type == EventType.PARTNER_REGISTERED:
-                trigger = rules.partner_registered(event.id, event.time, partner)
+                trigger = rules.partner_registered(cause(event), occurred(event), partner)
                 trigger.correlation_id = event.correlationid
                 await self.notifier.notify(trigger, rerun=applied is Applied.SAME)
 
@@ -81,8 +93,8 @@ class Rules:
             await self.jobs.sync(event.subject, JOB_KINDS_OF["activity"],
                                  activity_jobs(activity, self.config, self.zone, now), now)
             partners = {p["_id"]: p for p in await self._partners_of(activity)}
-            triggers, missing = rules.activity_event_triggers(event.type, event.id, event.time, activity, previous,
-                                                              partners.get, now)
+            triggers, missing = rules.activity_event_triggers(event.type, cause(event), occurred(event), activity,
+                                                              previous, partners.get, now)
             for trigger in triggers:
                 trigger.correlation_id = event.correlationid
                 await self.notifier.notify(trigger, rerun=applied is Applied.SAME)
@@ -114,7 +126,7 @@ class Rules:
             activity = await self.models.activities.get(job["subject"])
             partners = {p["_id"]: p for p in await self._partners_of(activity)} if activity else {}
             if kind == "reminder":
-                trigger = rules.reminder(job, activity, partners.get, self.zone, now)
+                trigger = rules.reminder(job, activity, partners.get, self.zone, now, self.config.reminder_days)
             else:
                 trigger = rules.report_overdue(job, activity, partners.get, self.config.overdue_days)
         elif kind == "agreement":

@@ -139,15 +139,20 @@ def _job_base(job: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 def reminder(job: dict[str, Any], activity: dict[str, Any] | None, partner: PartnerLookup, zone: tzinfo,
-             now: datetime) -> Trigger | None:
-    """H-n: only while the activity is still scheduled at the date the job was made for."""
+             now: datetime, offsets: list[int]) -> Trigger | None:
+    """H-n: only while the activity is still scheduled at the date the job was made for, and
+    not when it fires so late that a nearer reminder says the same (H-3 sent on the eve of it)."""
     if activity is None or activity.get("status") != "scheduled":
         return None
     starts = parse_datetime(activity.get("starts_at"))
     if starts is None or starts <= now or job["occurrence"] != stamp(starts):
         return None
+    days = (starts.astimezone(zone).date() - now.astimezone(zone).date()).days
+    offset = job.get("data", {}).get("days", days)
+    if any(days <= nearer < offset for nearer in offsets):
+        return None
     context = activity_context(activity, partner)
-    context["days"] = (starts.astimezone(zone).date() - now.astimezone(zone).date()).days
+    context["days"] = days
     return Trigger("activity.reminder", "activity.reminder", regions=regions_of_activity(activity), context=context,
                    data={**activity_data(activity), "days_before": job.get("data", {}).get("days")},
                    **_job_base(job, "reminder"))

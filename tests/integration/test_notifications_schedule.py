@@ -1,0 +1,294 @@
+"""Date-aware rules on the real broker and store, with the service's clock under the test's control."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from shared.events import EventType
+from tests.conftest import eventually, running
+from tests.notifications_support import (
+    SmtpSink,
+    activity,
+    add_recipient,
+    event,
+    fast,
+    inbox,
+    jobs,
+    partner,
+    publish,
+    subscribed,
+    ticks,
+    value,
+)
+
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+@pytest.fixture
+def smtp():
+    with SmtpSink() as sink:
+        yield sink
+
+
+def local(zone, *args):
+    return datetime(*args, tzinfo=zone)
+
+
+async def _rules(client, recipient_id, rule):
+    return [n for n in await inbox(client, recipient_id) if n["rule"] == rule]
+
+
+@pytest.mark.parametrize(("region", "timezone", "abbreviation"), [
+    ("32.73", "Asia/Jakarta", "WIB"),  # Kota Bandung
+    ("73.71", "Asia/Makassar", "WITA"),  # Kota Makassar
+    ("91.71", "Asia/Jayapura", "WIT"),  # Kota Jayapura
+])
+async def test_h3_and_h1_reminders_fire_at_08_00_local_time_of_the_region(settings, monkeypatch, region, timezone,
+                                                                          abbreviation):
+    fast(monkeypatch)
+    zone = ZoneInfo(timezone)
+    settings = settings.model_copy(update={"region": region, "timezone": timezone})
+    async with running("notifications", settings) as (app, client):
+        clock = app.state.clock
+        clock.freeze(local(zone, 2024, 11, 1, 9, 0))
+        await eventually(lambda: subscribed(app))
+        staff = await add_recipient(client, name="Staf Sosdiklih", regions=[region])
+        starts = local(zone, 2024, 11, 6, 9, 0)  # Rabu 6 November 2024, 09.00 local
+        await publish(settings, event(EventType.ACTIVITY_SCHEDULED,
+                                      activity("A-1", starts.isoformat(), region=region), region=region))
+
+        reminders = await eventually(lambda: jobs(client, subject="A-1"))
+        h3, h1 = local(zone, 2024, 11, 3, 8, 0), local(zone, 2024, 11, 5, 8, 0)
+        assert sorted(datetime.fromisoformat(j["due_local"]) for j in reminders) == [h3, h1]
+        assert {j["due_local"][-6:] for j in reminders} == {h3.strftime("%z")[:3] + ":00"}
+
+        for due, phrase, count in ((h3, "3 hari lagi", 1), (h1, "besok", 2)):
+            clock.freeze(due - timedelta(seconds=1))
+            await ticks(app)
+            assert len(await _rules(client, staff["id"], "activity.reminder")) == count - 1
+            clock.freeze(due)
+            found = await eventually(lambda c=count: _exactly(client, staff["id"], "activity.reminder", c))
+            assert found[0]["subject"] == (f"Pengingat: kegiatan 'Forum Warga Coblong' dijadwalkan {phrase}, "
+                                           f"Rabu 6 November 2024 pukul 09.00 {abbreviation} di Balai RW 05")
+        await eventually(lambda: _count(jobs(client, subject="A-1"), 0))
+
+
+async def _exactly(client, recipient_id, rule, count):
+    found = await _rules(client, recipient_id, rule)
+    return found if len(found) == count else None
+
+
+async def test_rescheduling_moves_the_reminders_and_cancelling_removes_them(settings, monkeypatch, smtp):
+    fast(monkeypatch)
+    settings = settings.model_copy(update={"smtp_url": smtp.url})
+    async with running("notifications", settings) as (app, client):
+        clock = app.state.clock
+        clock.freeze(local(WIB, 2024, 11, 1, 9, 0))
+        await eventually(lambda: subscribed(app))
+        staff = await add_recipient(client, name="Staf Sosdiklih")
+        kim = partner("P-1", "KIM Dago", contacts=[{"name": "Ibu Sari", "email": "sari@kimdago.id"}])
+        moved = activity("A-MOVE", local(WIB, 2024, 11, 6, 9, 0).isoformat())
+        dropped = activity("A-DROP", local(WIB, 2024, 11, 7, 9, 0).isoformat(), title="Diskusi Pemilih Muda",
+                           partners=[{"partner_id": "P-1", "role": "mitra"}])
+        await publish(settings, event(EventType.PARTNER_REGISTERED, kim),
+                      event(EventType.ACTIVITY_SCHEDULED, moved, version=2),
+                      event(EventType.ACTIVITY_SCHEDULED, dropped, version=2))
+        await eventually(lambda: _count(jobs(client, kind="reminder"), 4))
+
+        new_start = local(WIB, 2024, 11, 10, 14, 0)
+        await publish(settings,
+                      event(EventType.ACTIVITY_RESCHEDULED, {**moved, "starts_at": new_start.isoformat()}, version=3),
+                      event(EventType.ACTIVITY_CANCELLED, {**dropped, "status": "cancelled"}, version=3))
+
+        async def moved_jobs():
+            found = sorted(datetime.fromisoformat(j["due_local"]) for j in await jobs(client, kind="reminder"))
+            return found == [local(WIB, 2024, 11, 7, 8, 0), local(WIB, 2024, 11, 9, 8, 0)] and found
+        await eventually(moved_jobs)
+        changed = await eventually(lambda: _exactly(client, staff["id"], "activity.scheduled", 3))
+        assert "Jadwal berubah: 'Forum Warga Coblong', Minggu 10 November 2024 pukul 14.00 WIB" in [
+            n["subject"] for n in changed]
+        assert (await _rules(client, staff["id"], "activity.cancelled"))[0]["subject"] == (
+            "Kegiatan dibatalkan: 'Diskusi Pemilih Muda', Kamis 7 November 2024")
+
+        # The old H-1 of both activities passes quietly.
+        clock.freeze(local(WIB, 2024, 11, 6, 8, 0))
+        await ticks(app, 3)
+        assert await _rules(client, staff["id"], "activity.reminder") == []
+
+        clock.freeze(local(WIB, 2024, 11, 7, 8, 0))
+        [h3] = await eventually(lambda: _exactly(client, staff["id"], "activity.reminder", 1))
+        assert h3["subject"].startswith("Pengingat: kegiatan 'Forum Warga Coblong' dijadwalkan 3 hari lagi, "
+                                        "Minggu 10 November 2024 pukul 14.00 WIB")
+        clock.freeze(local(WIB, 2024, 11, 9, 8, 0))
+        [h1, _] = await eventually(lambda: _exactly(client, staff["id"], "activity.reminder", 2))
+        assert h1["subject"].startswith("Pengingat: kegiatan 'Forum Warga Coblong' dijadwalkan besok, "
+                                        "Minggu 10 November 2024 pukul 14.00 WIB")
+
+        # The partner's contact was invited, then told of the cancellation.
+        await eventually(lambda: value(len(smtp.to("sari@kimdago.id")) == 2))
+        invited, cancelled = sorted(smtp.to("sari@kimdago.id"), key=lambda m: m["Subject"].startswith("Kegiatan"))
+        assert invited["Subject"] == "Undangan: Diskusi Pemilih Muda, Kamis 7 November 2024 pukul 09.00 WIB"
+        assert cancelled["Subject"] == "Kegiatan dibatalkan: 'Diskusi Pemilih Muda', Kamis 7 November 2024"
+        assert cancelled.get_content().startswith("Yth. Ibu Sari,")
+
+
+async def _count(found, n):
+    return len(await found) == n
+
+
+async def test_a_held_activity_not_reported_after_three_days_alerts_and_reporting_stops_it(settings, monkeypatch):
+    fast(monkeypatch)
+    async with running("notifications", settings) as (app, client):
+        clock = app.state.clock
+        clock.freeze(local(WIB, 2024, 11, 6, 12, 0))
+        await eventually(lambda: subscribed(app))
+        staff = await add_recipient(client, name="Staf Sosdiklih")
+        starts = local(WIB, 2024, 11, 6, 9, 0)
+        ends = (starts + timedelta(hours=2)).isoformat()
+        late = activity("A-LATE", starts.isoformat(), ends_at=ends, status="held", title="Simulasi Pemungutan Suara")
+        prompt = activity("A-PROMPT", starts.isoformat(), ends_at=ends, status="held", title="Talkshow Radio")
+        await publish(settings, event(EventType.ACTIVITY_HELD, late, version=3),
+                      event(EventType.ACTIVITY_HELD, prompt, version=3))
+        await eventually(lambda: _count(jobs(client, kind="overdue"), 2))
+        await publish(settings, event(EventType.ACTIVITY_REPORTED, {**prompt, "status": "reported",
+                                                                    "outcome": {"attendance_total": 60}}, version=4))
+        await eventually(lambda: _count(jobs(client, kind="overdue"), 1))
+
+        due = local(WIB, 2024, 11, 9, 8, 0)
+        clock.freeze(due - timedelta(seconds=1))
+        await ticks(app)
+        assert await _rules(client, staff["id"], "activity.report_overdue") == []
+        clock.freeze(due)
+        [alert] = await eventually(lambda: _exactly(client, staff["id"], "activity.report_overdue", 1))
+        assert alert["subject"] == "Laporan belum masuk: kegiatan 'Simulasi Pemungutan Suara' (6 November 2024)"
+        assert "belum masuk 3 hari setelah kegiatan" in alert["body"]
+        clock.freeze(due + timedelta(days=10))
+        await ticks(app)
+        assert len(await _rules(client, staff["id"], "activity.report_overdue")) == 1
+
+
+async def test_an_expiring_agreement_alerts_30_days_before_and_a_renewal_stops_the_alerts(settings, monkeypatch):
+    fast(monkeypatch)
+    async with running("notifications", settings) as (app, client):
+        clock = app.state.clock
+        clock.freeze(local(WIB, 2024, 11, 1, 9, 0))
+        await eventually(lambda: subscribed(app))
+        staff = await add_recipient(client, name="Staf Sosdiklih", language="en")
+        mou = {"id": "AG-1", "doc_type": "mou", "number": "01/PP.06-NK/3273/2023", "title": "Sosialisasi Pilkada",
+               "valid_from": "2023-01-01", "valid_until": "2024-12-31", "scope": "penyebaran informasi"}
+        diskominfo = partner("P-1", "Diskominfo Kota Bandung", type="opd_diskominfo", agreements=[mou])
+        await publish(settings, event(EventType.PARTNER_REGISTERED, diskominfo))
+        [at30, at7] = sorted(j["due_local"] for j in await eventually(lambda: jobs(client, kind="agreement")))
+        assert (at30, at7) == ("2024-12-01T08:00:00+07:00", "2024-12-24T08:00:00+07:00")
+
+        clock.freeze(local(WIB, 2024, 12, 1, 8, 0))
+        [alert] = await eventually(lambda: _exactly(client, staff["id"], "partner.agreement_expiring", 1))
+        assert alert["subject"] == "MoU with Diskominfo Kota Bandung expires in 30 days (Tuesday 31 December 2024)"
+        assert "no. 01/PP.06-NK/3273/2023" in alert["body"]
+
+        renewal = {**mou, "id": "AG-2", "number": "07/PP.06-NK/3273/2024", "valid_from": "2025-01-01",
+                   "valid_until": "2025-12-31"}
+        await publish(settings, event(EventType.PARTNER_AGREEMENT_SIGNED, {**diskominfo, "agreements": [mou, renewal]},
+                                      version=2))
+
+        async def renewed():
+            found = [j["due_local"] for j in await jobs(client, kind="agreement")]
+            return sorted(found) == ["2025-12-01T08:00:00+07:00", "2025-12-24T08:00:00+07:00"]
+        await eventually(renewed)
+        clock.freeze(local(WIB, 2024, 12, 24, 8, 0))
+        await ticks(app, 3)
+        assert len(await _rules(client, staff["id"], "partner.agreement_expiring")) == 1
+
+
+async def test_a_targeted_segment_with_no_held_activity_30_days_before_voting_day_is_a_gap(settings, monkeypatch):
+    fast(monkeypatch)
+    async with running("notifications", settings) as (app, client):
+        clock = app.state.clock
+        clock.freeze(local(WIB, 2024, 10, 1, 9, 0))
+        await eventually(lambda: subscribed(app))
+        staff = await add_recipient(client, name="Staf Sosdiklih")
+        now = datetime.now(UTC).isoformat()
+        targets = {"id": "pilkada-2024", "election": "pilkada-2024", "region": "32.73", "voting_day": "2024-11-27",
+                   "created_at": now, "updated_at": now, "participation_target_pct": 82.0,
+                   "segment_targets": {"pemilih_pemula": 3, "disabilitas": 2, "perempuan": 1, "lansia": 0}}
+        held = activity("A-1", local(WIB, 2024, 10, 5, 9, 0).isoformat(), status="held",
+                        segments=["pemilih_pemula", "komunitas"])
+        planned = activity("A-2", None, status="planned", segments=["disabilitas"])
+        await publish(settings, event(EventType.TARGETS_SET, targets), event(EventType.ACTIVITY_HELD, held, version=3),
+                      event(EventType.ACTIVITY_PLANNED, planned))
+        await eventually(lambda: jobs(client, subject="A-1"))  # the held activity is known
+        [check] = await jobs(client, kind="coverage")
+        assert check["due_local"] == "2024-10-28T08:00:00+07:00"
+
+        clock.freeze(local(WIB, 2024, 10, 28, 8, 0))
+        [gap] = await eventually(lambda: _exactly(client, staff["id"], "coverage.gap", 1))
+        assert gap["subject"] == ("Segmen belum terjangkau: 2 segmen tanpa kegiatan terlaksana, 30 hari sebelum "
+                                  "pemungutan suara Pilkada 2024")
+        assert "- penyandang disabilitas (target 2 kegiatan)\n- perempuan (target 1 kegiatan)" in gap["body"]
+        assert "pemilih pemula" not in gap["body"] and "lansia" not in gap["body"]
+        assert gap["data"]["gaps"] == ["disabilitas", "perempuan"]
+
+
+async def test_the_weekly_digest_goes_out_on_monday_at_07_00_local(settings, monkeypatch):
+    sunday_night = local(WIB, 2024, 11, 10, 23, 0)
+    fast(monkeypatch, SINERGI_NOTIFY_CLOCK_OFFSET_SECONDS=str((sunday_night - datetime.now(UTC)).total_seconds()))
+    async with running("notifications", settings) as (app, client):
+        clock = app.state.clock
+        clock.freeze(sunday_night)
+        await eventually(lambda: subscribed(app))
+        staff = await add_recipient(client, name="Kasubbag Teknis", subscriptions=["digest.weekly"])
+        [digest] = await jobs(client, kind="digest")
+        assert digest["due_local"] == "2024-11-11T07:00:00+07:00"
+
+        reported = activity("A-1", local(WIB, 2024, 11, 6, 9, 0).isoformat(), status="reported",
+                            title="Forum Warga Coblong", outcome={"attendance_total": 80, "reach": 120})
+        open_report = activity("A-2", local(WIB, 2024, 11, 8, 13, 0).isoformat(), status="held",
+                               title="Goes to Campus ITB")
+        older = activity("A-3", local(WIB, 2024, 10, 20, 9, 0).isoformat(), status="reported", title="Lama",
+                         outcome={"attendance_total": 500, "reach": 900})
+        coming = activity("A-4", local(WIB, 2024, 11, 12, 19, 0).isoformat(), title="Pentas Seni Braga")
+        await publish(settings, *(event(EventType.ACTIVITY_SCHEDULED, a, version=2)
+                                  for a in (reported, open_report, older, coming)))
+        await eventually(lambda: _count(jobs(client, kind="reminder"), 1))
+
+        clock.freeze(local(WIB, 2024, 11, 11, 6, 59, 59))
+        await ticks(app)
+        assert await inbox(client, staff["id"]) == []
+        clock.freeze(local(WIB, 2024, 11, 11, 7, 0))
+        [weekly] = await eventually(lambda: _exactly(client, staff["id"], "digest.weekly", 1))
+        assert weekly["subject"] == "Ringkasan mingguan KPU Kota Bandung: 4 November 2024 – 10 November 2024"
+        body = weekly["body"]
+        assert "Kegiatan pekan lalu : 2 (terlaksana 2, dilaporkan 1, dibatalkan 0)" in body
+        assert "Jumlah hadir        : 80" in body and "Jangkauan           : 120" in body
+        assert "- Goes to Campus ITB (8 November 2024)" in body
+        assert "Selasa 12 November 2024 pukul 19.00 WIB · Pentas Seni Braga" in body
+        assert "Lama" not in body
+        [following] = await eventually(lambda: jobs(client, kind="digest"))
+        assert following["due_local"] == "2024-11-18T07:00:00+07:00"
+
+
+async def test_a_reminder_that_came_due_while_the_service_was_down_fires_once_on_start(settings, monkeypatch):
+    due = local(WIB, 2024, 11, 5, 8, 0)
+
+    def shift_to(moment):
+        fast(monkeypatch, SINERGI_NOTIFY_CLOCK_OFFSET_SECONDS=str((moment - datetime.now(UTC)).total_seconds()))
+
+    shift_to(due - timedelta(hours=1))
+    async with running("notifications", settings) as (app, client):
+        await eventually(lambda: subscribed(app))
+        staff = await add_recipient(client, name="Staf Sosdiklih")
+        await publish(settings, event(EventType.ACTIVITY_SCHEDULED,
+                                      activity("A-1", local(WIB, 2024, 11, 6, 9, 0).isoformat())))
+        await eventually(lambda: _count(jobs(client, kind="reminder"), 1))
+    # Down from 07:00 to 10:00; the H-1 reminder was due at 08:00.
+    shift_to(due + timedelta(hours=2))
+    async with running("notifications", settings) as (app, client):
+        [reminder] = await eventually(lambda: _exactly(client, staff["id"], "activity.reminder", 1))
+        assert "dijadwalkan besok, Rabu 6 November 2024" in reminder["subject"]
+        assert await jobs(client, kind="reminder") == []
+    async with running("notifications", settings) as (app, client):
+        await ticks(app, 3)
+        assert len(await _rules(client, staff["id"], "activity.reminder")) == 1
