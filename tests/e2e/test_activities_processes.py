@@ -1,0 +1,71 @@
+"""The activities service as an operator runs it: its own process, next to the partners service.
+
+The demo season is loaded through the HTTP APIs (twice: nothing changes the second time), and
+`sinergi activities report` writes the period report from the running service.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from collections import Counter
+
+import httpx
+import openpyxl
+from rich.console import Console
+
+from sinergi_cli import demo_activities, demo_partners
+from tests.conftest import ROOT, SECRET, auth, service_env
+
+
+async def test_the_demo_season_loads_twice_into_running_services_and_the_cli_writes_its_report(
+    processes, settings, tmp_path
+):
+    partners = processes("partners")
+    activities = processes("activities")
+    console = Console(file=io.StringIO())
+    headers = auth("admin")
+    with httpx.Client(base_url=partners.url, headers=headers, timeout=30) as p, \
+            httpx.Client(base_url=activities.url, headers=headers, timeout=30) as a:
+        partner_ids = demo_partners.load(console, p)
+        demo_activities.load(console, a, partner_ids)
+        first = a.get("/activities", params={"election": "pilkada-2024", "limit": 500}).json()["items"]
+        demo_activities.load(console, a, partner_ids)
+        again = a.get("/activities", params={"election": "pilkada-2024", "limit": 500}).json()["items"]
+
+    assert len(first) == len(demo_activities.SEASON)
+    assert [(x["id"], x["version"]) for x in again] == [(x["id"], x["version"]) for x in first]
+    statuses = Counter(x["status"] for x in first)
+    assert set(statuses) == {"planned", "scheduled", "held", "reported", "cancelled"}
+    named = {p["partner_id"] for x in first for p in x["partners"]}
+    assert named and named <= set(partner_ids), "demo activities name the demo partners"
+    quiet = [x for x in first if any(w["code"] == "masa_tenang" for w in x["warnings"])]
+    assert [x["title"] for x in quiet] == ["Mobil sosialisasi keliling: ayo ke TPS 27 November"]
+
+    async with httpx.AsyncClient(base_url=activities.url, timeout=30) as client:
+        coverage = (await client.get("/stats/coverage", headers=auth("viewer"),
+                                     params={"election": "pilkada-2024", "group_by": "district"})).json()
+    assert coverage["totals"]["by_status"] == {s: statuses.get(s, 0) for s in coverage["totals"]["by_status"]}
+    assert "32.73.27" in coverage["gaps"]["districts"]  # the Gedebage walk was cancelled
+    assert "berkebutuhan_khusus" in coverage["gaps"]["segments"]  # Sukamiskin is only scheduled
+
+    target = tmp_path / "laporan.xlsx"
+    env = {**service_env(settings), "SINERGI_AUTH_SECRET": SECRET}
+    result = subprocess.run(
+        [sys.executable, "-m", "sinergi_cli.main", "activities", "report", "--election", "pilkada-2024",
+         "--from", "2024-09-01", "--to", "2024-11-30", "-o", str(target), "--url", activities.url],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "wrote" in result.stderr and "Jumlah kegiatan" in result.stderr
+    book = openpyxl.load_workbook(target)
+    summary = {row[0]: row[1] for row in book["Ringkasan"].iter_rows(values_only=True) if row and row[0]}
+    dated = [x for x in first if x["starts_at"]]
+    assert summary["Jumlah kegiatan"] == len(dated) == book["Kegiatan"].max_row - 1
+    assert summary["Jumlah peserta"] == sum((x["outcome"] or {}).get("attendance_total", 0) for x in first)
+
+    refused = subprocess.run(
+        [sys.executable, "-m", "sinergi_cli.main", "activities", "report", "--election", "pilkada-2029",
+         "-o", str(tmp_path / "x.csv"), "--url", activities.url],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "unknown election" in refused.stderr
