@@ -24,6 +24,8 @@ from shared.outbox import StaleVersion
 from shared.problems import Conflict, InvalidField, NotFound, PreconditionFailed
 
 RETRIES = 5
+# New partners of an import are stored this many at a time.
+BATCH = 250
 
 
 class Partners(Protocol):
@@ -35,6 +37,7 @@ class Partners(Protocol):
     async def holders(self, keys: list[str]) -> dict[str, str]: ...
     async def get_many(self, partner_ids: list[str]) -> dict[str, Partner]: ...
     async def add(self, partner: Partner) -> None: ...
+    async def add_many(self, partners: list[Partner]) -> dict[str, DuplicateName]: ...
     async def save(self, loaded: Loaded) -> None: ...
     async def find(self, filters: Filters, limit: int, cursor: str | None) -> tuple[list[Partner], str | None]: ...
     def every(self, filters: Filters) -> AsyncIterator[Partner]: ...
@@ -47,8 +50,12 @@ def now_ms() -> datetime:
 
 
 def new_ids() -> Iterator[str]:
+    """ULIDs in strictly increasing order, even within one millisecond: partners an import
+    creates keep the order of the file's rows (lists are in id order)."""
+    last = 0
     while True:
-        yield str(ULID())
+        last = max(int(ULID()), last + 1)
+        yield str(ULID.from_int(last))
 
 
 def invalid(exc: Invalid) -> InvalidField:
@@ -124,10 +131,6 @@ class Registry:
             raise invalid(Invalid(errors))
         partner = Partner.register(id=partner_id, region=self.region, now=self.clock(), by=by, fields=fields,
                                    agreements=signed)
-        await self._add(partner)
-        return partner
-
-    async def _add(self, partner: Partner) -> None:
         try:
             await self.store.add(partner)
         except DuplicateName as exc:
@@ -136,6 +139,7 @@ class Registry:
                 f"(partner {exc.existing_id})",
                 existing_id=exc.existing_id,
             ) from exc
+        return partner
 
     # --- changing --------------------------------------------------------------------------
 
@@ -214,13 +218,16 @@ class Registry:
         plans = self._plan(rows, report)
         holders = await self.store.holders([plan.key for plan in plans])
         current = await self.store.get_many(sorted(set(holders.values())))
+        ids = self.ids()
+        fresh: list[tuple[_Plan, Partner]] = []
         for plan in plans:
             existing = current.get(holders.get(plan.key, ""))
             reason = plan.reason or f"imported from {source}, row {plan.row.number}"
             try:
                 if existing is None:
-                    await self._import_new(plan, reason, by)
-                    report.created += 1
+                    fresh.append((plan, self._new(plan, next(ids), reason, by)))
+                    if len(fresh) >= BATCH:
+                        await self._add_batch(fresh, report)
                     continue
                 # Try the row on the copy just read: most rows of a re-import change nothing.
                 _apply(plan, existing, self.clock(), reason, by)
@@ -236,7 +243,19 @@ class Registry:
             except InvalidField as exc:
                 for error in exc.errors or []:
                     report.fail(plan.row, error["field"], error["message"])
+        await self._add_batch(fresh, report)
+        report.errors.sort(key=lambda error: error["row"])
         return report
+
+    async def _add_batch(self, fresh: list[tuple[_Plan, Partner]], report: ImportReport) -> None:
+        refused = await self.store.add_many([partner for _, partner in fresh])
+        for plan, partner in fresh:
+            if partner.id in refused:
+                report.fail(plan.row, "name", f"a partner named {partner.name!r} is already registered "
+                                              f"(partner {refused[partner.id].existing_id})")
+            else:
+                report.created += 1
+        fresh.clear()
 
     def _plan(self, rows: list[Row], report: ImportReport) -> list[_Plan]:
         plans: list[_Plan] = []
@@ -246,8 +265,6 @@ class Registry:
             values = row.values
             if values.get("region") not in (None, "", self.region):
                 errors.append(("region", f"this instance serves region {self.region}, not {values['region']}"))
-            if not values.get("name"):
-                errors.append(("name", "must not be empty"))
             fields = _collect(errors, lambda: domain.details(
                 {k: v for k, v in values.items() if k in EDITABLE}, self.region, partial=True))
             signed = _collect(errors, lambda: domain.agreements(values.get("agreements"), self.ids()))
@@ -269,15 +286,15 @@ class Registry:
             plans.append(_Plan(row, key, fields, signed or [], status, reason))
         return plans
 
-    async def _import_new(self, plan: _Plan, reason: str, by: str | None) -> None:
+    def _new(self, plan: _Plan, partner_id: str, reason: str, by: str | None) -> Partner:
         if plan.fields.get("type") is None:
             raise RowRefused("type", "is required to register a new partner")
         now = self.clock()
-        partner = Partner.register(id=next(self.ids()), region=self.region, now=now, by=by, fields=plan.fields,
+        partner = Partner.register(id=partner_id, region=self.region, now=now, by=by, fields=plan.fields,
                                    agreements=plan.agreements)
         if plan.status is not None:
             partner.move_to(plan.status, reason, now, by)
-        await self._add(partner)
+        return partner
 
 
 def _apply(plan: _Plan, partner: Partner, now: datetime, reason: str, by: str | None) -> None:

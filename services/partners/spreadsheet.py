@@ -187,7 +187,12 @@ def parse(content: bytes) -> Sheet:
     for number, cells in table.rows:
         if row_column is not None and row_column < len(cells) and str(cells[row_column] or "").strip().isdigit():
             number = int(str(cells[row_column]).strip())
-        rows.append(_row(number, cells, columns))
+        row = _row(number, cells, columns)
+        extra = [c for c in cells[len(table.header):] if not _blank(c)]
+        if extra:
+            row.errors.append(("row", f"has {len(table.header) + len(extra)} cells but the header names "
+                                      f"{len(table.header)} columns; a comma inside a cell needs quotes"))
+        rows.append(row)
     return Sheet(rows, ignored)
 
 

@@ -54,6 +54,15 @@ class FakePartners:
         self.names[partner.name_key] = partner.id
         self._keep(partner)
 
+    async def add_many(self, partners):
+        refused = {}
+        for partner in partners:
+            try:
+                await self.add(partner)
+            except DuplicateName as exc:
+                refused[partner.id] = exc
+        return refused
+
     async def save(self, loaded):
         if loaded.partner.id in self.interfere:
             self.interfere.remove(loaded.partner.id)

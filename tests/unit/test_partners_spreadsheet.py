@@ -71,6 +71,11 @@ def test_a_cell_that_cannot_be_read_is_a_row_error_naming_its_column():
     assert row.label("channels[0].audience_size") == "kanal1_pengikut"
 
 
+def test_a_row_with_more_cells_than_the_header_is_refused():
+    [row] = spreadsheet.parse(b"nama,jenis,segmen\nKIM A,kim,pemilih_muda, perempuan\n").rows
+    assert row.errors == [("row", "has 4 cells but the header names 3 columns; a comma inside a cell needs quotes")]
+
+
 def test_a_file_without_a_name_column_is_refused_whole():
     with pytest.raises(spreadsheet.Unreadable, match="'nama'"):
         spreadsheet.parse(b"organisasi,jenis\nKIM A,kim\n")
