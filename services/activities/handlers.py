@@ -108,9 +108,6 @@ class Activities:
     clock: Clock = field(default=system_clock)
 
     async def plan(self, activity_id: str, details: dict[str, Any]) -> dict[str, Any]:
-        existing = await self.store.get(activity_id)
-        if existing is not None:  # a retried request that already created it
-            return await self.present(existing)
         await self._check_partners(details.get("partners") or [], already=set())
         try:
             activity = Activity.plan(id=activity_id, region=self.region, now=self.clock(), **_times(details))
@@ -120,6 +117,7 @@ class Activities:
         try:
             await self.store.add(activity, data)
         except DuplicateKeyError:
+            # The id comes with the Idempotency-Key: a retry of a request that created it already.
             return await self.get(activity_id)
         return data
 
