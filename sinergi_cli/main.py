@@ -85,8 +85,10 @@ def up(
     token = mint(instance.home.secret(), sub="dev-admin", role="admin", regions=[instance.region.settings.region],
                  ttl=timedelta(days=7))
     settings = instance.region.settings
+    ours = local.pid_alive(instance.infra_home.pidfile("store"))
+    where = f"the store's files in {instance.infra_home.path / 'data'}/" if ours else "the store on :27017"
     console.print(f"\nregion {instance.label}   logs: {instance.home.logs}/   "
-                  f"databases: {settings.db_prefix}* in the store ({instance.infra_home.path / 'data'}/)")
+                  f"databases: {settings.db_prefix}* ({where})")
     console.print(f"e-mails: {local.mail_where(instance)}")
     console.print("admin token (7 days; `sinergi token --help` for others):")
     print(token)
