@@ -1,7 +1,181 @@
-"""`sinergi partners ...`: operator verbs of the partners service."""
+"""`sinergi partners ...`: operator verbs of the partners service.
+
+``import`` reads the spreadsheet here, then sends it to ``POST /partners/import`` in chunks of
+rows, each carrying the rows' numbers in the original file, so the bar moves as rows are
+stored and every error names a row the operator can find. A chunk that fails in transit is
+sent again with the same ``Idempotency-Key``: it is never applied twice.
+"""
 
 from __future__ import annotations
 
-import typer
+import csv
+import os
+import secrets
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
 
-app = typer.Typer(help="The partners service.", no_args_is_help=True)
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.table import Table
+
+app = typer.Typer(help="The partners service: import and export the registry as a spreadsheet.",
+                  no_args_is_help=True)
+console = Console(stderr=True)
+
+DEFAULT_URL = "http://127.0.0.1:8101"
+SHOWN_ERRORS = 30
+ATTEMPTS = 3
+
+Url = Annotated[str, typer.Option(help="the partners service", envvar="SINERGI_PARTNERS_URL")]
+Token = Annotated[str | None, typer.Option(
+    help="API token (default: one minted with SINERGI_AUTH_SECRET or the dev runner's secret)",
+    envvar="SINERGI_TOKEN")]
+Region = Annotated[str, typer.Option(help="region the minted token covers", envvar="SINERGI_REGION")]
+
+
+def _token(region: str, role: str) -> str:
+    from shared.auth import mint
+    from sinergi_cli.local import Home
+
+    secret = os.environ.get("SINERGI_AUTH_SECRET") or Home.default().secret()
+    return mint(secret, sub=f"cli-partners-{role}", role=role, regions=[region], ttl=timedelta(hours=1))
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def _problem(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"{response.status_code}: {response.text[:500]}"
+    errors = "".join(f"\n  {e['field']}: {e['message']}" for e in body.get("errors") or [])
+    return f"{response.status_code} {body.get('title', '')}: {body.get('detail', '')}{errors}"
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(help="a .xlsx or .csv file, one partner per row", exists=True,
+                                         dir_okay=False, readable=True)],
+    batch: Annotated[int, typer.Option(min=1, max=2000, help="rows per request")] = 100,
+    errors_file: Annotated[Path | None, typer.Option("--errors-file", help="also write every row error to this CSV")]
+    = None,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    region: Region = "32.73",
+) -> None:
+    """Add or update partners from a spreadsheet: upsert by name, a report of every bad row.
+
+    Headers may be Indonesian or English (nama/name, jenis/type, segmen/segments, kecamatan/district,
+    kontak1_telepon/contact1_phone, ...). A bad row never stops the good ones; importing the same
+    file again changes nothing. Exit status 1 when a row was refused.
+    """
+    from services.partners import spreadsheet
+
+    try:
+        table = spreadsheet.read_table(file.read_bytes())
+    except spreadsheet.Unreadable as exc:
+        _fail(f"{file}: {exc}")
+        return
+    if not table.rows:
+        _fail(f"{file}: no rows below the header (row {table.header_number})")
+    totals: dict[str, Any] = {"created": 0, "updated": 0, "unchanged": 0, "errors": [], "ignored_columns": []}
+    run = secrets.token_hex(8)
+    headers = {"Authorization": f"Bearer {token or _token(region, 'operator')}"}
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("rows"), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress, \
+            httpx.Client(base_url=url, headers=headers, timeout=httpx.Timeout(10.0, read=600.0)) as client:
+        task = progress.add_task(f"importing {file.name}", total=len(table.rows))
+        for index in range(0, len(table.rows), batch):
+            chunk = table.rows[index:index + batch]
+            report = _send(client, file.name, spreadsheet.table_csv(table.header, chunk), f"{run}-{index}")
+            for key in ("created", "updated", "unchanged"):
+                totals[key] += report[key]
+            totals["errors"] += report["errors"]
+            totals["ignored_columns"] = report["ignored_columns"]
+            progress.update(task, advance=len(chunk))
+    _summarise(file, totals, errors_file)
+    if totals["errors"]:
+        raise typer.Exit(1)
+
+
+def _send(client: httpx.Client, name: str, content: bytes, key: str) -> dict[str, Any]:
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            response = client.post("/partners/import", files={"file": (name, content, "text/csv")},
+                                   headers={"Idempotency-Key": key})
+        except httpx.TransportError as exc:
+            if attempt == ATTEMPTS:
+                _fail(f"cannot reach the partners service at {client.base_url} ({exc.__class__.__name__}); "
+                      "is it running? (`sinergi status`, `sinergi up`)")
+            time.sleep(attempt)
+            continue
+        if response.status_code >= 500 and attempt < ATTEMPTS:
+            time.sleep(attempt)
+            continue
+        if response.status_code != 200:
+            _fail(_problem(response))
+        return response.json()
+    raise AssertionError("unreachable")
+
+
+def _summarise(file: Path, totals: dict[str, Any], errors_file: Path | None) -> None:
+    refused = len({e["row"] for e in totals["errors"]})
+    console.print(f"{file.name}: {totals['created']:,} created, {totals['updated']:,} updated, "
+                  f"{totals['unchanged']:,} unchanged, {refused:,} row(s) refused")
+    if totals["ignored_columns"]:
+        console.print(f"[yellow]columns not read:[/yellow] {', '.join(totals['ignored_columns'])}")
+    errors = totals["errors"]
+    if errors:
+        table = Table("row", "column", "problem", title="refused rows (nothing of them was stored)")
+        for error in errors[:SHOWN_ERRORS]:
+            table.add_row(str(error["row"]), error["field"], error["message"])
+        console.print(table)
+        if len(errors) > SHOWN_ERRORS and errors_file is None:
+            console.print(f"... and {len(errors) - SHOWN_ERRORS} more; --errors-file FILE writes them all")
+    if errors_file is not None:
+        with errors_file.open("w", newline="", encoding="utf-8-sig") as out:
+            writer = csv.writer(out)
+            writer.writerow(["baris", "kolom", "masalah"])
+            writer.writerows([e["row"], e["field"], e["message"]] for e in errors)
+        console.print(f"wrote {len(errors)} error(s) to {errors_file}")
+
+
+@app.command("export")
+def export(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write [default: the service's name]")]
+    = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="xlsx or csv [default: from the file name, else xlsx]")]
+    = None,
+    lang: Annotated[str, typer.Option(help="column headers: id (Indonesian) or en")] = "id",
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    region: Region = "32.73",
+) -> None:
+    """Write the registry to a spreadsheet that `sinergi partners import` reads back unchanged."""
+    chosen = (fmt or (output.suffix.lstrip(".").lower() if output and output.suffix else "xlsx")).lower()
+    if chosen not in ("xlsx", "csv"):
+        _fail(f"--format must be xlsx or csv, not {chosen!r}")
+    headers = {"Authorization": f"Bearer {token or _token(region, 'viewer')}"}
+    with console.status("exporting the registry ..."):
+        try:
+            response = httpx.get(f"{url}/partners/export", params={"format": chosen, "lang": lang}, headers=headers,
+                                 timeout=httpx.Timeout(10.0, read=600.0))
+        except httpx.HTTPError as exc:
+            _fail(f"cannot reach the partners service at {url} ({exc.__class__.__name__}); is it running?")
+            return
+    if response.status_code != 200:
+        _fail(_problem(response))
+    disposition = response.headers.get("content-disposition", "")
+    name = disposition.split('filename="')[-1].rstrip('"') if 'filename="' in disposition else f"mitra.{chosen}"
+    target = output or Path(name)
+    target.write_bytes(response.content)
+    console.print(f"[green]wrote[/green] {target} ({len(response.content):,} bytes)")

@@ -1,0 +1,69 @@
+"""`sinergi partners import` and `export` against the partners service running as its own process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from openpyxl import Workbook
+
+from tests.bus import tap
+from tests.conftest import SECRET, auth, eventually
+
+SINERGI = Path(sys.executable).parent / "sinergi"
+
+
+def sheet(path: Path, rows: int, bad: dict[int, str]) -> None:
+    """An office's sheet: a title, then the header on row 3, then one partner per row."""
+    book = Workbook()
+    book.active.append(["Daftar Mitra Sosialisasi Pilwalkot Bandung 2024"])
+    book.active.append([])
+    book.active.append(["No", "Nama Mitra", "Jenis", "Segmen", "Nama Kontak", "No. HP"])
+    for n in range(1, rows + 1):
+        number = n + 3
+        book.active.append([n, f"Karang Taruna RW {n:03d}", "ormas_komunitas", "pemilih_muda", f"Ketua {n}",
+                            bad.get(number, f"0813{n:08d}")])
+    book.save(path)
+
+
+def sinergi(*args: str, url: str) -> subprocess.CompletedProcess[str]:
+    env = {"SINERGI_AUTH_SECRET": SECRET, "SINERGI_REGION": "32.73", "SINERGI_PARTNERS_URL": url,
+           "PATH": "/usr/bin:/bin", "COLUMNS": "200", "SINERGI_HOME": str(Path(args[-1]).parent / ".sinergi")}
+    return subprocess.run([str(SINERGI), "partners", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+async def test_the_cli_imports_a_sheet_in_chunks_naming_bad_rows_of_the_file_and_exports_it_back(
+        processes, settings, tmp_path):
+    partners = processes("partners")
+    source = tmp_path / "mitra.xlsx"
+    sheet(source, 150, {10: "12345", 103: "nomor rahasia"})
+    async with tap(settings, "*.partner.registered") as published:
+        first = sinergi("import", "--batch", "50", "--errors-file", str(tmp_path / "errors.csv"), str(source),
+                        url=partners.url)
+        assert first.returncode == 1, first.stderr
+        assert "148 created, 0 updated, 0 unchanged, 2 row(s) refused" in first.stderr
+        assert (tmp_path / "errors.csv").read_text(encoding="utf-8-sig").splitlines()[1:] == [
+            "10,No. HP,'12345' is not a valid Indonesian phone number (e.g. 0812-3456-7890 or 022-4230000)",
+            "103,No. HP,'nomor rahasia' is not a phone number",
+        ]
+        assert "columns not read: No" in first.stderr
+        await eventually(lambda: _at_least(published, 1), timeout=10)
+
+    async with httpx.AsyncClient(base_url=partners.url, headers=auth("viewer")) as client:
+        found = (await client.get("/partners", params={"q": "RW 150"})).json()["items"]
+        assert found[0]["contacts"] == [{"name": "Ketua 150", "role": None, "phone": "+6281300000150", "email": None}]
+
+    exported = tmp_path / "ekspor.csv"
+    written = sinergi("export", "-o", str(exported), url=partners.url)
+    assert written.returncode == 0, written.stderr
+    assert exported.read_text(encoding="utf-8-sig").count("\n") == 149
+
+    again = sinergi("import", str(exported), url=partners.url)
+    assert again.returncode == 0, again.stderr
+    assert "0 created, 0 updated, 148 unchanged, 0 row(s) refused" in again.stderr
+
+
+async def _at_least(events: list, n: int) -> bool:
+    return len(events) >= n
