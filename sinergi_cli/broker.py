@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -199,11 +200,11 @@ def add_shovel(
     management.add_vhost(hub_vhost, "Sinergi events of several regions")
     management.declare_exchange(hub_vhost, exchange, "topic")
     add_subscriber(management, region, name, password, vhost=source_vhost)
-    management.set_permissions(name, hub_vhost, configure="^$", write=f"^{_escape(exchange)}$", read="^$")
+    management.set_permissions(name, hub_vhost, configure="^$", write=f"^{re.escape(exchange)}$", read="^$")
     queue = f"{name}.events"
     management.declare_queue(source_vhost, queue)
     management.bind(source_vhost, exchange, queue, binding)
-    management.set_shovel(hub_vhost, name, {
+    value = {
         "src-protocol": "amqp091",
         "src-uri": amqp_url(settings.rabbitmq_url, name, password, source_vhost),
         "src-queue": queue,
@@ -212,13 +213,14 @@ def add_shovel(
         "dest-exchange": exchange,
         "ack-mode": "on-confirm",
         "reconnect-delay": 2,
-    })
-
-
-def _escape(name: str) -> str:
-    import re
-
-    return re.escape(name)
+    }
+    try:
+        management.set_shovel(hub_vhost, name, value)
+    except ManagementError as exc:
+        if "shovel" in str(exc) and "component" in str(exc):
+            raise ManagementError(f"{exc}\nthe shovel plugin is not enabled: "
+                                  "rabbitmq-plugins enable rabbitmq_shovel rabbitmq_shovel_management") from exc
+        raise
 
 
 def _management(region: Region, url: str | None) -> Management:
