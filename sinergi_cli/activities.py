@@ -42,7 +42,8 @@ Election = Annotated[str, typer.Option(help="election id, e.g. pilkada-2024 (GET
 From = Annotated[str | None, typer.Option("--from", help="first day (2024-10-01) or a date-time with offset")]
 To = Annotated[str | None, typer.Option("--to", help="last day, included (2024-10-31), or a date-time")]
 Format = Annotated[str | None, typer.Option("--format", help="xlsx or csv (default: from the file name, else xlsx)")]
-Output = Annotated[Path | None, typer.Option("--output", "-o", help="file to write (default: the name the service gives)")]
+Output = Annotated[Path | None, typer.Option("--output", "-o",
+                                             help="file to write (default: the name the service gives)")]
 Url = Annotated[str, typer.Option(help="the activities service", envvar="SINERGI_ACTIVITIES_URL")]
 Token = Annotated[str | None, typer.Option(
     help="API token (default: a viewer token minted with SINERGI_AUTH_SECRET or the dev runner's secret)",
@@ -61,7 +62,7 @@ def report(
     token: Token = None,
     region: Region = "32.73",
 ) -> None:
-    """Write the period report (laporan kegiatan sosialisasi) of an election to a file: XLSX with a summary sheet, or CSV."""
+    """Write an election's period report (laporan kegiatan sosialisasi): XLSX with a summary sheet, or CSV."""
     chosen = (fmt or (output.suffix.lstrip(".").lower() if output and output.suffix else "xlsx")).lower()
     if chosen not in ("xlsx", "csv"):
         _fail(f"--format must be xlsx or csv, not {chosen!r}")

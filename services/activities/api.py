@@ -242,7 +242,7 @@ async def list_activities(
     filters = {"status": status, "election": election, "segment": segment, "format": format,
                "partner_id": partner_id, "district": district, "starts_from": period.start,
                "starts_before": period.end}
-    items, next_cursor = await activities.list(filters, limit, cursor)
+    items, next_cursor = await activities.search(filters, limit, cursor)
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -294,7 +294,8 @@ async def cancel(activity_id: str, body: CancelIn, request: Request, _: Operator
 
 @router.put("/targets/{election}", response_model=TargetsOut, tags=["targets"],
             summary="Set an election's targets (201 when first set; If-Match honoured)")
-async def put_targets(election: str, body: TargetsIn, request: Request, _: Operator, targets: TargetsDep) -> JSONResponse:
+async def put_targets(election: str, body: TargetsIn, request: Request, _: Operator,
+                      targets: TargetsDep) -> JSONResponse:
     values = body.model_dump()
     values["segment_targets"] = {k.value: v for k, v in body.segment_targets.items()}
     view, created = await targets.put(election, values, expected_version(request))

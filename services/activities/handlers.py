@@ -127,7 +127,8 @@ class Activities:
             raise NotFound(f"no activity with id {activity_id}")
         return await self.present(activity)
 
-    async def list(self, filters: dict[str, Any], limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    async def search(self, filters: dict[str, Any], limit: int,
+                     cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         found, next_cursor = await self.store.page(query(**filters), limit, cursor)
         known = await self.replica.many({p.partner_id for a in found for p in a.partners})
         return [view(a, known, self.zone) for a in found], next_cursor
@@ -327,7 +328,8 @@ def _instant(name: str, value: str | None, zone: ZoneInfo, next_day: bool) -> da
             return datetime.combine(day, time(), zone).astimezone(UTC)
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidField({name: "a date (2024-10-01) or a date-time with offset (2024-10-01T08:00:00+07:00)"}) from None
+        raise InvalidField(
+            {name: "a date (2024-10-01) or a date-time with offset (2024-10-01T08:00:00+07:00)"}) from None
     if moment.tzinfo is None:
         raise InvalidField({name: "give the date-time a UTC offset, e.g. 2024-10-01T08:00:00+07:00"})
     return moment.astimezone(UTC)

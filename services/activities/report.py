@@ -62,7 +62,8 @@ def rows(activities: list[Activity], partner_names: dict[str, str], zone: ZoneIn
     for n, a in enumerate(activities, start=1):
         outcome = a.outcome
         location = a.location
-        by_segment = "; ".join(f"{label(s)}: {c}" for s, c in (outcome.attendance_by_segment.items() if outcome else []))
+        counts = outcome.attendance_by_segment.items() if outcome else []
+        by_segment = "; ".join(f"{label(s)}: {c}" for s, c in counts)
         out.append([
             n,
             a.starts_at.astimezone(zone).date().isoformat() if a.starts_at else "",

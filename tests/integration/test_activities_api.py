@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -121,7 +123,8 @@ FORBIDDEN = {
     "reported": [("schedule", {"starts_at": past(), "ends_at": past(1)}), ("hold", None),
                  ("report", {"attendance_total": 5}), ("cancel", {"reason": "x"}), ("edit", {"title": "Judul baru"})],
     "cancelled": [("schedule", {"starts_at": past(), "ends_at": past(1)}), ("hold", None),
-                  ("report", {"attendance_total": 5}), ("cancel", {"reason": "lagi"}), ("edit", {"title": "Judul baru"})],
+                  ("report", {"attendance_total": 5}), ("cancel", {"reason": "lagi"}),
+                  ("edit", {"title": "Judul baru"})],
 }
 
 
@@ -338,7 +341,8 @@ async def test_targets_are_set_read_and_published_when_they_change(settings):
         data = published[1]["data"]
         assert data["reach_target"] == 30000 and data["voting_day"] == "2024-11-27"
         assert data["segment_targets"] == {"pemilih_pemula": 10, "disabilitas": 4}
-        assert {"id", "version", "created_at", "updated_at", "election", "region", "participation_target_pct"} <= set(data)
+        assert {"id", "version", "created_at", "updated_at", "election", "region",
+                "participation_target_pct"} <= set(data)
         assert published[1]["_amqp"]["routing_key"] == "3273.targets.set"
 
         unknown = await client.put("/targets/pilkada-2029", json=body, headers=auth())
@@ -372,3 +376,31 @@ async def test_coverage_follows_every_write_at_once(settings):
                 after["reach"]) == (1, 30, 12, 1, 2500)
         assert (await totals(**{"from": "2025-01-01", "to": "2025-01-31"}))["activities"] == 0
         assert (await totals(election="pemilu-2024"))["activities"] == 0
+
+
+async def test_the_csv_report_has_one_row_per_activity_in_date_order(service):
+    _, client = service
+    # pemilu-2019: an election no other test of this module writes to
+    first = await plan(client, election="pemilu-2019", title="Sosialisasi DPT, Pemilu 2019")
+    second = await plan(client, election="pemilu-2019", title="Simulasi, Pemilu 2019", format="simulasi_pemungutan")
+    third = await plan(client, election="pemilu-2019", title='Talkshow "Pemilu Damai", edisi 2', format="radio",
+                       method="tidak_langsung", location=None)
+    await post(client, second["id"], "schedule", {"starts_at": "2019-03-02T09:00:00+07:00",
+                                                  "ends_at": "2019-03-02T12:00:00+07:00"})
+    await post(client, second["id"], "hold")
+    await post(client, second["id"], "report", {"attendance_total": 150, "women": 70,
+                                                "attendance_by_segment": {"pemilih_pemula": 60}})
+    await post(client, first["id"], "schedule", {"starts_at": "2019-03-09T09:00:00+07:00",
+                                                 "ends_at": "2019-03-09T11:00:00+07:00"})
+    response = await client.get("/reports/activities", params={"election": "pemilu-2019", "format": "csv"},
+                                headers=auth("viewer"))
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert response.content.startswith(b"\xef\xbb\xbf"), "a BOM, so spreadsheet programs read UTF-8"
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [r["ID"] for r in rows] == [second["id"], first["id"], third["id"]], "dated first, in date order"
+    assert [r["Status"] for r in rows] == ["Dilaporkan", "Dijadwalkan", "Direncanakan"]
+    assert rows[0]["Tanggal"] == "2019-03-02" and rows[0]["Mulai"] == "2019-03-02 09:00"
+    assert (rows[0]["Peserta"], rows[0]["Perempuan"], rows[0]["Peserta per segmen"]) == ("150", "70",
+                                                                                         "Pemilih pemula: 60")
+    assert rows[2]["Judul kegiatan"] == 'Talkshow "Pemilu Damai", edisi 2' and rows[2]["Peserta"] == ""
+    assert rows[1]["Kecamatan"] == "32.73.02" and rows[1]["Bentuk kegiatan"] == "Forum warga"

@@ -7,7 +7,6 @@ figures are counted independently from the generated plain data.
 
 from __future__ import annotations
 
-import csv
 import io
 import random
 import secrets
@@ -233,18 +232,6 @@ async def test_the_xlsx_report_of_a_period_opens_and_its_totals_equal_the_covera
         assert row[1] == by_format[row[0]]["activities"] and row[3] == by_format[row[0]]["attendance"]
     else:
         pytest.fail("no Jumlah row under Per bentuk kegiatan")
-
-
-async def test_the_csv_report_has_one_row_per_activity(season):
-    specs, client = season
-    response = await client.get("/reports/activities", headers=auth("viewer"),
-                                params={"election": "pilkada-2024", "format": "csv"})
-    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert len(rows) == N
-    assert sum(int(r["Peserta"] or 0) for r in rows) == sum((s["outcome"] or {}).get("attendance_total", 0)
-                                                              for s in specs)
-    assert Counter(r["Status"] for r in rows)["Dilaporkan"] == sum(s["status"] == "reported" for s in specs)
 
 
 async def test_coverage_needs_a_known_election(season):

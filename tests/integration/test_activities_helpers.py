@@ -130,7 +130,8 @@ async def ready(client: httpx.AsyncClient) -> None:
     await eventually(probe, timeout=10.0)
 
 
-async def events_of(published: list[dict[str, Any]], subject: str, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+async def events_of(published: list[dict[str, Any]], subject: str, count: int,
+                    timeout: float = 5.0) -> list[dict[str, Any]]:
     async def probe() -> list[dict[str, Any]] | None:
         found = [e for e in published if e.get("subject") == subject]
         return found if len(found) >= count else None
