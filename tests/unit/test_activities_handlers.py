@@ -1,0 +1,135 @@
+"""The use cases with in-memory fakes of our own store and replica: races, versions, partner checks."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.activities.domain import Activity
+from services.activities.handlers import Activities
+from services.activities.replica import KnownPartner
+from shared.outbox import StaleVersion
+from shared.problems import Conflict, InvalidField, PreconditionFailed
+
+NOW = datetime(2024, 10, 1, 2, tzinfo=UTC)
+
+
+class FakeStore:
+    """Keeps activities in a dict; ``races`` makes the next saves fail as if another process wrote first."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Activity] = {}
+        self.saved: list[tuple[str, int, list[str]]] = []
+        self.races = 0
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, activity_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(activity_id, asyncio.Lock())
+
+    async def load(self, activity_id: str) -> tuple[Activity, list[dict[str, Any]]] | None:
+        found = self.rows.get(activity_id)
+        return (copy.deepcopy(found), []) if found else None
+
+    async def get(self, activity_id: str) -> Activity | None:
+        return copy.deepcopy(self.rows.get(activity_id))
+
+    async def add(self, activity: Activity, data: dict[str, Any]) -> None:
+        self.saved.append((activity.id, activity.version, [type(e).__name__ for e in activity.events]))
+        activity.events.clear()
+        self.rows[activity.id] = copy.deepcopy(activity)
+
+    async def save(self, activity: Activity, expected: int, pending: list[dict[str, Any]],
+                   data: dict[str, Any]) -> None:
+        if self.races:
+            self.races -= 1
+            other = self.rows[activity.id]  # another process edits it meanwhile
+            other.edit({"planned_reach": (other.planned_reach or 0) + 1}, NOW)
+            other.events.clear()
+            raise StaleVersion(activity.id)
+        assert self.rows[activity.id].version == expected
+        self.saved.append((activity.id, activity.version, [type(e).__name__ for e in activity.events]))
+        activity.events.clear()
+        self.rows[activity.id] = copy.deepcopy(activity)
+
+
+class FakeReplica:
+    def __init__(self, *partners: KnownPartner) -> None:
+        self.partners = {p.id: p for p in partners}
+
+    async def many(self, ids: set[str]) -> dict[str, KnownPartner]:
+        return {i: self.partners[i] for i in ids if i in self.partners}
+
+
+def partner(partner_id: str, status: str = "active") -> KnownPartner:
+    return KnownPartner(id=partner_id, name=f"Mitra {partner_id}", status=status, version=1, type="kim",
+                        segments=[], district=None)
+
+
+def service(*partners: KnownPartner) -> tuple[Activities, FakeStore]:
+    store = FakeStore()
+    return Activities(store, FakeReplica(*partners), "32.73", ZoneInfo("Asia/Jakarta"), clock=lambda: NOW), store
+
+
+BODY = {"title": "Forum warga", "kind": "sosialisasi", "election": "pilkada-2024", "method": "langsung",
+        "format": "forum_warga", "segments": ["umum"]}
+
+
+async def test_a_save_that_lost_a_race_is_applied_again_to_the_newer_activity():
+    activities, store = service()
+    await activities.plan("A1", BODY)
+    store.races = 1
+    view = await activities.edit("A1", {"title": "Forum warga Dago"}, expected=None)
+    assert view["version"] == 3 and view["title"] == "Forum warga Dago" and view["planned_reach"] == 1
+    assert store.saved[-1] == ("A1", 3, ["ActivityUpdated"])
+
+
+async def test_with_if_match_a_lost_race_is_412_and_nothing_is_saved():
+    activities, store = service()
+    await activities.plan("A1", BODY)
+    store.races = 1
+    with pytest.raises(PreconditionFailed):
+        await activities.edit("A1", {"title": "Forum warga Dago"}, expected=1)
+    assert store.rows["A1"].title == "Forum warga"
+
+
+async def test_endless_races_end_in_a_409_rather_than_a_loop():
+    activities, store = service()
+    await activities.plan("A1", BODY)
+    store.races = 10
+    with pytest.raises(Conflict, match="being changed by other requests"):
+        await activities.edit("A1", {"title": "Forum warga Dago"}, expected=None)
+
+
+async def test_a_change_that_changes_nothing_saves_nothing():
+    activities, store = service()
+    await activities.plan("A1", BODY)
+    view = await activities.edit("A1", {"title": "Forum warga"}, expected=1)
+    assert view["version"] == 1 and len(store.saved) == 1
+
+
+async def test_partners_already_on_the_activity_may_stay_when_no_longer_active():
+    activities, store = service(partner("P1"), partner("P2", "suspended"))
+    await activities.plan("A1", {**BODY, "partners": [{"partner_id": "P1", "role": "mitra"}]})
+    activities.replica.partners["P1"] = partner("P1", "suspended")
+    kept = await activities.edit("A1", {"partners": [{"partner_id": "P1", "role": "mitra"},
+                                                     {"partner_id": "P1", "role": "tempat"}]}, expected=None)
+    assert [p["status"] for p in kept["partners"]] == ["suspended", "suspended"]
+    assert kept["warnings"][0]["code"] == "partner_not_active"
+    with pytest.raises(InvalidField) as refused:
+        await activities.edit("A1", {"partners": [{"partner_id": "P2", "role": "media"}]}, expected=None)
+    assert refused.value.errors == [{"field": "partners[0].partner_id", "message": refused.value.errors[0]["message"]}]
+    assert "P2" in refused.value.detail and "'suspended'" in refused.value.detail
+
+
+async def test_every_problem_in_a_partner_list_is_named_at_once():
+    activities, _ = service(partner("P1"), partner("P3", "archived"))
+    with pytest.raises(InvalidField) as refused:
+        await activities.plan("A1", {**BODY, "partners": [{"partner_id": "P1", "role": "mitra"},
+                                                          {"partner_id": "P2", "role": "mitra"},
+                                                          {"partner_id": "P3", "role": "media"}]})
+    assert [e["field"] for e in refused.value.errors] == ["partners[1].partner_id", "partners[2].partner_id"]
