@@ -272,6 +272,13 @@ def broker_up(instance: Instance, say) -> dict[str, str]:  # noqa: ANN001
 
 def services_up(instance: Instance, say, only: list[str] | None = None,  # noqa: ANN001
                 broker_urls: dict[str, str] | None = None) -> None:
+    services_start(instance, say, only, broker_urls)
+    services_wait(instance, say, only)
+
+
+def services_start(instance: Instance, say, only: list[str] | None = None,  # noqa: ANN001
+                   broker_urls: dict[str, str] | None = None) -> None:
+    """Start the instance's services that are not running; does not wait for them."""
     home = instance.home
     env = service_env(instance)
     for name, port in instance.ports.items():
@@ -290,17 +297,23 @@ def services_up(instance: Instance, say, only: list[str] | None = None,  # noqa:
             stdout=log, stderr=log, start_new_session=True,
         )
         pidfile.write_text(str(process.pid))
-    deadline = time.monotonic() + 60
+
+
+def services_wait(instance: Instance, say, only: list[str] | None = None, timeout: float = 90.0) -> None:  # noqa: ANN001
+    """Wait until each of the instance's services answers ``/readyz``."""
+    home = instance.home
+    deadline = time.monotonic() + timeout
+    prefix = f"{instance.region.settings.region} " if instance.is_region else ""
     for name, port in instance.ports.items():
         if only and name not in only:
             continue
         while not _ready(port):
             if time.monotonic() > deadline:
-                raise RunnerError(f"{name} is not ready after 60 s; see {home.logs / (name + '.log')}")
+                raise RunnerError(f"{prefix}{name} is not ready after {timeout:.0f} s; see {home.logs / (name + '.log')}")
             if not pid_alive(home.pidfile(name)):
-                raise RunnerError(f"{name} exited at start; see {home.logs / (name + '.log')}")
+                raise RunnerError(f"{prefix}{name} exited at start; see {home.logs / (name + '.log')}")
             time.sleep(0.3)
-        say(f"{name}: ready on http://127.0.0.1:{port} (docs at /docs)")
+        say(f"{prefix}{name}: ready on http://127.0.0.1:{port} (docs at /docs)")
 
 
 def _ready(port: int) -> bool:

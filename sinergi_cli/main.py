@@ -43,10 +43,15 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(1)
 
 
+RegionFiles = Annotated[
+    list[Path] | None,
+    typer.Option("--region-file", "-r", help="a region from deploy/regions/<code>.env, with its own state "
+                 "directory, ports, vhost (a broker user per service) and databases; repeat for several regions "
+                 "side by side; the environment wins over the file"),
+]
 RegionFile = Annotated[
     Path | None,
-    typer.Option("--region-file", "-r", help="run a region from deploy/regions/<code>.env: its own state "
-                 "directory, ports, vhost (a broker user per service) and databases; environment wins over the file"),
+    typer.Option("--region-file", "-r", help="a region from deploy/regions/<code>.env (the environment wins)"),
 ]
 
 
@@ -58,68 +63,76 @@ def _instance(region_file: Path | None) -> local.Instance:
         raise
 
 
+def _instances(region_files: list[Path] | None) -> list[local.Instance]:
+    return [_instance(file) for file in region_files] if region_files else [_instance(None)]
+
+
 @app.command()
 def up(
     services: Annotated[list[str] | None, typer.Argument(help="only these services (default: all three)")] = None,
-    region_file: RegionFile = None,
+    region_files: RegionFiles = None,
 ) -> None:
     """Start whatever of RabbitMQ, the store, the mail catcher and the three services is not running, and wait until ready.
 
     Without --region-file: the default instance (32.73, ports 8101-8103, state in .sinergi/).
-    With it: that region's instance, side by side with others on the same RabbitMQ and store,
-    e.g. `sinergi up -r deploy/regions/33.16.env`.
+    With it: that region's instance, side by side with others on the same RabbitMQ and store;
+    `sinergi up -r deploy/regions/32.73.env -r deploy/regions/33.16.env` starts two regions.
     """
-    instance = _instance(region_file)
+    instances = _instances(region_files)
     try:
         with console.status("RabbitMQ and the store ..."):
-            local.rabbitmq_up(instance.infra_home, _say)
-            local.store_up(instance.infra_home, _say)
-            urls = local.broker_up(instance, _say)
-        local.mail_up(instance, _say)
-        with console.status("starting the services and waiting until they are ready ..."):
-            local.services_up(instance, _say, services, broker_urls=urls)
+            local.rabbitmq_up(instances[0].infra_home, _say)
+            local.store_up(instances[0].infra_home, _say)
+            urls = [local.broker_up(instance, _say) for instance in instances]
+        for instance, broker_urls in zip(instances, urls, strict=True):
+            local.mail_up(instance, _say)
+            local.services_start(instance, _say, services, broker_urls=broker_urls)
+        with console.status("waiting until the services are ready ..."):
+            for instance in instances:
+                local.services_wait(instance, _say, services)
     except (local.RunnerError, OSError) as exc:
         _fail(exc)
     from shared.auth import mint
 
-    token = mint(instance.home.secret(), sub="dev-admin", role="admin", regions=[instance.region.settings.region],
-                 ttl=timedelta(days=7))
-    settings = instance.region.settings
-    ours = local.pid_alive(instance.infra_home.pidfile("store"))
-    where = f"the store's files in {instance.infra_home.path / 'data'}/" if ours else "the store on :27017"
-    console.print(f"\nregion {instance.label}   logs: {instance.home.logs}/   "
-                  f"databases: {settings.db_prefix}* ({where})")
-    console.print(f"e-mails: {local.mail_where(instance)}")
-    console.print("admin token (7 days; `sinergi token --help` for others):")
-    print(token)
+    for instance in instances:
+        settings = instance.region.settings
+        token = mint(instance.home.secret(), sub="dev-admin", role="admin", regions=[settings.region],
+                     ttl=timedelta(days=7))
+        ours = local.pid_alive(instance.infra_home.pidfile("store"))
+        where = f"the store's files in {instance.infra_home.path / 'data'}/" if ours else "the store on :27017"
+        console.print(f"\nregion {instance.label}   logs: {instance.home.logs}/   "
+                      f"databases: {settings.db_prefix}* ({where})")
+        console.print(f"e-mails: {local.mail_where(instance)}")
+        console.print(f"admin token for {settings.region} (7 days; `sinergi token --help` for others):")
+        print(token)
 
 
 @app.command()
 def down(
     keep_infra: Annotated[bool, typer.Option(help="leave RabbitMQ and the store running")] = False,
-    region_file: RegionFile = None,
+    region_files: RegionFiles = None,
 ) -> None:
     """Stop what `sinergi up` started: the services and the mail catcher, then the store and RabbitMQ.
 
-    With --region-file only that region's services and mail catcher stop: RabbitMQ and the store
-    are shared by the regions of the host (`sinergi infra down` stops them).
+    With --region-file only those regions' services and mail catchers stop: RabbitMQ and the
+    store are shared by the regions of the host (`sinergi infra down` stops them).
     """
-    instance = _instance(region_file)
-    local.stop_all(instance.home, [*reversed(local.SERVICES), "mail"], _say)
-    if not keep_infra and not instance.is_region:
-        local.stop(instance.home, "store", _say)
-        local.rabbitmq_down(instance.home, _say)
+    for instance in _instances(region_files):
+        local.stop_all(instance.home, [*reversed(local.SERVICES), "mail"], _say)
+        if not keep_infra and not instance.is_region:
+            local.stop(instance.home, "store", _say)
+            local.rabbitmq_down(instance.home, _say)
 
 
 @app.command()
-def status(region_file: RegionFile = None) -> None:
+def status(region_files: RegionFiles = None) -> None:
     """Show RabbitMQ, the store, the three services and the mail catcher (where to read the e-mails)."""
-    instance = _instance(region_file)
-    table = Table("part", "state", "where", title=f"Sinergi {instance.label}")
-    for name, state, where in local.status(instance):
-        colour = "green" if state in {"up", "ready"} else "yellow" if state in {"starting", "absent"} else "red"
-        table.add_row(name, f"[{colour}]{state}[/{colour}]", where)
-    local.table_console().print(table)
+    for instance in _instances(region_files):
+        table = Table("part", "state", "where", title=f"Sinergi {instance.label}")
+        for name, state, where in local.status(instance):
+            colour = "green" if state in {"up", "ready"} else "yellow" if state in {"starting", "absent"} else "red"
+            table.add_row(name, f"[{colour}]{state}[/{colour}]", where)
+        local.table_console().print(table)
 
 
 @app.command()

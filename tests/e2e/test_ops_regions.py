@@ -1,17 +1,17 @@
 """Two regions side by side on one RabbitMQ and one store, and a subscriber on a hub vhost.
 
-Each region is started as an operator starts it, ``sinergi up --region-file
-deploy/regions/<code>.env``, with its state directory, ports, vhost and database prefix moved
-by the environment to this test's own. A partner registered in one never appears in the
-other; ``examples/subscriber.py`` on a third vhost receives the activity events of both
-through shovels made with ``sinergi broker shovel``.
+Both regions are started with one command, as an operator starts them, ``sinergi up -r
+<32.73 file> -r <33.16 file>``: the shipped region files (region, name, time zone) with the
+lines that place them on a host (state directory, ports, vhost, database prefix) moved to
+this test's own. A partner registered in one never appears in the other;
+``examples/subscriber.py`` on a third vhost receives the activity events of both through
+shovels made with ``sinergi broker shovel``; ``sinergi events replay`` serves one that was away.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 import subprocess
 import sys
 import time
@@ -34,11 +34,11 @@ REGIONS = {"32.73": "Kota Bandung", "33.16": "Kab. Blora"}
 
 
 def region_env(servers, prefix: str, code: str, home: Path) -> dict[str, str]:
+    """Where this test puts the region: every host-specific line of its region file."""
     digits = code.replace(".", "")
     vhost = f"{prefix}-{digits}"
     broker = urlparse(servers.rabbitmq_url)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SINERGI_")}
-    env.update({
+    return {
         "SINERGI_RABBITMQ_URL": f"amqp://{broker.hostname}:{broker.port or 5672}/{vhost}",
         "SINERGI_VHOST": vhost,
         "SINERGI_MONGODB_URL": servers.mongodb_url,
@@ -50,10 +50,21 @@ def region_env(servers, prefix: str, code: str, home: Path) -> dict[str, str]:
         "SINERGI_MAIL_HTTP_PORT": str(free_port()),
         "SINERGI_HOME": str(home),
         "SINERGI_RABBITMQ_MANAGEMENT_URL": management_url(servers),
-        "SINERGI_RETRY_DELAYS": "0.2,0.4",
-        "SINERGI_OUTBOX_SWEEP_SECONDS": "0.5",
-    })
-    return env
+    }
+
+
+def region_file(code: str, placed: dict[str, str], directory: Path) -> str:
+    """deploy/regions/<code>.env with the host-specific lines replaced by ``placed``."""
+    lines, seen = [], set()
+    for line in (ROOT / "deploy" / "regions" / f"{code}.env").read_text().splitlines():
+        key = line.split("=", 1)[0].strip()
+        if not line.lstrip().startswith("#") and key in placed:
+            line, seen = f"{key}={placed[key]}", seen | {key}
+        lines.append(line)
+    lines += [f"{key}={value}" for key, value in placed.items() if key not in seen]
+    file = directory / f"{code}.env"
+    file.write_text("\n".join(lines) + "\n")
+    return str(file)
 
 
 def wait(probe, timeout: float, what: str):  # noqa: ANN001, ANN201
@@ -71,21 +82,20 @@ def test_two_regions_side_by_side_and_a_hub_subscriber_gets_the_activity_events_
     management = local_management(servers)
     prefix = f"{run_id}{unique}"
     envs = {code: region_env(servers, prefix, code, tmp_path / code) for code in REGIONS}
+    files = {code: region_file(code, envs[code], tmp_path) for code in REGIONS}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SINERGI_")}
+    env.update({"SINERGI_RETRY_DELAYS": "0.2,0.4", "SINERGI_OUTBOX_SWEEP_SECONDS": "0.5"})
+    both = ["-r", files["32.73"], "-r", files["33.16"]]
     with scratch(management) as made:
-        for env in envs.values():
-            made.vhosts.append(env["SINERGI_VHOST"])
-            made.users.extend([topology.service_user(env["SINERGI_VHOST"], s) for s in topology.SERVICES]
-                              + [topology.subscriber_user(env["SINERGI_VHOST"])])
+        for placed in envs.values():
+            made.vhosts.append(placed["SINERGI_VHOST"])
+            made.users.extend([topology.service_user(placed["SINERGI_VHOST"], s) for s in topology.SERVICES]
+                              + [topology.subscriber_user(placed["SINERGI_VHOST"])])
         try:
-            # Both at once, as two operators would on one host.
-            with ThreadPoolExecutor(2) as pool:
-                starts = {code: pool.submit(sinergi, "up", "--region-file", f"deploy/regions/{code}.env", env=env)
-                          for code, env in envs.items()}
-            for code, future in starts.items():
-                started = future.result()
-                assert started.returncode == 0, started.stdout + started.stderr
-                assert REGIONS[code] in started.stderr
-            status = sinergi("status", "--region-file", "deploy/regions/33.16.env", env=envs["33.16"])
+            started = sinergi("up", *both, env=env)
+            assert started.returncode == 0, started.stdout + started.stderr
+            assert all(name in started.stderr for name in REGIONS.values()), started.stderr
+            status = sinergi("status", "--region-file", files["33.16"], env=env)
             assert "Kab. Blora" in status.stdout and status.stdout.count("ready") == 3, status.stdout
             mail = next(line for line in status.stdout.splitlines() if " mail " in line)
             # The mail catcher is started when its module is in the checkout, each region on its own port.
@@ -94,11 +104,10 @@ def test_two_regions_side_by_side_and_a_hub_subscriber_gets_the_activity_events_
 
             since = datetime.now(UTC)
             _a_partner_stays_in_its_region(envs)
-            _the_hub_subscriber_gets_both_regions(servers, made, prefix, envs, tmp_path)
-            _a_subscriber_that_was_away_gets_a_replay(servers, envs["32.73"], since)
+            _the_hub_subscriber_gets_both_regions(servers, made, prefix, envs, files, env, tmp_path)
+            _a_subscriber_that_was_away_gets_a_replay(servers, envs["32.73"], files["32.73"], env, since)
         finally:
-            for code, env in envs.items():
-                sinergi("down", "--region-file", f"deploy/regions/{code}.env", env=env)
+            sinergi("down", *both, env=env)
 
 
 def _client(env: dict[str, str], service: str, role: str = "operator") -> httpx.Client:
@@ -134,20 +143,20 @@ def _a_partner_stays_in_its_region(envs: dict[str, dict[str, str]]) -> None:
         assert activities.get(f"/replica/partners/{partner_id}").status_code == 404
 
 
-def _the_hub_subscriber_gets_both_regions(servers, made, prefix, envs, tmp_path) -> None:  # noqa: ANN001
+def _the_hub_subscriber_gets_both_regions(servers, made, prefix, envs, files, env, tmp_path) -> None:  # noqa: ANN001
     hub = f"{prefix}-hub"
     made.vhosts.append(hub)
-    for code, env in envs.items():
+    for code, placed in envs.items():
         name = f"{prefix}-shovel-{code.replace('.', '')}"
         made.users.append(name)
         made.shovels.append((hub, name))
-        shovel = sinergi("broker", "shovel", name, "--from-vhost", env["SINERGI_VHOST"], "--to-vhost", hub,
-                         "--binding", "*.activity.*", env=env)
+        shovel = sinergi("broker", "shovel", name, "--from-vhost", placed["SINERGI_VHOST"], "--to-vhost", hub,
+                         "--binding", "*.activity.*", "-r", files[code], env=env)
         assert shovel.returncode == 0, shovel.stderr
 
     dashboard = f"{prefix}-dashboard"
     made.users.append(dashboard)
-    added = sinergi("broker", "subscriber", dashboard, "--vhost", hub, env=envs["32.73"])
+    added = sinergi("broker", "subscriber", dashboard, "--vhost", hub, "-r", files["32.73"], env=env)
     assert added.returncode == 0, added.stderr
     url = added.stdout.strip().splitlines()[-1]
 
@@ -205,11 +214,12 @@ def _an_activity_event(servers, env: dict[str, str], code: str) -> str:  # noqa:
     return subject
 
 
-def _a_subscriber_that_was_away_gets_a_replay(servers, env: dict[str, str], since: datetime) -> None:  # noqa: ANN001
+def _a_subscriber_that_was_away_gets_a_replay(servers, placed: dict[str, str], file: str, env: dict[str, str],  # noqa: ANN001
+                                              since: datetime) -> None:
     """`sinergi events replay` re-publishes the region's partner events since then to the subscriber's queue."""
-    vhost = env["SINERGI_VHOST"]
+    vhost = placed["SINERGI_VHOST"]
     user = topology.subscriber_user(vhost)
-    password = json.loads((Path(env["SINERGI_HOME"]) / "broker-passwords.json").read_text())[user]
+    password = json.loads((Path(placed["SINERGI_HOME"]) / "broker-passwords.json").read_text())[user]
     url = amqp_url(servers.rabbitmq_url, user, password, vhost)
     queue = f"{user}.replay"
 
@@ -232,7 +242,7 @@ def _a_subscriber_that_was_away_gets_a_replay(servers, env: dict[str, str], sinc
 
     asyncio.run(declare())
     replayed = sinergi("events", "replay", queue, "--from", since.isoformat(), "--service", "partners",
-                       "--binding", "*.partner.registered", "--region-file", "deploy/regions/32.73.env", env=env)
+                       "--binding", "*.partner.registered", "--region-file", file, env=env)
     assert replayed.returncode == 0, replayed.stderr
     assert "replayed 1 event(s) of partners" in replayed.stderr
     events = asyncio.run(drain())
