@@ -6,7 +6,6 @@ A send either returns (the server took the message: SMTP 250, HTTP 2xx) or raise
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -71,12 +70,11 @@ class Email:
 
 
 class Mailer:
-    def __init__(self, server: SmtpServer, sender: str, timeout: float, concurrency: int, domain: str) -> None:
+    def __init__(self, server: SmtpServer, sender: str, timeout: float, domain: str) -> None:
         self.server = server
         self.sender = sender
         self.timeout = timeout
         self.domain = domain
-        self._slots = asyncio.Semaphore(concurrency)
 
     def message(self, email: Email) -> EmailMessage:
         message = EmailMessage()
@@ -95,22 +93,21 @@ class Mailer:
 
     async def send(self, email: Email) -> None:
         message = self.message(email)
-        async with self._slots:
-            try:
-                await aiosmtplib.send(
-                    message,
-                    hostname=self.server.hostname,
-                    port=self.server.port,
-                    use_tls=self.server.use_tls,
-                    start_tls=self.server.start_tls,
-                    username=self.server.username,
-                    password=self.server.password,
-                    timeout=self.timeout,
-                )
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                raise DeliveryFailed(f"the SMTP server refused {email.to}: {exc}") from exc
-            except (aiosmtplib.SMTPException, OSError) as exc:
-                raise DeliveryFailed(f"SMTP {self.server.hostname}:{self.server.port}: {exc}") from exc
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=self.server.hostname,
+                port=self.server.port,
+                use_tls=self.server.use_tls,
+                start_tls=self.server.start_tls,
+                username=self.server.username,
+                password=self.server.password,
+                timeout=self.timeout,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            raise DeliveryFailed(f"the SMTP server refused {email.to}: {exc}") from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise DeliveryFailed(f"SMTP {self.server.hostname}:{self.server.port}: {exc}") from exc
 
 
 class WebhookSender:

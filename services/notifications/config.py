@@ -7,6 +7,7 @@ comma separated in the environment (``SINERGI_NOTIFY_REMINDER_DAYS=3,1``).
 from __future__ import annotations
 
 from datetime import time
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
@@ -60,8 +61,10 @@ class NotifySettings(BaseSettings):
     # Sent deliveries stay in the working set this long before moving to the delivery log.
     archive_after_seconds: float = Field(5.0, ge=0)
 
-    # Shifts this process's clock (seconds; tests and rehearsals only, never in production).
+    # Shifts this process's clock (seconds), or follows the offset written in a file, so that
+    # several processes move together. Tests and rehearsals only, never in production.
     clock_offset_seconds: float = 0.0
+    clock_file: Path | None = None
 
     @field_validator("disabled_rules", "reminder_days", "agreement_days", mode="before")
     @classmethod

@@ -33,7 +33,7 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
     config = config or NotifySettings()
     configure(SERVICE, settings.region, settings.log_level)
     infra = Infrastructure(settings, SERVICE)
-    clock = Clock(timedelta(seconds=config.clock_offset_seconds))
+    clock = Clock(timedelta(seconds=config.clock_offset_seconds), config.clock_file)
     http = httpx.AsyncClient(follow_redirects=False, limits=httpx.Limits(max_connections=config.concurrency))
 
     @asynccontextmanager
@@ -62,7 +62,7 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
     notifier = Notifier(recipients, inboxes, deliveries, Texts(settings.zone, settings.region_name), clock, config,
                         settings.region, wake, metrics)
     mailer = Mailer(SmtpServer.from_url(settings.smtp_url), config.mail_from, config.smtp_timeout_seconds,
-                    config.smtp_concurrency, domain=f"sinergi-{settings.region_digits}.local")
+                    domain=f"sinergi-{settings.region_digits}.local")
     runner = DeliveryRunner(deliveries, inboxes, recipients, mailer, WebhookSender(http, config.webhook_timeout_seconds),
                             clock, config, metrics, wake)
     models = ReadModels(Snapshots(infra.db["partners"]), Snapshots(infra.db["activities"]), Snapshots(infra.db["targets"]))

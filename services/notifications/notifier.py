@@ -20,6 +20,7 @@ A process that dies while a delivery is ``sending`` leaves it there; after the l
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
@@ -44,6 +45,7 @@ log = get_logger(__name__)
 
 SERVICE = "notifications"
 CHUNK = 100
+RECIPIENTS_TTL = 1.0
 HISTORY = 20
 INTERRUPTED_EMAIL = (
     "the service stopped while this e-mail was being handed to the SMTP server, so whether it went out is "
@@ -185,6 +187,15 @@ class DeliveryRunner:
         self.config = config
         self.metrics = metrics
         self.wake = wake
+        # Taken before an attempt is stored as ``sending``, so that only messages really being
+        # handed over are ``sending`` (and, after a crash, of unknown outcome).
+        self._slots = {"email": asyncio.Semaphore(config.smtp_concurrency),
+                       "webhook": asyncio.Semaphore(config.concurrency)}
+        self._recipients: dict[str, dict[str, Any]] = {}
+        self._recipients_read = -RECIPIENTS_TTL
+
+    def slot(self, channel: str) -> asyncio.Semaphore:
+        return self._slots[channel]
 
     async def attempt(self, did: str, attempt: int) -> None:
         """Send attempt ``attempt`` (the caller holds its claim)."""
@@ -197,8 +208,14 @@ class DeliveryRunner:
                 await self._finish(doc, attempt, error=target, give_up=True, started=datetime.now(UTC), ms=0)
                 return
             started = datetime.now(UTC)
-            doc = await self._save(doc, status="sending", attempts=attempt, attempt_started_at=started,
-                                   to=target.get("to", doc["to"]))
+            sending = {"status": "sending", "attempts": attempt, "attempt_started_at": started,
+                       "to": target.get("to", doc["to"]), "version": doc["version"] + 1, "updated_at": started}
+            # Stored before the message leaves: after a crash, "sending" means "outcome unknown".
+            stored = await self.deliveries.active.collection.update_one({"_id": did, "version": doc["version"]},
+                                                                       {"$set": sending})
+            if stored.matched_count == 0:
+                return
+            doc = {**doc, **sending}
         with bound(doc.get("correlationid"), doc["cause"]["id"], delivery_id=did, channel=doc["channel"]):
             began = time.perf_counter()
             error: str | None = None
@@ -211,16 +228,19 @@ class DeliveryRunner:
                 error = f"{exc.__class__.__name__}: {exc}"
             ms = round((time.perf_counter() - began) * 1000, 1)
             async with self.deliveries.lock(did):
-                fresh = await self.deliveries.active.get(did)
-                if fresh is None or fresh["attempts"] != attempt:
-                    return
-                await self._finish(fresh, attempt, error=error, give_up=False, started=started, ms=ms)
+                try:
+                    await self._finish(doc, attempt, error=error, give_up=False, started=started, ms=ms)
+                except StaleVersion:
+                    fresh = await self.deliveries.active.get(did)
+                    if fresh is None or fresh["attempts"] != attempt or fresh["status"] == "sent":
+                        return
+                    await self._finish(fresh, attempt, error=error, give_up=False, started=started, ms=ms)
 
     async def _target(self, doc: dict[str, Any]) -> dict[str, Any] | str:
         """Where to send now: a recipient's current address and secret (an admin may have fixed them)."""
         if doc["recipient_id"] is None:
             return {"to": doc["to"]}
-        recipient = await self.recipients.get(doc["recipient_id"])
+        recipient = await self._recipient(doc["recipient_id"])
         if recipient is None:
             return "the recipient was removed"
         if doc["channel"] == "email":
@@ -228,6 +248,13 @@ class DeliveryRunner:
         if not recipient.get("webhook_url"):
             return "the recipient has no webhook now"
         return {"to": recipient["webhook_url"], "secret": recipient.get("webhook_secret") or ""}
+
+    async def _recipient(self, recipient_id: str) -> dict[str, Any] | None:
+        """Recipients, read at most once a second for a whole batch (a miss is read at once)."""
+        if time.monotonic() - self._recipients_read > RECIPIENTS_TTL:
+            self._recipients = {r["_id"]: r for r in await self.recipients.all()}
+            self._recipients_read = time.monotonic()
+        return self._recipients.get(recipient_id) or await self.recipients.get(recipient_id)
 
     async def _send(self, doc: dict[str, Any], target: dict[str, Any], attempt: int) -> None:
         if doc["channel"] == "email":

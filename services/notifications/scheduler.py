@@ -77,25 +77,34 @@ class Scheduler:
     async def _run(self) -> None:
         while True:
             self._wake.clear()
+            wait = self.config.poll_seconds
             try:
-                await self.tick()
+                wait = min(wait, await self.tick())
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("scheduler tick failed; will retry", error=repr(exc))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.config.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.01))
 
-    async def tick(self) -> None:
+    async def tick(self) -> float:
+        """One pass; returns the seconds until the next known due instant."""
         now = self.clock.now()
         seen: set[str] = set()
-        for job in await self.jobs.due(now):
+        upcoming: list[datetime] = []
+        for job in await self.jobs.earliest():
+            if job["due_at"] > now:
+                upcoming.append(job["due_at"])
+                break
             seen.add(job["_id"])
             await self._fire(job)
-        seen |= await self._deliveries(now)
+        delivery_claims, next_attempt = await self._deliveries(now)
+        seen |= delivery_claims
+        upcoming += [next_attempt] if next_attempt else []
         # Forget contention on claims no longer due (their holder finished).
         self._contended = {k: v for k, v in self._contended.items() if k in seen}
         self.ticks += 1
+        return min(((at - now).total_seconds() for at in upcoming), default=self.config.poll_seconds)
 
     async def _claim(self, claim_id: str) -> str | None:
         """``first`` when the claim is ours, ``takeover`` when its holder has not finished within
@@ -128,10 +137,11 @@ class Scheduler:
         finally:
             self._inflight.discard(job_id)
 
-    async def _deliveries(self, now: datetime) -> set[str]:
+    async def _deliveries(self, now: datetime) -> tuple[set[str], datetime | None]:
         real_now = datetime.now(UTC)
         sent: list[str] = []
         seen: set[str] = set()
+        later: list[datetime] = []
         for doc in await self.deliveries.working():
             did, status = doc["_id"], doc["status"]
             if status == "sent":
@@ -146,20 +156,24 @@ class Scheduler:
                     claim = f"delivery:{did}@{doc['attempts']}~stuck{int(time.time() // self.config.lease_seconds)}"
                     self._spawn(did, claim, self.runner.recover(did), exclusive=False)
                 continue
-            if doc["next_attempt_at"] <= now:
-                claim = f"delivery:{did}@{doc['attempts'] + 1}"
-                seen.add(claim)
-                self._spawn(did, claim, self.runner.attempt(did, doc["attempts"] + 1), exclusive=True)
+            if doc["next_attempt_at"] > now:
+                later.append(doc["next_attempt_at"])
+                continue
+            claim = f"delivery:{did}@{doc['attempts'] + 1}"
+            seen.add(claim)
+            self._spawn(did, claim, self.runner.attempt(did, doc["attempts"] + 1), exclusive=True,
+                        slot=self.runner.slot(doc["channel"]))
         if sent:
             await self.deliveries.archive(sent)
-        return seen
+        return seen, min(later, default=None)
 
-    def _spawn(self, did: str, claim: str, work: Awaitable[None], exclusive: bool) -> None:
+    def _spawn(self, did: str, claim: str, work: Awaitable[None], exclusive: bool,
+               slot: asyncio.Semaphore | None = None) -> None:
         self._inflight.add(did)
 
         async def run() -> None:
             try:
-                async with self._slots:
+                async with self._slots, slot or contextlib.nullcontext():
                     if exclusive:
                         taken = await self._claim(claim) is not None
                     else:

@@ -218,8 +218,9 @@ class Jobs:
     async def ensure(self, job: Job, now: datetime) -> None:
         await insert_new(self.collection, [self._doc(job, now)])
 
-    async def due(self, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
-        return await self.collection.find({"due_at": {"$lte": now}}).sort("due_at", 1).limit(limit).to_list()
+    async def earliest(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The jobs coming due first: the due ones, and after them the next to come."""
+        return await self.collection.find({}).sort("due_at", 1).limit(limit).to_list()
 
     async def delete(self, job_id: str) -> None:
         await self.collection.delete_one({"_id": job_id})
