@@ -1,0 +1,30 @@
+"""The demo registry loads into the partners service over HTTP, and loading it again changes nothing."""
+
+from __future__ import annotations
+
+import httpx
+from rich.console import Console
+
+from sinergi_cli.demo_partners import DEMO_PARTNERS, SUSPENDED, load
+from tests.conftest import auth
+
+
+def test_the_demo_partners_load_once_however_often_they_are_loaded(processes):
+    partners = processes("partners")
+    console = Console(quiet=True)
+    with httpx.Client(base_url=partners.url, headers=auth("admin"), timeout=30) as client:
+        first = load(console, client)
+        again = load(console, client)
+        assert first == again and len(set(first)) == len(DEMO_PARTNERS)
+
+        listed, cursor = [], None
+        while True:
+            page = client.get("/partners", params={"limit": 500, **({"cursor": cursor} if cursor else {})}).json()
+            listed += page["items"]
+            if not (cursor := page["next_cursor"]):
+                break
+        assert sorted(p["id"] for p in listed) == sorted(first)
+        assert {p["name"] for p in listed if p["status"] == "suspended"} == set(SUSPENDED)
+        assert all(p["version"] == (2 if p["name"] in SUSPENDED else 1) for p in listed)
+        diskominfo = client.get("/partners", params={"type": "opd_diskominfo"}).json()["items"][0]
+        assert diskominfo["contacts"][0]["phone"] == "+62224234793" and diskominfo["agreements"]
