@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 from faststream.rabbit import RabbitBroker
+from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -27,6 +28,27 @@ from shared.settings import Settings
 log = get_logger(__name__)
 
 PRUNE_EVERY = 3600.0
+
+
+class _BusMetrics:
+    """Prometheus view of the relay and the consumers, read when /metrics is scraped."""
+
+    def __init__(self, infra: Infrastructure) -> None:
+        self.infra = infra
+
+    def collect(self):  # noqa: ANN201 - the prometheus_client collector protocol
+        from prometheus_client.core import CounterMetricFamily
+
+        published = CounterMetricFamily("sinergi_events_published", "Events published from the outbox (confirmed)")
+        published.add_metric([], self.infra.relay.published)
+        yield published
+        consumed = CounterMetricFamily(
+            "sinergi_events_consumed", "Events taken from a queue, by outcome", labels=["queue", "outcome"]
+        )
+        for queue in self.infra.queues:
+            for outcome, count in queue.stats.items():
+                consumed.add_metric([queue.name, outcome], count)
+        yield consumed
 
 
 class Infrastructure:
@@ -47,6 +69,8 @@ class Infrastructure:
             ("prune-event-log", PRUNE_EVERY, self.event_log.prune),
         ]
         self._tasks: list[asyncio.Task[None]] = []
+        self.registry = CollectorRegistry()
+        self.registry.register(_BusMetrics(self))
 
     def aggregates(self, name: str) -> AggregateCollection:
         """A collection of aggregates whose recorded events the relay publishes."""
