@@ -172,7 +172,11 @@ def _operational_routes(app: FastAPI) -> None:
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
-        return Response(generate_latest(app.state.registry), media_type=CONTENT_TYPE_LATEST)
+        text = generate_latest(app.state.registry)
+        infra = getattr(app.state, "infra", None)
+        if infra is not None:  # the relay's and the consumers' counters
+            text += generate_latest(infra.registry)
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
 
 
 async def _check(check: Check) -> bool:
