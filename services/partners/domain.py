@@ -445,18 +445,20 @@ class PartnerUpdated(PartnerEvent):
 
 
 @dataclass(frozen=True)
-class PartnerSuspended(PartnerEvent):
+class StatusChanged(PartnerEvent):
     reason: str | None = None
 
 
-@dataclass(frozen=True)
-class PartnerReactivated(PartnerEvent):
-    reason: str | None = None
+class PartnerSuspended(StatusChanged):
+    pass
 
 
-@dataclass(frozen=True)
-class PartnerArchived(PartnerEvent):
-    reason: str | None = None
+class PartnerReactivated(StatusChanged):
+    pass
+
+
+class PartnerArchived(StatusChanged):
+    pass
 
 
 @dataclass(frozen=True)

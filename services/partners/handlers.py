@@ -134,11 +134,7 @@ class Registry:
         try:
             await self.store.add(partner)
         except DuplicateName as exc:
-            raise Conflict(
-                f"a partner named {partner.name!r} is already registered in region {partner.region} "
-                f"(partner {exc.existing_id})",
-                existing_id=exc.existing_id,
-            ) from exc
+            raise _taken(partner, exc) from exc
         return partner
 
     # --- changing --------------------------------------------------------------------------
@@ -146,17 +142,12 @@ class Registry:
     async def revise(self, partner_id: str, raw: dict[str, Any], expected: int | None) -> Partner:
         if "region" in raw and raw["region"] != self.region:
             raise InvalidField({"region": "a partner stays in its region; register it in the other region instead"})
-        try:
-            changes = domain.details({k: v for k, v in raw.items() if k != "region"}, self.region, partial=True)
-        except Invalid as exc:
-            raise invalid(exc) from exc
+        changes = _checked(lambda: domain.details({k: v for k, v in raw.items() if k != "region"}, self.region,
+                                                  partial=True))
         return await self._change(partner_id, expected, lambda partner, now: partner.revise(changes, now))
 
     async def sign(self, partner_id: str, agreement_id: str, raw: dict[str, Any], expected: int | None) -> Partner:
-        try:
-            agreement = domain.agreement(raw, agreement_id)
-        except Invalid as exc:
-            raise invalid(exc) from exc
+        agreement = _checked(lambda: domain.agreement(raw, agreement_id))
         return await self._change(partner_id, expected, lambda partner, now: partner.sign(agreement, now))
 
     async def suspend(self, partner_id: str, reason: Any, expected: int | None, by: str | None) -> Partner:
@@ -200,9 +191,7 @@ class Registry:
                         raise _stale(partner_id, expected, current.version if current else expected + 1) from None
                     continue
                 except DuplicateName as exc:
-                    raise Conflict(
-                        f"a partner named {loaded.partner.name!r} is already registered in region {self.region} "
-                        f"(partner {exc.existing_id})", existing_id=exc.existing_id) from exc
+                    raise _taken(loaded.partner, exc) from exc
                 return loaded.partner
         raise Conflict(f"partner {partner_id} kept changing while this change was applied; send it again")
 
@@ -251,8 +240,7 @@ class Registry:
         refused = await self.store.add_many([partner for _, partner in fresh])
         for plan, partner in fresh:
             if partner.id in refused:
-                report.fail(plan.row, "name", f"a partner named {partner.name!r} is already registered "
-                                              f"(partner {refused[partner.id].existing_id})")
+                report.fail(plan.row, "name", _taken(partner, refused[partner.id]).detail)
             else:
                 report.created += 1
         fresh.clear()
@@ -336,6 +324,11 @@ def _checked(check: Callable[[], Any]) -> Any:
         return check()
     except Invalid as exc:
         raise invalid(exc) from exc
+
+
+def _taken(partner: Partner, exc: DuplicateName) -> Conflict:
+    return Conflict(f"a partner named {partner.name!r} is already registered in region {partner.region} "
+                    f"(partner {exc.existing_id})", existing_id=exc.existing_id)
 
 
 def _stale(partner_id: str, expected: int, current: int) -> PreconditionFailed:

@@ -56,7 +56,7 @@ GROUPS: dict[str, tuple[list[str], dict[str, list[str]]]] = {
     }),
 }
 # Headers a simple sheet uses for its one contact, without a "kontak" prefix.
-BARE_CONTACT = {"nama_kontak": "name", "jabatan": "role", "telepon": "phone", "telp": "phone", "no_hp": "phone",
+BARE_CONTACT = {"kontak": "name", "narahubung": "name", "contact_person": "name", "jabatan": "role", "telepon": "phone", "telp": "phone", "no_hp": "phone",
                 "hp": "phone", "nomor_hp": "phone", "no_telepon": "phone", "email": "email", "e_mail": "email"}
 # The column that numbers rows in reports (the CLI sends the original row numbers in it).
 ROW_COLUMN = ("baris", "row")
@@ -174,8 +174,10 @@ def _csv_records(content: bytes) -> list[tuple[int, list[Any]]]:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = content.decode("cp1252", errors="replace")
-    first = text.split("\n", 1)[0]
-    delimiter = max((",", ";", "\t"), key=first.count)
+    # The separator of the header line: the one a line of the first twenty uses most (a title
+    # row above the header may have none). Offices with an Indonesian Excel save with ";".
+    lines = text.splitlines()[:20]
+    delimiter = max((",", ";", "\t"), key=lambda d: max((line.count(d) for line in lines), default=0))
     return [(n, list(cells)) for n, cells in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1)]
 
 
@@ -292,10 +294,10 @@ def _cell(kind: str, value: Any, at: str, row: Row) -> Any:
 
 
 def _word(kind: str, value: Any) -> str:
+    """The enumerated value an office's word stands for; else the word as written, for the error."""
     word = normalise(value)
-    if kind == "agreements.doc_type" and word in ("mou", "pks"):
-        return word
-    return VALUE_ALIASES.get(kind, {}).get(word, word)
+    word = VALUE_ALIASES.get(kind, {}).get(word, word)
+    return word if word in ENUMS[kind].__members__.values() else str(value).strip()
 
 
 def _date(value: Any) -> Any:

@@ -119,3 +119,14 @@ def test_an_export_reads_back_to_the_same_values(write, lang):
     [agreement] = domain.agreements(row.values["agreements"], iter(["a1"]))
     assert agreement == partner.agreements[0]
     assert row.values["status"] == "suspended" and row.values["status_reason"] == "menunggu laporan kegiatan"
+
+
+def test_a_word_that_names_no_value_is_reported_as_the_office_wrote_it():
+    content = "Daftar mitra 2024\nNama;Jenis;Segmen;Kontak\nKomunitas A;Komunitas Seni;Pemilih Muda, Milenial;Ujang\n"
+    [row] = spreadsheet.parse(content.encode()).rows
+    assert row.values["type"] == "Komunitas Seni"
+    assert row.values["segments"] == ["pemilih_muda", "Milenial"]
+    assert row.values["contacts"] == [{"name": "Ujang"}]
+    errors = dict(pytest.raises(domain.Invalid, domain.details, {"type": row.values["type"]}, "32.73",
+                                partial=True).value.errors)
+    assert errors["type"].startswith("'Komunitas Seni' is not one of")
