@@ -22,6 +22,7 @@ import asyncio
 import os
 import random
 import secrets
+import signal
 import socket
 import statistics
 import subprocess
@@ -189,11 +190,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def spawn(secret: str) -> tuple[subprocess.Popen[bytes], str]:
+def spawn(secret: str, sweep_seconds: float | None) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     prefix = f"bench{secrets.token_hex(3)}"
     env = {**os.environ, "SINERGI_AUTH_SECRET": secret, "SINERGI_PORT": str(port), "SINERGI_DB_PREFIX": f"{prefix}_",
            "SINERGI_BUS_PREFIX": f"{prefix}.", "SINERGI_LOG_LEVEL": "warning"}
+    if sweep_seconds is not None:
+        env["SINERGI_OUTBOX_SWEEP_SECONDS"] = str(sweep_seconds)
     process = subprocess.Popen([sys.executable, "-m", "services.activities"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -215,21 +218,27 @@ def main() -> None:
     parser.add_argument("--spawn", action="store_true", help="start a service of its own instead (own databases)")
     parser.add_argument("--count", type=int, default=5000, help="activities to create (default 5000)")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
+    parser.add_argument("--sweep-seconds", type=float, default=None,
+                        help="with --spawn: SINERGI_OUTBOX_SWEEP_SECONDS of the service (default: its default)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the spawned service is stopped too
     secret = os.environ.get("SINERGI_AUTH_SECRET")
     if not secret:
         secret = secrets.token_urlsafe(48) if args.spawn else (ROOT / ".sinergi" / "secret").read_text().strip()
     process = None
     url = args.url
     if args.spawn:
-        process, url = spawn(secret)
+        process, url = spawn(secret, args.sweep_seconds)
     try:
         token = mint(secret, sub="bench", role="operator", regions=["32.73"], ttl=timedelta(hours=6))
         asyncio.run(bench(url, token, args.count, args.concurrency))
     finally:
         if process is not None:
             process.terminate()
-            process.wait(30)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 if __name__ == "__main__":

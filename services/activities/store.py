@@ -7,6 +7,7 @@ write by :class:`shared.outbox.AggregateCollection`) and its coverage facts (``_
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
@@ -60,12 +61,18 @@ class Revision:
         doc = await self.collection.find_one({"_id": self.ID})
         return doc["token"] if doc else None
 
-    async def bump(self) -> None:
-        try:
-            await self.collection.update_one({"_id": self.ID}, {"$set": {"token": str(ULID())}}, upsert=True)
-        except PyMongoError as exc:
-            # The write itself is stored; cached figures then expire on their own (CACHE_SECONDS).
-            log.warning("could not mark cached coverage figures stale", error=repr(exc))
+    async def bump(self, attempts: int = 3) -> None:
+        for attempt in range(1, attempts + 1):
+            try:
+                await self.collection.update_one({"_id": self.ID}, {"$set": {"token": str(ULID())}}, upsert=True)
+                return
+            except PyMongoError as exc:
+                # FerretDB on SQLite answers "database is locked" when writers collide: try again.
+                if attempt == attempts:
+                    # The write itself is stored; cached figures then expire on their own (CACHE_SECONDS).
+                    log.warning("could not mark cached coverage figures stale", error=repr(exc))
+                    return
+                await asyncio.sleep(0.05 * attempt)
 
 
 class ActivityStore:
