@@ -71,7 +71,12 @@ def principal(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send 'Authorization: Bearer <token>'; `sinergi token` mints one")
     settings = request.app.state.settings
-    found = verify(settings.auth_secret, token.strip())
+    try:
+        found = verify(settings.auth_secret, token.strip())
+    except Unauthorized:
+        if not settings.auth_secret_previous:
+            raise
+        found = verify(settings.auth_secret_previous, token.strip())
     if not found.covers(settings.region):
         raise Forbidden(
             f"this token covers {', '.join(found.regions)}; this instance serves region {settings.region}"

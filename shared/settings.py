@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     mongodb_url: str = "mongodb://127.0.0.1:27017/"
     auth_secret: str | None = None
+    # During a secret rotation, tokens signed with the previous secret stay valid until they
+    # expire; new tokens are signed with the new one (docs/operations.md).
+    auth_secret_previous: str | None = None
     # Set only by the local dev runner (`sinergi up`); elsewhere a missing secret is fatal.
     dev: bool = False
 

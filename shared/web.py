@@ -88,7 +88,9 @@ class RequestContext:
 
 
 class BodyLimit:
-    """Refuses bodies over the limit with 413 before anything reads them whole.
+    """Refuses bodies over the limit with 413 before anything reads them whole, and JSON
+    text carrying NUL characters (valid JSON, but never meaningful in a name or a note,
+    and truncated by C-string consumers downstream) with 400.
 
     Starlette's and FastAPI's own limiters answer in plain text or ``{"detail"}``; every
     Sinergi error is problem+json, so the limit is enforced here.
@@ -108,16 +110,22 @@ class BodyLimit:
             await _too_large(scope, send, limit)
             return
         received = 0
+        is_json = b"json" in headers.get(b"content-type", b"")
+        tail = b""
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, tail
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
+                # FastAPI passes an HTTPException raised while reading the body through
+                # to the problem handler; anything else would become a 400 without words.
                 if received > limit:
-                    # FastAPI passes an HTTPException raised while reading the body through
-                    # to the problem handler; anything else would become a 400.
                     raise HTTPException(413, f"the request body is larger than {limit // 1024} KiB")
+                if is_json and (b"\\u0000" in tail + chunk or b"\0" in chunk):
+                    raise HTTPException(400, "text must not contain NUL (\\u0000) characters")
+                tail = chunk[-5:]
             return message
 
         await self.app(scope, limited_receive, send)
@@ -137,23 +145,46 @@ async def _noop_receive() -> Message:
 
 def _install_metrics(app: FastAPI) -> None:
     registry = app.state.registry
-    requests = Counter(
+    app.state.http_requests = Counter(
         "sinergi_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=registry
     )
-    latency = Histogram(
+    app.state.http_latency = Histogram(
         "sinergi_http_request_seconds", "HTTP request latency", ["method", "route"], registry=registry,
         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     )
+    app.add_middleware(Measure)
 
-    @app.middleware("http")
-    async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+
+class Measure:
+    """Counts requests and their latency by route template.
+
+    A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` reads the body in another task
+    and would wrap errors raised while reading it (413, NUL) in an exception group.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        requests.labels(request.method, template, str(response.status_code)).inc()
-        latency.labels(request.method, template).observe(time.perf_counter() - started)
-        return response
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            state = scope["app"].state
+            template = getattr(scope.get("route"), "path", "unmatched")
+            state.http_requests.labels(scope["method"], template, str(status)).inc()
+            state.http_latency.labels(scope["method"], template).observe(time.perf_counter() - started)
 
 
 def _operational_routes(app: FastAPI) -> None:
