@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from services.notifications.domain import channels_of, normalize_subscription
 from services.notifications.notifier import DeliveryRunner, public
@@ -29,10 +29,13 @@ Language = Literal["id", "en"]
 Status = Literal["pending", "sending", "sent", "failed", "dead"]
 
 
-def _subscriptions(values: list[str] | None) -> list[str] | None:
-    if values is None:
-        return None
-    return list(dict.fromkeys(normalize_subscription(v) for v in values))
+# A rule name, a prefix (activity.*) or an event type, stored as the rule it names.
+Subscription = Annotated[str, AfterValidator(normalize_subscription)]
+Region = Annotated[str, Field(pattern=REGION_CODE)]
+
+
+def _unique(values: list[str] | None) -> list[str] | None:
+    return None if values is None else list(dict.fromkeys(values))
 
 
 class RecipientIn(BaseModel):
@@ -45,14 +48,11 @@ class RecipientIn(BaseModel):
     webhook_secret: str | None = Field(None, min_length=16, max_length=200,
                                        description="HMAC key; generated when a webhook_url comes without one")
     language: Language = "id"
-    subscriptions: list[str] = Field([], description="rule names (activity.reminder), prefixes (activity.*) or "
-                                                     "event types; none means every rule")
-    regions: list[Annotated[str, Field(pattern=REGION_CODE)]] = Field([], description="none means the whole instance")
+    subscriptions: list[Subscription] = Field([], description="rule names (activity.reminder), prefixes "
+                                                              "(activity.*) or event types; none means every rule")
+    regions: list[Region] = Field([], description="region codes; none means the whole instance")
 
-    @field_validator("subscriptions")
-    @classmethod
-    def _known_rules(cls, value: list[str]) -> list[str] | None:
-        return _subscriptions(value)
+    _unique_subscriptions = field_validator("subscriptions")(_unique)
 
 
 class RecipientPatch(BaseModel):
@@ -64,13 +64,10 @@ class RecipientPatch(BaseModel):
     webhook_secret: str | None = Field(None, min_length=16, max_length=200)
     rotate_webhook_secret: bool = False
     language: Language | None = None
-    subscriptions: list[str] | None = None
-    regions: list[Annotated[str, Field(pattern=REGION_CODE)]] | None = None
+    subscriptions: list[Subscription] | None = None
+    regions: list[Region] | None = None
 
-    @field_validator("subscriptions")
-    @classmethod
-    def _known_rules(cls, value: list[str] | None) -> list[str] | None:
-        return _subscriptions(value)
+    _unique_subscriptions = field_validator("subscriptions")(_unique)
 
 
 def _recipient_out(doc: dict[str, Any], reveal_secret: bool = False) -> dict[str, Any]:

@@ -51,7 +51,6 @@ INTERRUPTED_EMAIL = (
     "the service stopped while this e-mail was being handed to the SMTP server, so whether it went out is "
     "unknown; it is not sent again automatically, to avoid a duplicate. Retry it by hand if it did not arrive."
 )
-INTERRUPTED_WEBHOOK = "the service stopped during this attempt; retrying (receivers dedupe on X-Sinergi-Delivery)"
 
 
 class Metrics:
@@ -122,6 +121,8 @@ class Notifier:
                                   recipient.get("email") if channel == "email" else recipient.get("webhook_url"),
                                   recipient.get("name"), language, subject, body)
                    for channel in channels if channel != "inbox"]
+        for delivery in outside:
+            delivery["shared"] = len(outside) > 1  # another channel also records its outcome on the notification
         now = datetime.now(UTC)
         note = {
             "_id": nid, "recipient_id": recipient["_id"], "rule": trigger.rule, "subject": subject, "body": body,
@@ -197,25 +198,31 @@ class DeliveryRunner:
     def slot(self, channel: str) -> asyncio.Semaphore:
         return self._slots[channel]
 
-    async def attempt(self, did: str, attempt: int) -> None:
-        """Send attempt ``attempt`` (the caller holds its claim)."""
+    async def attempt(self, doc: dict[str, Any], attempt: int, resumed: bool = False) -> None:
+        """Send attempt ``attempt`` of the delivery ``doc`` (as the scheduler read it; it holds the claim).
+
+        An e-mail is first stored as ``sending``: after a crash that means "outcome unknown", and
+        it is not sent again by itself. A webhook is not: after a crash its attempt is simply
+        made again (the claim of the next attempt decides who), which receivers dedupe;
+        ``resumed`` says this attempt was claimed before by a process that stopped.
+        """
+        did = doc["_id"]
         async with self.deliveries.lock(did):
-            doc = await self.deliveries.active.get(did)
-            if doc is None or doc["status"] not in {"pending", "failed"} or doc["attempts"] != attempt - 1:
-                return  # done meanwhile, or another attempt is under way
+            if doc["status"] not in {"pending", "failed"} or doc["attempts"] != attempt - 1:
+                return
             target = await self._target(doc)
-            if isinstance(target, str):
-                await self._finish(doc, attempt, error=target, give_up=True, started=datetime.now(UTC), ms=0)
-                return
             started = datetime.now(UTC)
-            sending = {"status": "sending", "attempts": attempt, "attempt_started_at": started,
-                       "to": target.get("to", doc["to"]), "version": doc["version"] + 1, "updated_at": started}
-            # Stored before the message leaves: after a crash, "sending" means "outcome unknown".
-            stored = await self.deliveries.active.collection.update_one({"_id": did, "version": doc["version"]},
-                                                                       {"$set": sending})
-            if stored.matched_count == 0:
+            if isinstance(target, str):
+                await self._conclude(doc, attempt, error=target, give_up=True, started=started, ms=0)
                 return
-            doc = {**doc, **sending}
+            if doc["channel"] == "email":
+                sending = {"status": "sending", "attempts": attempt, "attempt_started_at": started,
+                           "to": target["to"], "version": doc["version"] + 1, "updated_at": started}
+                stored = await self.deliveries.active.collection.update_one(
+                    {"_id": did, "version": doc["version"]}, {"$set": sending})
+                if stored.matched_count == 0:
+                    return  # changed since the scan; the next tick looks again
+                doc = {**doc, **sending}
         with bound(doc.get("correlationid"), doc["cause"]["id"], delivery_id=did, channel=doc["channel"]):
             began = time.perf_counter()
             error: str | None = None
@@ -228,13 +235,18 @@ class DeliveryRunner:
                 error = f"{exc.__class__.__name__}: {exc}"
             ms = round((time.perf_counter() - began) * 1000, 1)
             async with self.deliveries.lock(did):
-                try:
-                    await self._finish(doc, attempt, error=error, give_up=False, started=started, ms=ms)
-                except StaleVersion:
-                    fresh = await self.deliveries.active.get(did)
-                    if fresh is None or fresh["attempts"] != attempt or fresh["status"] == "sent":
-                        return
-                    await self._finish(fresh, attempt, error=error, give_up=False, started=started, ms=ms)
+                await self._conclude(doc, attempt, error=error, give_up=False, started=started, ms=ms,
+                                     resumed=resumed)
+
+    async def _conclude(self, doc: dict[str, Any], attempt: int, **outcome: Any) -> None:
+        """Record the outcome on ``doc`` as read; if it changed meanwhile, on the fresh one."""
+        try:
+            await self._finish(doc, attempt, **outcome)
+        except StaleVersion:
+            fresh = await self.deliveries.active.get(doc["_id"])
+            if fresh is None or fresh["status"] in {"sent", "dead"} or fresh["attempts"] > attempt:
+                return
+            await self._finish(fresh, attempt, **outcome)
 
     async def _target(self, doc: dict[str, Any]) -> dict[str, Any] | str:
         """Where to send now: a recipient's current address and secret (an admin may have fixed them)."""
@@ -265,9 +277,12 @@ class DeliveryRunner:
                                      attempt)
 
     async def _finish(self, doc: dict[str, Any], attempt: int, error: str | None, give_up: bool, started: datetime,
-                      ms: float) -> None:
-        history = [*doc.get("history", []), {"attempt": attempt, "at": started, "ms": ms,
-                                              "outcome": "sent" if error is None else "failed", "error": error}]
+                      ms: float, resumed: bool = False) -> None:
+        entry = {"attempt": attempt, "at": started, "ms": ms, "outcome": "sent" if error is None else "failed",
+                 "error": error}
+        if resumed:
+            entry["resumed"] = "the process that first took this attempt stopped before recording its outcome"
+        history = [*doc.get("history", []), entry]
         changes: dict[str, Any] = {"attempts": attempt, "history": history[-HISTORY:], "last_error": error}
         if error is None:
             changes.update(status="sent", sent_at=datetime.now(UTC))
@@ -289,7 +304,7 @@ class DeliveryRunner:
                  error=error, ms=ms)
         if saved["recipient_id"]:
             await self.inboxes.set_delivery(saved["recipient_id"], saved["notification_id"], saved["channel"],
-                                            summary(saved), saved["updated_at"])
+                                            summary(saved), saved["updated_at"], verify=saved.get("shared", True))
         if saved["status"] == "failed":
             self.wake()
 
@@ -306,19 +321,15 @@ class DeliveryRunner:
         return new
 
     async def recover(self, did: str) -> None:
-        """A delivery left ``sending`` by a process that died (the caller holds the recovery claim)."""
+        """An e-mail left ``sending`` by a process that died (the caller holds the recovery claim)."""
         async with self.deliveries.lock(did):
             doc = await self.deliveries.active.get(did)
             if doc is None or doc["status"] != "sending":
                 return
             attempt = doc["attempts"]
             started = doc.get("attempt_started_at") or datetime.now(UTC)
-            if doc["channel"] == "email":
-                log.warning("e-mail interrupted mid-send; not re-sent", delivery_id=did, attempt=attempt)
-                await self._finish(doc, attempt, error=INTERRUPTED_EMAIL, give_up=True, started=started, ms=0)
-            else:
-                log.warning("webhook interrupted mid-send; will retry", delivery_id=did, attempt=attempt)
-                await self._finish(doc, attempt, error=INTERRUPTED_WEBHOOK, give_up=False, started=started, ms=0)
+            log.warning("e-mail interrupted mid-send; not re-sent", delivery_id=did, attempt=attempt)
+            await self._finish(doc, attempt, error=INTERRUPTED_EMAIL, give_up=True, started=started, ms=0)
 
     async def retry(self, did: str) -> dict[str, Any]:
         """An admin's retry of a failed or dead delivery: one more attempt, now."""
@@ -338,7 +349,7 @@ class DeliveryRunner:
                 raise Conflict(f"delivery {did} changed meanwhile; look again and retry") from exc
         if saved["recipient_id"]:
             await self.inboxes.set_delivery(saved["recipient_id"], saved["notification_id"], saved["channel"],
-                                            summary(saved), saved["updated_at"])
+                                            summary(saved), saved["updated_at"], verify=saved.get("shared", True))
         self.wake()
         return saved
 

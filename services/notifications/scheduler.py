@@ -154,40 +154,39 @@ class Scheduler:
                 started = doc.get("attempt_started_at")
                 if started and (real_now - started).total_seconds() > self.config.lease_seconds:
                     claim = f"delivery:{did}@{doc['attempts']}~stuck{int(time.time() // self.config.lease_seconds)}"
-                    self._spawn(did, claim, self.runner.recover(did), exclusive=False)
+                    self._spawn(did, claim, lambda _: self.runner.recover(did), exclusive=False)
                 continue
             if doc["next_attempt_at"] > now:
                 later.append(doc["next_attempt_at"])
                 continue
             claim = f"delivery:{did}@{doc['attempts'] + 1}"
             seen.add(claim)
-            self._spawn(did, claim, self.runner.attempt(did, doc["attempts"] + 1), exclusive=True,
-                        slot=self.runner.slot(doc["channel"]))
+            self._spawn(did, claim, lambda resumed, d=doc: self.runner.attempt(d, d["attempts"] + 1, resumed),
+                        exclusive=True, slot=self.runner.slot(doc["channel"]))
         if sent:
             await self.deliveries.archive(sent)
         return seen, min(later, default=None)
 
-    def _spawn(self, did: str, claim: str, work: Awaitable[None], exclusive: bool,
+    def _spawn(self, did: str, claim: str, work: Callable[[bool], Awaitable[None]], exclusive: bool,
                slot: asyncio.Semaphore | None = None) -> None:
+        """Run ``work(taken_over)`` in the background once ``claim`` is ours."""
         self._inflight.add(did)
 
         async def run() -> None:
             try:
                 async with self._slots, slot or contextlib.nullcontext():
                     if exclusive:
-                        taken = await self._claim(claim) is not None
+                        claimed = await self._claim(claim)
                     else:
-                        taken = await self.claims.take(claim, self.owner, datetime.now(UTC))
-                    if taken:
-                        await work
+                        claimed = "first" if await self.claims.take(claim, self.owner, datetime.now(UTC)) else None
+                    if claimed:
+                        await work(claimed == "takeover")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("delivery work failed; the scheduler will come back to it", delivery_id=did, error=repr(exc))
             finally:
                 self._inflight.discard(did)
-                if asyncio.iscoroutine(work):
-                    work.close()
 
         task = asyncio.create_task(run(), name=f"delivery-{did}")
         self._tasks.add(task)

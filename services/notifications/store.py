@@ -17,6 +17,7 @@ import asyncio
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+from weakref import WeakValueDictionary
 
 from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
@@ -80,7 +81,7 @@ class Inboxes:
 
     def __init__(self, db: AsyncDatabase) -> None:
         self.db = db
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
 
     def of(self, recipient_id: str) -> AsyncCollection:
         return self.db[f"inbox_{recipient_id}"]
@@ -106,30 +107,31 @@ class Inboxes:
         return await inbox.find_one({"_id": notification_id})
 
     async def set_delivery(self, recipient_id: str, notification_id: str, channel: str, summary: dict[str, Any],
-                           at: datetime) -> None:
+                           at: datetime, verify: bool) -> None:
         """Record a channel's delivery state on the notification.
 
-        Each channel writes only its own key; an update on FerretDB is a read then a write, so
-        two channels finishing at once in two processes could overwrite each other: the write
-        is checked and repeated until it holds.
+        Each channel writes only its own key. An update on FerretDB is a read then a write, so
+        when two channels of one notification finish at once in two processes one could undo
+        the other: with ``verify`` the write is read back and repeated until it holds.
         """
         inbox = self.of(recipient_id)
-        lock = self._locks.setdefault(notification_id, asyncio.Lock())
-        try:
-            async with lock:
-                for _ in range(5):
-                    result = await inbox.update_one(
-                        {"_id": notification_id},
-                        {"$set": {f"delivery.{channel}": summary, "updated_at": at}, "$inc": {"version": 1}},
-                    )
-                    if result.matched_count == 0:
-                        return
-                    found = await inbox.find_one({"_id": notification_id}, {"delivery": 1})
-                    if found and (found.get("delivery") or {}).get(channel) == summary:
-                        return
-        finally:
-            if not lock.locked():
-                self._locks.pop(notification_id, None)
+        async with self._lock(notification_id):
+            for _ in range(5):
+                result = await inbox.update_one(
+                    {"_id": notification_id},
+                    {"$set": {f"delivery.{channel}": summary, "updated_at": at}, "$inc": {"version": 1}},
+                )
+                if result.matched_count == 0 or not verify:
+                    return
+                found = await inbox.find_one({"_id": notification_id}, {"delivery": 1})
+                if found and (found.get("delivery") or {}).get(channel) == summary:
+                    return
+
+    def _lock(self, notification_id: str) -> asyncio.Lock:
+        lock = self._locks.get(notification_id)
+        if lock is None:
+            lock = self._locks[notification_id] = asyncio.Lock()
+        return lock
 
     async def drop(self, recipient_id: str) -> None:
         await self.of(recipient_id).drop()
@@ -160,10 +162,8 @@ class Deliveries:
         return await self.active.get(delivery_id) or await self.log.find_one({"_id": delivery_id})
 
     async def working(self) -> list[dict[str, Any]]:
-        """Every delivery in the working set, without bodies (the scheduler's scan)."""
-        projection = {"status": 1, "attempts": 1, "next_attempt_at": 1, "attempt_started_at": 1, "channel": 1,
-                      "updated_at": 1, PENDING: 1}
-        return await self.active.collection.find({}, projection).to_list()
+        """Every delivery in the working set (the scheduler's scan; an attempt starts from it)."""
+        return await self.active.collection.find({}).to_list()
 
     async def archive(self, ids: Iterable[str]) -> int:
         """Move sent deliveries whose event is published to the log (insert, then delete)."""
