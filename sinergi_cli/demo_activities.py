@@ -197,27 +197,36 @@ def load(console: Console, client: httpx.Client, partner_ids: list[str]) -> None
 
 
 def _wait_for_partners(console: Console, client: httpx.Client, partner_ids: list[str],
-                       timeout: float = 30.0) -> dict[str, list[str]]:
-    """Active partner ids by type, once this service's replica knows them (it fills from events)."""
+                       timeout: float = 30.0) -> list[dict[str, Any]]:
+    """The demo partners as this service's replica knows them (it fills from partner events)."""
+    wanted = set(partner_ids)
     found: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + timeout
     with console.status("demo: waiting for the activities service to learn the partners ..."):
-        while len(found) < len(partner_ids) and time.monotonic() < deadline:
-            for partner_id in partner_ids:
-                if partner_id not in found:
-                    response = client.get(f"/replica/partners/{partner_id}")
-                    if response.status_code == 200:
-                        found[partner_id] = response.json()
-            if len(found) < len(partner_ids):
-                time.sleep(0.2)
-    if len(found) < len(partner_ids):
-        console.print(f"[yellow]demo: {len(partner_ids) - len(found)} partner(s) not known to the activities "
+        while True:
+            cursor: str | None = None
+            while True:
+                params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+                page = _request(client, "GET", "/replica/partners", params=params)
+                found.update({p["id"]: p for p in page["items"] if p["id"] in wanted})
+                cursor = page["next_cursor"]
+                if cursor is None:
+                    break
+            if len(found) == len(wanted) or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+    if len(found) < len(wanted):
+        console.print(f"[yellow]demo: {len(wanted) - len(found)} partner(s) not known to the activities "
                       "service yet; their activities are loaded without them[/yellow]")
-    by_type: dict[str, list[str]] = {}
-    for partner in found.values():
-        if partner["status"] == "active":
-            by_type.setdefault(partner.get("type") or "lainnya", []).append(partner["id"])
-    return by_type
+    return [p for p in found.values() if p["status"] == "active"]
+
+
+def _pick(partners: list[dict[str, Any]], wanted_type: str, district: str | None) -> str | None:
+    """An active partner of that type, one from the activity's kecamatan when there is one."""
+    of_type = [p for p in partners if p.get("type") == wanted_type]
+    local = [p for p in of_type if district and p.get("district") == district]
+    chosen = (local or of_type)[:1]
+    return chosen[0]["id"] if chosen else None
 
 
 def _existing(client: httpx.Client) -> dict[str, dict[str, Any]]:
@@ -233,17 +242,35 @@ def _existing(client: httpx.Client) -> dict[str, dict[str, Any]]:
             return found
 
 
-def _create(client: httpx.Client, demo: Demo, partners: dict[str, list[str]]) -> dict[str, Any]:
+def _create(client: httpx.Client, demo: Demo, partners: list[dict[str, Any]]) -> dict[str, Any]:
     chosen: list[dict[str, str]] = []
+    district = (demo.location or {}).get("district")
     for wanted, role in demo.partners:
-        ids = partners.get(wanted, [])
-        if ids and all(p["partner_id"] != ids[0] for p in chosen):
-            chosen.append({"partner_id": ids[0], "role": role})
+        partner_id = _pick(partners, wanted, district)
+        if partner_id and all(p["partner_id"] != partner_id for p in chosen):
+            chosen.append({"partner_id": partner_id, "role": role})
     body = {"title": demo.title, "description": demo.description or None, "kind": demo.kind, "election": ELECTION,
             "stage": demo.stage, "topics": demo.topics, "method": demo.method, "format": demo.format,
             "segments": demo.segments, "partners": chosen, "speakers": demo.speakers, "location": demo.location,
             "planned_reach": demo.planned_reach}
-    return _request(client, "POST", "/activities", body, key=f"demo-activity-{demo.title}")
+    key = f"demo-activity-{demo.title}"
+    response = client.post("/activities", json=body, headers={"Idempotency-Key": key})
+    refused = _refused_partners(response)
+    if refused:  # suspended while the replica caught up: plan it without them
+        body["partners"] = [p for i, p in enumerate(chosen) if i not in refused]
+        response = client.post("/activities", json=body, headers={"Idempotency-Key": f"{key}-without-{len(refused)}"})
+    if response.status_code != 201:
+        raise RuntimeError(f"activities POST /activities: {response.status_code} {response.text[:500]}")
+    return response.json()
+
+
+def _refused_partners(response: httpx.Response) -> set[int]:
+    if response.status_code != 422:
+        return set()
+    fields = [e["field"] for e in response.json().get("errors", [])]
+    if not fields or not all(f.startswith("partners[") for f in fields):
+        return set()
+    return {int(f.split("[")[1].split("]")[0]) for f in fields}
 
 
 def _advance(client: httpx.Client, demo: Demo, activity: dict[str, Any]) -> None:

@@ -15,8 +15,19 @@ import httpx
 import openpyxl
 from rich.console import Console
 
-from sinergi_cli import demo_activities, demo_partners
+from sinergi_cli import demo_activities
 from tests.conftest import ROOT, SECRET, auth, service_env
+
+# One partner of each type the season asks for (the full partners demo registers 87: slow here).
+PARTNERS = [
+    {"name": "Diskominfo Kota Bandung", "type": "opd_diskominfo"},
+    {"name": "KIM Dago Berdaya", "type": "kim", "district": "32.73.02"},
+    {"name": "KIM Cicadas Bersatu", "type": "kim", "district": "32.73.14"},
+    {"name": "Komunitas Seni Braga", "type": "ormas_komunitas"},
+    {"name": "Radio Komunitas Cibiru", "type": "media"},
+    {"name": "SMA Negeri 2 Bandung", "type": "sekolah", "district": "32.73.02"},
+    {"name": "FISIP Universitas Padjadjaran", "type": "perguruan_tinggi"},
+]
 
 
 async def test_the_demo_season_loads_twice_into_running_services_and_the_cli_writes_its_report(
@@ -28,7 +39,11 @@ async def test_the_demo_season_loads_twice_into_running_services_and_the_cli_wri
     headers = auth("admin")
     with httpx.Client(base_url=partners.url, headers=headers, timeout=30) as p, \
             httpx.Client(base_url=activities.url, headers=headers, timeout=30) as a:
-        partner_ids = demo_partners.load(console, p)
+        partner_ids = []
+        for partner in PARTNERS:
+            created = p.post("/partners", json={**partner, "region": "32.73"})
+            assert created.status_code == 201, created.text
+            partner_ids.append(created.json()["id"])
         demo_activities.load(console, a, partner_ids)
         first = a.get("/activities", params={"election": "pilkada-2024", "limit": 500}).json()["items"]
         demo_activities.load(console, a, partner_ids)
@@ -38,8 +53,10 @@ async def test_the_demo_season_loads_twice_into_running_services_and_the_cli_wri
     assert [(x["id"], x["version"]) for x in again] == [(x["id"], x["version"]) for x in first]
     statuses = Counter(x["status"] for x in first)
     assert set(statuses) == {"planned", "scheduled", "held", "reported", "cancelled"}
-    named = {p["partner_id"] for x in first for p in x["partners"]}
-    assert named and named <= set(partner_ids), "demo activities name the demo partners"
+    named = {p["name"]: p["partner_id"] for x in first for p in x["partners"]}
+    assert set(named.values()) <= set(partner_ids) and len(named) >= 6, "demo activities name the demo partners"
+    dago = next(x for x in first if "Kelurahan Dago" in x["title"])
+    assert [p["name"] for p in dago["partners"]] == ["KIM Dago Berdaya"], "a KIM of the activity's own kecamatan"
     quiet = [x for x in first if any(w["code"] == "masa_tenang" for w in x["warnings"])]
     assert [x["title"] for x in quiet] == ["Mobil sosialisasi keliling: ayo ke TPS 27 November"]
 
