@@ -38,6 +38,7 @@ class Partners(Protocol):
     async def get_many(self, partner_ids: list[str]) -> dict[str, Partner]: ...
     async def add(self, partner: Partner) -> None: ...
     async def add_many(self, partners: list[Partner]) -> dict[str, DuplicateName]: ...
+    def announce(self, partner_ids: list[str]) -> None: ...
     async def save(self, loaded: Loaded) -> None: ...
     async def find(self, filters: Filters, limit: int, cursor: str | None) -> tuple[list[Partner], str | None]: ...
     def every(self, filters: Filters) -> AsyncIterator[Partner]: ...
@@ -209,6 +210,7 @@ class Registry:
         current = await self.store.get_many(sorted(set(holders.values())))
         ids = self.ids()
         fresh: list[tuple[_Plan, Partner]] = []
+        created: list[str] = []
         for plan in plans:
             existing = current.get(holders.get(plan.key, ""))
             reason = plan.reason or f"imported from {source}, row {plan.row.number}"
@@ -216,7 +218,7 @@ class Registry:
                 if existing is None:
                     fresh.append((plan, self._new(plan, next(ids), reason, by)))
                     if len(fresh) >= BATCH:
-                        await self._add_batch(fresh, report)
+                        created += await self._add_batch(fresh, report)
                     continue
                 # Try the row on the copy just read: most rows of a re-import change nothing.
                 _apply(plan, existing, self.clock(), reason, by)
@@ -232,18 +234,22 @@ class Registry:
             except InvalidField as exc:
                 for error in exc.errors or []:
                     report.fail(plan.row, error["field"], error["message"])
-        await self._add_batch(fresh, report)
+        created += await self._add_batch(fresh, report)
+        self.store.announce(created)
         report.errors.sort(key=lambda error: error["row"])
         return report
 
-    async def _add_batch(self, fresh: list[tuple[_Plan, Partner]], report: ImportReport) -> None:
+    async def _add_batch(self, fresh: list[tuple[_Plan, Partner]], report: ImportReport) -> list[str]:
         refused = await self.store.add_many([partner for _, partner in fresh])
+        stored = []
         for plan, partner in fresh:
             if partner.id in refused:
                 report.fail(plan.row, "name", _taken(partner, refused[partner.id]).detail)
             else:
-                report.created += 1
+                stored.append(partner.id)
+        report.created += len(stored)
         fresh.clear()
+        return stored
 
     def _plan(self, rows: list[Row], report: ImportReport) -> list[_Plan]:
         plans: list[_Plan] = []

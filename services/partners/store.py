@@ -134,7 +134,8 @@ class PartnerStore:
     async def add_many(self, partners: list[Partner]) -> dict[str, DuplicateName]:
         """Store many new partners in two writes (their name claims, then them); returns the
         ones refused because their name is taken, by id. FerretDB serialises every write to a
-        database, so an import of a thousand rows costs two writes, not two thousand."""
+        database, so an import of a thousand rows costs two writes, not two thousand. Their
+        events wait in the outbox until :meth:`announce` (or the relay's sweep)."""
         refused: dict[str, DuplicateName] = {}
         if not partners:
             return refused
@@ -164,9 +165,16 @@ class PartnerStore:
             await self.partners.collection.insert_many(docs)
             for partner in ready:
                 partner.events.clear()
-                if self.partners.relay is not None:
-                    self.partners.relay.notify(self.partners, partner.id)
         return refused
+
+    def announce(self, partner_ids: list[str]) -> None:
+        """Have the relay publish these partners' pending events now (not at its next sweep).
+
+        An import announces its new partners once all are stored, so the relay's writes do
+        not queue behind, and slow down, the import's own writes (FerretDB serialises them)."""
+        if self.partners.relay is not None:
+            for partner_id in partner_ids:
+                self.partners.relay.notify(self.partners, partner_id)
 
     async def save(self, loaded: Loaded) -> None:
         """Write a changed partner if it is still at the version read (else ``StaleVersion``)."""

@@ -6,12 +6,14 @@ from collections import Counter
 from itertools import count
 
 from services.partners import domain
+from services.partners.api import PartnerIn
 from sinergi_cli.demo_partners import DEMO_PARTNERS, KECAMATAN, SUSPENDED
 
 
 def test_every_demo_partner_passes_the_registry_rules():
     ids = (f"a{n}" for n in count())
     for body in DEMO_PARTNERS:
+        PartnerIn.model_validate(body)  # the shape POST /partners accepts
         checked = domain.details(body, "32.73")
         domain.agreements(body["agreements"], ids)
         assert all(c.phone and c.phone.startswith("+62") for c in checked["contacts"]), body["name"]

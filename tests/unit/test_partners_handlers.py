@@ -63,6 +63,9 @@ class FakePartners:
                 refused[partner.id] = exc
         return refused
 
+    def announce(self, partner_ids):
+        self.announced = [*getattr(self, "announced", []), *partner_ids]
+
     async def save(self, loaded):
         if loaded.partner.id in self.interfere:
             self.interfere.remove(loaded.partner.id)
@@ -118,6 +121,7 @@ async def test_an_import_reports_each_bad_row_and_stores_the_good_ones(registry,
     assert (report.created, report.updated, report.unchanged) == (2, 0, 0)
     assert [(e["row"], e["field"]) for e in report.errors] == [(4, "jenis"), (5, "nama"), (6, "kontak1_telepon")]
     assert "repeats the partner of row 2" in report.errors[1]["message"]
+    assert sorted(fake.announced) == sorted(fake.stored)
     suspended = next(p for p in fake.stored.values() if p.name == "Karang Taruna Cicendo")
     assert suspended.status is Status.suspended and suspended.version == 2
     assert suspended.status_history[-1].reason == "vakum"
