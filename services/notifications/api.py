@@ -100,6 +100,8 @@ async def add_recipient(body: RecipientIn, request: Request, _: Admin) -> JSONRe
         values["webhook_secret"] = None
     doc = {"_id": resource_id(request), **values, "version": 1, "created_at": now, "updated_at": now}
     stored = await _recipients(request).add(doc)
+    inboxes: Inboxes = request.app.state.inboxes
+    await inboxes.create(stored["_id"])
     return with_etag(_recipient_out(stored, reveal_secret=True), stored["version"], 201,
                      {"Location": f"/recipients/{stored['_id']}"})
 

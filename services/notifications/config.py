@@ -58,7 +58,7 @@ class NotifySettings(BaseSettings):
     lease_seconds: float = Field(120.0, gt=0)
     # Claims are kept this long, then pruned (hourly).
     claim_retention_days: int = Field(30, ge=1)
-    # Sent deliveries stay in the working set this long before moving to the delivery log.
+    # Sent deliveries move from the working set to the delivery log in batches, at most this often.
     archive_after_seconds: float = Field(5.0, ge=0)
 
     # Shifts this process's clock (seconds), or follows the offset written in a file, so that

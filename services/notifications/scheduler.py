@@ -55,6 +55,7 @@ class Scheduler:
         self._tasks: set[asyncio.Task[None]] = set()
         self._contended: dict[str, float] = {}
         self._loop: asyncio.Task[None] | None = None
+        self._archived = 0.0
         clock.on_change(self.wake)
 
     def wake(self) -> None:
@@ -163,7 +164,8 @@ class Scheduler:
             seen.add(claim)
             self._spawn(did, claim, lambda resumed, d=doc: self.runner.attempt(d, d["attempts"] + 1, resumed),
                         exclusive=True, slot=self.runner.slot(doc["channel"]))
-        if sent:
+        if sent and time.monotonic() - self._archived >= self.config.archive_after_seconds:
+            self._archived = time.monotonic()
             await self.deliveries.archive(sent)
         return seen, min(later, default=None)
 

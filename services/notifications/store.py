@@ -14,6 +14,7 @@ On the FerretDB store every lookup costs time in proportion to the collection, s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,7 @@ from weakref import WeakValueDictionary
 from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError
 
 from services.notifications.domain import Job
 from shared.outbox import OUTBOX, PENDING, AggregateCollection
@@ -132,6 +133,11 @@ class Inboxes:
         if lock is None:
             lock = self._locks[notification_id] = asyncio.Lock()
         return lock
+
+    async def create(self, recipient_id: str) -> None:
+        """Create a new recipient's inbox up front, so a fan-out does not pay for it."""
+        with contextlib.suppress(CollectionInvalid):
+            await self.db.create_collection(f"inbox_{recipient_id}")
 
     async def drop(self, recipient_id: str) -> None:
         await self.of(recipient_id).drop()
