@@ -19,7 +19,7 @@ from ulid import ULID
 from services.partners import domain
 from services.partners.domain import EDITABLE, Invalid, NotAllowed, Partner, Status, fold
 from services.partners.spreadsheet import Row
-from services.partners.store import DuplicateName, Filters, Loaded
+from services.partners.store import AlreadyStored, DuplicateName, Filters, Loaded
 from shared.outbox import StaleVersion
 from shared.problems import Conflict, InvalidField, NotFound, PreconditionFailed
 
@@ -122,9 +122,6 @@ class Registry:
         region = raw.get("region") or self.region
         if region != self.region:
             raise InvalidField({"region": f"this instance serves region {self.region}, not {region}"})
-        existing = await self.store.get(partner_id)
-        if existing is not None:  # a retried request that already created it
-            return existing
         errors: list[tuple[str, str]] = []
         fields = _collect(errors, lambda: domain.details(raw, self.region))
         signed = _collect(errors, lambda: domain.agreements(raw.get("agreements"), self.ids()))
@@ -136,6 +133,8 @@ class Registry:
             await self.store.add(partner)
         except DuplicateName as exc:
             raise _taken(partner, exc) from exc
+        except AlreadyStored:  # a retried request that created it before it could answer
+            return await self.get(partner_id)
         return partner
 
     # --- changing --------------------------------------------------------------------------

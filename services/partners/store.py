@@ -62,6 +62,10 @@ class DuplicateName(Exception):
         self.existing_id = existing_id
 
 
+class AlreadyStored(Exception):
+    """A partner with this id is stored already: the request that creates it ran before."""
+
+
 @dataclass
 class Loaded:
     """A partner as read for a change: the version and name it had, and its unpublished events."""
@@ -126,9 +130,13 @@ class PartnerStore:
         return {doc["_id"]: _from_doc(doc) async for doc in found}
 
     async def add(self, partner: Partner) -> None:
-        """Store a new partner and its events; ``DuplicateName`` if the name is taken in its region."""
+        """Store a new partner and its events; ``DuplicateName`` if the name is taken in its
+        region, ``AlreadyStored`` if a partner with its id exists (a retried request)."""
         await self._claim(partner.name_key, partner.id)
-        await self.partners.insert(_to_doc(partner), [_wire(e) for e in partner.events])
+        try:
+            await self.partners.insert(_to_doc(partner), [_wire(e) for e in partner.events])
+        except DuplicateKeyError:
+            raise AlreadyStored(partner.id) from None
         partner.events.clear()
 
     async def add_many(self, partners: list[Partner]) -> dict[str, DuplicateName]:

@@ -320,3 +320,16 @@ async def test_search_ignores_case_and_spacing(settings, q):
         await register(client)
         response = await client.get("/partners", headers=auth("viewer"), params={"q": q})
         assert [p["name"] for p in response.json()["items"]] == ["KIM Sekarbela"]
+
+
+async def test_a_registration_retried_after_it_was_stored_answers_with_that_partner(settings):
+    # What an abandoned Idempotency-Key claim leads to: the same planned id registered again.
+    async with tap(settings, PARTNER_EVENTS) as published, running("partners", settings) as (app, client):
+        registry = app.state.registry_service
+        first = await registry.register("01JRETRIED0000000000000000", dict(SEKARBELA), "op")
+        again = await registry.register("01JRETRIED0000000000000000", dict(SEKARBELA), "op")
+        assert (again.id, again.version, again.name) == (first.id, 1, "KIM Sekarbela")
+        await eventually(lambda: count_at_least(published, 1))
+        marker = await register(client, name="KIM Penanda")
+        await eventually(lambda: count_at_least(published, 2))
+        assert [e["subject"] for e in published] == [first.id, marker["id"]]
