@@ -287,3 +287,10 @@ async def jobs(client: Any, **params: Any) -> list[dict[str, Any]]:
 async def value(found: Any) -> Any:
     """``eventually`` wants a coroutine: ``eventually(lambda: value(len(x) == 3))``."""
     return found
+
+
+async def soon(probe: Any, timeout: float = 30.0) -> Any:
+    """``eventually`` with the patience a shared, busy store needs; it returns as soon as it holds."""
+    from tests.conftest import eventually
+
+    return await eventually(probe, timeout=timeout)

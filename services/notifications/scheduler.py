@@ -51,6 +51,7 @@ class Scheduler:
         self.ticks = 0
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(config.concurrency)
+        self._job_slots = asyncio.Semaphore(4)
         self._inflight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._contended: dict[str, float] = {}
@@ -98,7 +99,9 @@ class Scheduler:
                 upcoming.append(job["due_at"])
                 break
             seen.add(job["_id"])
-            await self._fire(job)
+            if job["_id"] not in self._inflight and not self._waiting(job["_id"]):
+                self._spawn(job["_id"], job["_id"], lambda taken_over, j=job: self._run_job(j, taken_over),
+                            slot=self._job_slots)
         delivery_claims, next_attempt = await self._deliveries(now)
         seen |= delivery_claims
         upcoming += [next_attempt] if next_attempt else []
@@ -107,15 +110,21 @@ class Scheduler:
         self.ticks += 1
         return min(((at - now).total_seconds() for at in upcoming), default=self.config.poll_seconds)
 
+    def _waiting(self, claim_id: str) -> bool:
+        """Another process holds this claim and its lease has not run out: do not ask again yet."""
+        first_seen = self._contended.get(claim_id)
+        return first_seen is not None and time.monotonic() - first_seen < self.config.lease_seconds
+
     async def _claim(self, claim_id: str) -> str | None:
         """``first`` when the claim is ours, ``takeover`` when its holder has not finished within
         the lease and we took it over, else ``None``."""
         now = datetime.now(UTC)
-        if await self.claims.take(claim_id, self.owner, now):
-            self._contended.pop(claim_id, None)
-            return "first"
-        first_seen = self._contended.setdefault(claim_id, time.monotonic())
-        if time.monotonic() - first_seen < self.config.lease_seconds:
+        if claim_id not in self._contended:
+            if await self.claims.take(claim_id, self.owner, now):
+                return "first"
+            self._contended[claim_id] = time.monotonic()
+            return None
+        if self._waiting(claim_id):
             return None
         window = int(time.time() // self.config.lease_seconds)
         if await self.claims.take(f"{claim_id}~r{window}", self.owner, now):
@@ -124,19 +133,9 @@ class Scheduler:
             return "takeover"
         return None
 
-    async def _fire(self, job: dict[str, Any]) -> None:
-        job_id = job["_id"]
-        if job_id in self._inflight:
-            return
-        self._inflight.add(job_id)
-        try:
-            claimed = await self._claim(job_id)
-            if claimed is None:
-                return
-            await self.run_job(job, claimed == "takeover")
-            await self.jobs.delete(job_id)
-        finally:
-            self._inflight.discard(job_id)
+    async def _run_job(self, job: dict[str, Any], taken_over: bool) -> None:
+        await self.run_job(job, taken_over)
+        await self.jobs.delete(job["_id"])
 
     async def _deliveries(self, now: datetime) -> tuple[set[str], datetime | None]:
         real_now = datetime.now(UTC)
@@ -154,29 +153,31 @@ class Scheduler:
             if status == "sending":
                 started = doc.get("attempt_started_at")
                 if started and (real_now - started).total_seconds() > self.config.lease_seconds:
+                    # One recovery per lease window, whoever sees it first.
                     claim = f"delivery:{did}@{doc['attempts']}~stuck{int(time.time() // self.config.lease_seconds)}"
-                    self._spawn(did, claim, lambda _: self.runner.recover(did), exclusive=False)
+                    self._spawn(did, claim, lambda _, d=did: self.runner.recover(d), exclusive=False)
                 continue
             if doc["next_attempt_at"] > now:
                 later.append(doc["next_attempt_at"])
                 continue
             claim = f"delivery:{did}@{doc['attempts'] + 1}"
             seen.add(claim)
-            self._spawn(did, claim, lambda resumed, d=doc: self.runner.attempt(d, d["attempts"] + 1, resumed),
-                        exclusive=True, slot=self.runner.slot(doc["channel"]))
+            if not self._waiting(claim):
+                self._spawn(did, claim, lambda taken_over, d=doc: self.runner.attempt(d, d["attempts"] + 1, taken_over),
+                            slot=self.runner.slot(doc["channel"]))
         if sent and time.monotonic() - self._archived >= self.config.archive_after_seconds:
             self._archived = time.monotonic()
             await self.deliveries.archive(sent)
         return seen, min(later, default=None)
 
-    def _spawn(self, did: str, claim: str, work: Callable[[bool], Awaitable[None]], exclusive: bool,
+    def _spawn(self, key: str, claim: str, work: Callable[[bool], Awaitable[None]], exclusive: bool = True,
                slot: asyncio.Semaphore | None = None) -> None:
-        """Run ``work(taken_over)`` in the background once ``claim`` is ours."""
-        self._inflight.add(did)
+        """Run ``work(taken_over)`` in the background once ``claim`` is ours (``key`` is then in flight)."""
+        self._inflight.add(key)
 
         async def run() -> None:
             try:
-                async with self._slots, slot or contextlib.nullcontext():
+                async with slot or contextlib.nullcontext(), self._slots:
                     if exclusive:
                         claimed = await self._claim(claim)
                     else:
@@ -186,10 +187,10 @@ class Scheduler:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("delivery work failed; the scheduler will come back to it", delivery_id=did, error=repr(exc))
+                log.warning("scheduled work failed; the scheduler will come back to it", key=key, error=repr(exc))
             finally:
-                self._inflight.discard(did)
+                self._inflight.discard(key)
 
-        task = asyncio.create_task(run(), name=f"delivery-{did}")
+        task = asyncio.create_task(run(), name=f"scheduled-{key}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

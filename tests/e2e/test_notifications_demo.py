@@ -11,8 +11,8 @@ from rich.console import Console
 from shared.events import EventType
 from sinergi_cli import demo_notifications
 from sinergi_cli.mailcatcher import messages
-from tests.conftest import ROOT, auth, eventually, free_port
-from tests.notifications_support import FAST, event, partner, publish, value
+from tests.conftest import ROOT, auth, free_port
+from tests.notifications_support import FAST, event, partner, publish, soon, value
 
 
 async def test_demo_staff_receive_their_emails_in_the_mail_catcher(processes, settings, tmp_path):
@@ -22,7 +22,7 @@ async def test_demo_staff_receive_their_emails_in_the_mail_catcher(processes, se
     try:
         service = processes("notifications", **FAST, SINERGI_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}")
         console = Console(file=open(tmp_path / "console.txt", "w"))  # noqa: SIM115
-        with httpx.Client(base_url=service.url, headers=auth("admin"), timeout=10) as client:
+        with httpx.Client(base_url=service.url, headers=auth("admin")) as client:
             demo_notifications.load(console, client)
             demo_notifications.load(console, client)  # twice: nothing doubles
             staff = client.get("/recipients", params={"kind": "staff"}).json()["items"]
@@ -30,7 +30,7 @@ async def test_demo_staff_receive_their_emails_in_the_mail_catcher(processes, se
         assert {r["language"] for r in staff} == {"id", "en"}
 
         await publish(settings, event(EventType.PARTNER_REGISTERED, partner("P-1", "Komunitas Seni Braga")))
-        caught = await eventually(lambda: value(len(messages(maildir)) == 3 and messages(maildir)), timeout=15)
+        caught = await soon(lambda: value(len(messages(maildir)) == 3 and messages(maildir)))
         assert sorted(m["subject"] for m in caught) == ["Mitra baru: Komunitas Seni Braga"] * 2 + [
             "New partner: Komunitas Seni Braga"]
         assert all(m["to"].endswith("@kpu-kotabandung.example>") for m in caught)

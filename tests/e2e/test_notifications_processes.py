@@ -11,7 +11,7 @@ import pytest
 
 from services.notifications.notifier import INTERRUPTED_EMAIL
 from shared.events import EventType
-from tests.conftest import auth, eventually
+from tests.conftest import auth
 from tests.notifications_support import (
     FAST,
     SmtpSink,
@@ -22,6 +22,7 @@ from tests.notifications_support import (
     inbox,
     partner,
     publish,
+    soon,
     value,
 )
 
@@ -50,12 +51,12 @@ async def _delivery(client, url, delivery_id):
 
 
 async def test_sigkill_mid_batch_and_restart_sends_no_second_email_and_loses_nothing(processes, settings, smtp):
-    smtp.delay = 0.1  # 24 e-mails, four at a time: the batch takes a second or so
+    smtp.delay = 0.2  # 12 e-mails, four at a time: the batch takes a second or so
     service = processes("notifications", **_env(smtp))
-    async with httpx.AsyncClient(base_url=service.url, timeout=10) as client:
-        staff = [await add_recipient(client, name=f"Staf {i}", email=f"staf{i}@kpu-bandung.go.id") for i in range(24)]
+    async with httpx.AsyncClient(base_url=service.url) as client:
+        staff = [await add_recipient(client, name=f"Staf {i}", email=f"staf{i}@kpu-bandung.go.id") for i in range(12)]
         await publish(settings, event(EventType.PARTNER_REGISTERED, partner("P-1", "Komunitas Seni Braga")))
-        await eventually(lambda: value(len(smtp.messages) >= 6), timeout=15)
+        await soon(lambda: value(len(smtp.messages) >= 3))
         service.kill()
         killed_at = len(smtp.messages)
         service.start()
@@ -63,11 +64,11 @@ async def test_sigkill_mid_batch_and_restart_sends_no_second_email_and_loses_not
         async def settled():
             found = await client.get("/deliveries", params={"limit": 500}, headers=auth("operator"))
             items = found.json()["items"]
-            return len(items) == 24 and all(d["status"] in {"sent", "dead"} for d in items) and items
-        deliveries = await eventually(settled, timeout=20)
+            return len(items) == 12 and all(d["status"] in {"sent", "dead"} for d in items) and items
+        deliveries = await soon(settled)
 
     received = Counter(str(m["To"]).split("<")[-1].rstrip(">") for m in smtp.messages)
-    assert killed_at < 24, "the kill came after the batch; nothing was tested"
+    assert killed_at < 12, "the kill came after the batch; nothing was tested"
     assert max(received.values()) == 1, f"an e-mail went out twice: {received.most_common(3)}"
     assert len(Counter(m["Message-ID"] for m in smtp.messages)) == len(smtp.messages)
     # Nothing lost: each e-mail arrived, or is dead because the kill caught it mid-send (never
@@ -78,7 +79,7 @@ async def test_sigkill_mid_batch_and_restart_sends_no_second_email_and_loses_not
     assert len(interrupted) <= 4
     assert {d["to"] for d in deliveries if d["status"] == "sent"} <= set(received)
     assert set(received) | interrupted == {p["email"] for p in staff}
-    async with httpx.AsyncClient(base_url=service.url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=service.url) as client:
         for person in staff:
             assert len(await inbox(client, person["id"])) == 1
 
@@ -90,12 +91,12 @@ async def test_a_kill_mid_send_leaves_the_email_for_an_admin_and_sends_the_webho
     smtp.hold_once.add("rina@kpu-bandung.go.id")
     hooks.hang_once.add("/dashboard")
     service = processes("notifications", **_env(smtp))
-    async with httpx.AsyncClient(base_url=service.url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=service.url) as client:
         rina = await add_recipient(client, name="Rina", email="rina@kpu-bandung.go.id")
         system = await add_recipient(client, name="Dashboard", kind="system", webhook_url=hooks.url("/dashboard"))
         await publish(settings, event(EventType.PARTNER_REGISTERED, partner("P-1")))
         # Both handed over, neither answered yet.
-        await eventually(lambda: value(smtp.started and hooks.hung), timeout=10)
+        await soon(lambda: value(smtp.started and hooks.hung))
         service.kill()
         service.start()
 
@@ -105,22 +106,22 @@ async def test_a_kill_mid_send_leaves_the_email_for_an_admin_and_sends_the_webho
         async def dead():
             found = await _delivery(client, service.url, email_id)
             return found and found["status"] == "dead" and found
-        found = await eventually(dead, timeout=10)
+        found = await soon(dead)
         assert found["last_error"] == INTERRUPTED_EMAIL and found["attempts"] == 1
 
-        [hook] = await eventually(lambda: value(hooks.to("/dashboard")), timeout=10)
+        [hook] = await soon(lambda: value(hooks.to("/dashboard")))
         [hung] = hooks.hung
         assert hook.headers["x-sinergi-delivery"] == hung.headers["x-sinergi-delivery"]
         assert hook.body == hung.body and hook.signed_with(system["webhook_secret"])
-        webhook = await eventually(lambda: _sent(client, service.url, hook.headers["x-sinergi-delivery"]))
+        webhook = await soon(lambda: _sent(client, service.url, hook.headers["x-sinergi-delivery"]))
         assert webhook["attempts"] == 1 and "stopped before recording" in webhook["history"][0]["resumed"]
         assert len(smtp.started) == 1 and smtp.messages == []  # not re-sent by itself
 
         retried = await client.post(f"/deliveries/{email_id}/retry", headers=auth("admin"))
         assert retried.status_code == 200, retried.text
-        await eventually(lambda: value(len(smtp.messages) == 1), timeout=10)
+        await soon(lambda: value(len(smtp.messages) == 1))
         assert smtp.messages[0]["X-Sinergi-Delivery"] == email_id
-        assert (await eventually(lambda: _sent(client, service.url, email_id)))["attempts"] == 2
+        assert (await soon(lambda: _sent(client, service.url, email_id)))["attempts"] == 2
 
 
 async def _sent(client, url, delivery_id):
@@ -141,31 +142,31 @@ async def test_two_processes_side_by_side_send_each_reminder_exactly_once(proces
     set_clock(due - timedelta(hours=1))
     env = _env(smtp, SINERGI_NOTIFY_CLOCK_FILE=str(clock))
     first, second = processes("notifications", **env), processes("notifications", **env)
-    async with httpx.AsyncClient(base_url=first.url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=first.url) as client:
         staff = [await add_recipient(client, name=f"Staf {i}", email=f"staf{i}@kpu-bandung.go.id",
-                                     subscriptions=["activity.reminder"]) for i in range(3)]
+                                     subscriptions=["activity.reminder"]) for i in range(2)]
         await add_recipient(client, name="Dashboard", kind="system", webhook_url=hooks.url("/dashboard"),
                             subscriptions=["activity.reminder"])
         activities = [activity(f"A-{i}", datetime(2024, 11, 6, 8 + i % 8, 0, tzinfo=WIB).isoformat(),
-                               title=f"Kegiatan {i}") for i in range(12)]
+                               title=f"Kegiatan {i}") for i in range(6)]
         await publish(settings, *(event(EventType.ACTIVITY_SCHEDULED, a, version=2) for a in activities))
 
         async def scheduled():
             found = await client.get("/jobs", params={"kind": "reminder", "limit": 100}, headers=auth("viewer"))
-            return len(found.json()["items"]) == 12
-        await eventually(scheduled, timeout=15)
+            return len(found.json()["items"]) == 6
+        await soon(scheduled)
         set_clock(due - timedelta(seconds=0.5))
-        await eventually(lambda: value(len(smtp.messages) == 36 and len(hooks.hits) == 12), timeout=30)
+        await soon(lambda: value(len(smtp.messages) == 12 and len(hooks.hits) == 6))
         for person in staff:
-            assert len(await inbox(client, person["id"])) == 12
+            assert len(await inbox(client, person["id"])) == 6
         for process in (first, second):
             process.stop()  # graceful: whatever was under way finishes first
 
     per_message = Counter(m["X-Sinergi-Delivery"] for m in smtp.messages)
     assert set(per_message.values()) == {1}
-    assert Counter(str(m["To"]) for m in smtp.messages) == {f"Staf {i} <staf{i}@kpu-bandung.go.id>": 12
-                                                            for i in range(3)}
-    assert len({h.headers["x-sinergi-delivery"] for h in hooks.hits}) == 12
+    assert Counter(str(m["To"]) for m in smtp.messages) == {f"Staf {i} <staf{i}@kpu-bandung.go.id>": 6
+                                                            for i in range(2)}
+    assert len({h.headers["x-sinergi-delivery"] for h in hooks.hits}) == 6
     assert all("dijadwalkan besok, Rabu 6 November 2024" in m["Subject"] for m in smtp.messages)
     logs = "".join(path.read_text() for path in {first.log, second.log})  # they may share one file
-    assert logs.count('"outcome": "sent"') == 48
+    assert logs.count('"outcome": "sent"') == 18

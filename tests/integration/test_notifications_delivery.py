@@ -8,7 +8,7 @@ import pytest
 
 from shared.events import EventType
 from tests.bus import tap
-from tests.conftest import auth, eventually, running
+from tests.conftest import auth, running
 from tests.notifications_support import (
     SmtpSink,
     WebhookReceiver,
@@ -19,6 +19,7 @@ from tests.notifications_support import (
     inbox,
     partner,
     publish,
+    soon,
     subscribed,
     value,
 )
@@ -48,7 +49,7 @@ async def test_scheduling_an_activity_reaches_staff_inboxes_partner_contacts_and
         tap(service_settings, "*.notification.*") as published,
         running("notifications", service_settings) as (app, client),
     ):
-        await eventually(lambda: subscribed(app))
+        await soon(lambda: subscribed(app))
         rina = await add_recipient(client, name="Rina (Sosdiklih)", email="rina@kpu-bandung.go.id")
         budi = await add_recipient(client, name="Budi", email="budi@kpu-bandung.go.id", language="en",
                                 subscriptions=["activity.*"])
@@ -73,17 +74,17 @@ async def test_scheduling_an_activity_reaches_staff_inboxes_partner_contacts_and
                       event(EventType.ACTIVITY_SCHEDULED, forum, version=2))
 
         # Each subscribed staff inbox, in the recipient's language.
-        rina_inbox = await eventually(lambda: _scheduled(client, rina["id"]))
+        rina_inbox = await soon(lambda: _scheduled(client, rina["id"]))
         assert rina_inbox["subject"] == "Kegiatan dijadwalkan: 'Forum Warga Coblong', Rabu 6 November 2030 pukul 09.00 WIB"
         assert "Tempat    : Balai RW 05" in rina_inbox["body"]
         assert "KIM Dago (penyelenggara)" in rina_inbox["body"]
-        budi_inbox = await eventually(lambda: _scheduled(client, budi["id"]))
+        budi_inbox = await soon(lambda: _scheduled(client, budi["id"]))
         assert budi_inbox["subject"] == "Scheduled: 'Forum Warga Coblong', Wednesday 6 November 2030 at 09:00 WIB"
         assert [n["rule"] for n in await inbox(client, bored["id"])] == ["partner.registered"] * 2
 
         # Invitations to every partner contact with an e-mail address, and the staff e-mails
         # (Rina: two partners registered and the activity; Budi: the activity only).
-        await eventually(lambda: value(len(smtp.messages) == 7), timeout=5)
+        await soon(lambda: value(len(smtp.messages) == 7))
         assert len(smtp.to("rina@kpu-bandung.go.id")) == 3 and len(smtp.to("budi@kpu-bandung.go.id")) == 1
         invitation = smtp.to("sari@kimdago.id")[0]
         assert invitation["Subject"] == "Undangan: Forum Warga Coblong, Rabu 6 November 2030 pukul 09.00 WIB"
@@ -98,7 +99,7 @@ async def test_scheduling_an_activity_reaches_staff_inboxes_partner_contacts_and
         assert staff_mail["X-Sinergi-Delivery"] == rina_inbox["delivery"]["email"]["id"]
 
         # The system's webhook: signed with its secret, with a delivery id to dedupe on.
-        hook = await eventually(lambda: value([h for h in hooks.to("/sinergi")
+        hook = await soon(lambda: value([h for h in hooks.to("/sinergi")
                                                 if h.json["rule"] == "activity.scheduled"]))
         assert hook[0].signed_with(system["webhook_secret"])
         assert not hook[0].signed_with("another secret of enough length")
@@ -112,9 +113,9 @@ async def test_scheduling_an_activity_reaches_staff_inboxes_partner_contacts_and
         async def delivered():
             found = await _scheduled(client, rina["id"])
             return found and found["delivery"]["email"]["status"] == "sent" and found
-        assert (await eventually(delivered))["delivery"]["inbox"]["status"] == "sent"
+        assert (await soon(delivered))["delivery"]["inbox"]["status"] == "sent"
         # 7 e-mails and 3 webhooks (two partners registered, the activity).
-        await eventually(lambda: value(len([e for e in published if e["type"] == "sinergi.notification.sent"]) == 10))
+        await soon(lambda: value(len([e for e in published if e["type"] == "sinergi.notification.sent"]) == 10))
         sent = [e for e in published if e["data"]["rule"] == "activity.scheduled"]
         assert sorted(e["data"]["channel"] for e in sent) == ["email"] * 5 + ["webhook"]
         assert all(e["subject"] == e["data"]["id"] and e["data"]["delivery"]["status"] == "sent" for e in sent)
@@ -127,30 +128,30 @@ async def _scheduled(client, recipient_id):
 
 async def test_the_same_event_twice_makes_one_notification_and_one_email(service_settings, smtp):
     async with running("notifications", service_settings) as (app, client):
-        await eventually(lambda: subscribed(app))
+        await soon(lambda: subscribed(app))
         staff = await add_recipient(client, name="Rina", email="rina@kpu-bandung.go.id")
         registered = event(EventType.PARTNER_REGISTERED, partner("P-1", "Komunitas Seni Braga"))
         await publish(service_settings, registered, registered)
         again = registered.model_copy(update={"id": "another-id-same-version"})
         await publish(service_settings, again)
         stats = app.state.infra.queues[0].stats
-        await eventually(lambda: value(stats["processed"] + stats["duplicates"] == 3), timeout=5)
-        await eventually(lambda: value(smtp.messages))
+        await soon(lambda: value(stats["processed"] + stats["duplicates"] == 3))
+        await soon(lambda: value(smtp.messages))
         assert len(await inbox(client, staff["id"])) == 1
         assert app.state.infra.queues[0].stats["duplicates"] == 1
-        await eventually(lambda: value(
+        await soon(lambda: value(
             app.state.scheduler.ticks > 3 and not app.state.scheduler._inflight))
         assert len(smtp.messages) == 1
 
 
 async def test_inbox_newest_first_unread_filter_mark_read_and_pages(service_settings):
     async with running("notifications", service_settings) as (app, client):
-        await eventually(lambda: subscribed(app))
+        await soon(lambda: subscribed(app))
         staff = await add_recipient(client, name="Rina")
         base = datetime(2030, 1, 1, tzinfo=UTC)
         await publish(service_settings, *[event(EventType.PARTNER_REGISTERED, partner(
             f"P-{i}", f"Mitra {i}", updated_at=(base + timedelta(minutes=i)).isoformat())) for i in (0, 3, 1, 4, 2)])
-        items = await eventually(lambda: _async_items(client, staff["id"], 5))
+        items = await soon(lambda: _async_items(client, staff["id"], 5))
         assert [n["subject"] for n in items] == [f"Mitra baru: Mitra {i}" for i in (4, 3, 2, 1, 0)]
         assert all(n["read_at"] is None for n in items)
 
@@ -180,10 +181,10 @@ async def _async_items(client, recipient_id, n):
 async def test_a_webhook_that_fails_twice_gets_the_message_on_the_third_attempt(service_settings, hooks):
     hooks.fail_first["/flaky"] = 2
     async with running("notifications", service_settings) as (app, client):
-        await eventually(lambda: subscribed(app))
+        await soon(lambda: subscribed(app))
         system = await add_recipient(client, name="Flaky", kind="system", webhook_url=hooks.url("/flaky"))
         await publish(service_settings, event(EventType.PARTNER_REGISTERED, partner("P-1")))
-        await eventually(lambda: value(len(hooks.to("/flaky")) == 3), timeout=5)
+        await soon(lambda: value(len(hooks.to("/flaky")) == 3))
         attempts = hooks.to("/flaky")
         assert [h.status for h in attempts] == [503, 503, 200]
         assert len({h.headers["x-sinergi-delivery"] for h in attempts}) == 1
@@ -198,7 +199,7 @@ async def test_a_webhook_that_fails_twice_gets_the_message_on_the_third_attempt(
         async def sent():
             found = await client.get(f"/deliveries/{delivery_id}", headers=auth("operator"))
             return found.json()["status"] == "sent" and found.json()
-        done = await eventually(sent)
+        done = await soon(sent)
         assert done["attempts"] == 3
         assert [h["outcome"] for h in done["history"]] == ["failed", "failed", "sent"]
         assert "HTTP 503" in done["history"][0]["error"]
@@ -210,17 +211,17 @@ async def test_a_webhook_that_always_fails_ends_dead_and_can_be_retried_by_hand(
         tap(service_settings, "*.notification.*") as published,
         running("notifications", service_settings) as (app, client),
     ):
-        await eventually(lambda: subscribed(app))
+        await soon(lambda: subscribed(app))
         await add_recipient(client, name="Down", kind="system", webhook_url=hooks.url("/down"))
         await publish(service_settings, event(EventType.PARTNER_REGISTERED, partner("P-1")))
 
         async def dead():
             found = await client.get("/deliveries", params={"status": "dead"}, headers=auth("operator"))
             return found.json()["items"]
-        [delivery] = await eventually(dead, timeout=5)
+        [delivery] = await soon(dead)
         assert delivery["attempts"] == 3 and "HTTP 503" in delivery["last_error"]
         assert len(hooks.to("/down")) == 3
-        failed = await eventually(lambda: value([e for e in published if e["type"] == "sinergi.notification.failed"]))
+        failed = await soon(lambda: value([e for e in published if e["type"] == "sinergi.notification.failed"]))
         assert failed[0]["data"]["delivery"] == {"status": "dead", "attempts": 3, "last_error": delivery["last_error"]}
 
         assert (await client.post(f"/deliveries/{delivery['id']}/retry", headers=auth("operator"))).status_code == 403
@@ -231,18 +232,18 @@ async def test_a_webhook_that_always_fails_ends_dead_and_can_be_retried_by_hand(
         async def sent():
             found = await client.get(f"/deliveries/{delivery['id']}", headers=auth("operator"))
             return found.json()["status"] == "sent" and found.json()
-        assert (await eventually(sent))["attempts"] == 4
+        assert (await soon(sent))["attempts"] == 4
         assert [h.status for h in hooks.to("/down")] == [503, 503, 503, 200]
         again = await client.post(f"/deliveries/{delivery['id']}/retry", headers=auth("admin"))
         assert again.status_code == 409
         assert (await client.post("/deliveries/nope/retry", headers=auth("admin"))).status_code == 404
-        await eventually(lambda: value([e for e in published if e["type"] == "sinergi.notification.sent"]))
+        await soon(lambda: value([e for e in published if e["type"] == "sinergi.notification.sent"]))
 
 
 async def test_a_refused_email_address_is_retried_then_dead_and_listed(service_settings, smtp):
     smtp.refuse.add("gone@kpu-bandung.go.id")
     async with running("notifications", service_settings) as (app, client):
-        await eventually(lambda: subscribed(app))
+        await soon(lambda: subscribed(app))
         staff = await add_recipient(client, name="Gone", email="gone@kpu-bandung.go.id")
         await publish(service_settings, event(EventType.PARTNER_REGISTERED, partner("P-1")))
 
@@ -250,7 +251,7 @@ async def test_a_refused_email_address_is_retried_then_dead_and_listed(service_s
             found = await client.get("/deliveries", params={"status": "dead", "channel": "email"},
                                      headers=auth("operator"))
             return found.json()["items"]
-        [delivery] = await eventually(dead, timeout=5)
+        [delivery] = await soon(dead)
         assert "refused gone@kpu-bandung.go.id" in delivery["last_error"]
         [note] = await inbox(client, staff["id"])
         assert note["delivery"]["email"]["status"] == "dead" and note["delivery"]["inbox"]["status"] == "sent"

@@ -9,8 +9,8 @@ from email.message import EmailMessage
 import aiosmtplib
 import httpx
 
-from tests.conftest import ROOT, eventually, free_port
-from tests.notifications_support import value
+from tests.conftest import ROOT, free_port
+from tests.notifications_support import soon, value
 
 
 async def test_the_mailcatcher_keeps_every_email_as_a_file_and_lists_them(tmp_path):
@@ -20,13 +20,13 @@ async def test_the_mailcatcher_keeps_every_email_as_a_file_and_lists_them(tmp_pa
                                 "--port", str(smtp_port), "--maildir", str(maildir), "--http-port", str(http_port)],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}", timeout=5) as client:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}") as client:
             async def up():
                 try:
                     return (await client.get("/")).status_code == 200
                 except httpx.HTTPError:
                     return False
-            await eventually(up, timeout=10)
+            await soon(up)
             for subject in ("Undangan: Forum Warga Coblong", "Pengingat: kegiatan <besok>"):
                 message = EmailMessage()
                 message["From"], message["To"], message["Subject"] = "sinergi@localhost", "sari@kimdago.id", subject
@@ -34,7 +34,7 @@ async def test_the_mailcatcher_keeps_every_email_as_a_file_and_lists_them(tmp_pa
                 message.set_content("Yth. Ibu Sari,\n\nKPU Kota Bandung mengundang …")
                 await aiosmtplib.send(message, hostname="127.0.0.1", port=smtp_port)
 
-            files = await eventually(lambda: value(len(list(maildir.glob("*.eml"))) == 2 and list(maildir.glob("*.eml"))))
+            files = await soon(lambda: value(len(list(maildir.glob("*.eml"))) == 2 and list(maildir.glob("*.eml"))))
             assert all(b"Subject:" in f.read_bytes() for f in files)
             listed = (await client.get("/messages.json")).json()
             assert [m["subject"] for m in listed] == ["Pengingat: kegiatan <besok>", "Undangan: Forum Warga Coblong"]

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from shared.events import EventType
-from tests.conftest import eventually, running
+from tests.conftest import running
 from tests.notifications_support import (
     SmtpSink,
     activity,
@@ -19,6 +19,7 @@ from tests.notifications_support import (
     jobs,
     partner,
     publish,
+    soon,
     subscribed,
     ticks,
     value,
@@ -54,13 +55,13 @@ async def test_h3_and_h1_reminders_fire_at_08_00_local_time_of_the_region(settin
     async with running("notifications", settings) as (app, client):
         clock = app.state.clock
         clock.freeze(local(zone, 2024, 11, 1, 9, 0))
-        await eventually(lambda: subscribed(app))
+        await soon(lambda: subscribed(app))
         staff = await add_recipient(client, name="Staf Sosdiklih", regions=[region])
         starts = local(zone, 2024, 11, 6, 9, 0)  # Rabu 6 November 2024, 09.00 local
         await publish(settings, event(EventType.ACTIVITY_SCHEDULED,
                                       activity("A-1", starts.isoformat(), region=region), region=region))
 
-        reminders = await eventually(lambda: jobs(client, subject="A-1"))
+        reminders = await soon(lambda: jobs(client, subject="A-1"))
         h3, h1 = local(zone, 2024, 11, 3, 8, 0), local(zone, 2024, 11, 5, 8, 0)
         assert sorted(datetime.fromisoformat(j["due_local"]) for j in reminders) == [h3, h1]
         assert {j["due_local"][-6:] for j in reminders} == {h3.strftime("%z")[:3] + ":00"}
@@ -70,10 +71,10 @@ async def test_h3_and_h1_reminders_fire_at_08_00_local_time_of_the_region(settin
             await ticks(app)
             assert len(await _rules(client, staff["id"], "activity.reminder")) == count - 1
             clock.freeze(due)
-            found = await eventually(lambda c=count: _exactly(client, staff["id"], "activity.reminder", c))
+            found = await soon(lambda c=count: _exactly(client, staff["id"], "activity.reminder", c))
             assert found[0]["subject"] == (f"Pengingat: kegiatan 'Forum Warga Coblong' dijadwalkan {phrase}, "
                                            f"Rabu 6 November 2024 pukul 09.00 {abbreviation} di Balai RW 05")
-        await eventually(lambda: _count(jobs(client, subject="A-1"), 0))
+        await soon(lambda: _count(jobs(client, subject="A-1"), 0))
 
 
 async def _exactly(client, recipient_id, rule, count):
@@ -87,7 +88,7 @@ async def test_rescheduling_moves_the_reminders_and_cancelling_removes_them(sett
     async with running("notifications", settings) as (app, client):
         clock = app.state.clock
         clock.freeze(local(WIB, 2024, 11, 1, 9, 0))
-        await eventually(lambda: subscribed(app))
+        await soon(lambda: subscribed(app))
         staff = await add_recipient(client, name="Staf Sosdiklih")
         kim = partner("P-1", "KIM Dago", contacts=[{"name": "Ibu Sari", "email": "sari@kimdago.id"}])
         moved = activity("A-MOVE", local(WIB, 2024, 11, 6, 9, 0).isoformat())
@@ -96,7 +97,7 @@ async def test_rescheduling_moves_the_reminders_and_cancelling_removes_them(sett
         await publish(settings, event(EventType.PARTNER_REGISTERED, kim),
                       event(EventType.ACTIVITY_SCHEDULED, moved, version=2),
                       event(EventType.ACTIVITY_SCHEDULED, dropped, version=2))
-        await eventually(lambda: _count(jobs(client, kind="reminder"), 4))
+        await soon(lambda: _count(jobs(client, kind="reminder"), 4))
 
         new_start = local(WIB, 2024, 11, 10, 14, 0)
         await publish(settings,
@@ -106,8 +107,8 @@ async def test_rescheduling_moves_the_reminders_and_cancelling_removes_them(sett
         async def moved_jobs():
             found = sorted(datetime.fromisoformat(j["due_local"]) for j in await jobs(client, kind="reminder"))
             return found == [local(WIB, 2024, 11, 7, 8, 0), local(WIB, 2024, 11, 9, 8, 0)] and found
-        await eventually(moved_jobs)
-        changed = await eventually(lambda: _exactly(client, staff["id"], "activity.scheduled", 3))
+        await soon(moved_jobs)
+        changed = await soon(lambda: _exactly(client, staff["id"], "activity.scheduled", 3))
         assert "Jadwal berubah: 'Forum Warga Coblong', Minggu 10 November 2024 pukul 14.00 WIB" in [
             n["subject"] for n in changed]
         assert (await _rules(client, staff["id"], "activity.cancelled"))[0]["subject"] == (
@@ -119,16 +120,16 @@ async def test_rescheduling_moves_the_reminders_and_cancelling_removes_them(sett
         assert await _rules(client, staff["id"], "activity.reminder") == []
 
         clock.freeze(local(WIB, 2024, 11, 7, 8, 0))
-        [h3] = await eventually(lambda: _exactly(client, staff["id"], "activity.reminder", 1))
+        [h3] = await soon(lambda: _exactly(client, staff["id"], "activity.reminder", 1))
         assert h3["subject"].startswith("Pengingat: kegiatan 'Forum Warga Coblong' dijadwalkan 3 hari lagi, "
                                         "Minggu 10 November 2024 pukul 14.00 WIB")
         clock.freeze(local(WIB, 2024, 11, 9, 8, 0))
-        [h1, _] = await eventually(lambda: _exactly(client, staff["id"], "activity.reminder", 2))
+        [h1, _] = await soon(lambda: _exactly(client, staff["id"], "activity.reminder", 2))
         assert h1["subject"].startswith("Pengingat: kegiatan 'Forum Warga Coblong' dijadwalkan besok, "
                                         "Minggu 10 November 2024 pukul 14.00 WIB")
 
         # The partner's contact was invited, then told of the cancellation.
-        await eventually(lambda: value(len(smtp.to("sari@kimdago.id")) == 2))
+        await soon(lambda: value(len(smtp.to("sari@kimdago.id")) == 2))
         invited, cancelled = sorted(smtp.to("sari@kimdago.id"), key=lambda m: m["Subject"].startswith("Kegiatan"))
         assert invited["Subject"] == "Undangan: Diskusi Pemilih Muda, Kamis 7 November 2024 pukul 09.00 WIB"
         assert cancelled["Subject"] == "Kegiatan dibatalkan: 'Diskusi Pemilih Muda', Kamis 7 November 2024"
@@ -144,7 +145,7 @@ async def test_a_held_activity_not_reported_after_three_days_alerts_and_reportin
     async with running("notifications", settings) as (app, client):
         clock = app.state.clock
         clock.freeze(local(WIB, 2024, 11, 6, 12, 0))
-        await eventually(lambda: subscribed(app))
+        await soon(lambda: subscribed(app))
         staff = await add_recipient(client, name="Staf Sosdiklih")
         starts = local(WIB, 2024, 11, 6, 9, 0)
         ends = (starts + timedelta(hours=2)).isoformat()
@@ -152,17 +153,17 @@ async def test_a_held_activity_not_reported_after_three_days_alerts_and_reportin
         prompt = activity("A-PROMPT", starts.isoformat(), ends_at=ends, status="held", title="Talkshow Radio")
         await publish(settings, event(EventType.ACTIVITY_HELD, late, version=3),
                       event(EventType.ACTIVITY_HELD, prompt, version=3))
-        await eventually(lambda: _count(jobs(client, kind="overdue"), 2))
+        await soon(lambda: _count(jobs(client, kind="overdue"), 2))
         await publish(settings, event(EventType.ACTIVITY_REPORTED, {**prompt, "status": "reported",
                                                                     "outcome": {"attendance_total": 60}}, version=4))
-        await eventually(lambda: _count(jobs(client, kind="overdue"), 1))
+        await soon(lambda: _count(jobs(client, kind="overdue"), 1))
 
         due = local(WIB, 2024, 11, 9, 8, 0)
         clock.freeze(due - timedelta(seconds=1))
         await ticks(app)
         assert await _rules(client, staff["id"], "activity.report_overdue") == []
         clock.freeze(due)
-        [alert] = await eventually(lambda: _exactly(client, staff["id"], "activity.report_overdue", 1))
+        [alert] = await soon(lambda: _exactly(client, staff["id"], "activity.report_overdue", 1))
         assert alert["subject"] == "Laporan belum masuk: kegiatan 'Simulasi Pemungutan Suara' (6 November 2024)"
         assert "belum masuk 3 hari setelah kegiatan" in alert["body"]
         clock.freeze(due + timedelta(days=10))
@@ -175,17 +176,17 @@ async def test_an_expiring_agreement_alerts_30_days_before_and_a_renewal_stops_t
     async with running("notifications", settings) as (app, client):
         clock = app.state.clock
         clock.freeze(local(WIB, 2024, 11, 1, 9, 0))
-        await eventually(lambda: subscribed(app))
+        await soon(lambda: subscribed(app))
         staff = await add_recipient(client, name="Staf Sosdiklih", language="en")
         mou = {"id": "AG-1", "doc_type": "mou", "number": "01/PP.06-NK/3273/2023", "title": "Sosialisasi Pilkada",
                "valid_from": "2023-01-01", "valid_until": "2024-12-31", "scope": "penyebaran informasi"}
         diskominfo = partner("P-1", "Diskominfo Kota Bandung", type="opd_diskominfo", agreements=[mou])
         await publish(settings, event(EventType.PARTNER_REGISTERED, diskominfo))
-        [at30, at7] = sorted(j["due_local"] for j in await eventually(lambda: jobs(client, kind="agreement")))
+        [at30, at7] = sorted(j["due_local"] for j in await soon(lambda: jobs(client, kind="agreement")))
         assert (at30, at7) == ("2024-12-01T08:00:00+07:00", "2024-12-24T08:00:00+07:00")
 
         clock.freeze(local(WIB, 2024, 12, 1, 8, 0))
-        [alert] = await eventually(lambda: _exactly(client, staff["id"], "partner.agreement_expiring", 1))
+        [alert] = await soon(lambda: _exactly(client, staff["id"], "partner.agreement_expiring", 1))
         assert alert["subject"] == "MoU with Diskominfo Kota Bandung expires in 30 days (Tuesday 31 December 2024)"
         assert "no. 01/PP.06-NK/3273/2023" in alert["body"]
 
@@ -197,7 +198,7 @@ async def test_an_expiring_agreement_alerts_30_days_before_and_a_renewal_stops_t
         async def renewed():
             found = [j["due_local"] for j in await jobs(client, kind="agreement")]
             return sorted(found) == ["2025-12-01T08:00:00+07:00", "2025-12-24T08:00:00+07:00"]
-        await eventually(renewed)
+        await soon(renewed)
         clock.freeze(local(WIB, 2024, 12, 24, 8, 0))
         await ticks(app, 3)
         assert len(await _rules(client, staff["id"], "partner.agreement_expiring")) == 1
@@ -208,7 +209,7 @@ async def test_a_targeted_segment_with_no_held_activity_30_days_before_voting_da
     async with running("notifications", settings) as (app, client):
         clock = app.state.clock
         clock.freeze(local(WIB, 2024, 10, 1, 9, 0))
-        await eventually(lambda: subscribed(app))
+        await soon(lambda: subscribed(app))
         staff = await add_recipient(client, name="Staf Sosdiklih")
         now = datetime.now(UTC).isoformat()
         targets = {"id": "pilkada-2024", "election": "pilkada-2024", "region": "32.73", "voting_day": "2024-11-27",
@@ -219,12 +220,12 @@ async def test_a_targeted_segment_with_no_held_activity_30_days_before_voting_da
         planned = activity("A-2", None, status="planned", segments=["disabilitas"])
         await publish(settings, event(EventType.TARGETS_SET, targets), event(EventType.ACTIVITY_HELD, held, version=3),
                       event(EventType.ACTIVITY_PLANNED, planned))
-        await eventually(lambda: jobs(client, subject="A-1"))  # the held activity is known
+        await soon(lambda: jobs(client, subject="A-1"))  # the held activity is known
         [check] = await jobs(client, kind="coverage")
         assert check["due_local"] == "2024-10-28T08:00:00+07:00"
 
         clock.freeze(local(WIB, 2024, 10, 28, 8, 0))
-        [gap] = await eventually(lambda: _exactly(client, staff["id"], "coverage.gap", 1))
+        [gap] = await soon(lambda: _exactly(client, staff["id"], "coverage.gap", 1))
         assert gap["subject"] == ("Segmen belum terjangkau: 2 segmen tanpa kegiatan terlaksana, 30 hari sebelum "
                                   "pemungutan suara Pilkada 2024")
         assert "- penyandang disabilitas (target 2 kegiatan)\n- perempuan (target 1 kegiatan)" in gap["body"]
@@ -238,7 +239,7 @@ async def test_the_weekly_digest_goes_out_on_monday_at_07_00_local(settings, mon
     async with running("notifications", settings) as (app, client):
         clock = app.state.clock
         clock.freeze(sunday_night)
-        await eventually(lambda: subscribed(app))
+        await soon(lambda: subscribed(app))
         staff = await add_recipient(client, name="Kasubbag Teknis", subscriptions=["digest.weekly"])
         [digest] = await jobs(client, kind="digest")
         assert digest["due_local"] == "2024-11-11T07:00:00+07:00"
@@ -252,13 +253,13 @@ async def test_the_weekly_digest_goes_out_on_monday_at_07_00_local(settings, mon
         coming = activity("A-4", local(WIB, 2024, 11, 12, 19, 0).isoformat(), title="Pentas Seni Braga")
         await publish(settings, *(event(EventType.ACTIVITY_SCHEDULED, a, version=2)
                                   for a in (reported, open_report, older, coming)))
-        await eventually(lambda: _count(jobs(client, kind="reminder"), 1))
+        await soon(lambda: _count(jobs(client, kind="reminder"), 1))
 
         clock.freeze(local(WIB, 2024, 11, 11, 6, 59, 59))
         await ticks(app)
         assert await inbox(client, staff["id"]) == []
         clock.freeze(local(WIB, 2024, 11, 11, 7, 0))
-        [weekly] = await eventually(lambda: _exactly(client, staff["id"], "digest.weekly", 1))
+        [weekly] = await soon(lambda: _exactly(client, staff["id"], "digest.weekly", 1))
         assert weekly["subject"] == "Ringkasan mingguan KPU Kota Bandung: 4 November 2024 – 10 November 2024"
         body = weekly["body"]
         assert "Kegiatan pekan lalu : 2 (terlaksana 2, dilaporkan 1, dibatalkan 0)" in body
@@ -268,7 +269,7 @@ async def test_the_weekly_digest_goes_out_on_monday_at_07_00_local(settings, mon
         assert "Lama" not in body
         async def following():
             return [j["due_local"] for j in await jobs(client, kind="digest")] == ["2024-11-18T07:00:00+07:00"]
-        await eventually(following)
+        await soon(following)
 
 
 async def test_a_reminder_that_came_due_while_the_service_was_down_fires_once_on_start(settings, monkeypatch):
@@ -279,15 +280,15 @@ async def test_a_reminder_that_came_due_while_the_service_was_down_fires_once_on
 
     shift_to(due - timedelta(hours=1))
     async with running("notifications", settings) as (app, client):
-        await eventually(lambda: subscribed(app))
+        await soon(lambda: subscribed(app))
         staff = await add_recipient(client, name="Staf Sosdiklih")
         await publish(settings, event(EventType.ACTIVITY_SCHEDULED,
                                       activity("A-1", local(WIB, 2024, 11, 6, 9, 0).isoformat())))
-        await eventually(lambda: _count(jobs(client, kind="reminder"), 1))
+        await soon(lambda: _count(jobs(client, kind="reminder"), 1))
     # Down from 07:00 to 10:00; the H-1 reminder was due at 08:00.
     shift_to(due + timedelta(hours=2))
     async with running("notifications", settings) as (app, client):
-        [reminder] = await eventually(lambda: _exactly(client, staff["id"], "activity.reminder", 1))
+        [reminder] = await soon(lambda: _exactly(client, staff["id"], "activity.reminder", 1))
         assert "dijadwalkan besok, Rabu 6 November 2024" in reminder["subject"]
         assert await jobs(client, kind="reminder") == []
     async with running("notifications", settings) as (app, client):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.conftest import auth, eventually, running
+from tests.conftest import auth, running
 from tests.notifications_support import (
     SmtpSink,
     WebhookReceiver,
@@ -13,6 +13,7 @@ from tests.notifications_support import (
     fast,
     inbox,
     jobs,
+    soon,
     subscribed,
     value,
 )
@@ -27,7 +28,7 @@ async def test_a_partner_an_activity_scheduled_then_cancelled_notify_staff_conta
             running("activities", settings) as (_, activities),
             running("partners", settings) as (_, partners),
         ):
-            await eventually(lambda: subscribed(app))
+            await soon(lambda: subscribed(app))
             staff = await add_recipient(notifications, name="Rina (Sosdiklih)", email="rina@kpu-bandung.go.id")
             system = await add_recipient(notifications, name="Dasbor Jabar", kind="system",
                                          webhook_url=hooks.url("/jabar"), subscriptions=["activity.*"])
@@ -38,12 +39,12 @@ async def test_a_partner_an_activity_scheduled_then_cancelled_notify_staff_conta
                               "email": "sari@kimcoblong.id"}]})
             assert created.status_code == 201, created.text
             partner_id = created.json()["id"]
-            [registered] = await eventually(lambda: inbox(notifications, staff["id"]))
+            [registered] = await soon(lambda: inbox(notifications, staff["id"]))
             assert registered["subject"] == "Mitra baru: KIM Coblong Berdaya"
 
             async def known():
                 return (await activities.get(f"/replica/partners/{partner_id}", headers=auth("viewer"))).status_code == 200
-            await eventually(known)
+            await soon(known)
             planned = await activities.post("/activities", headers=auth(), json={
                 "title": "Forum Warga Coblong", "kind": "sosialisasi", "election": "pilkada-2024", "method": "langsung",
                 "format": "forum_warga", "segments": ["pemilih_pemula"],
@@ -56,24 +57,24 @@ async def test_a_partner_an_activity_scheduled_then_cancelled_notify_staff_conta
                 "location": {"district": "32.73.02", "venue": "Balai RW 05"}})
             assert scheduled.status_code == 200, scheduled.text
 
-            invitation = (await eventually(lambda: value(smtp.to("sari@kimcoblong.id")), timeout=5))[0]
+            invitation = (await soon(lambda: value(smtp.to("sari@kimcoblong.id"))))[0]
             assert invitation["Subject"].startswith("Undangan: Forum Warga Coblong, ")
             assert invitation["Subject"].endswith("pukul 09.00 WIB")
             assert "mengundang KIM Coblong Berdaya sebagai penyelenggara" in invitation.get_content()
-            [hook] = await eventually(lambda: value(hooks.to("/jabar")))
+            [hook] = await soon(lambda: value(hooks.to("/jabar")))
             assert hook.signed_with(system["webhook_secret"]) and hook.json["data"]["activity"]["id"] == activity_id
-            assert len(await eventually(lambda: jobs(notifications, subject=activity_id))) == 2
+            assert len(await soon(lambda: jobs(notifications, subject=activity_id))) == 2
 
             cancelled = await activities.post(f"/activities/{activity_id}/cancel", headers=auth(),
                                               json={"reason": "Balai RW dipakai untuk posko banjir"})
             assert cancelled.status_code == 200, cancelled.text
-            await eventually(lambda: value(len(smtp.to("sari@kimcoblong.id")) == 2), timeout=5)
+            await soon(lambda: value(len(smtp.to("sari@kimcoblong.id")) == 2))
             notice = next(m for m in smtp.to("sari@kimcoblong.id") if m["Subject"].startswith("Kegiatan dibatalkan"))
             assert "Alasan: Balai RW dipakai untuk posko banjir" in notice.get_content()
-            rules = [n["rule"] for n in await eventually(lambda: _three(notifications, staff["id"]))]
+            rules = [n["rule"] for n in await soon(lambda: _three(notifications, staff["id"]))]
             assert rules == ["activity.cancelled", "activity.scheduled", "partner.registered"]
             assert await jobs(notifications, subject=activity_id) == []
-            await eventually(lambda: value(len(hooks.to("/jabar")) == 2))
+            await soon(lambda: value(len(hooks.to("/jabar")) == 2))
 
 
 async def _three(client, recipient_id):
