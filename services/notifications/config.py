@@ -57,7 +57,7 @@ class NotifySettings(BaseSettings):
     poll_seconds: float = Field(5.0, gt=0)
     lease_seconds: float = Field(120.0, gt=0)
     # Claims are kept this long, then pruned (hourly).
-    claim_retention_days: int = Field(30, ge=1)
+    claim_retention_days: int = Field(60, ge=1)
     # Sent deliveries move from the working set to the delivery log in batches, at most this often.
     archive_after_seconds: float = Field(5.0, ge=0)
 
