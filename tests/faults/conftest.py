@@ -113,6 +113,17 @@ class PrivateRabbit:
         if done.returncode != 0 and self.running():
             raise AssertionError(f"rabbitmqctl -n {self.node} stop failed: {done.stderr.decode()[-2000:]}")
 
+    def queues(self) -> dict[str, tuple[int, int]]:
+        """Each queue's messages (ready, unacknowledged), as ``rabbitmqctl list_queues`` reports them."""
+        done = subprocess.run([str(self.scripts / "rabbitmqctl"), "-n", self.node, "-q", "list_queues", "name",
+                               "messages_ready", "messages_unacknowledged", "--no-table-headers"],
+                              env=self.env, capture_output=True, timeout=60, check=True, text=True)
+        found = {}
+        for line in done.stdout.splitlines():
+            name, ready, unacked = line.rsplit("\t", 2)
+            found[name] = (int(ready), int(unacked))
+        return found
+
     def kill(self) -> None:
         """Last resort at teardown: SIGKILL this node's own VM (its pid file), nothing else."""
         try:
