@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
 
 import aio_pika
+import pytest
 from aiosmtpd.controller import Controller
 
 from shared.events import AnyEvent, EventType, make_event
@@ -42,6 +44,20 @@ FAST = {
     "SINERGI_NOTIFY_WEBHOOK_TIMEOUT_SECONDS": "2",
     "SINERGI_NOTIFY_SMTP_TIMEOUT_SECONDS": "5",
 }
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server for the test (import the fixture into a test module to use it)."""
+    with SmtpSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def hooks() -> Iterator[WebhookReceiver]:
+    """A real HTTP receiver of webhooks for the test."""
+    with WebhookReceiver() as receiver:
+        yield receiver
 
 
 def fast(monkeypatch: Any, **overrides: str) -> None:

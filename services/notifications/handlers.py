@@ -8,8 +8,10 @@ older than what is known does nothing, since it would announce a state that no l
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from services.notifications import rules
@@ -17,6 +19,7 @@ from services.notifications.clock import Clock
 from services.notifications.config import NotifySettings
 from services.notifications.domain import (
     JOB_KINDS_OF,
+    Job,
     activity_jobs,
     digest_job,
     parse_datetime,
@@ -48,6 +51,17 @@ class PartnerNotKnownYet(Exception):
     """An activity names a partner whose events have not arrived: retried by the consumer."""
 
 
+JobsOf = Callable[[dict[str, Any], NotifySettings, tzinfo, datetime], list[Job]]
+
+
+@dataclass
+class Applying:
+    snapshot: dict[str, Any]
+    previous: dict[str, Any] | None
+    rerun: bool  # the same version again: effects are re-run, idempotently
+    now: datetime
+
+
 @dataclass
 class ReadModels:
     partners: Snapshots
@@ -67,49 +81,50 @@ class Rules:
 
     # --- events ---------------------------------------------------------------------------------
 
-    async def on_partner(self, event: AnyEvent) -> None:
-        partner = {**event.data, "id": event.subject}
-        async with self.models.partners.lock(event.subject):
-            applied, _ = await self.models.partners.apply(event.subject, event.aggregateversion, partner)
+    @asynccontextmanager
+    async def _applying(self, model: Snapshots, event: AnyEvent, kind: str,
+                        jobs_of: JobsOf) -> AsyncIterator[Applying | None]:
+        """Apply the event's snapshot to its read model and re-derive the aggregate's jobs, holding
+        the aggregate's lock for what the caller does next; ``None`` for a stale event."""
+        snapshot = {**event.data, "id": event.subject}
+        async with model.lock(event.subject):
+            applied, previous = await model.apply(event.subject, event.aggregateversion, snapshot)
             if applied is Applied.STALE:
+                yield None
                 return
             now = self.clock.now()
-            await self.jobs.sync(event.subject, JOB_KINDS_OF["partner"], partner_jobs(partner, self.config, self.zone, now), now)
-            if event.type == EventType.PARTNER_REGISTERED:
-                trigger = rules.partner_registered(cause(event), occurred(event), partner)
+            await self.jobs.sync(event.subject, JOB_KINDS_OF[kind], jobs_of(snapshot, self.config, self.zone, now), now)
+            yield Applying(snapshot, previous, applied is Applied.SAME, now)
+
+    async def on_partner(self, event: AnyEvent) -> None:
+        async with self._applying(self.models.partners, event, "partner", partner_jobs) as found:
+            if found and event.type == EventType.PARTNER_REGISTERED:
+                trigger = rules.partner_registered(cause(event), occurred(event), found.snapshot)
                 trigger.correlation_id = event.correlationid
-                await self.notifier.notify(trigger, rerun=applied is Applied.SAME)
+                await self.notifier.notify(trigger, rerun=found.rerun)
 
     async def on_activity(self, event: AnyEvent) -> None:
-        activity = {**event.data, "id": event.subject}
-        async with self.models.activities.lock(event.subject):
-            applied, previous = await self.models.activities.apply(event.subject, event.aggregateversion, activity)
-            if applied is Applied.STALE:
+        missing: list[str] = []
+        async with self._applying(self.models.activities, event, "activity", activity_jobs) as found:
+            if found is None:
                 return
-            if applied is Applied.SAME and previous is not None:
+            previous = found.previous
+            if found.rerun and previous is not None:
                 # A redelivery: the state it replaced is remembered by the read model.
                 previous = {"status": previous.get("_previous_status")}
-            now = self.clock.now()
-            await self.jobs.sync(event.subject, JOB_KINDS_OF["activity"],
-                                 activity_jobs(activity, self.config, self.zone, now), now)
-            partners = {p["_id"]: p for p in await self._partners_of(activity)}
-            triggers, missing = rules.activity_event_triggers(event.type, cause(event), occurred(event), activity,
-                                                              previous, partners.get, now)
+            partners = {p["_id"]: p for p in await self._partners_of(found.snapshot)}
+            triggers, missing = rules.activity_event_triggers(event.type, cause(event), occurred(event),
+                                                              found.snapshot, previous, partners.get, found.now)
             for trigger in triggers:
                 trigger.correlation_id = event.correlationid
-                await self.notifier.notify(trigger, rerun=applied is Applied.SAME)
+                await self.notifier.notify(trigger, rerun=found.rerun)
         if missing:
             raise PartnerNotKnownYet(f"partners {', '.join(missing)} of activity {event.subject} are not known yet; "
                                      "their contacts get the invitation once their events arrive")
 
     async def on_targets(self, event: AnyEvent) -> None:
-        targets = {**event.data, "id": event.subject}
-        async with self.models.targets.lock(event.subject):
-            applied, _ = await self.models.targets.apply(event.subject, event.aggregateversion, targets)
-            if applied is Applied.STALE:
-                return
-            now = self.clock.now()
-            await self.jobs.sync(event.subject, JOB_KINDS_OF["targets"], targets_jobs(targets, self.config, self.zone, now), now)
+        async with self._applying(self.models.targets, event, "targets", targets_jobs):
+            pass
 
     async def _partners_of(self, activity: dict[str, Any]) -> list[dict[str, Any]]:
         ids = [p.get("partner_id") for p in activity.get("partners") or [] if p.get("partner_id")]

@@ -7,38 +7,25 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 
 from services.notifications.notifier import INTERRUPTED_EMAIL
 from shared.events import EventType
 from tests.conftest import auth
-from tests.notifications_support import (
+from tests.notifications_support import (  # noqa: F401 - smtp and hooks are fixtures
     FAST,
-    SmtpSink,
-    WebhookReceiver,
     activity,
     add_recipient,
     event,
+    hooks,
     inbox,
     partner,
     publish,
+    smtp,
     soon,
     value,
 )
 
 WIB = ZoneInfo("Asia/Jakarta")
-
-
-@pytest.fixture
-def smtp():
-    with SmtpSink() as sink:
-        yield sink
-
-
-@pytest.fixture
-def hooks():
-    with WebhookReceiver() as receiver:
-        yield receiver
 
 
 def _env(smtp, **extra):

@@ -9,32 +9,20 @@ import pytest
 from shared.events import EventType
 from tests.bus import tap
 from tests.conftest import auth, running
-from tests.notifications_support import (
-    SmtpSink,
-    WebhookReceiver,
+from tests.notifications_support import (  # noqa: F401 - smtp and hooks are fixtures
     activity,
     add_recipient,
     event,
     fast,
+    hooks,
     inbox,
     partner,
     publish,
+    smtp,
     soon,
     subscribed,
     value,
 )
-
-
-@pytest.fixture
-def smtp():
-    with SmtpSink() as sink:
-        yield sink
-
-
-@pytest.fixture
-def hooks():
-    with WebhookReceiver() as receiver:
-        yield receiver
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -9,8 +10,7 @@ import pytest
 
 from shared.events import EventType
 from tests.conftest import running
-from tests.notifications_support import (
-    SmtpSink,
+from tests.notifications_support import (  # noqa: F401 - smtp and hooks are fixtures
     activity,
     add_recipient,
     event,
@@ -19,6 +19,7 @@ from tests.notifications_support import (
     jobs,
     partner,
     publish,
+    smtp,
     soon,
     subscribed,
     ticks,
@@ -28,14 +29,19 @@ from tests.notifications_support import (
 WIB = ZoneInfo("Asia/Jakarta")
 
 
-@pytest.fixture
-def smtp():
-    with SmtpSink() as sink:
-        yield sink
-
-
 def local(zone, *args):
     return datetime(*args, tzinfo=zone)
+
+
+@asynccontextmanager
+async def frozen(settings, monkeypatch, at, **recipient):
+    """The service with its clock stopped at ``at`` and one staff recipient."""
+    fast(monkeypatch)
+    async with running("notifications", settings) as (app, client):
+        app.state.clock.freeze(at)
+        await soon(lambda: subscribed(app))
+        staff = await add_recipient(client, **{"name": "Staf Sosdiklih", **recipient})
+        yield app, client, app.state.clock, staff
 
 
 async def _rules(client, recipient_id, rule):
@@ -49,14 +55,10 @@ async def _rules(client, recipient_id, rule):
 ])
 async def test_h3_and_h1_reminders_fire_at_08_00_local_time_of_the_region(settings, monkeypatch, region, timezone,
                                                                           abbreviation):
-    fast(monkeypatch)
     zone = ZoneInfo(timezone)
     settings = settings.model_copy(update={"region": region, "timezone": timezone})
-    async with running("notifications", settings) as (app, client):
-        clock = app.state.clock
-        clock.freeze(local(zone, 2024, 11, 1, 9, 0))
-        await soon(lambda: subscribed(app))
-        staff = await add_recipient(client, name="Staf Sosdiklih", regions=[region])
+    async with frozen(settings, monkeypatch, local(zone, 2024, 11, 1, 9, 0), regions=[region]) as (app, client, clock,
+                                                                                                   staff):
         starts = local(zone, 2024, 11, 6, 9, 0)  # Rabu 6 November 2024, 09.00 local
         await publish(settings, event(EventType.ACTIVITY_SCHEDULED,
                                       activity("A-1", starts.isoformat(), region=region), region=region))
@@ -83,13 +85,8 @@ async def _exactly(client, recipient_id, rule, count):
 
 
 async def test_rescheduling_moves_the_reminders_and_cancelling_removes_them(settings, monkeypatch, smtp):
-    fast(monkeypatch)
     settings = settings.model_copy(update={"smtp_url": smtp.url})
-    async with running("notifications", settings) as (app, client):
-        clock = app.state.clock
-        clock.freeze(local(WIB, 2024, 11, 1, 9, 0))
-        await soon(lambda: subscribed(app))
-        staff = await add_recipient(client, name="Staf Sosdiklih")
+    async with frozen(settings, monkeypatch, local(WIB, 2024, 11, 1, 9, 0)) as (app, client, clock, staff):
         kim = partner("P-1", "KIM Dago", contacts=[{"name": "Ibu Sari", "email": "sari@kimdago.id"}])
         moved = activity("A-MOVE", local(WIB, 2024, 11, 6, 9, 0).isoformat())
         dropped = activity("A-DROP", local(WIB, 2024, 11, 7, 9, 0).isoformat(), title="Diskusi Pemilih Muda",
@@ -141,12 +138,7 @@ async def _count(found, n):
 
 
 async def test_a_held_activity_not_reported_after_three_days_alerts_and_reporting_stops_it(settings, monkeypatch):
-    fast(monkeypatch)
-    async with running("notifications", settings) as (app, client):
-        clock = app.state.clock
-        clock.freeze(local(WIB, 2024, 11, 6, 12, 0))
-        await soon(lambda: subscribed(app))
-        staff = await add_recipient(client, name="Staf Sosdiklih")
+    async with frozen(settings, monkeypatch, local(WIB, 2024, 11, 6, 12, 0)) as (app, client, clock, staff):
         starts = local(WIB, 2024, 11, 6, 9, 0)
         ends = (starts + timedelta(hours=2)).isoformat()
         late = activity("A-LATE", starts.isoformat(), ends_at=ends, status="held", title="Simulasi Pemungutan Suara")
@@ -172,12 +164,8 @@ async def test_a_held_activity_not_reported_after_three_days_alerts_and_reportin
 
 
 async def test_an_expiring_agreement_alerts_30_days_before_and_a_renewal_stops_the_alerts(settings, monkeypatch):
-    fast(monkeypatch)
-    async with running("notifications", settings) as (app, client):
-        clock = app.state.clock
-        clock.freeze(local(WIB, 2024, 11, 1, 9, 0))
-        await soon(lambda: subscribed(app))
-        staff = await add_recipient(client, name="Staf Sosdiklih", language="en")
+    async with frozen(settings, monkeypatch, local(WIB, 2024, 11, 1, 9, 0), language="en") as (app, client, clock,
+                                                                                               staff):
         mou = {"id": "AG-1", "doc_type": "mou", "number": "01/PP.06-NK/3273/2023", "title": "Sosialisasi Pilkada",
                "valid_from": "2023-01-01", "valid_until": "2024-12-31", "scope": "penyebaran informasi"}
         diskominfo = partner("P-1", "Diskominfo Kota Bandung", type="opd_diskominfo", agreements=[mou])
@@ -205,12 +193,7 @@ async def test_an_expiring_agreement_alerts_30_days_before_and_a_renewal_stops_t
 
 
 async def test_a_targeted_segment_with_no_held_activity_30_days_before_voting_day_is_a_gap(settings, monkeypatch):
-    fast(monkeypatch)
-    async with running("notifications", settings) as (app, client):
-        clock = app.state.clock
-        clock.freeze(local(WIB, 2024, 10, 1, 9, 0))
-        await soon(lambda: subscribed(app))
-        staff = await add_recipient(client, name="Staf Sosdiklih")
+    async with frozen(settings, monkeypatch, local(WIB, 2024, 10, 1, 9, 0)) as (app, client, clock, staff):
         now = datetime.now(UTC).isoformat()
         targets = {"id": "pilkada-2024", "election": "pilkada-2024", "region": "32.73", "voting_day": "2024-11-27",
                    "created_at": now, "updated_at": now, "participation_target_pct": 82.0,
