@@ -186,12 +186,14 @@ class Deliveries:
         return len(docs)
 
     async def page(self, query: dict[str, Any], limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        """Newest first over the working set and the log together."""
+        """Newest first over the working set and the log together (only the working set holds
+        deliveries that are not sent)."""
         scoped = query
         if cursor:
             scoped = {"$and": [query, {"_id": {"$lt": decode_cursor(cursor)}}]}
         found: list[dict[str, Any]] = []
-        for collection in (self.active.collection, self.log):
+        places = [self.active.collection] if query.get("status") in self.WORKING else [self.active.collection, self.log]
+        for collection in places:
             found += await collection.find(scoped, {OUTBOX: 0, PENDING: 0}).sort("_id", DESCENDING).limit(limit + 1).to_list()
         found.sort(key=lambda d: d["_id"], reverse=True)
         more = len(found) > limit

@@ -1,9 +1,10 @@
-"""Managing recipients over HTTP (admin only): validation, secrets shown once, versions, removal."""
+"""Managing recipients over HTTP (admin only): validation, secrets shown once, versions, removal; metrics."""
 
 from __future__ import annotations
 
+from shared.events import EventType
 from tests.conftest import auth, running
-from tests.notifications_support import fast
+from tests.notifications_support import add_recipient, event, fast, partner, publish, soon, subscribed
 
 ADMIN = auth("admin")
 
@@ -83,3 +84,16 @@ async def test_recipients_refuse_bad_input_and_anyone_but_an_admin(settings, mon
         assert (await client.get("/deliveries", headers=auth("operator"))).json() == {"items": [], "next_cursor": None}
         jobs = (await client.get("/jobs", params={"kind": "digest"}, headers=auth("viewer"))).json()["items"]
         assert [j["kind"] for j in jobs] == ["digest"] and jobs[0]["due_local"].endswith("T07:00:00+07:00")
+
+
+async def test_metrics_count_notifications_and_deliveries(settings, monkeypatch):
+    fast(monkeypatch)
+    async with running("notifications", settings) as (app, client):
+        await soon(lambda: subscribed(app))
+        await add_recipient(client, name="Rina")
+        await publish(settings, event(EventType.PARTNER_REGISTERED, partner("P-1")))
+
+        async def counted():
+            text = (await client.get("/metrics")).text
+            return 'sinergi_notifications_total{rule="partner.registered"} 1.0' in text
+        await soon(counted)
