@@ -95,11 +95,12 @@ async def test_replayed_and_out_of_order_partner_events_leave_the_replica_at_the
                             version=3, data=partner_snapshot(partner_id, 3, "suspended", name="Radio Komunitas Cibiru"))
         await partners.send(newest.to_wire(), newest.routing_key, newest.id)
         await known_as(client, partner_id, "suspended", version=3)
+        queue = app.state.infra.queues[0]
+        await eventually(lambda: app.state.infra.processed.seen(queue.name, newest.id))
         await partners.publish(partner_id, 1, event_type=EventType.PARTNER_REGISTERED, name="Radio Cibiru")
         await partners.publish(partner_id, 2, name="Radio Komunitas Cibiru FM")
         await partners.send(newest.to_wire(), newest.routing_key, newest.id)
         await partners.publish(partner_id, 2, name="Radio Komunitas Cibiru FM")
-        queue = app.state.infra.queues[0]
 
         async def all_consumed():
             return queue.stats["processed"] + queue.stats["duplicates"] >= 5
