@@ -19,17 +19,19 @@ rules with deterministic ids.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from weakref import WeakValueDictionary
 
 from faststream.rabbit import RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.message import RabbitMessage
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from shared.bus import PUBLISH_TIMEOUT, events_exchange
 from shared.events import AnyEvent
@@ -62,6 +64,7 @@ class EventQueue:
     retry_delays: list[float] = field(default_factory=lambda: [1.0, 5.0, 30.0])
     processed: ProcessedEvents | None = None
     stats: dict[str, int] = field(default_factory=lambda: {"processed": 0, "duplicates": 0, "retried": 0, "dead": 0})
+    _locks: WeakValueDictionary[str, asyncio.Lock] = field(default_factory=WeakValueDictionary, repr=False)
 
     @classmethod
     def of(cls, settings: Settings, service: str, purpose: str, event_patterns: list[str]) -> EventQueue:
@@ -116,28 +119,45 @@ class EventQueue:
             return
 
         with bound(event.correlationid, event.id, event_id=event.id, event_type=event.type, queue=self.name):
-            if self.processed and await self.processed.seen(self.name, event.id):
-                self.stats["duplicates"] += 1
-                log.info("duplicate event skipped")
-                await message.ack()
-                return
-            started = time.perf_counter()
-            try:
-                await handler(event)
-            except PoisonMessage as exc:
-                await self._park(message, broker, headers, attempt, exc)
-                return
-            except Exception as exc:
-                if attempt < len(self.retry_delays):
-                    await self._retry(message, broker, headers, attempt, exc)
-                else:
+            # One aggregate's events are handled one at a time in this process: several
+            # messages of the queue are in flight at once, and on FerretDB a conditional
+            # update is a read then a write, so two versions applied together could race.
+            async with self._lock(event.subject):
+                try:
+                    await self._handle(event, handler)
+                except PoisonMessage as exc:
                     await self._park(message, broker, headers, attempt, exc)
-                return
-            if self.processed:
-                await self.processed.record(self.name, event.id)
-            self.stats["processed"] += 1
-            log.debug("event processed", ms=round((time.perf_counter() - started) * 1000, 2))
+                    return
+                except ConnectionFailure as exc:
+                    # The store is away: not the message's fault, so it never uses up the
+                    # ladder; it waits on the last rung until the store is back.
+                    await self._retry(message, broker, headers, min(attempt, len(self.retry_delays) - 1), exc)
+                    return
+                except Exception as exc:
+                    if attempt < len(self.retry_delays):
+                        await self._retry(message, broker, headers, attempt, exc)
+                    else:
+                        await self._park(message, broker, headers, attempt, exc)
+                    return
             await message.ack()
+
+    async def _handle(self, event: AnyEvent, handler: Handler) -> None:
+        if self.processed and await self.processed.seen(self.name, event.id):
+            self.stats["duplicates"] += 1
+            log.info("duplicate event skipped")
+            return
+        started = time.perf_counter()
+        await handler(event)
+        if self.processed:
+            await self.processed.record(self.name, event.id)
+        self.stats["processed"] += 1
+        log.debug("event processed", ms=round((time.perf_counter() - started) * 1000, 2))
+
+    def _lock(self, subject: str) -> asyncio.Lock:
+        lock = self._locks.get(subject)
+        if lock is None:
+            lock = self._locks[subject] = asyncio.Lock()
+        return lock
 
     async def _retry(
         self, message: RabbitMessage, broker: RabbitBroker, headers: dict[str, Any], attempt: int, exc: Exception
