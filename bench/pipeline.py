@@ -1,0 +1,283 @@
+"""End-to-end benchmark: activity transitions through HTTP → outbox → RabbitMQ → notifications → inbox.
+
+Manual, not part of the test suite. One command; it starts its own activities and notifications
+processes (unique database and queue names, free ports) on the shared RabbitMQ and store::
+
+    .venv/bin/python bench/pipeline.py --n 300 --concurrency 8
+
+Prints, for our pipeline: sustained events/s (N scheduled activities over the time from the first
+HTTP accept to the last inbox write) and p50/p95/p99 latency from HTTP accept to an outside
+subscriber's receipt and to the inbox write; then, in the same run, the machine's ceiling for the
+same path without our code (raw aio-pika publish with confirms and persistent messages, consumed
+and written with PyMongo to the same store) and the ratio ours / ceiling; then the RSS of each
+service at rest and under load. ``--paced`` also runs ours at half the sustained rate (the p99
+target is measured there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aio_pika
+import httpx
+from pymongo import AsyncMongoClient
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shared.auth import mint  # noqa: E402
+
+RABBITMQ = os.environ.get("SINERGI_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+MONGODB = os.environ.get("SINERGI_MONGODB_URL", "mongodb://127.0.0.1:27017/")
+REGION = "32.73"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def summary(name: str, values: list[float]) -> str:
+    ms = [v * 1000 for v in values]
+    return f"{name:<34} n={len(ms):>5}  p50={pct(ms, 50):8.1f} ms  p95={pct(ms, 95):8.1f} ms  p99={pct(ms, 99):8.1f} ms"
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Service:
+    def __init__(self, name: str, prefix: str, secret: str, log_dir: Path) -> None:
+        self.name, self.port = name, free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SINERGI_")}
+        env.update({"SINERGI_REGION": REGION, "SINERGI_RABBITMQ_URL": RABBITMQ, "SINERGI_MONGODB_URL": MONGODB,
+                    "SINERGI_AUTH_SECRET": secret, "SINERGI_DB_PREFIX": f"{prefix}_",
+                    "SINERGI_BUS_PREFIX": f"{prefix}.", "SINERGI_PORT": str(self.port),
+                    "SINERGI_LOG_LEVEL": "warning", "SINERGI_SMTP_URL": "smtp://127.0.0.1:1"})
+        self.log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env,
+                                        stdout=self.log, stderr=self.log)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"{self.name} exited; see {self.log.name}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise SystemExit(f"{self.name} not ready in {timeout} s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+async def ours(args: argparse.Namespace, prefix: str, secret: str, services: dict[str, Service],
+               rate: float | None = None) -> tuple[float, list[float], list[float]]:
+    """Schedule N planned activities; returns (events/s, accept→subscriber, accept→inbox write)."""
+    admin = {"Authorization": f"Bearer {mint(secret, sub='bench', role='admin', regions=[REGION])}"}
+    acts = httpx.AsyncClient(base_url=services["activities"].url, headers=admin, timeout=60)
+    notes = httpx.AsyncClient(base_url=services["notifications"].url, headers=admin, timeout=60)
+    mongo: AsyncMongoClient = AsyncMongoClient(MONGODB, tz_aware=True)
+    connection = await aio_pika.connect_robust(RABBITMQ)
+    try:
+        body = {"name": "Bench staff", "kind": "staff", "subscriptions": ["activity.scheduled"]}
+        recipient = (await notes.post("/recipients", json=body)).json()
+        if "id" not in recipient:  # staff need an address: the e-mail then fails fast on a closed port
+            recipient = (await notes.post("/recipients", json={**body, "email": f"b-{prefix}@example.org"})).json()
+        assert "id" in recipient, recipient
+        sem = asyncio.Semaphore(args.concurrency)
+
+        async def plan(i: int) -> str:
+            async with sem:
+                response = await acts.post("/activities", json={
+                    "title": f"Forum warga {i}", "kind": "sosialisasi", "election": "pilkada-2024",
+                    "method": "langsung", "format": "forum_warga", "segments": ["pemilih_pemula"]})
+                response.raise_for_status()
+                return response.json()["id"]
+
+        ids = await asyncio.gather(*(plan(i) for i in range(args.n)))
+        await asyncio.sleep(2)  # the planned events drain before the measured phase
+
+        received: dict[str, float] = {}
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(f"{prefix}.sinergi.events")
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchange, routing_key="#")
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            async with message.process():
+                body = json.loads(message.body)
+                if body.get("type") == "sinergi.activity.scheduled":
+                    received.setdefault(body["subject"], time.time())
+
+        await queue.consume(on_message)
+        accepted: dict[str, float] = {}
+        start = datetime.now(UTC) + timedelta(days=30)
+        payload = {"starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=2)).isoformat()}
+
+        async def schedule(i: int, activity_id: str) -> None:
+            if rate:
+                await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+            async with sem:
+                response = await acts.post(f"/activities/{activity_id}/schedule", json=payload)
+                response.raise_for_status()
+                accepted[activity_id] = time.time()
+
+        t0 = time.monotonic()
+        rss_load: dict[str, float] = {}
+
+        async def sample_rss() -> None:
+            while True:
+                for name, service in services.items():
+                    rss_load[name] = max(rss_load.get(name, 0.0), rss_mib(service.process.pid))
+                await asyncio.sleep(0.25)
+
+        sampler = asyncio.create_task(sample_rss())
+        await asyncio.gather(*(schedule(i, a) for i, a in enumerate(ids)))
+        inbox = mongo[f"{prefix}_notifications"][f"inbox_{recipient['id']}"]
+        written: dict[str, float] = {}
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline and (len(written) < len(ids) or len(received) < len(ids)):
+            async for doc in inbox.find({}):
+                text = json.dumps(doc, default=str)
+                for activity_id in ids:
+                    if activity_id not in written and activity_id in text:
+                        created = doc.get("created_at")
+                        written[activity_id] = created.timestamp() if isinstance(created, datetime) else time.time()
+                        break
+            await asyncio.sleep(0.1)
+        sampler.cancel()
+        args.rss_load = rss_load
+        first = min(accepted.values())
+        last = max(written.values()) if written else time.time()
+        print(f"  received by the subscriber {len(received)}/{len(ids)}, written to the inbox {len(written)}/{len(ids)}")
+        rate_found = len(written) / (last - first) if written else 0.0
+        return (rate_found, [received[a] - accepted[a] for a in ids if a in received],
+                [written[a] - accepted[a] for a in ids if a in written])
+    finally:
+        await connection.close()
+        await mongo.close()
+        await acts.aclose()
+        await notes.aclose()
+
+
+async def ceiling(args: argparse.Namespace, prefix: str) -> tuple[float, list[float]]:
+    """The same path without our code: publish with confirms (persistent) → consume → insert_one."""
+    mongo: AsyncMongoClient = AsyncMongoClient(MONGODB, tz_aware=True)
+    collection = mongo[f"{prefix}_raw"]["inbox"]
+    await collection.insert_one({"_id": "warm-up"})
+    connection = await aio_pika.connect_robust(RABBITMQ)
+    latencies: list[float] = []
+    done = asyncio.Event()
+    try:
+        publisher = await connection.channel(publisher_confirms=True)
+        consumer = await connection.channel()
+        await consumer.set_qos(prefetch_count=args.concurrency * 4)
+        queue = await consumer.declare_queue(f"{prefix}.raw", durable=True)
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            body = json.loads(message.body)
+            await collection.insert_one({"_id": body["id"], "at": datetime.now(UTC), "data": body})
+            await message.ack()
+            latencies.append(time.time() - body["sent"])
+            if len(latencies) >= args.n:
+                done.set()
+
+        await queue.consume(on_message)
+        sem = asyncio.Semaphore(args.concurrency)
+
+        async def publish(i: int) -> None:
+            async with sem:
+                body = {"id": f"raw-{i}", "sent": time.time(), "data": {"title": f"Forum warga {i}"}}
+                await publisher.default_exchange.publish(
+                    aio_pika.Message(json.dumps(body).encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                     content_type="application/json"), routing_key=queue.name)
+
+        t0 = time.time()
+        await asyncio.gather(*(publish(i) for i in range(args.n)))
+        await asyncio.wait_for(done.wait(), args.timeout)
+        rate = args.n / (time.time() - t0)
+        await queue.delete(if_unused=False, if_empty=False)
+        return rate, latencies
+    finally:
+        await connection.close()
+        await mongo.drop_database(f"{prefix}_raw")
+        await mongo.close()
+
+
+async def main(args: argparse.Namespace) -> None:
+    prefix = "bench" + secrets.token_hex(3)
+    secret = secrets.token_urlsafe(48)
+    log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / prefix
+    log_dir.mkdir(parents=True, exist_ok=True)
+    services = {name: Service(name, prefix, secret, log_dir) for name in ("activities", "notifications")}
+    try:
+        for service in services.values():
+            await asyncio.to_thread(service.wait_ready)
+        await asyncio.sleep(2)
+        rest = {name: rss_mib(s.process.pid) for name, s in services.items()}
+        print(f"# pipeline, N={args.n}, concurrency={args.concurrency}, prefix {prefix}")
+        rate, to_subscriber, to_inbox = await ours(args, prefix, secret, services)
+        print(f"ours:    {rate:8.1f} events/s sustained (HTTP accept of the first → inbox write of the last)")
+        print(summary("  accept → outside subscriber", to_subscriber))
+        print(summary("  accept → inbox write", to_inbox))
+        raw_rate, raw_latency = await ceiling(args, prefix)
+        print(f"ceiling: {raw_rate:8.1f} events/s (raw aio-pika confirms+persistent → PyMongo insert)")
+        print(summary("  publish → stored", raw_latency))
+        print(f"ratio ours/ceiling: {rate / raw_rate:.2f} (target ≥ 0.5)")
+        load = dict(args.rss_load)
+        if args.paced and rate > 0:
+            half = rate / 2
+            _, paced_sub, paced_inbox = await ours(args, prefix, secret, services, rate=half)
+            print(f"paced at {half:.1f} events/s (half the sustained rate):")
+            print(summary("  accept → outside subscriber", paced_sub))
+            print(summary("  accept → inbox write", paced_inbox))
+            print(f"  p99 accept → inbox write {pct([v * 1000 for v in paced_inbox], 99):.1f} ms (target < 100 ms)")
+        for name in services:
+            print(f"RSS {name:<14} at rest {rest[name]:6.1f} MiB, under load {load.get(name, float('nan')):6.1f} MiB")
+    finally:
+        for service in services.values():
+            service.stop()
+        mongo: AsyncMongoClient = AsyncMongoClient(MONGODB)
+        for name in ("activities", "notifications"):
+            await mongo.drop_database(f"{prefix}_{name}")
+        await mongo.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=300, help="activity transitions (default 300)")
+    parser.add_argument("--concurrency", type=int, default=8, help="HTTP requests in flight (default 8)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the last event")
+    parser.add_argument("--paced", action="store_true", help="also run at half the sustained rate")
+    asyncio.run(main(parser.parse_args()))
