@@ -113,9 +113,9 @@ class EventQueue:
         headers = dict(message.headers or {})
         attempt = int(headers.get(H_ATTEMPT, 0))
         try:
-            event = AnyEvent.model_validate_json(message.body)
-        except ValidationError as exc:
-            await self._park(message, broker, headers, attempt, PoisonMessage(f"not a Sinergi CloudEvent: {exc}"))
+            event = parse(message.body)
+        except PoisonMessage as exc:
+            await self._park(message, broker, headers, attempt, exc)
             return
 
         with bound(event.correlationid, event.id, event_id=event.id, event_type=event.type, queue=self.name):
@@ -209,6 +209,38 @@ def _failure(exc: Exception, attempt: int, queue: str, message: RabbitMessage) -
         H_ROUTING_KEY: headers.get(H_ROUTING_KEY, message.raw_message.routing_key or ""),
         H_FAILED_AT: datetime.now(UTC).isoformat(),
     }
+
+
+MAX_EVENT_BYTES = 1 << 20  # the same ceiling as an HTTP body
+
+
+def parse(body: bytes) -> AnyEvent:
+    """The event in a message, or ``PoisonMessage`` when it can never be processed: too large,
+    not a CloudEvent, or data with keys MongoDB would read as operators or paths. (Consumers
+    read only the fields they need from ``data``, so it is not held to the full snapshot model.)"""
+    if len(body) > MAX_EVENT_BYTES:
+        raise PoisonMessage(f"the message is {len(body)} bytes; events are at most {MAX_EVENT_BYTES}")
+    try:
+        event = AnyEvent.model_validate_json(body)
+    except ValidationError as exc:
+        raise PoisonMessage(f"not a Sinergi CloudEvent: {exc}") from None
+    if bad := _operator_key(event.data):
+        raise PoisonMessage(f"the data carries the key {bad!r}; keys may not start with '$' or contain '.'")
+    return event
+
+
+def _operator_key(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if not isinstance(key, str) or key.startswith("$") or "." in key:
+                return str(key)
+            if found := _operator_key(inner):
+                return found
+    elif isinstance(value, list):
+        for inner in value:
+            if found := _operator_key(inner):
+                return found
+    return None
 
 
 class ProcessedEvents:
