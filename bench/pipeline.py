@@ -68,7 +68,7 @@ def rss_mib(pid: int) -> float:
 
 
 class Service:
-    def __init__(self, name: str, prefix: str, secret: str, log_dir: Path) -> None:
+    def __init__(self, name: str, prefix: str, secret: str, log_dir: Path, wrapper: list[str] | None = None) -> None:
         self.name, self.port = name, free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("SINERGI_")}
         env.update({"SINERGI_REGION": REGION, "SINERGI_RABBITMQ_URL": RABBITMQ, "SINERGI_MONGODB_URL": MONGODB,
@@ -76,7 +76,7 @@ class Service:
                     "SINERGI_BUS_PREFIX": f"{prefix}.", "SINERGI_PORT": str(self.port),
                     "SINERGI_LOG_LEVEL": "warning", "SINERGI_SMTP_URL": "smtp://127.0.0.1:1"})
         self.log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115
-        self.process = subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env,
+        self.process = subprocess.Popen([*(wrapper or [sys.executable, "-m"]), f"services.{name}"], cwd=ROOT, env=env,
                                         stdout=self.log, stderr=self.log)
         self.url = f"http://127.0.0.1:{self.port}"
 

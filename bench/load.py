@@ -1,0 +1,132 @@
+"""Load: 50 concurrent clients for 60 s against partners reads and activity writes.
+
+Manual, not part of the test suite. One command; it starts its own partners and activities
+processes (unique names, free ports) on the shared RabbitMQ and store::
+
+    .venv/bin/python bench/load.py --clients 50 --duration 60
+
+Half the clients read partners (a filtered list, then one partner), half write activities
+(plan one, then schedule it). Prints, per kind and overall: requests, errors (any status other
+than the expected one, or a transport error; must be 0), requests/s and p50/p99 latency.
+``--profile`` runs the activities service under pyinstrument and writes its HTML profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.pipeline import REGION, Service, pct  # noqa: E402
+from shared.auth import mint  # noqa: E402
+
+
+async def run(args: argparse.Namespace) -> None:
+    prefix = "load" + secrets.token_hex(3)
+    secret = secrets.token_urlsafe(48)
+    log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / prefix
+    log_dir.mkdir(parents=True, exist_ok=True)
+    services = {name: Service(name, prefix, secret, log_dir) for name in ("partners", "activities")}
+    if args.profile:
+        services["activities"].stop()
+        services["activities"] = Service("activities", prefix, secret, log_dir,
+                                         wrapper=[sys.executable, "-m", "pyinstrument", "-r", "html",
+                                                  "-o", str(Path(args.profile).resolve()), "-m"])
+    headers = {"Authorization": f"Bearer {mint(secret, sub='load', role='operator', regions=[REGION])}"}
+    try:
+        for service in services.values():
+            await asyncio.to_thread(service.wait_ready)
+        partners = httpx.AsyncClient(base_url=services["partners"].url, headers=headers, timeout=30,
+                                     limits=httpx.Limits(max_connections=args.clients))
+        activities = httpx.AsyncClient(base_url=services["activities"].url, headers=headers, timeout=30,
+                                       limits=httpx.Limits(max_connections=args.clients))
+        ids = []
+        for i in range(50):
+            response = await partners.post("/partners", json={"name": f"KIM Beban {i}", "type": "kim", "region": REGION})
+            response.raise_for_status()
+            ids.append(response.json()["id"])
+        latencies: dict[str, list[float]] = defaultdict(list)
+        errors: dict[str, int] = defaultdict(int)
+        samples: dict[str, str] = {}
+        stop = time.monotonic() + args.duration
+
+        async def call(kind: str, request, expected: int):  # noqa: ANN001, ANN202
+            started = time.perf_counter()
+            try:
+                response = await request
+            except httpx.HTTPError as exc:
+                errors[kind] += 1
+                samples.setdefault(kind, repr(exc))
+                return None
+            latencies[kind].append(time.perf_counter() - started)
+            if response.status_code != expected:
+                errors[kind] += 1
+                samples.setdefault(kind, f"{response.status_code} {response.text[:200]}")
+                return None
+            return response
+
+        async def reader(n: int) -> None:
+            i = n
+            while time.monotonic() < stop:
+                i += 1
+                await call("GET /partners?type=kim", partners.get("/partners", params={"type": "kim", "limit": 20}), 200)
+                await call("GET /partners/{id}", partners.get(f"/partners/{ids[i % len(ids)]}"), 200)
+
+        async def writer(n: int) -> None:
+            i = 0
+            start = datetime.now(UTC) + timedelta(days=20)
+            while time.monotonic() < stop:
+                i += 1
+                created = await call("POST /activities", activities.post("/activities", json={
+                    "title": f"Forum warga {n}-{i}", "kind": "sosialisasi", "election": "pilkada-2024",
+                    "method": "langsung", "format": "forum_warga", "segments": ["pemilih_pemula"]}), 201)
+                if created is not None:
+                    when = start + timedelta(minutes=i)
+                    await call("POST /activities/{id}/schedule", activities.post(
+                        f"/activities/{created.json()['id']}/schedule",
+                        json={"starts_at": when.isoformat(), "ends_at": (when + timedelta(hours=1)).isoformat()}), 200)
+
+        t0 = time.monotonic()
+        await asyncio.gather(*(reader(n) if n % 2 == 0 else writer(n) for n in range(args.clients)))
+        wall = time.monotonic() - t0
+        print(f"# load: {args.clients} clients for {args.duration:.0f} s (wall {wall:.1f} s), prefix {prefix}")
+        total = 0
+        for kind, values in latencies.items():
+            total += len(values)
+            ms = [v * 1000 for v in values]
+            print(f"{kind:<32} requests={len(values):>6}  errors={errors[kind]:>4}  {len(values) / wall:7.1f} req/s"
+                  f"  p50={pct(ms, 50):7.1f} ms  p99={pct(ms, 99):7.1f} ms")
+        every = [v * 1000 for values in latencies.values() for v in values]
+        print(f"{'all':<32} requests={total:>6}  errors={sum(errors.values()):>4}  {total / wall:7.1f} req/s"
+              f"  p99={pct(every, 99):7.1f} ms")
+        for kind, sample in samples.items():
+            print(f"  first error of {kind}: {sample}")
+        await partners.aclose()
+        await activities.aclose()
+    finally:
+        for service in services.values():
+            service.stop()
+        from pymongo import AsyncMongoClient
+        mongo: AsyncMongoClient = AsyncMongoClient(os.environ.get("SINERGI_MONGODB_URL", "mongodb://127.0.0.1:27017/"))
+        for name in services:
+            await mongo.drop_database(f"{prefix}_{name}")
+        await mongo.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
+    parser.add_argument("--profile", help="write a pyinstrument HTML profile of the activities service here")
+    asyncio.run(run(parser.parse_args()))
