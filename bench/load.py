@@ -8,7 +8,9 @@ processes (unique names, free ports) on the shared RabbitMQ and store::
 Half the clients read partners (a filtered list, then one partner), half write activities
 (plan one, then schedule it). Prints, per kind and overall: requests, errors (any status other
 than the expected one, or a transport error; must be 0), requests/s and p50/p99 latency.
-``--profile`` runs the activities service under pyinstrument and writes its HTML profile.
+``--profile FILE`` instead profiles the hottest write path (plan + schedule an activity) in this
+process with pyinstrument, the service app driven through httpx's ASGI transport, and writes the
+HTML profile to FILE and a text summary to stdout.
 """
 
 from __future__ import annotations
@@ -38,11 +40,6 @@ async def run(args: argparse.Namespace) -> None:
     log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / prefix
     log_dir.mkdir(parents=True, exist_ok=True)
     services = {name: Service(name, prefix, secret, log_dir) for name in ("partners", "activities")}
-    if args.profile:
-        services["activities"].stop()
-        services["activities"] = Service("activities", prefix, secret, log_dir,
-                                         wrapper=[sys.executable, "-m", "pyinstrument", "-r", "html",
-                                                  "-o", str(Path(args.profile).resolve()), "-m"])
     headers = {"Authorization": f"Bearer {mint(secret, sub='load', role='operator', regions=[REGION])}"}
     try:
         for service in services.values():
@@ -124,9 +121,55 @@ async def run(args: argparse.Namespace) -> None:
         await mongo.close()
 
 
+async def profile(args: argparse.Namespace) -> None:
+    import importlib
+
+    from pyinstrument import Profiler
+    from pymongo import AsyncMongoClient
+
+    from shared.settings import Settings
+
+    prefix = "prof" + secrets.token_hex(3)
+    secret = secrets.token_urlsafe(48)
+    settings = Settings(region=REGION, rabbitmq_url=os.environ.get("SINERGI_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+                        mongodb_url=os.environ.get("SINERGI_MONGODB_URL", "mongodb://127.0.0.1:27017/"),
+                        auth_secret=secret, db_prefix=f"{prefix}_", bus_prefix=f"{prefix}.", log_level="warning")
+    from tests.bus import declare_exchanges
+
+    await declare_exchanges(settings)  # in production the consumers' services declare it
+    app = importlib.import_module("services.activities.main").build(settings)
+    headers = {"Authorization": f"Bearer {mint(secret, sub='prof', role='operator', regions=[REGION])}"}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://activities", headers=headers) as client:
+            start = datetime.now(UTC) + timedelta(days=20)
+            profiler = Profiler(async_mode="enabled", interval=0.0005)
+            profiler.start()
+            t0 = time.perf_counter()
+            for i in range(args.requests):
+                created = await client.post("/activities", json={
+                    "title": f"Forum warga {i}", "kind": "sosialisasi", "election": "pilkada-2024",
+                    "method": "langsung", "format": "forum_warga", "segments": ["pemilih_pemula"]})
+                when = start + timedelta(minutes=i)
+                await client.post(f"/activities/{created.json()['id']}/schedule",
+                                  json={"starts_at": when.isoformat(), "ends_at": (when + timedelta(hours=1)).isoformat()})
+            wall = time.perf_counter() - t0
+            profiler.stop()
+    Path(args.profile).write_text(profiler.output_html())
+    print(f"# profile: {args.requests} plan+schedule pairs one after another, {wall / args.requests * 1000:.1f} ms a pair")
+    session = profiler.last_session
+    print(f"# wall {session.duration:.1f} s, CPU {session.cpu_time:.1f} s: the rest is waiting on the store and broker")
+    print(profiler.output_text(unicode=False, color=False, show_all=False))
+    mongo: AsyncMongoClient = AsyncMongoClient(settings.mongodb_url)
+    await mongo.drop_database(f"{prefix}_activities")
+    await mongo.close()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
-    parser.add_argument("--profile", help="write a pyinstrument HTML profile of the activities service here")
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--profile", help="profile the activity write path in-process; write the HTML here")
+    parser.add_argument("--requests", type=int, default=100, help="with --profile: plan+schedule pairs")
+    options = parser.parse_args()
+    asyncio.run(profile(options) if options.profile else run(options))
