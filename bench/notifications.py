@@ -127,7 +127,7 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=16, help="deliveries in flight (SINERGI_NOTIFY_CONCURRENCY)")
+    parser.add_argument("--concurrency", type=int, default=8, help="deliveries in flight (SINERGI_NOTIFY_CONCURRENCY)")
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--rabbitmq-url", default=os.environ.get("SINERGI_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/"))
     parser.add_argument("--mongodb-url", default=os.environ.get("SINERGI_MONGODB_URL", "mongodb://127.0.0.1:27017/"))

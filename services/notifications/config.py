@@ -49,7 +49,7 @@ class NotifySettings(BaseSettings):
     smtp_timeout_seconds: float = Field(30.0, gt=0)
     mail_from: str = "Sinergi KPU <sinergi@localhost>"
     # Deliveries in flight at once in one process, and of those at most this many over SMTP.
-    concurrency: int = Field(16, ge=1, le=512)
+    concurrency: int = Field(8, ge=1, le=512)
     smtp_concurrency: int = Field(4, ge=1, le=64)
 
     # The scheduler: how often it looks for due work when nothing wakes it, and how long a

@@ -102,7 +102,7 @@ class Notifier:
                     rendered[language] = self.texts.render(language, trigger.template, trigger.context)
                 subject, body = rendered[language]
                 stored += await self._to_recipient(trigger, recipient, language, subject, body, deliveries)
-            await self._deliver(deliveries, rerun)
+            await self.deliveries.add_new(deliveries, check_log=rerun)
         deliveries = []
         for contact in trigger.contacts:
             subject, body = self.texts.render("id", trigger.contact_template or trigger.template,
@@ -110,7 +110,10 @@ class Notifier:
             nid = notification_id(trigger.rule, trigger.cause, contact.audience, trigger.occurred_at)
             deliveries.append(self._delivery(trigger, nid, "email", contact.audience, None, contact.email, contact.name,
                                              "id", subject, body))
-        await self._deliver(deliveries, rerun)
+        await self.deliveries.add_new(deliveries, check_log=rerun)
+        # Deliveries start once every inbox has its notification: the inbox comes first, and
+        # writes from both at once would only slow each other on the store.
+        self.wake()
         return stored
 
     async def _to_recipient(self, trigger: Trigger, recipient: dict[str, Any], language: str, subject: str, body: str,
@@ -167,11 +170,6 @@ class Notifier:
             doc["payload"] = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
         return doc
 
-    async def _deliver(self, deliveries: list[dict[str, Any]], rerun: bool) -> None:
-        if deliveries:
-            await self.deliveries.add_new(deliveries, check_log=rerun)
-            self.wake()
-
 
 class DeliveryRunner:
     """One attempt of one delivery; recovery of attempts a dead process left; retries by hand."""
@@ -201,17 +199,21 @@ class DeliveryRunner:
     async def attempt(self, doc: dict[str, Any], attempt: int, resumed: bool = False) -> None:
         """Send attempt ``attempt`` of the delivery ``doc`` (as the scheduler read it; it holds the claim).
 
-        An e-mail is first stored as ``sending``: after a crash that means "outcome unknown", and
-        it is not sent again by itself. A webhook is not: after a crash its attempt is simply
-        made again (the claim of the next attempt decides who), which receivers dedupe;
-        ``resumed`` says this attempt was claimed before by a process that stopped.
+        ``resumed``: the attempt's claim was taken by a process that has not finished it within
+        the lease (it stopped, or it is very slow). That process may have handed the message
+        over, so an e-mail is not sent again but ends ``dead`` as of unknown outcome, while a
+        webhook is sent again (receivers dedupe on its delivery id).
         """
         did = doc["_id"]
         async with self.deliveries.lock(did):
             if doc["status"] not in {"pending", "failed"} or doc["attempts"] != attempt - 1:
                 return
-            target = await self._target(doc)
             started = datetime.now(UTC)
+            if resumed and doc["channel"] == "email":
+                log.warning("e-mail attempt abandoned by its claimant; not sent again", delivery_id=did)
+                await self._conclude(doc, attempt, error=INTERRUPTED_EMAIL, give_up=True, started=started, ms=0)
+                return
+            target = await self._target(doc)
             if isinstance(target, str):
                 await self._conclude(doc, attempt, error=target, give_up=True, started=started, ms=0)
                 return
@@ -239,12 +241,16 @@ class DeliveryRunner:
                                      resumed=resumed)
 
     async def _conclude(self, doc: dict[str, Any], attempt: int, **outcome: Any) -> None:
-        """Record the outcome on ``doc`` as read; if it changed meanwhile, on the fresh one."""
+        """Record the outcome on ``doc`` as read; if it changed meanwhile, on the fresh one. A real
+        outcome replaces an "unknown" that another process recorded while this one was slow."""
         try:
             await self._finish(doc, attempt, **outcome)
         except StaleVersion:
             fresh = await self.deliveries.active.get(doc["_id"])
-            if fresh is None or fresh["status"] in {"sent", "dead"} or fresh["attempts"] > attempt:
+            if fresh is None or fresh["status"] == "sent" or fresh["attempts"] > attempt:
+                return
+            if fresh["status"] == "dead" and (fresh["last_error"] != INTERRUPTED_EMAIL
+                                              or outcome["error"] == INTERRUPTED_EMAIL):
                 return
             await self._finish(fresh, attempt, **outcome)
 

@@ -158,7 +158,9 @@ class Deliveries:
     async def add_new(self, docs: list[dict[str, Any]], check_log: bool) -> set[str]:
         """Insert deliveries not yet known. ``check_log`` when re-running a cause: a delivery
         that was already sent and moved to the log must not come back to life."""
-        if check_log and docs:
+        if not docs:
+            return set()
+        if check_log:
             known = await self.log.find({"_id": {"$in": [d["_id"] for d in docs]}}, {"_id": 1}).to_list()
             done = {d["_id"] for d in known}
             docs = [d for d in docs if d["_id"] not in done]

@@ -127,7 +127,8 @@ async def test_two_processes_side_by_side_send_each_reminder_exactly_once(proces
         clock.write_text(str((moment - datetime.now(UTC)).total_seconds()))
 
     set_clock(due - timedelta(hours=1))
-    env = _env(smtp, SINERGI_NOTIFY_CLOCK_FILE=str(clock))
+    # A lease longer than any attempt on a busy machine: no claim is taken over from a live process.
+    env = _env(smtp, SINERGI_NOTIFY_CLOCK_FILE=str(clock), SINERGI_NOTIFY_LEASE_SECONDS="60")
     first, second = processes("notifications", **env), processes("notifications", **env)
     async with httpx.AsyncClient(base_url=first.url) as client:
         staff = [await add_recipient(client, name=f"Staf {i}", email=f"staf{i}@kpu-bandung.go.id",
