@@ -21,7 +21,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,10 +29,13 @@ import pytest
 
 from shared.settings import Settings
 from sinergi_cli.local import speaks_amqp, speaks_mongo
-from tests.conftest import free_port, make_settings
+from tests.conftest import ServiceProcess, free_port, make_settings, service_env
 from tests.servers import Servers
 
 SHARED_WARNING = "the shared servers (5672, 27017) belong to other test runs and are never touched here"
+# Seconds a service process may take to answer /readyz. Seconds on a quiet machine, but these
+# tests share two cores with other suites and benchmarks, and Python imports are CPU-bound.
+START_TIMEOUT = 120.0
 
 
 def rabbitmq_scripts() -> Path | None:
@@ -228,3 +231,25 @@ def _private_servers_up(private_rabbit: PrivateRabbit, private_store: PrivateSto
 def settings(private_servers: Servers, run_id: str, unique: str) -> Settings:
     """As the root conftest's, on the private servers: ``processes`` starts services on them."""
     return make_settings(private_servers, f"{run_id}{unique}")
+
+
+def service_process(settings: Settings, name: str, logs: Path, **env: str) -> ServiceProcess:
+    """A service process on these settings (not started), logging to ``logs/<name>.log``."""
+    port = free_port()
+    return ServiceProcess(name, service_env(settings, SINERGI_PORT=str(port), **env), port, logs / f"{name}.log")
+
+
+@pytest.fixture
+def processes(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
+    """The root conftest's ``processes``, patient with a busy machine (``START_TIMEOUT``)."""
+    started: list[ServiceProcess] = []
+
+    def start(name: str, wait_ready: bool = True, **env: str) -> ServiceProcess:
+        proc = service_process(settings, name, tmp_path, **env)
+        started.append(proc)
+        proc.start(timeout=START_TIMEOUT, wait_ready=wait_ready)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()

@@ -28,7 +28,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ServiceProcess, auth
 
-GIVE_UP_AFTER = 60.0  # seconds one write is retried before the client gives up on it
+# Seconds one write is retried before the client gives up on it. A request cut off by a crash
+# or a store outage holds its Idempotency-Key for 30 s (shared/idempotency.py ABANDONED): the
+# retries meanwhile are answered 409 "still being processed", then one takes the key over.
+GIVE_UP_AFTER = 120.0
 IN_PROGRESS = "still being processed"
 
 
@@ -55,19 +58,18 @@ class Ledger:
     applied_unanswered: list[tuple[str, str, str]] = field(default_factory=list)
     refused: list[tuple[str, str, int, str]] = field(default_factory=list)  # unexpected 4xx
     server_errors: list[tuple[str, str, int, str]] = field(default_factory=list)  # 5xx other than 503
-    gave_up: list[tuple[str, str, str]] = field(default_factory=list)
+    gave_up: list[tuple[str, str, str, Counter[str]]] = field(default_factory=list)  # with why each attempt failed
 
     def by_phase(self) -> Counter[str]:
         return Counter(a.phase for a in self.accepted)
 
 
 class Writer:
-    def __init__(self, http: httpx.AsyncClient, urls: dict[str, str], ledger: Ledger,
-                 phase: Callable[[], str]) -> None:
+    def __init__(self, http: httpx.AsyncClient, urls: dict[str, str], ledger: Ledger) -> None:
         self.http = http
         self.urls = urls
         self.ledger = ledger
-        self.phase = phase
+        self.phase = "setup"  # what the test is doing to the servers, recorded with each accepted write
 
     async def send(self, service: str, op: str, method: str, path: str, body: dict[str, Any] | None = None,
                    role: str = "operator", wanted_status: str | None = None) -> dict[str, Any] | None:
@@ -77,9 +79,10 @@ class Writer:
             headers["Idempotency-Key"] = str(uuid.uuid4())
         give_up = time.monotonic() + GIVE_UP_AFTER
         delay, attempts = 0.2, 0
+        whys: Counter[str] = Counter()
         while True:
             attempts += 1
-            phase = self.phase()
+            phase = self.phase
             try:
                 response = await self.http.request(method, self.urls[service] + path, json=body, headers=headers)
             except httpx.TimeoutException:
@@ -110,8 +113,9 @@ class Writer:
                     self.ledger.refused.append((service, op, status, response.text[:300]))
                     return None
             self.ledger.failed_attempts[(service, why)] += 1
+            whys[why] += 1
             if time.monotonic() > give_up:
-                self.ledger.gave_up.append((service, op, path))
+                self.ledger.gave_up.append((service, op, path, whys))
                 return None
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 2.0)
@@ -155,7 +159,6 @@ class Stream:
         self.tag = tag
         self.workers = workers
         self.pause = pause
-        self.phase = "setup"
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._serial = 0
@@ -172,6 +175,14 @@ class Stream:
         for task in done:
             task.result()  # a bug in the stream itself surfaces here
         assert not pending, f"{len(pending)} stream workers still busy {timeout:.0f} s after the stream stopped"
+
+    @property
+    def phase(self) -> str:
+        return self.writer.phase
+
+    @phase.setter
+    def phase(self, name: str) -> None:
+        self.writer.phase = name
 
     async def during(self, phase: str, seconds: float) -> None:
         """Let the stream run for ``seconds`` under this phase's name (holding a fault, or its aftermath)."""

@@ -1,64 +1,63 @@
-"""Two faults the steady stream (test_steady_stream.py) revealed, each reduced to its smallest case.
+"""Two faults the steady stream (test_steady_stream.py) found in the consumers, each as its smallest case.
 
-Both are bugs outside tests/faults; they are marked ``xfail(strict=True)`` until fixed, so the
-suite stays green and says so the day they are (an unexpected pass fails the run: then drop
-the marker, and the ``xfail`` on the stream's matching check).
+Both were bugs in ``shared/consumer.py`` (fixed in 2600b46); these keep them fixed.
+
+- A burst of one partner's events (the relay publishes a partner's backlog at once after an
+  outage) was handled concurrently, and on FerretDB the replica's "newer version only" guard is
+  a read then a write: an older version could overwrite a newer one. Now one aggregate's
+  events are handled one at a time in a process.
+- An event taken from the queue while the store was down failed in the dedupe lookup, outside
+  the handler's error handling: with manual acks nothing acked, retried or nacked it, and it
+  sat unacknowledged until the process restarted. Now it is retried until the store is back.
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 
 import httpx
 import pytest
-from pymongo import AsyncMongoClient
 
-from services.activities.replica import PartnerReplica
 from shared.events import EventType
-from tests.conftest import auth, eventually
+from tests.conftest import auth, eventually, running
 from tests.notifications_support import event, partner, publish
 
 pytestmark = pytest.mark.faults
 
-REPLICA_RACE = (
-    "services/activities/replica.py PartnerReplica.apply: the newer-version guard is a conditional "
-    "replace_one({_id, version: {$lt: v}}), which FerretDB runs as a read then a write, and the consumer "
-    "handles several messages of the queue at once; two events of one partner applied together both pass "
-    "the guard and the older one can win. Serialise apply per partner inside the process (a lock per id, "
-    "as AggregateCollection.lock and notifications' Snapshots.lock do) and re-check after the write."
-)
-STUCK_ON_STORE_ERROR = (
-    "shared/consumer.py EventQueue.deliver: ProcessedEvents.seen() (and .record()) run outside the "
-    "try/except, so a store error there (ServerSelectionTimeoutError during an outage) escapes deliver(); "
-    "with AckPolicy.MANUAL nothing acks, nacks or retries the message, and it stays unacknowledged on the "
-    "channel until the process restarts. Treat those errors like a handler failure (retry ladder), or nack "
-    "with requeue in a catch-all."
-)
+
+async def test_a_burst_of_one_partners_events_leaves_the_replica_at_the_newest_version(settings):
+    async with running("activities", settings) as (app, client):
+        await eventually(lambda: app.state.infra.broker_ready(), timeout=30)
+        ids = [f"P-BURST-{n}" for n in range(40)]
+        # Each partner's versions back to back, newest first after the first, as a consumer
+        # with prefetch takes them: all in flight at once.
+        burst = [event(EventType.PARTNER_REGISTERED if v == 1 else EventType.PARTNER_UPDATED,
+                       partner(pid, f"Komunitas {pid}", notes=f"v{v}"), version=v)
+                 for pid in ids for v in (1, 5, 4, 3, 2)]
+        await publish(settings, *burst)
+
+        async def replica() -> dict[str, int]:
+            response = await client.get("/replica/partners", params={"limit": 500}, headers=auth("viewer"))
+            return {p["id"]: p["version"] for p in response.json()["items"]}
+
+        await eventually(lambda: _all_known(replica, ids), timeout=30, interval=0.5)
+        await eventually(lambda: _consumed(app, len(burst)), timeout=30, interval=0.2)
+        assert await replica() == {pid: 5 for pid in ids}
 
 
-@pytest.mark.xfail(strict=True, reason=REPLICA_RACE)
-async def test_partner_events_applied_at_the_same_time_leave_the_replica_at_the_newest_version(private_store):
-    client: AsyncMongoClient = AsyncMongoClient(private_store.url, tz_aware=True)
-    try:
-        replica = PartnerReplica(client[f"race{secrets.token_hex(4)}_activities"]["partner_replica"])
-        for n in range(20):
-            snapshot = {"name": f"Komunitas {n}", "status": "active"}
-            await replica.apply(f"P{n}", 1, snapshot)
-            # After an outage the relay publishes a partner's backlog in one burst, and the
-            # consumer takes the burst concurrently (prefetch): versions 2..5 at once.
-            await asyncio.gather(*(replica.apply(f"P{n}", v, snapshot) for v in (5, 4, 3, 2)))
-        versions = {n: (await replica.get(f"P{n}")).version for n in range(20)}
-    finally:
-        await client.close()
-    assert set(versions.values()) == {5}, f"replica versions after applying 1..5: {versions}"
+async def _all_known(replica, ids) -> bool:
+    return set(await replica()) >= set(ids)
 
 
-@pytest.mark.xfail(strict=True, reason=STUCK_ON_STORE_ERROR)
+async def _consumed(app, count: int) -> bool:
+    (queue,) = app.state.infra.queues
+    return sum(queue.stats.values()) - queue.stats["retried"] >= count
+
+
 async def test_an_event_taken_from_the_queue_while_the_store_is_down_is_processed_once_it_is_back(
     processes, settings, private_rabbit, private_store
 ):
-    # A ladder longer than the outage: with the bug fixed the event is retried, never parked.
+    # A ladder longer than the outage: the event is retried, never parked.
     activities = processes("activities", SINERGI_RETRY_DELAYS="5,10,30")
     await asyncio.to_thread(private_store.stop)
     try:
@@ -73,9 +72,10 @@ async def test_an_event_taken_from_the_queue_while_the_store_is_down_is_processe
             return response.status_code == 200
 
     try:
-        await eventually(known, timeout=20, interval=0.5)
+        await eventually(known, timeout=30, interval=0.5)
     except AssertionError:
         queue = settings.queue_name("activities", "partner-replica")
         ready, unacked = (await asyncio.to_thread(private_rabbit.queues)).get(queue, (0, 0))
         raise AssertionError(f"the event never reached the replica; {queue} holds {ready} ready and {unacked} "
                              "unacknowledged message(s)") from None
+

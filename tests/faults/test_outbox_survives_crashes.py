@@ -13,6 +13,7 @@ import pytest
 
 from tests.bus import declare_exchanges, tap
 from tests.conftest import auth, eventually
+from tests.faults.conftest import START_TIMEOUT
 
 pytestmark = pytest.mark.faults
 
@@ -34,7 +35,7 @@ async def test_an_event_stored_but_not_published_when_the_service_was_killed_is_
         assert published == []
 
         partners.env["SINERGI_RABBITMQ_URL"] = settings.rabbitmq_url
-        partners.start()
+        partners.start(START_TIMEOUT)
 
         async def known():
             response = await client.get(f"{activities.url}/replica/partners/{partner_id}", headers=auth("viewer"))
