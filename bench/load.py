@@ -30,16 +30,12 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.pipeline import REGION, Service, pct  # noqa: E402
+from bench.pipeline import REGION, pct, start  # noqa: E402
 from shared.auth import mint  # noqa: E402
 
 
 async def run(args: argparse.Namespace) -> None:
-    prefix = "load" + secrets.token_hex(3)
-    secret = secrets.token_urlsafe(48)
-    log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / prefix
-    log_dir.mkdir(parents=True, exist_ok=True)
-    services = {name: Service(name, prefix, secret, log_dir) for name in ("partners", "activities")}
+    prefix, secret, services = start("load", ("partners", "activities"))
     headers = {"Authorization": f"Bearer {mint(secret, sub='load', role='operator', regions=[REGION])}"}
     try:
         for service in services.values():

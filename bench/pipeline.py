@@ -126,7 +126,15 @@ async def ours(args: argparse.Namespace, prefix: str, secret: str, services: dic
                 return response.json()["id"]
 
         ids = await asyncio.gather(*(plan(i) for i in range(args.n)))
-        await asyncio.sleep(2)  # the planned events drain before the measured phase
+        # notifications also consumes activity.planned: let that backlog drain before measuring
+        probe = await connection.channel()
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            depth = (await probe.declare_queue(f"{prefix}.notifications.events", passive=True)).declaration_result
+            if depth.message_count == 0:
+                break
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1)
 
         received: dict[str, float] = {}
         channel = await connection.channel()
@@ -235,12 +243,17 @@ async def ceiling(args: argparse.Namespace, prefix: str) -> tuple[float, list[fl
         await mongo.close()
 
 
-async def main(args: argparse.Namespace) -> None:
-    prefix = "bench" + secrets.token_hex(3)
+def start(tag: str, names: tuple[str, ...]) -> tuple[str, str, dict[str, Service]]:
+    """Start ``names`` as processes with fresh database/queue names and a fresh secret; logs in $TMPDIR."""
+    prefix = tag + secrets.token_hex(3)
     secret = secrets.token_urlsafe(48)
     log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / prefix
     log_dir.mkdir(parents=True, exist_ok=True)
-    services = {name: Service(name, prefix, secret, log_dir) for name in ("activities", "notifications")}
+    return prefix, secret, {name: Service(name, prefix, secret, log_dir) for name in names}
+
+
+async def main(args: argparse.Namespace) -> None:
+    prefix, secret, services = start("bench", ("activities", "notifications"))
     try:
         for service in services.values():
             await asyncio.to_thread(service.wait_ready)
