@@ -26,9 +26,11 @@ from services.activities.domain import (
 from services.activities.elections import Election
 from services.activities.labels import label, month_label
 from services.activities.replica import KnownPartner, PartnerReplica
-from services.activities.store import ActivityStore, TargetStore, query, snapshot, targets_snapshot
+from services.activities.store import (
+    ActivityStore, StoreBusy, TargetStore, query, snapshot, targets_snapshot,
+)
 from shared.outbox import StaleVersion
-from shared.problems import Conflict, InvalidField, NotFound, PreconditionFailed
+from shared.problems import Conflict, InvalidField, NotFound, PreconditionFailed, Unavailable
 
 Clock = Callable[[], datetime]
 SAVE_ATTEMPTS = 3
@@ -45,6 +47,11 @@ def utc_ms(value: datetime) -> datetime:
 
 def system_clock() -> datetime:
     return utc_ms(datetime.now(UTC))
+
+
+def _busy() -> Unavailable:
+    return Unavailable("the store is busy with other writes; nothing was changed, try again in a moment",
+                       headers={"Retry-After": "1"})
 
 
 def _domain_errors(exc: Exception) -> Exception:
@@ -116,6 +123,8 @@ class Activities:
         data = await self.present(activity)
         try:
             await self.store.add(activity, data)
+        except StoreBusy:
+            raise _busy() from None
         except DuplicateKeyError:
             # The id comes with the Idempotency-Key: a retry of a request that created it already.
             return await self.get(activity_id)
@@ -187,6 +196,8 @@ class Activities:
                     return data  # nothing changed: nothing stored, no event
                 try:
                     await self.store.save(activity, read_version, pending, data)
+                except StoreBusy:
+                    raise _busy() from None
                 except StaleVersion:
                     if expected is not None:
                         raise PreconditionFailed(f"activity {activity_id} changed while this request ran; nothing "
@@ -257,6 +268,8 @@ class TargetBook:
                     targets = self._new(election, values)
                     try:
                         await self.store.add(targets)
+                    except StoreBusy:
+                        raise _busy() from None
                     except DuplicateKeyError:
                         continue
                     return jsonable(targets_snapshot(targets)), True
@@ -270,6 +283,8 @@ class TargetBook:
                 if targets.version != read_version:
                     try:
                         await self.store.save(targets, read_version, pending)
+                    except StoreBusy:
+                        raise _busy() from None
                     except StaleVersion:
                         continue
                 return jsonable(targets_snapshot(targets)), False

@@ -8,13 +8,14 @@ write by :class:`shared.outbox.AggregateCollection`) and its coverage facts (``_
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 from ulid import ULID
 
 from services.activities import coverage
@@ -45,6 +46,30 @@ EVENT_TYPES: dict[type, EventType] = {
 }
 
 
+class StoreBusy(Exception):
+    """The store refused a write because other writers held it ("database is locked"); nothing was written."""
+
+
+def busy(exc: BaseException) -> bool:
+    """FerretDB on SQLite answers ``database is locked (SQLITE_BUSY)`` when writers collide."""
+    return isinstance(exc, OperationFailure) and "database is locked" in str(exc)
+
+
+async def when_free(write: Callable[[], Awaitable[None]], attempts: int = 5) -> None:
+    """Run a write, again after a short pause while the store reports it busy (the failed try wrote
+    nothing: SQLite rolls the whole statement back); ``StoreBusy`` if it stays busy."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await write()
+            return
+        except OperationFailure as exc:
+            if not busy(exc):
+                raise
+            if attempt == attempts:
+                raise StoreBusy(str(exc)) from exc
+            await asyncio.sleep(0.05 * 2 ** attempt)
+
+
 class Revision:
     """A token that changes with every write to the activities: what cached figures are checked against.
 
@@ -67,8 +92,7 @@ class Revision:
                 await self.collection.update_one({"_id": self.ID}, {"$set": {"token": str(ULID())}}, upsert=True)
                 return
             except PyMongoError as exc:
-                # FerretDB on SQLite answers "database is locked" when writers collide: try again.
-                if attempt == attempts:
+                if attempt == attempts or not busy(exc):
                     # The write itself is stored; cached figures then expire on their own (CACHE_SECONDS).
                     log.warning("could not mark cached coverage figures stale", error=repr(exc))
                     return
@@ -95,14 +119,15 @@ class ActivityStore:
 
     async def add(self, activity: Activity, data: dict[str, Any]) -> None:
         """Insert a new activity with its events; ``DuplicateKeyError`` if the id exists."""
-        await self.activities.insert(document(activity, self.zone), self._drain(activity, data))
+        doc, events = document(activity, self.zone), self._drain(activity, data)
+        await when_free(lambda: self.activities.insert(doc, events))
         await self.revision.bump()
 
     async def save(self, activity: Activity, expected_version: int, pending: list[dict[str, Any]],
                    data: dict[str, Any]) -> None:
         """Replace the activity if still at ``expected_version`` (else ``StaleVersion``)."""
-        await self.activities.replace(document(activity, self.zone), expected_version,
-                                      self._drain(activity, data), pending=pending)
+        doc, events = document(activity, self.zone), self._drain(activity, data)
+        await when_free(lambda: self.activities.replace(doc, expected_version, events, pending=pending))
         await self.revision.bump()
 
     def _drain(self, activity: Activity, data: dict[str, Any]) -> list[AnyEvent]:
@@ -268,10 +293,12 @@ class TargetStore:
         return (targets_from_document(doc), doc.get(OUTBOX, [])) if doc else None
 
     async def add(self, targets: Targets) -> None:
-        await self.targets.insert(targets_document(targets), self._drain(targets))
+        doc, events = targets_document(targets), self._drain(targets)
+        await when_free(lambda: self.targets.insert(doc, events))
 
     async def save(self, targets: Targets, expected_version: int, pending: list[dict[str, Any]]) -> None:
-        await self.targets.replace(targets_document(targets), expected_version, self._drain(targets), pending=pending)
+        doc, events = targets_document(targets), self._drain(targets)
+        await when_free(lambda: self.targets.replace(doc, expected_version, events, pending=pending))
 
     def _drain(self, targets: Targets) -> list[AnyEvent]:
         events = []

@@ -9,12 +9,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from pymongo.errors import OperationFailure
 
 from services.activities.domain import Activity
 from services.activities.handlers import Activities
 from services.activities.replica import KnownPartner
+from services.activities.store import StoreBusy, when_free
 from shared.outbox import StaleVersion
-from shared.problems import Conflict, InvalidField, PreconditionFailed
+from shared.problems import Conflict, InvalidField, PreconditionFailed, Unavailable
 
 NOW = datetime(2024, 10, 1, 2, tzinfo=UTC)
 
@@ -133,3 +135,43 @@ async def test_every_problem_in_a_partner_list_is_named_at_once():
                                                           {"partner_id": "P2", "role": "mitra"},
                                                           {"partner_id": "P3", "role": "media"}]})
     assert [e["field"] for e in refused.value.errors] == ["partners[1].partner_id", "partners[2].partner_id"]
+
+
+LOCKED = "[collection.go:177 sqlite.(*collection).UpdateAll.func1] database is locked (5) (SQLITE_BUSY)"
+
+
+async def test_a_write_the_store_refused_as_busy_is_tried_again():
+    calls = []
+
+    async def write():
+        calls.append(1)
+        if len(calls) < 3:
+            raise OperationFailure(LOCKED, 1)
+
+    await when_free(write)
+    assert len(calls) == 3
+
+
+async def test_a_store_that_stays_busy_is_a_503_and_other_failures_are_not_retried():
+    async def locked():
+        raise OperationFailure(LOCKED, 1)
+
+    with pytest.raises(StoreBusy):
+        await when_free(locked, attempts=2)
+
+    async def broken():
+        raise OperationFailure("unknown operator: $foo", 2)
+
+    with pytest.raises(OperationFailure):
+        await when_free(broken)
+
+    activities, store = service()
+    await activities.plan("A1", BODY)
+
+    async def busy_save(*args, **kwargs):
+        raise StoreBusy(LOCKED)
+
+    store.save = busy_save
+    with pytest.raises(Unavailable) as unavailable:
+        await activities.edit("A1", {"title": "Baru"}, expected=None)
+    assert unavailable.value.status == 503 and unavailable.value.headers == {"Retry-After": "1"}
