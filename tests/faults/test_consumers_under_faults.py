@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 
 from shared.events import EventType
@@ -55,27 +54,27 @@ async def _consumed(app, count: int) -> bool:
 
 
 async def test_an_event_taken_from_the_queue_while_the_store_is_down_is_processed_once_it_is_back(
-    processes, settings, private_rabbit, private_store
+    settings, private_rabbit, private_store
 ):
     # A ladder longer than the outage: the event is retried, never parked.
-    activities = processes("activities", SINERGI_RETRY_DELAYS="5,10,30")
-    await asyncio.to_thread(private_store.stop)
-    try:
-        await publish(settings, event(EventType.PARTNER_REGISTERED, partner("P-OUTAGE", "KIM Antapani")))
-        await asyncio.sleep(5.0)  # hold the outage: the consumer takes the event and fails to reach the store (3 s)
-    finally:
-        await asyncio.to_thread(private_store.start)
+    patient = settings.model_copy(update={"retry_delays": [5.0, 10.0, 30.0]})
+    async with running("activities", patient) as (app, client):
+        await eventually(lambda: app.state.infra.broker_ready(), timeout=30)
+        await asyncio.to_thread(private_store.stop)
+        try:
+            await publish(settings, event(EventType.PARTNER_REGISTERED, partner("P-OUTAGE", "KIM Antapani")))
+            await asyncio.sleep(5.0)  # hold the outage: the consumer takes the event and fails to reach the store (3 s)
+        finally:
+            await asyncio.to_thread(private_store.start)
 
-    async def known() -> bool:
-        async with httpx.AsyncClient(timeout=5) as client:
-            response = await client.get(f"{activities.url}/replica/partners/P-OUTAGE", headers=auth("viewer"))
+        async def known() -> bool:
+            response = await client.get("/replica/partners/P-OUTAGE", headers=auth("viewer"))
             return response.status_code == 200
 
-    try:
-        await eventually(known, timeout=30, interval=0.5)
-    except AssertionError:
-        queue = settings.queue_name("activities", "partner-replica")
-        ready, unacked = (await asyncio.to_thread(private_rabbit.queues)).get(queue, (0, 0))
-        raise AssertionError(f"the event never reached the replica; {queue} holds {ready} ready and {unacked} "
-                             "unacknowledged message(s)") from None
-
+        try:
+            await eventually(known, timeout=30, interval=0.5)
+        except AssertionError:
+            queue = settings.queue_name("activities", "partner-replica")
+            ready, unacked = (await asyncio.to_thread(private_rabbit.queues)).get(queue, (0, 0))
+            raise AssertionError(f"the event never reached the replica; {queue} holds {ready} ready and {unacked} "
+                                 "unacknowledged message(s)") from None

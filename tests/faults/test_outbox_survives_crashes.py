@@ -22,9 +22,10 @@ async def test_an_event_stored_but_not_published_when_the_service_was_killed_is_
     processes, settings
 ):
     await declare_exchanges(settings)
-    activities = processes("activities")
-    # The broker is unreachable, so the write is stored and its event waits in the outbox.
-    partners = processes("partners", wait_ready=False, SINERGI_RABBITMQ_URL="amqp://guest:guest@127.0.0.1:1/")
+    # The broker is unreachable for partners, so the write is stored and its event waits in the outbox.
+    activities, partners = await asyncio.gather(
+        asyncio.to_thread(processes, "activities"),
+        asyncio.to_thread(processes, "partners", wait_ready=False, SINERGI_RABBITMQ_URL="amqp://guest:guest@127.0.0.1:1/"))
 
     async with tap(settings, "*.partner.*") as published, httpx.AsyncClient(timeout=10) as client:
         created = await client.post(partners.url + "/partners", headers=auth(),
@@ -50,8 +51,8 @@ async def test_partners_registered_and_changed_while_rabbitmq_is_down_are_all_de
     processes, settings, private_rabbit
 ):
     await declare_exchanges(settings)
-    activities = processes("activities")
-    partners = processes("partners")
+    activities, partners = await asyncio.gather(asyncio.to_thread(processes, "activities"),
+                                                asyncio.to_thread(processes, "partners"))
     latest: dict[str, int] = {}  # partner id → the version its last accepted write answered
 
     async with tap(settings, "*.partner.*", durable=True) as published, httpx.AsyncClient(timeout=10) as client:

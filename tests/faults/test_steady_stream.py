@@ -18,6 +18,7 @@ found are kept fixed by ``test_consumers_under_faults.py``.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from collections import Counter
@@ -35,6 +36,7 @@ from services.notifications.notifier import INTERRUPTED_EMAIL
 from shared.settings import Settings
 from tests.bus import tap
 from tests.conftest import ServiceProcess, auth, eventually, make_settings
+from tests.faults.bugs import RETRY_REORDERS, SUMMARY_NOT_REPAIRED
 from tests.faults.conftest import START_TIMEOUT, PrivateRabbit, PrivateStore, service_process
 from tests.faults.stream import Counters, Ledger, Stream, Writer, partner_body
 from tests.notifications_support import SmtpSink
@@ -230,7 +232,7 @@ class StreamRun:
                  for rule, cause in self.expected_notifications() - have]
         return gaps
 
-    async def converge(self, gaps: Any, timeout: float = 90.0, stalled: float = 45.0) -> Any:
+    async def converge(self, gaps: Any, timeout: float = 90.0, stalled: float = 35.0) -> Any:
         """Read until ``gaps()`` is empty; give up after ``timeout``, or once it has not shrunk for
         ``stalled`` seconds: longer than the last rung of the retry ladder (30 s), on which an event
         that met the store outage may wait. Returns the last gaps found."""
@@ -270,6 +272,30 @@ class StreamRun:
         ready, unacked = queues.get(queue, (0, 0))
         return (f"{len(missing)} of their events never processed by {queue}, which holds {ready} ready and "
                 f"{unacked} unacknowledged message(s), {queues.get(queue + '.dlq', (0, 0))[0]} dead-lettered")
+
+    def retried(self, service: str) -> set[str]:
+        """Ids of the events the service's consumer put on its retry ladder (from its log)."""
+        found = set()
+        for line in self.services[service].log.read_text(errors="replace").splitlines():
+            if '"event failed; retrying"' in line:
+                found.add(json.loads(line).get("event_id"))
+        return found
+
+    async def overtaken(self, causes: list[str]) -> list[str]:
+        """Of these causes (``<aggregate>@<version>``), those whose event the notifications consumer
+        retried and then processed after a later version of its aggregate: RETRY_REORDERS."""
+        retried = self.retried("notifications")
+        events = {f"{e['subject']}@{e['aggregateversion']}": e["id"] for e in self.published}
+        ids = {cause: events.get(cause) for cause in causes}
+        unprocessed = set(await self.unprocessed("notifications", {c.split("@")[0] for c in causes}))
+        found = []
+        for cause, event_id in ids.items():
+            aggregate, version = cause.split("@")
+            newer = max(self.models.get("activities", {}).get(aggregate, 0),
+                        self.models.get("partners", {}).get(aggregate, 0)) > int(version)
+            if event_id in retried and event_id not in unprocessed and newer:
+                found.append(cause)
+        return found
 
     async def dead_letters(self) -> dict[str, int]:
         connection = await aio_pika.connect(self.settings.rabbitmq_url)
@@ -349,6 +375,13 @@ async def test_the_activities_replica_holds_every_partner_at_its_latest_version(
 
 async def test_the_notifications_service_saw_every_partner_and_activity_event(stream):
     gaps = await stream.converge(stream.notifications_behind)
+    missing = [g for g, _ in gaps if g.startswith("no ")]
+    if gaps and len(missing) == len(gaps):
+        causes = [g.rsplit(" ", 1)[1] for g in missing]
+        overtaken = await stream.overtaken(causes)
+        if len(overtaken) == len(causes):
+            pytest.xfail(f"{len(causes)} notification(s) lost to a retry overtaken by later events "
+                         f"({causes[:3]}): {RETRY_REORDERS}")
     assert not gaps, (f"the notifications service lacks: {[g for g, _ in gaps][:10]} ({len(gaps)} in all); "
                       f"{await stream.diagnose('notifications', {aggregate for _, aggregate in gaps})}")
 
@@ -384,8 +417,17 @@ async def test_no_notification_and_no_email_was_produced_twice(stream):
             assert received[delivery["id"]] == 1, f"{delivery['id']} is 'sent' but was received {received[delivery['id']]} times"
         else:  # at most once: an e-mail a crash interrupted mid-send is not sent again on its own
             assert delivery["last_error"] == INTERRUPTED_EMAIL, delivery
-    staff_mail = [n for n in stream.inbox if n["delivery"]["email"]["status"] not in {"sent", "dead"}]
-    assert not staff_mail, f"staff e-mails not settled on their notifications: {staff_mail[:3]}"
+
+
+async def test_each_staff_notification_shows_how_its_email_went(stream):
+    await stream.read()
+    deliveries = {d["id"]: d["status"] for d in stream.emails}
+    lagging = {n["id"]: (n["delivery"]["email"]["status"], deliveries.get(n["delivery"]["email"]["id"]))
+               for n in stream.inbox if n["delivery"]["email"]["status"] != deliveries.get(n["delivery"]["email"]["id"])}
+    if lagging and all(actual in {"sent", "dead"} for _, actual in lagging.values()):
+        pytest.xfail(f"{len(lagging)} notification(s) show their e-mail as (shown, actual) "
+                     f"{list(lagging.values())[:3]}: {SUMMARY_NOT_REPAIRED}")
+    assert not lagging, f"notifications whose e-mail status (shown, actual) is wrong: {dict(list(lagging.items())[:5])}"
 
 
 async def test_nothing_was_dead_lettered(stream):
