@@ -95,6 +95,7 @@ async def test_rescheduling_moves_the_reminders_and_cancelling_removes_them(sett
                       event(EventType.ACTIVITY_SCHEDULED, moved, version=2),
                       event(EventType.ACTIVITY_SCHEDULED, dropped, version=2))
         await soon(lambda: _count(jobs(client, kind="reminder"), 4))
+        await soon(lambda: value(smtp.to("sari@kimdago.id")))  # invited
 
         new_start = local(WIB, 2024, 11, 10, 14, 0)
         await publish(settings,
