@@ -206,15 +206,11 @@ class PartnerStore:
                                        projection=HIDDEN)
         return [_from_doc(doc) for doc in docs], next_cursor
 
-    async def every(self, filters: Filters, batch: int = 500) -> AsyncIterator[Partner]:
-        """All partners matching ``filters`` in registration order, a page at a time."""
-        cursor: str | None = None
-        while True:
-            found, cursor = await self.find(filters, batch, cursor)
-            for partner in found:
-                yield partner
-            if cursor is None:
-                return
+    async def every(self, filters: Filters) -> AsyncIterator[Partner]:
+        """All partners matching ``filters`` in registration order, from one query: on FerretDB
+        every filtered query reads the whole collection, so pages would read it once each."""
+        async for doc in self.partners.collection.find(self._query(filters), HIDDEN).sort("_id", 1):
+            yield _from_doc(doc)
 
     def _query(self, filters: Filters) -> dict[str, Any]:
         query: dict[str, Any] = {"region": self.region}
