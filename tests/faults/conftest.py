@@ -16,6 +16,7 @@ the root conftest's ``processes`` fixture starts services on the private servers
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -170,14 +171,13 @@ class PrivateStore:
 
     def stop(self) -> None:
         """SIGTERM: FerretDB closes its listener and SQLite files, as on a host shutdown."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(15)
+            if self.process.poll() is None:  # a store that will not stop is killed, not waited for
+                self.process.kill()
+                self.process.wait(5)
 
 
 def _store_binary() -> Path:
@@ -229,8 +229,9 @@ def _private_servers_up(private_rabbit: PrivateRabbit, private_store: PrivateSto
 
 @pytest.fixture
 def settings(private_servers: Servers, run_id: str, unique: str) -> Settings:
-    """As the root conftest's, on the private servers: ``processes`` starts services on them."""
-    return make_settings(private_servers, f"{run_id}{unique}")
+    """As the root conftest's, on the private servers: ``processes`` starts services on them.
+    Services run in this process log errors only: the outages make them warn a lot."""
+    return make_settings(private_servers, f"{run_id}{unique}", log_level="error")
 
 
 def service_process(settings: Settings, name: str, logs: Path, **env: str) -> ServiceProcess:

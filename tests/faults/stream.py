@@ -145,6 +145,9 @@ def partner_body(name: str, email: str) -> dict[str, Any]:
             "contacts": [{"name": f"Ketua {name}", "role": "Ketua", "email": email}]}
 
 
+REPORT = {"attendance_total": 40, "attendance_by_segment": {"pemilih_pemula": 12}, "women": 21, "disabled": 1}
+
+
 def when(days: float) -> dict[str, str]:
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
     return {"starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=2)).isoformat()}
@@ -233,44 +236,34 @@ class Stream:
                          wanted_status="active"),
         )
 
-    async def _plan(self, title: str, created: dict[str, Any]) -> Any:
-        doc = await self.writer.send("activities", "plan", "POST", "/activities", activity_body(title, self.anchors))
-        created.update(doc or {})
-        return doc
+    async def _activity_life(self, title: str, moves: list[tuple[str, str, dict[str, Any] | None, str | None]]) -> None:
+        """Plan an activity with the anchor partners, then each (op, verb, body, status it asks for)."""
+        created: dict[str, Any] = {}
+
+        async def plan() -> Any:
+            doc = await self.writer.send("activities", "plan", "POST", "/activities", activity_body(title, self.anchors))
+            created.update(doc or {})
+            return doc
+
+        def move(op: str, verb: str, body: dict[str, Any] | None, wanted: str | None) -> Callable[[], Any]:
+            return lambda: self.writer.send("activities", op, "POST", f"/activities/{created['id']}/{verb}", body,
+                                            wanted_status=wanted)
+
+        await self._steps(plan, *(move(*m) for m in moves))
 
     async def _activity_held_and_reported(self) -> None:
-        n = self._next()
-        created: dict[str, Any] = {}
-        send = self.writer.send
-
-        def path(verb: str) -> str:
-            return f"/activities/{created['id']}/{verb}"
-
-        await self._steps(
-            lambda: self._plan(f"Forum warga {self.tag}-{n}", created),
-            lambda: send("activities", "schedule (past)", "POST", path("schedule"), when(-1)),
-            lambda: send("activities", "hold", "POST", path("hold"), None, wanted_status="held"),
-            lambda: send("activities", "report", "POST", path("report"),
-                         {"attendance_total": 40, "attendance_by_segment": {"pemilih_pemula": 12}, "women": 21,
-                          "disabled": 1}, wanted_status="reported"),
-        )
+        await self._activity_life(f"Forum warga {self.tag}-{self._next()}", [
+            ("schedule (past)", "schedule", when(-1), None),
+            ("hold", "hold", None, "held"),
+            ("report", "report", REPORT, "reported"),
+        ])
 
     async def _activity_ahead(self) -> None:
         n = self._next()
-        created: dict[str, Any] = {}
-        send = self.writer.send
-
-        def path(verb: str) -> str:
-            return f"/activities/{created['id']}/{verb}"
-
-        steps = [
-            lambda: self._plan(f"Sosialisasi keliling {self.tag}-{n}", created),
-            lambda: send("activities", "schedule (ahead)", "POST", path("schedule"), when(10)),
-        ]
+        moves = [("schedule (ahead)", "schedule", when(10), None)]  # the partners' contacts are invited
         if n % 2:
-            steps.append(lambda: send("activities", "cancel", "POST", path("cancel"), {"reason": "hujan deras"},
-                                      wanted_status="cancelled"))
-        await self._steps(*steps)
+            moves.append(("cancel", "cancel", {"reason": "hujan deras"}, "cancelled"))
+        await self._activity_life(f"Sosialisasi keliling {self.tag}-{n}", moves)
 
 
 class Counters:
