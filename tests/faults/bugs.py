@@ -17,9 +17,10 @@ RETRY_REORDERS = (
 )
 SUMMARY_NOT_REPAIRED = (
     "services/notifications/notifier.py DeliveryRunner._finish stores a delivery's outcome, then copies its "
-    "summary onto the inbox notification (Inboxes.set_delivery) in a second write; a crash between the two "
-    "leaves the notification saying 'pending' for ever (the delivery is sent, archived to delivery_log, and "
-    "nothing copies it again). Fix: let the scheduler's archive step (Scheduler/Deliveries.archive) write each "
-    "archived delivery's summary onto its notification first (idempotent), and recovery do the same for "
-    "dead ones."
+    "summary onto the inbox notification (Inboxes.set_delivery) in a second write, and nothing ever copies it "
+    "again: a crash or a store error between the two leaves the notification showing a stale status for ever "
+    "('pending' for an e-mail that was sent; 'dead' for one whose real outcome, 'sent', replaced the 'unknown' "
+    "later), while the delivery itself is right and is archived to delivery_log. Fix: let the scheduler's "
+    "archive step (Deliveries.archive) write each archived delivery's summary onto its notification first "
+    "(idempotent), and do the same for deliveries that end dead."
 )
