@@ -1,14 +1,17 @@
 """Benchmark of the partners API: register 10,000 partners over HTTP, then query them.
 
-Manual, not part of the test suite. Against a running service (its database named with
-``--db``, for the size figures)::
+Manual, not part of the test suite. By default it starts a service of its own on the store
+and broker of ``SINERGI_MONGODB_URL`` / ``SINERGI_RABBITMQ_URL``, with its own database and
+exchange names, removed at the end (``--keep`` keeps them)::
+
+    .venv/bin/python bench/partners_api.py [--count 10000] [--concurrency 16]
+
+or measures a running service (its database named with ``--db``, for the size figures)::
 
     SINERGI_AUTH_SECRET=... .venv/bin/python bench/partners_api.py --url http://127.0.0.1:8101
 
-or let it start a service of its own, with its own database and exchange names, removed at
-the end (``--keep`` keeps them)::
-
-    .venv/bin/python bench/partners_api.py --spawn
+The spawned service takes its other settings from the environment, e.g.
+``SINERGI_OUTBOX_SWEEP_SECONDS``.
 
 Phases: POST /partners (registration: a name claim, the partner and its outbox entry),
 GET one by id, the list filtered by segment, search by name (``q``: a literal,
@@ -27,6 +30,7 @@ import os
 import platform
 import random
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -117,7 +121,9 @@ async def bench(url: str, token: str, count: int, concurrency: int) -> None:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=300,
                                  limits=limits) as client:
-        print(f"partners API at {url}: {count:,} partners, concurrency {concurrency}\n")
+        tuned = [f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("SINERGI_") and "SECRET" not in k]
+        print(f"partners API at {url}: {count:,} partners, concurrency {concurrency}"
+              f"{'; ' + ', '.join(tuned) if tuned else ''}\n")
         print(f"{'operation':34} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
         ids: list[str] = []
 
@@ -152,7 +158,11 @@ def store_figures(mongodb_url: str, database: str) -> None:
     client = MongoClient(mongodb_url, serverSelectionTimeoutMS=3000)
     try:
         info = client.admin.command("buildInfo")
-        store = f"FerretDB {info['ferretdbVersion']}" if "ferretdbVersion" in info else f"MongoDB {info['version']}"
+        if "ferretdbVersion" in info:
+            version = info["ferretdbVersion"] if info["ferretdbVersion"] != "unknown" else "1.24 (embedded: sinergi-store)"
+            store = f"FerretDB {version} on SQLite, MongoDB wire {info['version']}"
+        else:
+            store = f"MongoDB {info['version']}"
         stats = client[database].command("dbStats")
         partners = client[database]["partners"].estimated_document_count()
         indexes = sorted(client[database]["partners"].index_information())
@@ -227,21 +237,24 @@ def remove(mongodb_url: str, rabbitmq_url: str, prefix: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8101", help="a running partners service")
+    parser.add_argument("--url", help="a running partners service (default: start one of its own)")
     parser.add_argument("--db", default="sinergi_partners", help="its database, for dbStats (with --url)")
-    parser.add_argument("--spawn", action="store_true", help="start a service of its own (own database)")
-    parser.add_argument("--keep", action="store_true", help="with --spawn: keep its database and exchanges")
+    parser.add_argument("--keep", action="store_true", help="keep the database and exchanges of the service it "
+                                                            "started")
     parser.add_argument("--count", type=int, default=10_000, help="partners to register (default 10000)")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
     args = parser.parse_args()
+    # A SIGTERM ends the run through ``finally``: the service it started is stopped and removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     mongodb_url = os.environ.get("SINERGI_MONGODB_URL", "mongodb://127.0.0.1:27017/")
     rabbitmq_url = os.environ.get("SINERGI_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    spawning = args.url is None
     secret = os.environ.get("SINERGI_AUTH_SECRET")
     if not secret:
-        secret = secrets.token_urlsafe(48) if args.spawn else (ROOT / ".sinergi" / "secret").read_text().strip()
+        secret = secrets.token_urlsafe(48) if spawning else (ROOT / ".sinergi" / "secret").read_text().strip()
     prefix = f"bench{secrets.token_hex(3)}"
     process, url, database = None, args.url, args.db
-    if args.spawn:
+    if spawning:
         process, url = spawn(secret, prefix)
         database = f"{prefix}_partners"
     try:
