@@ -42,7 +42,6 @@ class Accepted:
     aggregate: str
     version: int
     status: str | None
-    updated_at: str | None
     phase: str
     attempts: int
     replayed: bool
@@ -94,7 +93,7 @@ class Writer:
                 if 200 <= status < 300:
                     doc = response.json()
                     self.ledger.accepted.append(Accepted(
-                        service, op, doc["id"], doc["version"], doc.get("status"), doc.get("updated_at"), phase,
+                        service, op, doc["id"], doc["version"], doc.get("status"), phase,
                         attempts, response.headers.get("idempotent-replayed") == "true"))
                     self.ledger.retried_writes += attempts > 1
                     return doc
