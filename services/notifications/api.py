@@ -137,6 +137,7 @@ async def change_recipient(recipient_id: str, body: RecipientPatch, request: Req
     new.update(version=doc["version"] + 1, updated_at=datetime.now(UTC))
     if not await _recipients(request).replace(new, doc["version"]):
         raise PreconditionFailed(f"recipient {recipient_id} changed meanwhile; read it again")
+    request.app.state.runner.forget(recipient_id)
     return with_etag(_recipient_out(new, reveal_secret=reveal), new["version"])
 
 
@@ -149,6 +150,7 @@ async def remove_recipient(recipient_id: str, request: Request, _: Admin) -> Res
         raise PreconditionFailed(f"recipient {recipient_id} is at version {doc['version']}, not {wanted}",
                                  current_version=doc["version"])
     await _recipients(request).delete(recipient_id)
+    request.app.state.runner.forget(recipient_id)
     inboxes: Inboxes = request.app.state.inboxes
     await inboxes.drop(recipient_id)
     return Response(status_code=204)

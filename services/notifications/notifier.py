@@ -45,7 +45,7 @@ log = get_logger(__name__)
 
 SERVICE = "notifications"
 CHUNK = 100
-RECIPIENTS_TTL = 1.0
+RECIPIENTS_TTL = 10.0
 HISTORY = 20
 INTERRUPTED_EMAIL = (
     "the service stopped while this e-mail was being handed to the SMTP server, so whether it went out is "
@@ -190,8 +190,7 @@ class DeliveryRunner:
         # handed over are ``sending`` (and, after a crash, of unknown outcome).
         self._slots = {"email": asyncio.Semaphore(config.smtp_concurrency),
                        "webhook": asyncio.Semaphore(config.concurrency)}
-        self._recipients: dict[str, dict[str, Any]] = {}
-        self._recipients_read = -RECIPIENTS_TTL
+        self._recipients: dict[str, tuple[float, dict[str, Any] | None]] = {}
 
     def slot(self, channel: str) -> asyncio.Semaphore:
         return self._slots[channel]
@@ -268,11 +267,19 @@ class DeliveryRunner:
         return {"to": recipient["webhook_url"], "secret": recipient.get("webhook_secret") or ""}
 
     async def _recipient(self, recipient_id: str) -> dict[str, Any] | None:
-        """Recipients, read at most once a second for a whole batch (a miss is read at once)."""
-        if time.monotonic() - self._recipients_read > RECIPIENTS_TTL:
-            self._recipients = {r["_id"]: r for r in await self.recipients.all()}
-            self._recipients_read = time.monotonic()
-        return self._recipients.get(recipient_id) or await self.recipients.get(recipient_id)
+        """A recipient as of at most ``RECIPIENTS_TTL`` seconds ago (one read per recipient per
+        batch, not per attempt); this process's own changes are seen at once (``forget``)."""
+        cached = self._recipients.get(recipient_id)
+        if cached is not None and time.monotonic() - cached[0] < RECIPIENTS_TTL:
+            return cached[1]
+        found = await self.recipients.get(recipient_id)
+        self._recipients[recipient_id] = (time.monotonic(), found)
+        if len(self._recipients) > 10_000:
+            self._recipients.clear()
+        return found
+
+    def forget(self, recipient_id: str) -> None:
+        self._recipients.pop(recipient_id, None)
 
     async def _send(self, doc: dict[str, Any], target: dict[str, Any], attempt: int) -> None:
         if doc["channel"] == "email":
