@@ -178,7 +178,12 @@ def _csv_records(content: bytes) -> list[tuple[int, list[Any]]]:
     # row above the header may have none). Offices with an Indonesian Excel save with ";".
     lines = text.splitlines()[:20]
     delimiter = max((",", ";", "\t"), key=lambda d: max((line.count(d) for line in lines), default=0))
-    return [(n, list(cells)) for n, cells in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1)]
+    try:
+        # newline="": the csv module's own handling of line ends, quoted ones included.
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        return [(n, list(cells)) for n, cells in enumerate(reader, start=1)]
+    except csv.Error as exc:
+        raise Unreadable(f"the CSV file cannot be read: {exc}") from exc
 
 
 def parse(content: bytes) -> Sheet:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import auth, make_settings, running, token
+from tests.conftest import auth, eventually, make_settings, running, token
 
 
 async def _count(app) -> int:
@@ -48,8 +48,12 @@ async def test_a_body_streamed_past_the_limit_is_refused_with_413(settings):
 async def test_operational_routes_need_no_token_and_tell_the_truth(settings):
     async with running("partners", settings) as (_, client):
         assert (await client.get("/healthz")).status_code == 200
-        ready = await client.get("/readyz")
-        assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+        # The broker connects in the background after start: ready soon, not necessarily at once.
+        async def ready():
+            response = await client.get("/readyz")
+            return response.status_code == 200 and response.json()
+
+        assert (await eventually(ready, timeout=30))["checks"] == {"database": "ok", "broker": "ok"}
         await client.get("/partners/nope", headers=auth("viewer"))
         metrics = (await client.get("/metrics")).text
         assert 'sinergi_http_requests_total{method="GET",route="/partners/{partner_id}",status="404"} 1.0' in metrics
