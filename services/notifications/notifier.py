@@ -44,7 +44,7 @@ from shared.problems import Conflict, NotFound
 log = get_logger(__name__)
 
 SERVICE = "notifications"
-CHUNK = 100
+CHUNK = 500
 RECIPIENTS_TTL = 10.0
 HISTORY = 20
 INTERRUPTED_EMAIL = (
@@ -94,25 +94,24 @@ class Notifier:
         audience = [r for r in await self.recipients.all() if wants(r, trigger.rule, trigger.regions)]
         rendered: dict[str, tuple[str, str]] = {}
         stored = 0
-        for start in range(0, len(audience), CHUNK):
-            deliveries: list[dict[str, Any]] = []
-            for recipient in audience[start:start + CHUNK]:
-                language = recipient.get("language") or "id"
-                if language not in rendered:
-                    rendered[language] = self.texts.render(language, trigger.template, trigger.context)
-                subject, body = rendered[language]
-                stored += await self._to_recipient(trigger, recipient, language, subject, body, deliveries)
-            await self.deliveries.add_new(deliveries, check_log=rerun)
-        deliveries = []
+        deliveries: list[dict[str, Any]] = []
+        for recipient in audience:
+            language = recipient.get("language") or "id"
+            if language not in rendered:
+                rendered[language] = self.texts.render(language, trigger.template, trigger.context)
+            subject, body = rendered[language]
+            stored += await self._to_recipient(trigger, recipient, language, subject, body, deliveries)
         for contact in trigger.contacts:
             subject, body = self.texts.render("id", trigger.contact_template or trigger.template,
                                               {**trigger.context, "contact": contact})
             nid = notification_id(trigger.rule, trigger.cause, contact.audience, trigger.occurred_at)
             deliveries.append(self._delivery(trigger, nid, "email", contact.audience, None, contact.email, contact.name,
                                              "id", subject, body))
-        await self.deliveries.add_new(deliveries, check_log=rerun)
-        # Deliveries start once every inbox has its notification: the inbox comes first, and
-        # writes from both at once would only slow each other on the store.
+        # Deliveries are stored (and start) once every inbox has its notification: the inbox
+        # comes first, and writes of both at once would only slow each other on the store. A
+        # crash before this point re-runs the cause, which stores them then.
+        for start in range(0, len(deliveries), CHUNK):
+            await self.deliveries.add_new(deliveries[start:start + CHUNK], check_log=rerun)
         self.wake()
         return stored
 
