@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -107,6 +108,7 @@ class PrivateRabbit:
         deadline = time.monotonic() + timeout
         while not self.running():
             if time.monotonic() > deadline:
+                self.kill()  # it may come up later: never leave it behind
                 raise AssertionError(f"private RabbitMQ {self.node} not up in {timeout:.0f} s; log: {self._tail()}")
             time.sleep(0.2)
 
@@ -154,6 +156,10 @@ class PrivateStore:
     def url(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}/"
 
+    @property
+    def pidfile(self) -> Path:
+        return self.data.parent / "store.pid"
+
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None and speaks_mongo("127.0.0.1", self.port)
 
@@ -163,9 +169,11 @@ class PrivateStore:
                 [str(self.binary), "-listen", f"127.0.0.1:{self.port}", "-data", str(self.data), "-log", str(self.log)],
                 stdout=subprocess.DEVNULL, stderr=out, start_new_session=True,
             )
+        self.pidfile.write_text(str(self.process.pid))
         deadline = time.monotonic() + timeout
         while not speaks_mongo("127.0.0.1", self.port):
             if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
                 raise AssertionError(f"private store not up in {timeout:.0f} s; log: {self.log.read_text()[-3000:]}")
             time.sleep(0.1)
 
@@ -178,6 +186,34 @@ class PrivateStore:
             if self.process.poll() is None:  # a store that will not stop is killed, not waited for
                 self.process.kill()
                 self.process.wait(5)
+
+
+# Run by a child of this test session: when the session dies without its teardown (pytest
+# SIGKILLed by a harness), stop the server whose pid is in the file, if that pid still runs it.
+WATCHDOG = r"""
+import os, signal, sys, time
+session, pidfile, marker = os.getppid(), sys.argv[1], sys.argv[2]
+while os.getppid() == session:
+    time.sleep(1)
+try:
+    pid = int(open(pidfile).read().strip())
+    if marker in open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace"):
+        os.kill(pid, signal.SIGTERM)
+except (OSError, ValueError):
+    pass
+"""
+
+
+@contextlib.contextmanager
+def watchdog(pidfile: Path, marker: str) -> Iterator[None]:
+    """While inside, a private server outlives this session by at most a second."""
+    dog = subprocess.Popen([sys.executable, "-c", WATCHDOG, str(pidfile), marker], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        yield
+    finally:
+        dog.kill()  # the teardown stops the server itself
+        dog.wait()
 
 
 def _store_binary() -> Path:
@@ -196,21 +232,23 @@ def private_rabbit(tmp_path_factory: pytest.TempPathFactory, run_id: str) -> Ite
         pytest.skip("rabbitmq-server is not installed on this machine (a Docker-only CI?): the fault tests stop "
                     "and restart a private RabbitMQ node of their own, and " + SHARED_WARNING)
     broker = PrivateRabbit(tmp_path_factory.mktemp("rabbitmq"), scripts, f"sinergi-faults-{run_id}@localhost")
-    broker.start()
-    yield broker
-    try:
-        broker.stop()
-    except (AssertionError, subprocess.TimeoutExpired):
-        broker.kill()
+    with watchdog(broker.pidfile, str(broker.home)):
+        broker.start()
+        yield broker
+        try:
+            broker.stop()
+        except (AssertionError, subprocess.TimeoutExpired):
+            broker.kill()
 
 
 @pytest.fixture(scope="session")
 def private_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateStore]:
     home = tmp_path_factory.mktemp("store")
     store = PrivateStore(_store_binary(), home / "data", home / "store.log")
-    store.start()
-    yield store
-    store.stop()
+    with watchdog(store.pidfile, str(store.data)):
+        store.start()
+        yield store
+        store.stop()
 
 
 @pytest.fixture(scope="session")
