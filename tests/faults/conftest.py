@@ -10,8 +10,9 @@ at the same time, so the fault tests never stop those. They start their own:
 - the embedded FerretDB (``.sinergi/bin/sinergi-store``, built once if missing) on a free
   port with a temporary data directory; stopped with SIGTERM, started on the same files.
 
-Both are session-scoped (a RabbitMQ boot costs seconds). Here ``settings`` points at them, so
-the root conftest's ``processes`` fixture starts services on the private servers.
+Both are session-scoped (a RabbitMQ boot costs seconds), and each has a watchdog that stops it
+if the session dies without its teardown. Here ``settings`` points at them, and ``processes``
+(the root conftest's, with more patience) starts services on them.
 """
 
 from __future__ import annotations
