@@ -36,6 +36,6 @@ status: venv
 test: venv
 	@set -euo pipefail; \
 	if [ -z "$${SINERGI_RABBITMQ_URL:-}" ] && ! docker info >/dev/null 2>&1; then \
-		set -a; eval "$$($(SINERGI) infra up)"; set +a; \
+		urls="$$($(SINERGI) infra up)"; set -a; eval "$$urls"; set +a; \
 	fi; \
 	.venv/bin/pytest $(PYTEST_ARGS)

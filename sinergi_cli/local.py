@@ -184,7 +184,12 @@ def rabbitmq_up(home: Home, say) -> None:  # noqa: ANN001
     say("rabbitmq: starting (rabbitmq-server -detached) ...")
     subprocess.run(["rabbitmq-server", "-detached"], env=env, check=True, capture_output=True)
     (home.path / "run" / "rabbitmq.started").write_text("by sinergi up\n")
-    wait_for(speaks_amqp, "RabbitMQ", 90)
+    try:
+        wait_for(speaks_amqp, "RabbitMQ", 90)
+    except RunnerError as exc:
+        # Seen: a node that must recover thousands of durable queues left by earlier runs.
+        raise RunnerError(f"{exc}; its log is in /var/log/rabbitmq/ (a node recovering thousands of "
+                          "durable queues starts slowly: delete vhosts you no longer need)") from exc
     subprocess.run(["rabbitmqctl", "await_startup"], env=env, check=False, capture_output=True, timeout=90)
     say("rabbitmq: ready on 127.0.0.1:5672 (management UI http://127.0.0.1:15672, guest/guest)")
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, MongoClient
 
 from shared.auth import mint
 from shared.settings import Settings
@@ -31,6 +31,9 @@ REGION = "32.73"
 T = TypeVar("T")
 
 
+RUN_ID = "t" + secrets.token_hex(4)
+
+
 @pytest.fixture(scope="session")
 def servers() -> Iterator[Servers]:
     with ExitStack() as stack:
@@ -38,13 +41,22 @@ def servers() -> Iterator[Servers]:
             found = resolve(stack)
         except RuntimeError as exc:
             pytest.fail(str(exc), pytrace=False)
+        stack.callback(_drop_session_databases, found.mongodb_url)
         yield found
+
+
+def _drop_session_databases(mongodb_url: str) -> None:
+    """Every database this session made, so a long-lived store does not fill with test data."""
+    with MongoClient(mongodb_url, serverSelectionTimeoutMS=5000) as client:
+        for name in client.list_database_names():
+            if name.startswith(RUN_ID):
+                client.drop_database(name)
 
 
 @pytest.fixture(scope="session")
 def run_id() -> str:
     """One id per test session: prefixes every database, exchange and queue it creates."""
-    return "t" + secrets.token_hex(4)
+    return RUN_ID
 
 
 @pytest.fixture
