@@ -10,7 +10,12 @@ Exactly once, without transactions:
 - attempt *n* of a delivery is sent only by the process whose insert of the claim
   ``delivery:<id>@<n>`` succeeded, after it stored the delivery as ``sending``; the outcome
   (``sent``, ``failed`` with the next attempt's time, ``dead``) and its
-  ``sinergi.notification.sent`` / ``.failed`` event are one document write.
+  ``sinergi.notification.sent`` / ``.failed`` event are one document write;
+- the outcome is then copied onto the inbox notification in a second write, which a crash or a
+  store error can lose: the scheduler copies the summary of each delivery that ends (``sent``,
+  before it moves to the log; ``dead``) again where the notification shows an older one
+  (:meth:`DeliveryRunner.show`). A summary carries the delivery's version, and only a later
+  version replaces it, so the copies converge on the newest whatever order they land in.
 
 A process that dies while a delivery is ``sending`` leaves it there; after the lease
 (:meth:`DeliveryRunner.recover`) a webhook counts the attempt as failed and tries again
@@ -34,7 +39,7 @@ from services.notifications.channels import DeliveryFailed, Email, Mailer, Webho
 from services.notifications.clock import Clock
 from services.notifications.config import NotifySettings
 from services.notifications.domain import Trigger, backoff, channels_of, delivery_id, notification_id, wants
-from services.notifications.store import Deliveries, Inboxes, Recipients
+from services.notifications.store import Deliveries, Inboxes, Recipients, summary
 from services.notifications.texts import Texts
 from shared.events import EventType, make_event
 from shared.logging import bound, get_logger
@@ -66,10 +71,6 @@ class Metrics:
 def public(doc: dict[str, Any]) -> dict[str, Any]:
     """A stored document as the API shows it: ``id`` instead of ``_id``, no outbox bookkeeping."""
     return {"id": doc["_id"], **{k: v for k, v in doc.items() if k not in {"_id", OUTBOX, PENDING}}}
-
-
-def summary(doc: dict[str, Any]) -> dict[str, Any]:
-    return {"id": doc["_id"], "status": doc["status"], "attempts": doc["attempts"], "last_error": doc["last_error"]}
 
 
 class Notifier:
@@ -279,6 +280,14 @@ class DeliveryRunner:
 
     def forget(self, recipient_id: str) -> None:
         self._recipients.pop(recipient_id, None)
+
+    async def show(self, deliveries: list[dict[str, Any]]) -> int:
+        """Make the notifications of these deliveries (as the scheduler read them) show their
+        state where they show an older one; idempotent. Returns how many it changed."""
+        written = await self.inboxes.show(deliveries)
+        if written:
+            log.warning("notifications repaired: they did not show their delivery's outcome", count=written)
+        return written
 
     async def _send(self, doc: dict[str, Any], target: dict[str, Any], attempt: int) -> None:
         if doc["channel"] == "email":

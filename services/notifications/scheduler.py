@@ -9,7 +9,10 @@ Every tick (each ``poll_seconds``, or at once when woken):
 2. each delivery due for attempt *n* is claimed with ``claims/delivery:<id>@<n>`` and sent
    (in the background, ``concurrency`` at a time); a delivery left ``sending`` longer than
    the lease by a process that died is recovered;
-3. sent deliveries whose event is published move to the log.
+3. sent deliveries whose event is published move to the log, each notification first made to
+   show its delivery ``sent`` if it does not yet (the outcome's own copy onto the notification is
+   a second write, which a crash or a store error may have lost); a delivery that ended ``dead``
+   gets the same repair, once per state in this process (it stays in the working set).
 
 A claim whose holder vanished (the job or delivery is still due a lease later) is taken
 over with a second insert, ``<claim>~r<lease window>``: one taker per window. What runs
@@ -57,6 +60,7 @@ class Scheduler:
         self._contended: dict[str, float] = {}
         self._loop: asyncio.Task[None] | None = None
         self._archived = 0.0
+        self._shown: dict[str, int] = {}  # dead delivery id -> the version its notification was checked at
         clock.on_change(self.wake)
 
     def wake(self) -> None:
@@ -140,15 +144,21 @@ class Scheduler:
     async def _deliveries(self, now: datetime) -> tuple[set[str], datetime | None]:
         real_now = datetime.now(UTC)
         sent: list[str] = []
+        dead: dict[str, dict[str, Any]] = {}
         seen: set[str] = set()
         later: list[datetime] = []
         for doc in await self.deliveries.working():
             did, status = doc["_id"], doc["status"]
+            settled = (real_now - doc["updated_at"]).total_seconds() >= self.config.archive_after_seconds
             if status == "sent":
-                if not doc.get(PENDING) and (real_now - doc["updated_at"]).total_seconds() >= self.config.archive_after_seconds:
+                if not doc.get(PENDING) and settled:
                     sent.append(did)
                 continue
-            if status == "dead" or did in self._inflight:
+            if status == "dead":
+                if settled:  # the outcome's own copy onto the notification has had its chance
+                    dead[did] = doc
+                continue
+            if did in self._inflight:
                 continue
             if status == "sending":
                 started = doc.get("attempt_started_at")
@@ -165,9 +175,16 @@ class Scheduler:
             if not self._waiting(claim):
                 self._spawn(did, claim, lambda taken_over, d=doc: self.runner.attempt(d, d["attempts"] + 1, taken_over),
                             slot=self.runner.slot(doc["channel"]))
-        if sent and time.monotonic() - self._archived >= self.config.archive_after_seconds:
+        # Forget dead deliveries that are gone or changed (retried by hand): those are checked again.
+        self._shown = {did: version for did, version in self._shown.items()
+                       if did in dead and dead[did]["version"] == version}
+        unchecked = [doc for did, doc in dead.items() if did not in self._shown]
+        if (sent or unchecked) and time.monotonic() - self._archived >= self.config.archive_after_seconds:
             self._archived = time.monotonic()
-            await self.deliveries.archive(sent)
+            if unchecked:
+                await self.runner.show(unchecked)
+                self._shown.update((doc["_id"], doc["version"]) for doc in unchecked)
+            await self.deliveries.archive(sent, show=self.runner.show)
         return seen, min(later, default=None)
 
     def _spawn(self, key: str, claim: str, work: Callable[[bool], Awaitable[None]], exclusive: bool = True,

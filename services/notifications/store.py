@@ -9,13 +9,18 @@ On the FerretDB store every lookup costs time in proportion to the collection, s
   they move to ``delivery_log``. The scheduler scans ``deliveries`` on every tick;
 - ``jobs`` holds only scheduled work not yet done; ``claims`` is insert-only (an insert is
   one unique-index probe however large the collection), pruned on a timer.
+
+A notification shows each channel's delivery as a summary taken from the delivery at some
+version; a summary is only ever replaced by one of a later version (:meth:`Inboxes.set_delivery`),
+so copies written late, twice, or by a repair (:meth:`Inboxes.show`) converge on the newest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
 from weakref import WeakValueDictionary
@@ -30,6 +35,20 @@ from shared.outbox import OUTBOX, PENDING, AggregateCollection
 from shared.pagination import decode_cursor, encode_cursor, page
 
 DUPLICATE_KEY = 11000
+REPAIRS_AT_ONCE = 8  # recipients whose notifications one repair pass reads at the same time
+
+
+def summary(delivery: dict[str, Any]) -> dict[str, Any]:
+    """What a notification shows of one of its deliveries, as of the delivery's ``version``."""
+    return {"id": delivery["_id"], "status": delivery["status"], "attempts": delivery["attempts"],
+            "last_error": delivery["last_error"], "version": delivery["version"]}
+
+
+def behind(shown: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
+    """Whether a notification showing ``shown`` (a summary, or nothing) should show ``wanted``
+    instead: only a later version of the delivery replaces what it shows (a summary written
+    before summaries carried a version counts as older than any)."""
+    return shown is None or shown.get("version", 0) < wanted["version"]
 
 
 async def insert_new(collection: AsyncCollection, docs: list[dict[str, Any]]) -> set[str]:
@@ -109,24 +128,56 @@ class Inboxes:
 
     async def set_delivery(self, recipient_id: str, notification_id: str, channel: str, summary: dict[str, Any],
                            at: datetime, verify: bool) -> None:
-        """Record a channel's delivery state on the notification.
+        """Record a channel's delivery state on the notification, unless it shows a newer one.
 
-        Each channel writes only its own key. An update on FerretDB is a read then a write, so
-        when two channels of one notification finish at once in two processes one could undo
-        the other: with ``verify`` the write is read back and repeated until it holds.
+        The write is conditioned on the notification showing an older version of the delivery
+        (or none), so a copy that arrives late never undoes a newer one, and the same copy twice
+        changes nothing. Each channel writes only its own key. An update on FerretDB is a read
+        then a write, so when two writers of one notification (two channels, or an outcome and a
+        repair) finish at once in two processes one could undo the other: with ``verify`` the
+        write is read back and repeated until it, or a newer one, holds.
         """
         inbox = self.of(recipient_id)
+        shown = f"delivery.{channel}.version"
+        older = {"_id": notification_id,
+                 "$or": [{shown: {"$lt": summary["version"]}}, {shown: {"$exists": False}}]}
         async with self._lock(notification_id):
             for _ in range(5):
                 result = await inbox.update_one(
-                    {"_id": notification_id},
-                    {"$set": {f"delivery.{channel}": summary, "updated_at": at}, "$inc": {"version": 1}},
-                )
+                    older, {"$set": {f"delivery.{channel}": summary, "updated_at": at}, "$inc": {"version": 1}})
                 if result.matched_count == 0 or not verify:
                     return
                 found = await inbox.find_one({"_id": notification_id}, {"delivery": 1})
-                if found and (found.get("delivery") or {}).get(channel) == summary:
+                if found is None or not behind((found.get("delivery") or {}).get(channel), summary):
                     return
+
+    async def show(self, deliveries: Iterable[dict[str, Any]]) -> int:
+        """Make each delivery's notification show it, where it shows an older state: the repair of
+        a copy that a crash or a store error lost after the delivery was stored. One read per
+        recipient, a write only where the notification is behind (verified); repeating it writes
+        nothing more. Returns how many notifications it changed."""
+        wanted: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+        for delivery in deliveries:
+            if delivery["recipient_id"]:  # a contact's e-mail has no notification
+                wanted[delivery["recipient_id"]].append(delivery)
+        slots = asyncio.Semaphore(REPAIRS_AT_ONCE)
+
+        async def repair(recipient_id: str, own: list[dict[str, Any]]) -> int:
+            async with slots:
+                ids = list({d["notification_id"] for d in own})
+                notes = await self.of(recipient_id).find({"_id": {"$in": ids}}, {"delivery": 1}).to_list()
+                showing = {n["_id"]: n.get("delivery") or {} for n in notes}
+                written = 0
+                for delivery in own:
+                    state = summary(delivery)
+                    note = showing.get(delivery["notification_id"])
+                    if note is not None and behind(note.get(delivery["channel"]), state):
+                        await self.set_delivery(recipient_id, delivery["notification_id"], delivery["channel"], state,
+                                                delivery["updated_at"], verify=True)
+                        written += 1
+                return written
+
+        return sum(await asyncio.gather(*(repair(r, own) for r, own in wanted.items())))
 
     def _lock(self, notification_id: str) -> asyncio.Lock:
         lock = self._locks.get(notification_id)
@@ -173,8 +224,12 @@ class Deliveries:
         """Every delivery in the working set (the scheduler's scan; an attempt starts from it)."""
         return await self.active.collection.find({}).to_list()
 
-    async def archive(self, ids: Iterable[str]) -> int:
-        """Move sent deliveries whose event is published to the log (insert, then delete)."""
+    async def archive(self, ids: Iterable[str], show: Callable[[list[dict[str, Any]]], Awaitable[Any]]) -> int:
+        """Move sent deliveries whose event is published to the log (insert, then delete).
+
+        ``show`` is given the deliveries about to move, first: it makes their notifications show
+        them sent (the outcome's own copy may have been lost), and if it fails nothing moves.
+        """
         ids = list(ids)
         if not ids:
             return 0
@@ -182,6 +237,8 @@ class Deliveries:
         for doc in docs:
             doc.pop(OUTBOX, None)
             doc.pop(PENDING, None)
+        if docs:
+            await show(docs)
         await insert_new(self.log, docs)
         if docs:
             await self.active.collection.delete_many({"_id": {"$in": [d["_id"] for d in docs]}, PENDING: False})

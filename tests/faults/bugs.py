@@ -15,12 +15,3 @@ RETRY_REORDERS = (
     "(back off and try again while holding the queue's order / the aggregate's lock) instead of re-queueing "
     "the message behind later ones."
 )
-SUMMARY_NOT_REPAIRED = (
-    "services/notifications/notifier.py DeliveryRunner._finish stores a delivery's outcome, then copies its "
-    "summary onto the inbox notification (Inboxes.set_delivery) in a second write, and nothing ever copies it "
-    "again: a crash or a store error between the two leaves the notification showing a stale status for ever "
-    "('pending' for an e-mail that was sent; 'dead' for one whose real outcome, 'sent', replaced the 'unknown' "
-    "later), while the delivery itself is right and is archived to delivery_log. Fix: let the scheduler's "
-    "archive step (Deliveries.archive) write each archived delivery's summary onto its notification first "
-    "(idempotent), and do the same for deliveries that end dead."
-)
