@@ -9,6 +9,11 @@ On MongoDB the version-conditioned write is atomic. On FerretDB an update is a r
 write, so writes to one aggregate are also serialised inside the process (``lock``); across
 processes the conditional write remains the guard, and a lost race shows up as a duplicate
 publish at worst, never a lost event.
+
+The relay holds the aggregate's write lock only for the short write that removes what it
+published, never across the broker's confirm: a write on an aggregate does not wait for the
+relay of its previous event. One aggregate's events still leave in order, because only one
+relay works on an aggregate at a time (its own per-aggregate lock).
 """
 
 from __future__ import annotations
@@ -44,14 +49,15 @@ class AggregateCollection:
         self.collection = collection
         self.relay = relay
         self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+        self._relaying: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
 
     def lock(self, aggregate_id: str) -> asyncio.Lock:
         """The in-process lock that serialises writes (and outbox marking) on one aggregate."""
-        lock = self._locks.get(aggregate_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[aggregate_id] = lock
-        return lock
+        return _lock_of(self._locks, aggregate_id)
+
+    def relaying(self, aggregate_id: str) -> asyncio.Lock:
+        """The in-process lock one relay holds while it publishes an aggregate's outbox."""
+        return _lock_of(self._relaying, aggregate_id)
 
     async def get(self, aggregate_id: str) -> dict[str, Any] | None:
         return await self.collection.find_one({"_id": aggregate_id})
@@ -85,6 +91,13 @@ class AggregateCollection:
     def _wake(self, aggregate_id: str, outbox: list[dict[str, Any]]) -> None:
         if outbox and self.relay is not None:
             self.relay.notify(self, aggregate_id)
+
+
+def _lock_of(locks: WeakValueDictionary[str, asyncio.Lock], key: str) -> asyncio.Lock:
+    lock = locks.get(key)
+    if lock is None:
+        lock = locks[key] = asyncio.Lock()
+    return lock
 
 
 def _entry(event: CloudEvent[Any]) -> dict[str, Any]:
@@ -146,7 +159,7 @@ class OutboxRelay:
         self._publish = publish
         self.log = log
         # Several aggregates are flushed at once (a confirm round-trip each); one aggregate's
-        # events stay in order because every flush of it holds that aggregate's lock.
+        # events stay in order because every flush of it holds that aggregate's relay lock.
         self._workers = workers
         self._sweep_seconds = sweep_seconds
         self._collections: list[AggregateCollection] = []
@@ -187,7 +200,7 @@ class OutboxRelay:
 
     async def flush(self, collection: AggregateCollection, aggregate_id: str) -> int:
         """Publish one aggregate's pending events in order, then remove what was published."""
-        async with collection.lock(aggregate_id):
+        async with collection.relaying(aggregate_id):
             doc = await collection.collection.find_one({"_id": aggregate_id}, {OUTBOX: 1, "version": 1})
             if not doc or not doc.get(OUTBOX):
                 return 0
@@ -200,16 +213,16 @@ class OutboxRelay:
                 if sent:
                     if self.log is not None:
                         await self.log.record(sent)
-                    await self._mark_sent(collection, aggregate_id, {e["id"] for e in sent})
+                    async with collection.lock(aggregate_id):
+                        await self._mark_sent(collection, doc, {e["id"] for e in sent})
             self.published += len(sent)
             return len(sent)
 
-    async def _mark_sent(self, collection: AggregateCollection, aggregate_id: str, sent: set[str]) -> None:
-        # Conditional on the version read, so an entry recorded meanwhile is never dropped.
-        while True:
-            doc = await collection.collection.find_one({"_id": aggregate_id}, {OUTBOX: 1, "version": 1})
-            if doc is None:
-                return
+    async def _mark_sent(self, collection: AggregateCollection, doc: dict[str, Any] | None, sent: set[str]) -> None:
+        # Conditional on the version read, so an entry recorded meanwhile is never dropped. The
+        # document read before publishing is tried first: mostly nothing was written since.
+        aggregate_id = doc["_id"] if doc else None
+        while doc is not None:
             remaining = [entry for entry in doc.get(OUTBOX, []) if entry["id"] not in sent]
             result = await collection.collection.update_one(
                 {"_id": aggregate_id, "version": doc["version"]},
@@ -217,6 +230,7 @@ class OutboxRelay:
             )
             if result.matched_count:
                 return
+            doc = await collection.collection.find_one({"_id": aggregate_id}, {OUTBOX: 1, "version": 1})
 
     async def _run_immediate(self) -> None:
         while True:

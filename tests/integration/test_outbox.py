@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -102,3 +104,36 @@ async def test_published_events_are_kept_in_the_event_log_for_replays(settings, 
         await relay.stop()
     assert [e["_id"] for e in logged] == [event.id]
     assert logged[0]["routing_key"] == "3273.partner.updated"
+
+
+async def test_a_write_does_not_wait_for_the_broker_to_confirm_the_previous_event(settings, mongo):
+    published: list[tuple[str, int]] = []
+    confirm = asyncio.Event()
+
+    async def slow_broker(entry):
+        await confirm.wait()  # the confirm of the first event is slow to come
+        event = json.loads(entry["body"])
+        published.append((event["subject"], event["aggregateversion"]))
+
+    relay = OutboxRelay(slow_broker, sweep_seconds=60)
+    partners = relay.attach(AggregateCollection(mongo[settings.database_name("t")]["partners"]))
+    await relay.start()
+    try:
+        await partners.insert({"_id": "p9", "version": 1, "name": "A"}, [_event("p9", 1, "A")])
+        await asyncio.sleep(0.2)  # the relay is now waiting on the broker for version 1
+
+        async def write_version_2() -> None:  # as a handler writes: under the aggregate's lock
+            async with partners.lock("p9"):
+                doc = await partners.get("p9")
+                await partners.replace({"_id": "p9", "version": 2, "name": "B"}, 1, [_event("p9", 2, "B")],
+                                       pending=doc["_outbox"])
+
+        await asyncio.wait_for(write_version_2(), timeout=5)
+        assert published == []
+        confirm.set()
+        stored = await eventually(lambda: partners.collection.find_one({"_id": "p9", "_pending": False}))
+    finally:
+        confirm.set()
+        await relay.stop()
+    assert published == [("p9", 1), ("p9", 2)], "one aggregate's events leave in the order they were written"
+    assert stored["_outbox"] == [] and stored["name"] == "B"
