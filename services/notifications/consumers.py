@@ -1,14 +1,13 @@
 """The notifications service's subscriptions, in one place.
 
-One queue takes partner, activity and target events, so a partner registered before an
-activity names it is known when the invitation goes out (RabbitMQ keeps a queue's order).
-Messages are handled one at a time, in the order they arrive: the channel prefetches several
-(and the client runs each in its own task), so a FIFO lock restores the queue's order.
+One queue takes partner, activity and target events. The channel prefetches several messages
+and each runs in its own task: one aggregate's events are handled one at a time, in the order
+they arrive (``EventQueue.deliver``), different aggregates' side by side. An activity that names
+a partner whose event is still in flight on another lane raises ``PartnerNotKnownYet`` and is
+retried in place until it is known.
 """
 
 from __future__ import annotations
-
-import asyncio
 
 from faststream.middlewares import AckPolicy
 from faststream.rabbit.annotations import RabbitMessage
@@ -20,7 +19,6 @@ from shared.runtime import Infrastructure
 
 def register(infra: Infrastructure, rules: Rules) -> None:
     events = infra.queue("events", ["partner.*", "activity.*", "targets.*"])
-    in_order = asyncio.Lock()  # asyncio's locks wake waiters first come, first served
 
     async def handle(event: AnyEvent) -> None:
         if event.type.startswith("sinergi.partner."):
@@ -38,5 +36,4 @@ def register(infra: Infrastructure, rules: Rules) -> None:
         description="Partner, activity and target events: the read models, the schedule and the event rules.",
     )
     async def on_event(message: RabbitMessage) -> None:
-        async with in_order:
-            await events.deliver(message, handle, infra.broker)
+        await events.deliver(message, handle, infra.broker)

@@ -29,6 +29,7 @@ from services.notifications.domain import (
 from services.notifications.notifier import Notifier
 from services.notifications.readmodels import Applied, Snapshots
 from services.notifications.store import Jobs
+from shared.consumer import NotYet
 from shared.events import AnyEvent, EventType
 from shared.logging import get_logger
 from shared.settings import Settings
@@ -47,7 +48,7 @@ def occurred(event: AnyEvent) -> datetime:
     return parse_datetime(event.data.get("updated_at")) or event.time
 
 
-class PartnerNotKnownYet(Exception):
+class PartnerNotKnownYet(NotYet):
     """An activity names a partner whose events have not arrived: retried by the consumer."""
 
 
@@ -90,6 +91,8 @@ class Rules:
         async with model.lock(event.subject):
             applied, previous = await model.apply(event.subject, event.aggregateversion, snapshot)
             if applied is Applied.STALE:
+                log.info("stale event: its aggregate is newer here; no effects", version=event.aggregateversion,
+                         known_version=previous["version"] if previous else None, subject=event.subject)
                 yield None
                 return
             now = self.clock.now()

@@ -1,8 +1,6 @@
 """Two faults the steady stream (test_steady_stream.py) found in the notifications service, each as
-its smallest case, on the session's private servers. Marked ``xfail(strict=True)`` while the bug
-stands (tests/faults/bugs.py): the day one is fixed its test passes, the run fails, and the marker
-goes. The stale e-mail status on a notification is fixed (the scheduler repairs it); its case stays
-to keep it fixed.
+its smallest case, on the session's private servers. Both are fixed (docs/reliability.md, "Bugs
+the fault tests found"); the cases stay to keep them fixed.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ import pytest
 from services.notifications.store import Inboxes
 from shared.events import EventType
 from tests.conftest import eventually, running
-from tests.faults.bugs import RETRY_REORDERS
 from tests.notifications_support import SmtpSink, activity, add_recipient, event, fast, inbox, publish, subscribed, value
 
 pytestmark = pytest.mark.faults
@@ -26,7 +23,6 @@ def _queue(app):
     return queue
 
 
-@pytest.mark.xfail(strict=True, reason=RETRY_REORDERS)
 async def test_an_activity_event_retried_after_a_store_outage_still_notifies_though_a_later_one_overtook_it(
     settings, private_store, monkeypatch
 ):
@@ -44,7 +40,7 @@ async def test_an_activity_event_retried_after_a_store_outage_still_notifies_tho
         await asyncio.to_thread(private_store.stop)
         try:
             await publish(settings, event(EventType.ACTIVITY_SCHEDULED, activity("A-1", starts), 2))
-            # The consumer meets the outage and puts the event on the retry ladder.
+            # The consumer meets the outage and retries the event.
             await eventually(lambda: value(queue.stats["retried"] >= 1), timeout=20, interval=0.2)
         finally:
             await asyncio.to_thread(private_store.start)

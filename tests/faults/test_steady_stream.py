@@ -11,16 +11,14 @@ without pause (``stream.py``) while
 3. the store is stopped for 10 s and started again.
 
 Then each test checks one promise of CONTRACT §6 on the outcome, waiting (bounded) for the
-system to converge; the last prints the figures (run with ``-s``). Two consumer bugs this found
-are fixed and kept so by ``test_consumers_under_faults.py``. A check that fails only the way one
-of the open bugs of ``bugs.py`` predicts is reported as ``xfail`` naming it (their minimal cases
-are in ``test_notifications_under_faults.py``); any other failure fails.
+system to converge; the last prints the figures (run with ``-s``). The four bugs this found are
+fixed, and kept so by their smallest cases in ``test_consumers_under_faults.py`` and
+``test_notifications_under_faults.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import time
 from collections import Counter
@@ -39,7 +37,6 @@ from services.notifications.notifier import INTERRUPTED_EMAIL
 from shared.settings import Settings
 from tests.bus import tap
 from tests.conftest import ServiceProcess, auth, eventually, make_settings
-from tests.faults.bugs import RETRY_REORDERS, SUMMARY_NOT_REPAIRED
 from tests.faults.conftest import START_TIMEOUT, PrivateRabbit, PrivateStore, service_process
 from tests.faults.stream import Counters, Ledger, Stream, Writer, partner_body
 from tests.notifications_support import SmtpSink
@@ -230,11 +227,10 @@ class StreamRun:
                  for rule, cause in self.expected_notifications() - have]
         return gaps
 
-    async def converge(self, gaps: Any, timeout: float = 90.0, stalled: float = 35.0, final: Any = None) -> Any:
-        """Read until ``gaps()`` is empty; give up after ``timeout``, once it has not shrunk for
-        ``stalled`` seconds (longer than the last rung of the retry ladder, 30 s, on which an event
-        that met the store outage may wait), or once ``await final(gaps)`` says that what is left
-        can never close. Returns the last gaps found."""
+    async def converge(self, gaps: Any, timeout: float = 90.0, stalled: float = 35.0) -> Any:
+        """Read until ``gaps()`` is empty; give up after ``timeout``, or once it has not shrunk for
+        ``stalled`` seconds (longer than the last rung of the retry ladder, 30 s). Returns the last
+        gaps found."""
         found: Any = None
         best, progress = None, time.monotonic()
 
@@ -244,8 +240,7 @@ class StreamRun:
             found = gaps()
             if best is None or len(found) < best:
                 best, progress = len(found), time.monotonic()
-            return (not found or time.monotonic() - progress > stalled
-                    or (final is not None and await final(found)))
+            return not found or time.monotonic() - progress > stalled
 
         try:
             await eventually(closed, timeout=timeout, interval=1.0)
@@ -270,31 +265,28 @@ class StreamRun:
         queue = self.settings.queue_name(service, CONSUMERS[service])
         ready, unacked = queues.get(queue, (0, 0))
         return (f"{len(missing)} of their events never processed by {queue}, which holds {ready} ready and "
-                f"{unacked} unacknowledged message(s), {queues.get(queue + '.dlq', (0, 0))[0]} dead-lettered")
+                f"{unacked} unacknowledged message(s), {queues.get(queue + '.dlq', (0, 0))[0]} dead-lettered; "
+                f"the order it processed them in: {await self.processing_order(service, sorted(aggregates)[:3])}")
 
-    def retried(self, service: str) -> set[str]:
-        """Ids of the events the service's consumer put on its retry ladder (from its log)."""
-        found = set()
-        for line in self.services[service].log.read_text(errors="replace").splitlines():
-            if '"event failed; retrying"' in line:
-                found.add(json.loads(line).get("event_id"))
-        return found
-
-    async def overtaken(self, causes: list[str]) -> list[str]:
-        """Of these causes (``<aggregate>@<version>``), those whose event the notifications consumer
-        retried and then processed after a later version of its aggregate: RETRY_REORDERS."""
-        retried = self.retried("notifications")
-        events = {f"{e['subject']}@{e['aggregateversion']}": e["id"] for e in self.published}
-        ids = {cause: events.get(cause) for cause in causes}
-        unprocessed = set(await self.unprocessed("notifications", {c.split("@")[0] for c in causes}))
-        found = []
-        for cause, event_id in ids.items():
-            aggregate, version = cause.split("@")
-            newer = max(self.models.get("activities", {}).get(aggregate, 0),
-                        self.models.get("partners", {}).get(aggregate, 0)) > int(version)
-            if event_id in retried and event_id not in unprocessed and newer:
-                found.append(cause)
-        return found
+    async def processing_order(self, service: str, aggregates: list[str]) -> dict[str, list[str]]:
+        """Per aggregate, its events as ``<version> <type>`` in the order the consumer recorded them
+        processed (``?`` for never), each with how many copies the outside subscriber received."""
+        queue = self.settings.queue_name(service, CONSUMERS[service])
+        async with self._database(service) as db:
+            done = {d["_id"]: d["at"] for d in await db["processed_events"].find(
+                {"_id": {"$in": [f"{queue}:{e['id']}" for e in self.published if e["subject"] in aggregates]}}
+            ).to_list()}
+        copies = Counter(e["id"] for e in self.published)
+        order: dict[str, list[str]] = {}
+        for aggregate in aggregates:
+            events = {e["id"]: e for e in self.published if e["subject"] == aggregate}.values()
+            at = {e["id"]: done.get(f"{queue}:{e['id']}") for e in events}
+            timed = sorted(events, key=lambda e: (at[e["id"]] is None, at[e["id"]] or 0, e["aggregateversion"]))
+            order[aggregate] = [f"v{e['aggregateversion']} {e['type'].rsplit('.', 1)[1]} x{copies[e['id']]}"
+                                + (" ?" if at[e["id"]] is None else "") for e in timed]
+            order[aggregate + " as published"] = [f"v{e['aggregateversion']}" for e in self.published
+                                                  if e["subject"] == aggregate]
+        return order
 
     async def dead_letters(self) -> dict[str, int]:
         connection = await aio_pika.connect(self.settings.rabbitmq_url)
@@ -373,16 +365,7 @@ async def test_the_activities_replica_holds_every_partner_at_its_latest_version(
 
 
 async def test_the_notifications_service_saw_every_partner_and_activity_event(stream):
-    async def overtaken(gaps: list[tuple[str, str]]) -> list[str]:
-        """The causes of the missing notifications, if every gap is one open bug 1 explains (then
-        it is final: a stale event is never handled again); else nothing."""
-        causes = [g.rsplit(" ", 1)[1] for g, _ in gaps if g.startswith("no ")]
-        return causes if causes and len(causes) == len(gaps) == len(await stream.overtaken(causes)) else []
-
-    gaps = await stream.converge(stream.notifications_behind, final=overtaken)
-    if gaps and (causes := await overtaken(gaps)):
-        pytest.xfail(f"{len(causes)} notification(s) lost to a retry overtaken by later events ({causes[:3]}): "
-                     f"{RETRY_REORDERS}")
+    gaps = await stream.converge(stream.notifications_behind)
     assert not gaps, (f"the notifications service lacks: {[g for g, _ in gaps][:10]} ({len(gaps)} in all); "
                       f"{await stream.diagnose('notifications', {aggregate for _, aggregate in gaps})}")
 
@@ -428,9 +411,6 @@ async def test_each_staff_notification_shows_how_its_email_went(stream):
                 for n in stream.inbox if n["delivery"]["email"]["status"] != actual.get(n["delivery"]["email"]["id"])}
 
     wrong = await stream.converge(lagging, stalled=10)
-    if wrong and all(actual in {"sent", "dead"} for _, actual in wrong.values()):
-        pytest.xfail(f"{len(wrong)} notification(s) show their e-mail as (shown, actual) "
-                     f"{list(wrong.values())[:3]}: {SUMMARY_NOT_REPAIRED}")
     assert not wrong, f"notifications whose e-mail status (shown, actual) is wrong: {dict(list(wrong.items())[:5])}"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import aio_pika
@@ -111,3 +112,40 @@ async def test_a_message_that_is_not_an_event_is_parked_at_once(settings, consum
 
 async def _async(value):
     return value
+
+
+async def test_one_aggregates_events_are_handled_in_the_order_the_queue_holds_them(settings: Settings):
+    """aio-pika hands each delivery to a task of its own, and they reach the handler a few places
+    out of order; a read model that ignores older versions would then drop events."""
+    versions = 1500
+    queue = EventQueue.of(settings, "test", "in-order", ["partner.*"])
+    handled: list[int] = []
+
+    async def handle(event: AnyEvent) -> None:
+        handled.append(event.aggregateversion)
+        await asyncio.sleep(0)  # the handler's own awaits let the next deliveries run
+
+    broker = make_broker(settings.model_copy(update={"prefetch": 64}), "test")
+
+    @broker.subscriber(queue.queue, queue.exchange, ack_policy=AckPolicy.MANUAL)
+    async def on_event(message: RabbitMessage) -> None:
+        await queue.deliver(message, handle, broker)
+
+    await broker.connect()
+    await declare_exchanges(broker, settings)
+    await queue.declare(broker)
+    # The whole backlog is queued first, so the consumer starts with a full prefetch window.
+    connection = await aio_pika.connect_robust(settings.rabbitmq_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(settings.exchange_name)
+        for version in range(1, versions + 1):
+            await exchange.publish(aio_pika.Message(_event("p-ordered", version).to_wire()),
+                                   routing_key="3273.partner.updated")
+    await broker.start()
+    try:
+        await eventually(lambda: _async(len(handled) == versions), timeout=60)
+    finally:
+        await broker.stop()
+    out_of_order = [(a, b) for a, b in zip(handled, handled[1:]) if b < a]
+    assert not out_of_order, f"{len(out_of_order)} versions handled after a later one, e.g. {out_of_order[:5]}"

@@ -8,7 +8,7 @@ from openpyxl import Workbook
 
 from tests.bus import tap
 from tests.conftest import auth, eventually, make_settings, running
-from tests.integration.test_partners_api import PARTNER_EVENTS, SEKARBELA, count_at_least, of_type, register
+from tests.integration.test_partners_api import PARTNER_EVENTS, count_at_least, register
 
 HEADER = ["Nama", "Jenis", "Kecamatan", "Segmen", "Kategori", "Kontak1 Nama", "Kontak1 Telepon", "Kontak1 Email",
           "Kanal1 Jenis", "Kanal1 Akun", "Kanal1 Pengikut", "Perjanjian1 Jenis", "Perjanjian1 Nomor",
