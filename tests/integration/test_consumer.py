@@ -58,6 +58,15 @@ async def consumer(settings: Settings, mongo):
         if event.subject in failing:
             raise RuntimeError(f"cannot handle {event.subject}")
 
+    await _subscribe(broker, settings, queue, handle)
+    await broker.start()
+    yield queue, seen, failing
+    await broker.stop()
+
+
+async def _subscribe(broker, settings: Settings, queue: EventQueue, handle) -> None:
+    """Subscribe ``handle`` to ``queue`` as a service does, and declare what it needs."""
+
     @broker.subscriber(queue.queue, queue.exchange, ack_policy=AckPolicy.MANUAL)
     async def on_event(message: RabbitMessage) -> None:
         await queue.deliver(message, handle, broker)
@@ -65,9 +74,6 @@ async def consumer(settings: Settings, mongo):
     await broker.connect()
     await declare_exchanges(broker, settings)
     await queue.declare(broker)
-    await broker.start()
-    yield queue, seen, failing
-    await broker.stop()
 
 
 async def test_a_message_that_always_fails_is_parked_with_its_error_and_the_queue_flows_on(settings, consumer):
@@ -126,14 +132,7 @@ async def test_one_aggregates_events_are_handled_in_the_order_the_queue_holds_th
         await asyncio.sleep(0)  # the handler's own awaits let the next deliveries run
 
     broker = make_broker(settings.model_copy(update={"prefetch": 64}), "test")
-
-    @broker.subscriber(queue.queue, queue.exchange, ack_policy=AckPolicy.MANUAL)
-    async def on_event(message: RabbitMessage) -> None:
-        await queue.deliver(message, handle, broker)
-
-    await broker.connect()
-    await declare_exchanges(broker, settings)
-    await queue.declare(broker)
+    await _subscribe(broker, settings, queue, handle)
     # The whole backlog is queued first, so the consumer starts with a full prefetch window.
     connection = await aio_pika.connect_robust(settings.rabbitmq_url)
     async with connection:
