@@ -164,6 +164,19 @@ def delivery_id(notification: str, channel: str) -> str:
     return f"{notification}.{channel}"
 
 
+def summary(delivery: dict[str, Any]) -> dict[str, Any]:
+    """What a notification shows of one of its deliveries, as of the delivery's ``version``."""
+    return {"id": delivery["_id"], "status": delivery["status"], "attempts": delivery["attempts"],
+            "last_error": delivery["last_error"], "version": delivery["version"]}
+
+
+def behind(shown: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
+    """Whether a notification showing ``shown`` (a summary, or nothing) should show ``wanted``
+    instead: only a later version of the delivery replaces what it shows (a summary written
+    before summaries carried a version counts as older than any)."""
+    return shown is None or shown.get("version", 0) < wanted["version"]
+
+
 def backoff(failures: int, base: float, cap: float, jitter: float) -> float:
     """Exponential backoff with equal jitter: ``jitter`` in [0, 1) picks within [d/2, d)."""
     delay = min(cap, base * 2 ** max(failures - 1, 0))

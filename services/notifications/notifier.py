@@ -38,8 +38,16 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from services.notifications.channels import DeliveryFailed, Email, Mailer, WebhookSender
 from services.notifications.clock import Clock
 from services.notifications.config import NotifySettings
-from services.notifications.domain import Trigger, backoff, channels_of, delivery_id, notification_id, wants
-from services.notifications.store import Deliveries, Inboxes, Recipients, summary
+from services.notifications.domain import (
+    Trigger,
+    backoff,
+    channels_of,
+    delivery_id,
+    notification_id,
+    summary,
+    wants,
+)
+from services.notifications.store import Deliveries, Inboxes, Recipients
 from services.notifications.texts import Texts
 from shared.events import EventType, make_event
 from shared.logging import bound, get_logger

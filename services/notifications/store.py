@@ -30,25 +30,12 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError
 
-from services.notifications.domain import Job
+from services.notifications.domain import Job, behind, summary
 from shared.outbox import OUTBOX, PENDING, AggregateCollection
 from shared.pagination import decode_cursor, encode_cursor, page
 
 DUPLICATE_KEY = 11000
 REPAIRS_AT_ONCE = 8  # recipients whose notifications one repair pass reads at the same time
-
-
-def summary(delivery: dict[str, Any]) -> dict[str, Any]:
-    """What a notification shows of one of its deliveries, as of the delivery's ``version``."""
-    return {"id": delivery["_id"], "status": delivery["status"], "attempts": delivery["attempts"],
-            "last_error": delivery["last_error"], "version": delivery["version"]}
-
-
-def behind(shown: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
-    """Whether a notification showing ``shown`` (a summary, or nothing) should show ``wanted``
-    instead: only a later version of the delivery replaces what it shows (a summary written
-    before summaries carried a version counts as older than any)."""
-    return shown is None or shown.get("version", 0) < wanted["version"]
 
 
 async def insert_new(collection: AsyncCollection, docs: list[dict[str, Any]]) -> set[str]:

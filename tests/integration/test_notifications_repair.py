@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from services.notifications.store import Deliveries, Inboxes, summary
+from services.notifications.domain import summary
+from services.notifications.store import Deliveries, Inboxes
 from shared.events import EventType
 from shared.outbox import OUTBOX, PENDING, AggregateCollection
 from tests.conftest import auth, running
