@@ -34,7 +34,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from weakref import WeakValueDictionary
 
 from faststream.rabbit import RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.message import RabbitMessage
@@ -44,6 +43,7 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from shared.bus import PUBLISH_TIMEOUT, events_exchange
 from shared.events import AnyEvent
+from shared.locks import KeyedLocks
 from shared.logging import bound, get_logger
 from shared.settings import Settings
 
@@ -113,7 +113,7 @@ class EventQueue:
     retry_delays: list[float] = field(default_factory=lambda: [1.0, 5.0, 30.0])
     processed: ProcessedEvents | None = None
     stats: dict[str, int] = field(default_factory=lambda: {"processed": 0, "duplicates": 0, "retried": 0, "dead": 0})
-    _locks: WeakValueDictionary[str, asyncio.Lock] = field(default_factory=WeakValueDictionary, repr=False)
+    _locks: KeyedLocks = field(default_factory=KeyedLocks, repr=False)
     _order: DeliveryOrder = field(default_factory=DeliveryOrder, repr=False)
 
     @classmethod
@@ -176,7 +176,7 @@ class EventQueue:
             # race. Waiters get an asyncio lock first come, first served, so the lock is asked for
             # right after the message's turn, with nothing awaited in between.
             await self._order.turn(message)
-            async with self._lock(event.subject):
+            async with self._locks(event.subject):
                 try:
                     await self._handle_in_place(event, handler)
                 except PoisonMessage as exc:
@@ -204,13 +204,14 @@ class EventQueue:
             except ConnectionFailure as exc:
                 if waited >= STORE_PATIENCE:
                     raise
-                delay, error = min(5.0, 0.1 * 2**tries), exc
+                delay, error, waiting_for = min(5.0, 0.1 * 2**tries), exc, "the database to answer again"
             except NotYet as exc:
                 if waited >= NOT_YET_PATIENCE:
                     raise
-                delay, error = min(0.5, 0.05 * 2**tries), exc
+                delay, error, waiting_for = min(0.5, 0.05 * 2**tries), exc, "an event it needs to be handled first"
             self.stats["retried"] += 1
-            log.warning("event retried in place", tries=tries + 1, delay_s=delay, error=repr(error))
+            log.warning("event retried in place", waiting_for=waiting_for, tries=tries + 1, delay_s=delay,
+                        error=repr(error))
             await asyncio.sleep(delay)
             waited += delay
 
@@ -225,12 +226,6 @@ class EventQueue:
             await self.processed.record(self.name, event.id)
         self.stats["processed"] += 1
         log.debug("event processed", ms=round((time.perf_counter() - started) * 1000, 2))
-
-    def _lock(self, subject: str) -> asyncio.Lock:
-        lock = self._locks.get(subject)
-        if lock is None:
-            lock = self._locks[subject] = asyncio.Lock()
-        return lock
 
     async def _retry(
         self, message: RabbitMessage, broker: RabbitBroker, headers: dict[str, Any], attempt: int, exc: Exception

@@ -23,11 +23,11 @@ import contextlib
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
-from weakref import WeakValueDictionary
 
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.events import CloudEvent
+from shared.locks import KeyedLocks
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -48,16 +48,16 @@ class AggregateCollection:
     def __init__(self, collection: AsyncCollection, relay: OutboxRelay | None = None) -> None:
         self.collection = collection
         self.relay = relay
-        self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
-        self._relaying: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+        self._locks = KeyedLocks()
+        self._relaying = KeyedLocks()
 
     def lock(self, aggregate_id: str) -> asyncio.Lock:
         """The in-process lock that serialises writes (and outbox marking) on one aggregate."""
-        return _lock_of(self._locks, aggregate_id)
+        return self._locks(aggregate_id)
 
     def relaying(self, aggregate_id: str) -> asyncio.Lock:
         """The in-process lock one relay holds while it publishes an aggregate's outbox."""
-        return _lock_of(self._relaying, aggregate_id)
+        return self._relaying(aggregate_id)
 
     async def get(self, aggregate_id: str) -> dict[str, Any] | None:
         return await self.collection.find_one({"_id": aggregate_id})
@@ -91,13 +91,6 @@ class AggregateCollection:
     def _wake(self, aggregate_id: str, outbox: list[dict[str, Any]]) -> None:
         if outbox and self.relay is not None:
             self.relay.notify(self, aggregate_id)
-
-
-def _lock_of(locks: WeakValueDictionary[str, asyncio.Lock], key: str) -> asyncio.Lock:
-    lock = locks.get(key)
-    if lock is None:
-        lock = locks[key] = asyncio.Lock()
-    return lock
 
 
 def _entry(event: CloudEvent[Any]) -> dict[str, Any]:

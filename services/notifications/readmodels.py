@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from enum import StrEnum
 from typing import Any
-from weakref import WeakValueDictionary
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+
+from shared.locks import KeyedLocks
 
 
 class Applied(StrEnum):
@@ -22,14 +23,11 @@ class Snapshots:
 
     def __init__(self, collection: AsyncCollection) -> None:
         self.collection = collection
-        self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+        self._locks = KeyedLocks()
 
     def lock(self, aggregate_id: str) -> asyncio.Lock:
         """Serialises the handling of one aggregate's events inside the process."""
-        lock = self._locks.get(aggregate_id)
-        if lock is None:
-            lock = self._locks[aggregate_id] = asyncio.Lock()
-        return lock
+        return self._locks(aggregate_id)
 
     async def apply(self, aggregate_id: str, version: int, snapshot: dict[str, Any]) -> tuple[Applied, dict[str, Any] | None]:
         """Store ``snapshot`` unless a newer one is known; returns the outcome and the previous one.

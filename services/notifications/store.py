@@ -23,7 +23,6 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
-from weakref import WeakValueDictionary
 
 from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
@@ -31,6 +30,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError
 
 from services.notifications.domain import Job, behind, summary
+from shared.locks import KeyedLocks
 from shared.outbox import OUTBOX, PENDING, AggregateCollection
 from shared.pagination import decode_cursor, encode_cursor, page
 
@@ -88,7 +88,7 @@ class Inboxes:
 
     def __init__(self, db: AsyncDatabase) -> None:
         self.db = db
-        self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+        self._locks = KeyedLocks()
 
     def of(self, recipient_id: str) -> AsyncCollection:
         return self.db[f"inbox_{recipient_id}"]
@@ -128,7 +128,7 @@ class Inboxes:
         shown = f"delivery.{channel}.version"
         older = {"_id": notification_id,
                  "$or": [{shown: {"$lt": summary["version"]}}, {shown: {"$exists": False}}]}
-        async with self._lock(notification_id):
+        async with self._locks(notification_id):
             for _ in range(5):
                 result = await inbox.update_one(
                     older, {"$set": {f"delivery.{channel}": summary, "updated_at": at}, "$inc": {"version": 1}})
@@ -165,12 +165,6 @@ class Inboxes:
                 return written
 
         return sum(await asyncio.gather(*(repair(r, own) for r, own in wanted.items())))
-
-    def _lock(self, notification_id: str) -> asyncio.Lock:
-        lock = self._locks.get(notification_id)
-        if lock is None:
-            lock = self._locks[notification_id] = asyncio.Lock()
-        return lock
 
     async def create(self, recipient_id: str) -> None:
         """Create a new recipient's inbox up front, so a fan-out does not pay for it."""
