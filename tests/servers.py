@@ -98,11 +98,17 @@ def in_session_vhost(stack: ExitStack, found: Servers, management_url: str) -> S
         return found
     _delete_abandoned_vhosts(management)
     vhost = SESSION_VHOST_PREFIX + secrets.token_hex(4)
-    management.add_vhost(vhost, f"sinergi test session pid={os.getpid()} host={socket.gethostname()} "
-                                f"started={int(time.time())}")
-    stack.callback(_delete_quietly, management, vhost)
-    user = management.call("GET", "/whoami")["name"]
-    management.set_permissions(user, vhost, ".*", ".*", ".*")
+    try:
+        management.add_vhost(vhost, f"sinergi test session pid={os.getpid()} host={socket.gethostname()} "
+                                    f"started={int(time.time())}")
+        stack.callback(_delete_quietly, management, vhost)
+        user = management.call("GET", "/whoami")["name"]
+        management.set_permissions(user, vhost, ".*", ".*", ".*")
+    except ManagementError as exc:
+        raise RuntimeError(
+            f"the tests make a RabbitMQ vhost of their own, and the user of SINERGI_RABBITMQ_URL could not "
+            f"({exc}); give it the 'administrator' tag, or point SINERGI_RABBITMQ_MANAGEMENT_URL at the "
+            "management API as an administrator") from exc
     parsed = urlparse(found.rabbitmq_url)
     url = urlunparse((parsed.scheme, parsed.netloc, "/" + quote(vhost, safe=""), "", parsed.query, ""))
     return replace(found, rabbitmq_url=url)
