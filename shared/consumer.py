@@ -14,9 +14,12 @@ the subscriber hands every message to :meth:`EventQueue.deliver`, which
 
 Two failures are retried *in place*, holding the aggregate's turn, because sending the message
 round the ladder would let the aggregate's later events overtake it (and a consumer that keeps
-read models ignores an event older than what it knows): the store being unreachable (until it
-is back, for up to ``STORE_PATIENCE``), and :class:`NotYet` (for up to ``NOT_YET_PATIENCE``: the
-event it waits for is usually in flight on another lane right now).
+read models ignores an event older than what it knows): the store being unreachable or refusing
+a write as busy (until it answers again, for up to ``STORE_PATIENCE``), and :class:`NotYet` (for
+up to ``NOT_YET_PATIENCE``: the event it waits for is usually in flight on another lane right now).
+
+Every queue is consumed on a channel of its own, so its delivery tags are its messages alone and
+:class:`DeliveryOrder` can wait for each one without guessing.
 
 Handlers must be idempotent in effect (the id is recorded after the effect, so a crash in
 between replays it once more); replicas achieve that with ``aggregateversion``, notification
@@ -35,16 +38,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from faststream.rabbit import RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit import Channel, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.message import RabbitMessage
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
 
 from shared.bus import PUBLISH_TIMEOUT, events_exchange
 from shared.events import AnyEvent
 from shared.locks import KeyedLocks
 from shared.logging import bound, get_logger
+from shared.mongo import busy
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -81,11 +85,13 @@ class DeliveryOrder:
     aio-pika runs every delivery in a task of its own, and FastStream's tasks reach the handler a
     few places out of order (measured: 54 inversions in 3,000 messages), which would let an
     aggregate's later event be handled before the one before it. Delivery tags count up by one
-    per channel from 1, so a message waits, briefly, for those before it to take their turn. A
-    tag that never comes (another consumer's, on a shared channel) costs ``patience`` once.
+    per channel from 1, and the queue's channel is its own, so a message waits for those before it
+    to take their turn. The wait is bounded by ``patience`` only for a tag that never comes (the
+    subscriber stopping mid-window); it is long because a loaded machine can hold a task back for
+    a good fraction of a second, and a shorter one let a later event overtake (seen in CI).
     """
 
-    def __init__(self, patience: float = 0.5) -> None:
+    def __init__(self, patience: float = 10.0) -> None:
         self.patience = patience
         self._next: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._turns = asyncio.Condition()
@@ -112,6 +118,8 @@ class EventQueue:
     exchange: RabbitExchange
     retry_delays: list[float] = field(default_factory=lambda: [1.0, 5.0, 30.0])
     processed: ProcessedEvents | None = None
+    prefetch: int = 32
+    channel: Channel = field(init=False, repr=False)
     stats: dict[str, int] = field(default_factory=lambda: {"processed": 0, "duplicates": 0, "retried": 0, "dead": 0})
     _locks: KeyedLocks = field(default_factory=KeyedLocks, repr=False)
     _order: DeliveryOrder = field(default_factory=DeliveryOrder, repr=False)
@@ -124,7 +132,12 @@ class EventQueue:
             binding_keys=[f"{settings.region_digits}.{pattern}" for pattern in event_patterns],
             exchange=events_exchange(settings),
             retry_delays=list(settings.retry_delays),
+            prefetch=settings.prefetch,
         )
+
+    def __post_init__(self) -> None:
+        # FastStream opens one channel per Channel instance: this one is the queue's alone.
+        self.channel = Channel(prefetch_count=self.prefetch, publisher_confirms=True, on_return_raises=True)
 
     @property
     def queue(self) -> RabbitQueue:
@@ -162,6 +175,13 @@ class EventQueue:
     async def deliver(self, message: RabbitMessage, handler: Handler, broker: RabbitBroker) -> None:
         headers = dict(message.headers or {})
         attempt = int(headers.get(H_ATTEMPT, 0))
+        # One aggregate's events are handled one at a time in this process, in the order the
+        # queue delivered them: several messages are in flight at once, and on FerretDB a
+        # conditional update is a read then a write, so two versions applied together could
+        # race. Every message takes its turn, poison too (the next one waits for its tag), and
+        # waiters get an asyncio lock first come, first served, so the lock is asked for right
+        # after the turn with nothing awaited in between.
+        await self._order.turn(message)
         try:
             event = parse(message.body)
         except PoisonMessage as exc:
@@ -170,12 +190,6 @@ class EventQueue:
 
         with bound(event.correlationid, event.id, event_id=event.id, event_type=event.type, queue=self.name,
                    redelivered=bool(message.raw_message.redelivered)):
-            # One aggregate's events are handled one at a time in this process, in the order the
-            # queue delivered them: several messages are in flight at once, and on FerretDB a
-            # conditional update is a read then a write, so two versions applied together could
-            # race. Waiters get an asyncio lock first come, first served, so the lock is asked for
-            # right after the message's turn, with nothing awaited in between.
-            await self._order.turn(message)
             async with self._locks(event.subject):
                 try:
                     await self._handle_in_place(event, handler)
@@ -205,6 +219,10 @@ class EventQueue:
                 if waited >= STORE_PATIENCE:
                     raise
                 delay, error, waiting_for = min(5.0, 0.1 * 2**tries), exc, "the database to answer again"
+            except OperationFailure as exc:
+                if not busy(exc) or waited >= STORE_PATIENCE:
+                    raise
+                delay, error, waiting_for = min(1.0, 0.05 * 2**tries), exc, "the database to take writes again"
             except NotYet as exc:
                 if waited >= NOT_YET_PATIENCE:
                     raise

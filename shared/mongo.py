@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pymongo import AsyncMongoClient
+from pymongo.errors import OperationFailure
 
 from shared.settings import Settings
 
@@ -23,3 +24,9 @@ def connect(settings: Settings, service: str) -> AsyncMongoClient:
 async def ping(client: AsyncMongoClient) -> bool:
     await client.admin.command("ping")
     return True
+
+
+def busy(exc: BaseException) -> bool:
+    """FerretDB on SQLite answers ``database is locked (SQLITE_BUSY)`` when writers collide; the
+    refused statement was rolled back whole, so trying it again a moment later is safe."""
+    return isinstance(exc, OperationFailure) and "database is locked" in str(exc)

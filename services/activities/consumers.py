@@ -23,6 +23,7 @@ def register(infra: Infrastructure, replica: PartnerReplica) -> None:
     @infra.broker.subscriber(
         partner_events.queue,
         partner_events.exchange,
+        channel=partner_events.channel,
         ack_policy=AckPolicy.MANUAL,
         title=partner_events.name,
         description="Keeps this service's copy of the partner registry (all sinergi.partner.* events).",

@@ -26,6 +26,7 @@ from services.activities.domain import (
 )
 from shared.events import AnyEvent, EventType, make_event
 from shared.logging import get_logger
+from shared.mongo import busy
 from shared.outbox import OUTBOX, PENDING, AggregateCollection
 from shared.pagination import page
 
@@ -48,11 +49,6 @@ EVENT_TYPES: dict[type, EventType] = {
 
 class StoreBusy(Exception):
     """The store refused a write because other writers held it ("database is locked"); nothing was written."""
-
-
-def busy(exc: BaseException) -> bool:
-    """FerretDB on SQLite answers ``database is locked (SQLITE_BUSY)`` when writers collide."""
-    return isinstance(exc, OperationFailure) and "database is locked" in str(exc)
 
 
 async def when_free(write: Callable[[], Awaitable[None]], attempts: int = 5) -> None:

@@ -31,6 +31,7 @@ def register(infra: Infrastructure, rules: Rules) -> None:
     @infra.broker.subscriber(
         events.queue,
         events.exchange,
+        channel=events.channel,
         ack_policy=AckPolicy.MANUAL,
         title=events.name,
         description="Partner, activity and target events: the read models, the schedule and the event rules.",

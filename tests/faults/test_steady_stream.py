@@ -266,7 +266,15 @@ class StreamRun:
         ready, unacked = queues.get(queue, (0, 0))
         return (f"{len(missing)} of their events never processed by {queue}, which holds {ready} ready and "
                 f"{unacked} unacknowledged message(s), {queues.get(queue + '.dlq', (0, 0))[0]} dead-lettered; "
-                f"the order it processed them in: {await self.processing_order(service, sorted(aggregates)[:3])}")
+                f"the order it processed them in: {await self.processing_order(service, sorted(aggregates)[:3])}; "
+                f"what its log says of them: {self.log_lines(service, sorted(aggregates)[:3])}")
+
+    def log_lines(self, service: str, aggregates: list[str], most: int = 20) -> list[str]:
+        """The service's log lines that name those aggregates or their events (the last ``most``)."""
+        names = {*aggregates, *(e["id"] for e in self.published if e["subject"] in aggregates)}
+        log = self.services[service].log
+        lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+        return [line[:400] for line in lines if any(name in line for name in names)][-most:]
 
     async def processing_order(self, service: str, aggregates: list[str]) -> dict[str, list[str]]:
         """Per aggregate, its events as ``<version> <type>`` in the order the consumer recorded them

@@ -67,7 +67,7 @@ async def consumer(settings: Settings, mongo):
 async def _subscribe(broker, settings: Settings, queue: EventQueue, handle) -> None:
     """Subscribe ``handle`` to ``queue`` as a service does, and declare what it needs."""
 
-    @broker.subscriber(queue.queue, queue.exchange, ack_policy=AckPolicy.MANUAL)
+    @broker.subscriber(queue.queue, queue.exchange, channel=queue.channel, ack_policy=AckPolicy.MANUAL)
     async def on_event(message: RabbitMessage) -> None:
         await queue.deliver(message, handle, broker)
 
@@ -124,14 +124,14 @@ async def test_one_aggregates_events_are_handled_in_the_order_the_queue_holds_th
     """aio-pika hands each delivery to a task of its own, and they reach the handler a few places
     out of order; a read model that ignores older versions would then drop events."""
     versions = 1500
-    queue = EventQueue.of(settings, "test", "in-order", ["partner.*"])
+    queue = EventQueue.of(settings.model_copy(update={"prefetch": 64}), "test", "in-order", ["partner.*"])
     handled: list[int] = []
 
     async def handle(event: AnyEvent) -> None:
         handled.append(event.aggregateversion)
         await asyncio.sleep(0)  # the handler's own awaits let the next deliveries run
 
-    broker = make_broker(settings.model_copy(update={"prefetch": 64}), "test")
+    broker = make_broker(settings, "test")
     await _subscribe(broker, settings, queue, handle)
     # The whole backlog is queued first, so the consumer starts with a full prefetch window.
     connection = await aio_pika.connect_robust(settings.rabbitmq_url)
