@@ -218,7 +218,7 @@ def _apt_install(package: str) -> None:
 def store_binary(home: Home, say) -> Path:  # noqa: ANN001
     """Build the embedded FerretDB once; rebuild only when its source changed."""
     binary = home.path / "bin" / "sinergi-store"
-    sources = [STORE_SOURCE / "main.go", STORE_SOURCE / "go.mod", STORE_SOURCE / "go.sum"]
+    sources = [*STORE_SOURCE.glob("*.go"), STORE_SOURCE / "go.mod", STORE_SOURCE / "go.sum"]
     newest = max(p.stat().st_mtime for p in sources if p.exists())
     if binary.exists() and binary.stat().st_mtime >= newest:
         return binary

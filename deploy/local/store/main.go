@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -73,6 +74,9 @@ func run(listen, dataDir, logFile, logLevel string) error {
 	// the connections and the SQLite files before returning.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+
+	// Indexes _id the way FerretDB's SQLite backend looks it up (ids.go).
+	go newIDIndexer(abs, logger).run(ctx, 2*time.Second)
 
 	logger.Warn("sinergi-store listening", "listen", listen, "data", abs)
 	if err := db.Run(ctx); err != nil {
