@@ -6,9 +6,9 @@ relay publishes them with publisher confirms and only then removes them, so a cr
 any two steps re-publishes and never loses. Consumers are idempotent on the event id.
 
 On MongoDB the version-conditioned write is atomic. On FerretDB an update is a read then a
-write, so writes to one aggregate are also serialised inside the process (``lock``); across
-processes the conditional write remains the guard, and a lost race shows up as a duplicate
-publish at worst, never a lost event.
+write, so writes to one aggregate are also serialised inside the process (``lock``), and the
+version is checked by ``_id`` (``shared.mongo.replace_at_version``: FerretDB would scan the whole
+collection for any other filter).
 
 The relay holds the aggregate's write lock only for the short write that removes what it
 published, never across the broker's confirm: a write on an aggregate does not wait for the
@@ -29,6 +29,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from shared.events import CloudEvent
 from shared.locks import KeyedLocks
 from shared.logging import get_logger
+from shared.mongo import replace_at_version, update_at_version
 
 log = get_logger(__name__)
 
@@ -80,11 +81,8 @@ class AggregateCollection:
         ``pending`` is the outbox as it was read: entries not yet published stay in it.
         """
         outbox = [*(pending or []), *(_entry(event) for event in events)]
-        result = await self.collection.replace_one(
-            {"_id": document["_id"], "version": expected_version},
-            {**document, OUTBOX: outbox, PENDING: bool(outbox)},
-        )
-        if result.matched_count == 0:
+        if not await replace_at_version(self.collection, document["_id"], expected_version,
+                                        {**document, OUTBOX: outbox, PENDING: bool(outbox)}):
             raise StaleVersion(document["_id"])
         self._wake(document["_id"], outbox)
 
@@ -212,16 +210,16 @@ class OutboxRelay:
             return len(sent)
 
     async def _mark_sent(self, collection: AggregateCollection, doc: dict[str, Any] | None, sent: set[str]) -> None:
-        # Conditional on the version read, so an entry recorded meanwhile is never dropped. The
-        # document read before publishing is tried first: mostly nothing was written since.
+        # Only the published entries are pulled, so an entry recorded meanwhile stays even where
+        # the version check is not atomic (FerretDB); the check keeps ``_pending`` true to what
+        # is left. The document read before publishing is tried first: mostly nothing was
+        # written since.
         aggregate_id = doc["_id"] if doc else None
         while doc is not None:
+            published = [entry for entry in doc.get(OUTBOX, []) if entry["id"] in sent]
             remaining = [entry for entry in doc.get(OUTBOX, []) if entry["id"] not in sent]
-            result = await collection.collection.update_one(
-                {"_id": aggregate_id, "version": doc["version"]},
-                {"$set": {OUTBOX: remaining, PENDING: bool(remaining)}},
-            )
-            if result.matched_count:
+            if await update_at_version(collection.collection, aggregate_id, doc["version"],
+                                       {"$pullAll": {OUTBOX: published}, "$set": {PENDING: bool(remaining)}}):
                 return
             doc = await collection.collection.find_one({"_id": aggregate_id}, {OUTBOX: 1, "version": 1})
 

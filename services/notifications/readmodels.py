@@ -10,6 +10,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from shared.locks import KeyedLocks
+from shared.mongo import replace_at_version
 
 
 class Applied(StrEnum):
@@ -48,9 +49,8 @@ class Snapshots:
                 return Applied.STALE, previous
             if previous["version"] == version:
                 return Applied.SAME, previous
-            result = await self.collection.replace_one({"_id": aggregate_id, "version": previous["version"]},
-                                                       {**doc, "_previous_status": previous.get("status")})
-            if result.matched_count:
+            if await replace_at_version(self.collection, aggregate_id, previous["version"],
+                                        {**doc, "_previous_status": previous.get("status")}):
                 return Applied.NEWER, previous
 
     async def get(self, aggregate_id: str) -> dict[str, Any] | None:
