@@ -110,11 +110,11 @@ class PartnerStore:
         return self.partners.lock(partner_id)
 
     async def get(self, partner_id: str) -> Partner | None:
-        doc = await self.partners.collection.find_one({"_id": partner_id, "region": self.region}, HIDDEN)
+        doc = await self._by_id(partner_id, HIDDEN)
         return _from_doc(doc) if doc else None
 
     async def load(self, partner_id: str) -> Loaded | None:
-        doc = await self.partners.collection.find_one({"_id": partner_id, "region": self.region})
+        doc = await self._by_id(partner_id)
         if doc is None:
             return None
         partner = _from_doc(doc)
@@ -124,6 +124,12 @@ class PartnerStore:
         """Name key → id of the partner holding that name, for the keys that are taken."""
         claims = self.names.find({"_id": {"$in": [self._claim_id(k) for k in keys]}})
         return {claim["_id"].split(":", 1)[1]: claim["partner_id"] async for claim in claims}
+
+    async def _by_id(self, partner_id: str, projection: dict[str, int] | None = None) -> dict[str, Any] | None:
+        # By ``_id`` alone, the one filter FerretDB looks up in an index (shared/mongo.py); the
+        # region is checked here.
+        doc = await self.partners.collection.find_one({"_id": partner_id}, projection)
+        return doc if doc is not None and doc.get("region") == self.region else None
 
     async def get_many(self, partner_ids: list[str]) -> dict[str, Partner]:
         found = self.partners.collection.find({"_id": {"$in": partner_ids}, "region": self.region}, HIDDEN)
