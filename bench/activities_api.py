@@ -190,9 +190,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def spawn(secret: str, sweep_seconds: float | None) -> tuple[subprocess.Popen[bytes], str]:
+def spawn(secret: str, sweep_seconds: float | None, prefix: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    prefix = f"bench{secrets.token_hex(3)}"
     env = {**os.environ, "SINERGI_AUTH_SECRET": secret, "SINERGI_PORT": str(port), "SINERGI_DB_PREFIX": f"{prefix}_",
            "SINERGI_BUS_PREFIX": f"{prefix}.", "SINERGI_LOG_LEVEL": "warning"}
     if sweep_seconds is not None:
@@ -227,8 +226,9 @@ def main() -> None:
         secret = secrets.token_urlsafe(48) if args.spawn else (ROOT / ".sinergi" / "secret").read_text().strip()
     process = None
     url = args.url
+    prefix = f"bench{secrets.token_hex(3)}"
     if args.spawn:
-        process, url = spawn(secret, args.sweep_seconds)
+        process, url = spawn(secret, args.sweep_seconds, prefix)
     try:
         token = mint(secret, sub="bench", role="operator", regions=["32.73"], ttl=timedelta(hours=6))
         asyncio.run(bench(url, token, args.count, args.concurrency))
@@ -239,6 +239,36 @@ def main() -> None:
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
+            remove(prefix)
+
+
+def remove(prefix: str) -> None:
+    """Drop what a spawned service made: its databases, and its queues and exchanges on the broker."""
+    import aio_pika
+    from pymongo import MongoClient
+
+    from shared.consumer import EventQueue
+    from shared.settings import Settings
+
+    settings = Settings(db_prefix=f"{prefix}_", bus_prefix=f"{prefix}.", auth_secret=secrets.token_urlsafe(48))
+    client = MongoClient(settings.mongodb_url, serverSelectionTimeoutMS=3000)
+    for name in client.list_database_names():
+        if name.startswith(settings.db_prefix):
+            client.drop_database(name)
+    client.close()
+    queue = EventQueue.of(settings, "activities", "partner-replica", ["partner.*"])
+
+    async def broker() -> None:
+        connection = await aio_pika.connect_robust(settings.rabbitmq_url)
+        async with connection:
+            channel = await connection.channel()
+            for name in [queue.name, queue.dlq_name, *map(queue.retry_queue_name, queue.retry_delays),
+                         f"{prefix}.sinergi.unrouted"]:
+                await channel.queue_delete(name)
+            for exchange in ("sinergi.events", "sinergi.unrouted"):
+                await channel.exchange_delete(f"{prefix}.{exchange}")
+
+    asyncio.run(broker())
 
 
 if __name__ == "__main__":
