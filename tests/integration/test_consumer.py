@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import aio_pika
 import pytest
+from pymongo.errors import OperationFailure
 from faststream.middlewares import AckPolicy
 from faststream.rabbit.annotations import RabbitMessage
 
@@ -148,3 +149,29 @@ async def test_one_aggregates_events_are_handled_in_the_order_the_queue_holds_th
         await broker.stop()
     out_of_order = [(a, b) for a, b in zip(handled, handled[1:]) if b < a]
     assert not out_of_order, f"{len(out_of_order)} versions handled after a later one, e.g. {out_of_order[:5]}"
+
+
+async def test_a_write_the_store_refused_as_busy_is_tried_again_in_place_before_the_next_event(settings, mongo):
+    """FerretDB on SQLite refuses a write when writers collide; sent round the retry ladder the event
+    would be overtaken by the aggregate's next one, which a read model would then keep."""
+    queue = EventQueue.of(settings, "test", "busy", ["partner.*"])
+    queue.processed = ProcessedEvents(mongo[settings.database_name("test")])
+    handled: list[int] = []
+    refusals = {1: 2}  # version 1 is refused twice
+
+    async def handle(event: AnyEvent) -> None:
+        if refusals.get(event.aggregateversion):
+            refusals[event.aggregateversion] -= 1
+            raise OperationFailure("database is locked (5) (SQLITE_BUSY)", code=1)
+        handled.append(event.aggregateversion)
+
+    broker = make_broker(settings, "test")
+    await _subscribe(broker, settings, queue, handle)
+    await broker.start()
+    try:
+        await _publish(settings, _event("p-busy", 1).to_wire())
+        await _publish(settings, _event("p-busy", 2).to_wire())
+        await eventually(lambda: _async(len(handled) == 2), timeout=10)
+    finally:
+        await broker.stop()
+    assert handled == [1, 2], "the refused write went round the retry ladder and was overtaken"
