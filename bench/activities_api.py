@@ -38,6 +38,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.leftovers import remove  # noqa: E402
 from shared.auth import mint  # noqa: E402
 
 DIRECT = ["forum_warga", "diskusi", "seminar", "talkshow", "simulasi_pemungutan", "goes_to_school",
@@ -242,34 +243,3 @@ def main() -> None:
             remove(prefix)
 
 
-def remove(prefix: str) -> None:
-    """Drop what a spawned service made: its databases, and its queues and exchanges on the broker."""
-    import aio_pika
-    from pymongo import MongoClient
-
-    from shared.consumer import EventQueue
-    from shared.settings import Settings
-
-    settings = Settings(db_prefix=f"{prefix}_", bus_prefix=f"{prefix}.", auth_secret=secrets.token_urlsafe(48))
-    client = MongoClient(settings.mongodb_url, serverSelectionTimeoutMS=3000)
-    for name in client.list_database_names():
-        if name.startswith(settings.db_prefix):
-            client.drop_database(name)
-    client.close()
-    queue = EventQueue.of(settings, "activities", "partner-replica", ["partner.*"])
-
-    async def broker() -> None:
-        connection = await aio_pika.connect_robust(settings.rabbitmq_url)
-        async with connection:
-            channel = await connection.channel()
-            for name in [queue.name, queue.dlq_name, *map(queue.retry_queue_name, queue.retry_delays),
-                         f"{prefix}.sinergi.unrouted"]:
-                await channel.queue_delete(name)
-            for exchange in ("sinergi.events", "sinergi.unrouted"):
-                await channel.exchange_delete(f"{prefix}.{exchange}")
-
-    asyncio.run(broker())
-
-
-if __name__ == "__main__":
-    main()

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.pipeline import REGION, pct, start  # noqa: E402
+from bench.leftovers import remove  # noqa: E402
 from shared.auth import mint  # noqa: E402
 
 
@@ -110,18 +111,13 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         for service in services.values():
             service.stop()
-        from pymongo import AsyncMongoClient
-        mongo: AsyncMongoClient = AsyncMongoClient(os.environ.get("SINERGI_MONGODB_URL", "mongodb://127.0.0.1:27017/"))
-        for name in services:
-            await mongo.drop_database(f"{prefix}_{name}")
-        await mongo.close()
+        remove(prefix)
 
 
 async def profile(args: argparse.Namespace) -> None:
     import importlib
 
     from pyinstrument import Profiler
-    from pymongo import AsyncMongoClient
 
     from shared.settings import Settings
 
@@ -156,9 +152,7 @@ async def profile(args: argparse.Namespace) -> None:
     session = profiler.last_session
     print(f"# wall {session.duration:.1f} s, CPU {session.cpu_time:.1f} s: the rest is waiting on the store and broker")
     print(profiler.output_text(unicode=False, color=False, show_all=False))
-    mongo: AsyncMongoClient = AsyncMongoClient(settings.mongodb_url)
-    await mongo.drop_database(f"{prefix}_activities")
-    await mongo.close()
+    remove(prefix)
 
 
 if __name__ == "__main__":

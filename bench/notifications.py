@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from pymongo import AsyncMongoClient  # noqa: E402
 
+from bench.leftovers import remove  # noqa: E402
 from shared.auth import mint  # noqa: E402
 from shared.events import EventType  # noqa: E402
 from shared.settings import Settings  # noqa: E402
@@ -118,10 +119,8 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         service.terminate()
         service.wait(15)
-        for name in await mongo.list_database_names():
-            if name.startswith(settings.db_prefix):
-                await mongo.drop_database(name)
         await mongo.close()
+        remove(prefix, args.mongodb_url, settings.rabbitmq_url)
 
 
 def main() -> None:

@@ -45,6 +45,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.leftovers import remove  # noqa: E402
 from shared.auth import mint  # noqa: E402
 
 TYPES = ["kim", "ormas_komunitas", "media", "sekolah", "keagamaan", "perguruan_tinggi", "opd_lain", "relawan"]
@@ -213,28 +214,6 @@ def spawn(secret: str, prefix: str) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("the spawned partners service did not become ready in 60 s")
 
 
-def remove(mongodb_url: str, rabbitmq_url: str, prefix: str) -> None:
-    """Drop what a spawned run made: its database and its exchanges and queue on the broker."""
-    import aio_pika
-    from pymongo import MongoClient
-
-    client = MongoClient(mongodb_url, serverSelectionTimeoutMS=3000)
-    for name in client.list_database_names():
-        if name.startswith(f"{prefix}_"):
-            client.drop_database(name)
-    client.close()
-
-    async def broker() -> None:
-        connection = await aio_pika.connect_robust(rabbitmq_url)
-        async with connection:
-            channel = await connection.channel()
-            await channel.queue_delete(f"{prefix}.sinergi.unrouted")
-            for exchange in ("sinergi.events", "sinergi.unrouted"):
-                await channel.exchange_delete(f"{prefix}.{exchange}")
-
-    asyncio.run(broker())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a running partners service (default: start one of its own)")
@@ -267,7 +246,7 @@ def main() -> None:
             process.terminate()
             process.wait(30)
             if not args.keep:
-                remove(mongodb_url, rabbitmq_url, prefix)
+                remove(prefix, mongodb_url, rabbitmq_url)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from pymongo import AsyncMongoClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.leftovers import remove  # noqa: E402
 from shared.auth import mint  # noqa: E402
 
 RABBITMQ = os.environ.get("SINERGI_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -281,10 +282,7 @@ async def main(args: argparse.Namespace) -> None:
     finally:
         for service in services.values():
             service.stop()
-        mongo: AsyncMongoClient = AsyncMongoClient(MONGODB)
-        for name in ("activities", "notifications"):
-            await mongo.drop_database(f"{prefix}_{name}")
-        await mongo.close()
+        remove(prefix, MONGODB)
 
 
 if __name__ == "__main__":
