@@ -96,7 +96,10 @@ class Rules:
                 yield None
                 return
             now = self.clock.now()
-            await self.jobs.sync(event.subject, JOB_KINDS_OF[kind], jobs_of(snapshot, self.config, self.zone, now), now)
+            added = await self.jobs.sync(event.subject, JOB_KINDS_OF[kind], jobs_of(snapshot, self.config, self.zone, now),
+                                         now)
+            if any(job.due_at <= now for job in added):
+                self.notifier.wake()  # due already (a reminder for tomorrow's activity): run it now
             yield Applying(snapshot, previous, applied is Applied.SAME, now)
 
     async def on_partner(self, event: AnyEvent) -> None:

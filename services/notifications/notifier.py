@@ -121,7 +121,11 @@ class Notifier:
         # crash before this point re-runs the cause, which stores them then.
         for start in range(0, len(deliveries), CHUNK):
             await self.deliveries.add_new(deliveries[start:start + CHUNK], check_log=rerun)
-        self.wake()
+        if deliveries:
+            # Only new deliveries need the scheduler now; a tick reads the whole job and delivery
+            # working set (on FerretDB/SQLite, every document), so an inbox-only event does not
+            # start one.
+            self.wake()
         return stored
 
     async def _to_recipient(self, trigger: Trigger, recipient: dict[str, Any], language: str, subject: str, body: str,

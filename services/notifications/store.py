@@ -252,8 +252,9 @@ class Jobs:
         return {"_id": job.id, "key": job.key, "occurrence": job.occurrence, "kind": job.kind,
                 "subject": job.subject, "due_at": job.due_at, "data": job.data, "created_at": now}
 
-    async def sync(self, subject: str, kinds: Iterable[str], desired: list[Job], now: datetime) -> None:
-        """Make the subject's jobs of these kinds exactly ``desired`` (a job already there keeps its due)."""
+    async def sync(self, subject: str, kinds: Iterable[str], desired: list[Job], now: datetime) -> list[Job]:
+        """Make the subject's jobs of these kinds exactly ``desired`` (a job already there keeps its
+        due); returns the jobs added."""
         kinds = list(kinds)
         existing = await self.collection.find({"subject": subject, "kind": {"$in": kinds}}, {"_id": 1}).to_list()
         wanted = {job.id for job in desired}
@@ -261,7 +262,8 @@ class Jobs:
         if stale:
             await self.collection.delete_many({"_id": {"$in": stale}})
         have = {doc["_id"] for doc in existing}
-        await insert_new(self.collection, [self._doc(job, now) for job in desired if job.id not in have])
+        added = await insert_new(self.collection, [self._doc(job, now) for job in desired if job.id not in have])
+        return [job for job in desired if job.id in added]
 
     async def ensure(self, job: Job, now: datetime) -> None:
         await insert_new(self.collection, [self._doc(job, now)])
