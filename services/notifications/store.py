@@ -242,10 +242,21 @@ class Deliveries:
 
 
 class Jobs:
-    """Scheduled work not yet done: one document per (key, occurrence)."""
+    """Scheduled work not yet done: one document per (key, occurrence).
+
+    Each subject's job ids are also kept in one document of ``<jobs>_by_subject``, keyed by the
+    subject, so that re-deriving a subject's jobs on every event reads and writes by ``_id`` alone:
+    FerretDB/SQLite answers any other filter by reading the whole collection (docs/performance.md).
+    The index names a job before the job is stored and forgets it only after it is deleted, so it
+    is never short of one; a job the scheduler ran and deleted stays named until the subject's
+    next change, which keeps it from being stored and run again.
+    """
 
     def __init__(self, collection: AsyncCollection) -> None:
         self.collection = collection
+        self.subjects = collection.database[f"{collection.name}_by_subject"]
+        self._indexed = False
+        self._indexing = asyncio.Lock()
 
     @staticmethod
     def _doc(job: Job, now: datetime) -> dict[str, Any]:
@@ -254,16 +265,46 @@ class Jobs:
 
     async def sync(self, subject: str, kinds: Iterable[str], desired: list[Job], now: datetime) -> list[Job]:
         """Make the subject's jobs of these kinds exactly ``desired`` (a job already there keeps its
-        due); returns the jobs added."""
-        kinds = list(kinds)
-        existing = await self.collection.find({"subject": subject, "kind": {"$in": kinds}}, {"_id": 1}).to_list()
-        wanted = {job.id for job in desired}
-        stale = [doc["_id"] for doc in existing if doc["_id"] not in wanted]
-        if stale:
-            await self.collection.delete_many({"_id": {"$in": stale}})
-        have = {doc["_id"] for doc in existing}
-        added = await insert_new(self.collection, [self._doc(job, now) for job in desired if job.id not in have])
+        due); returns the jobs added. Callers hold the subject's lock."""
+        await self._index_older_jobs()
+        kinds = set(kinds)
+        index = await self.subjects.find_one({"_id": subject})
+        named: list[dict[str, str]] = index["jobs"] if index else []
+        others = [entry for entry in named if entry["kind"] not in kinds]
+        existing = {entry["id"]: entry for entry in named if entry["kind"] in kinds}
+        wanted = [{"id": job.id, "kind": job.kind} for job in desired]
+        stale = [job_id for job_id in existing if job_id not in {entry["id"] for entry in wanted}]
+        new = [job for job in desired if job.id not in existing]
+        if new:
+            await self._name(subject, [*others, *existing.values(),
+                                       *(entry for entry in wanted if entry["id"] not in existing)])
+        for job_id in stale:
+            await self.collection.delete_one({"_id": job_id})
+        added = await insert_new(self.collection, [self._doc(job, now) for job in new])
+        if stale or new:
+            await self._name(subject, [*others, *wanted])
         return [job for job in desired if job.id in added]
+
+    async def _name(self, subject: str, jobs: list[dict[str, str]]) -> None:
+        await self.subjects.replace_one({"_id": subject}, {"_id": subject, "jobs": jobs}, upsert=True)
+
+    async def _index_older_jobs(self) -> None:
+        """Once per process: name the jobs of subjects that have none named (jobs stored before the
+        index existed), so their next change finds them."""
+        if self._indexed:
+            return
+        async with self._indexing:
+            if self._indexed:
+                return
+            named = {doc["_id"] async for doc in self.subjects.find({}, {"_id": 1})}
+            by_subject: dict[str, list[dict[str, str]]] = {}
+            async for doc in self.collection.find({}, {"subject": 1, "kind": 1}):
+                if doc["subject"] not in named:
+                    by_subject.setdefault(doc["subject"], []).append({"id": doc["_id"], "kind": doc["kind"]})
+            for subject, jobs in by_subject.items():
+                with contextlib.suppress(DuplicateKeyError):  # named meanwhile by another process
+                    await self.subjects.insert_one({"_id": subject, "jobs": jobs})
+            self._indexed = True
 
     async def ensure(self, job: Job, now: datetime) -> None:
         await insert_new(self.collection, [self._doc(job, now)])

@@ -1,0 +1,77 @@
+"""A subject's jobs follow its changes, read and written by ``_id`` alone, on the real store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.notifications.domain import Job
+from services.notifications.store import Jobs
+from shared.settings import Settings
+
+NOW = datetime(2024, 11, 10, 1, tzinfo=UTC)
+
+
+def reminder(subject: str, days: int, due_in: timedelta = timedelta(days=1)) -> Job:
+    return Job(key=f"reminder:{subject}:H-{days}", occurrence="2024-11-20", kind="reminder", subject=subject,
+               due_at=NOW + due_in)
+
+
+def overdue(subject: str) -> Job:
+    return Job(key=f"overdue:{subject}", occurrence="2024-11-23", kind="overdue", subject=subject,
+               due_at=NOW + timedelta(days=13))
+
+
+@pytest.fixture
+async def db(settings: Settings, mongo):
+    return mongo[settings.database_name("notifications")]
+
+
+async def stored(jobs: Jobs) -> set[str]:
+    return {doc["_id"] async for doc in jobs.collection.find({}, {"_id": 1})}
+
+
+async def test_rescheduling_moves_the_reminders_and_reporting_removes_the_overdue_alert(db):
+    jobs = Jobs(db["jobs"])
+    h3, h1 = reminder("A-1", 3), reminder("A-1", 1)
+    assert {j.id for j in await jobs.sync("A-1", ["reminder", "overdue"], [h3, h1], NOW)} == {h3.id, h1.id}
+
+    moved = Job(key=h3.key, occurrence="2024-11-27", kind="reminder", subject="A-1", due_at=NOW + timedelta(days=14))
+    assert [j.id for j in await jobs.sync("A-1", ["reminder", "overdue"], [moved, h1], NOW)] == [moved.id]
+    assert await stored(jobs) == {moved.id, h1.id}
+
+    held = overdue("A-1")
+    await jobs.sync("A-1", ["reminder", "overdue"], [held], NOW)
+    assert await stored(jobs) == {held.id}
+    await jobs.sync("A-1", ["reminder", "overdue"], [], NOW)  # reported
+    assert await stored(jobs) == set()
+
+
+async def test_a_job_keeps_its_due_and_another_subjects_jobs_are_untouched(db):
+    jobs = Jobs(db["jobs"])
+    mine, theirs = reminder("A-1", 3), reminder("A-2", 3)
+    await jobs.sync("A-1", ["reminder"], [mine], NOW)
+    await jobs.sync("A-2", ["reminder"], [theirs], NOW)
+    later = Job(key=mine.key, occurrence=mine.occurrence, kind="reminder", subject="A-1", due_at=NOW + timedelta(days=5))
+    assert await jobs.sync("A-1", ["reminder"], [later], NOW) == []
+    assert (await jobs.collection.find_one({"_id": mine.id}))["due_at"] == mine.due_at
+    await jobs.sync("A-1", ["reminder"], [], NOW)
+    assert await stored(jobs) == {theirs.id}
+
+
+async def test_jobs_stored_before_the_index_existed_are_found_by_the_subjects_next_change(db):
+    older = reminder("A-9", 3)
+    await db["jobs"].insert_one(Jobs._doc(older, NOW))  # as an earlier version stored it, unnamed
+    jobs = Jobs(db["jobs"])  # a process started after the upgrade
+    await jobs.sync("A-9", ["reminder", "overdue"], [overdue("A-9")], NOW)
+    assert await stored(jobs) == {overdue("A-9").id}
+
+
+async def test_a_job_that_ran_is_not_stored_again_while_its_subject_is_unchanged(db):
+    jobs = Jobs(db["jobs"])
+    due = reminder("A-3", 1, due_in=timedelta(0))
+    await jobs.sync("A-3", ["reminder"], [due], NOW)
+    await jobs.delete(due.id)  # the scheduler ran it
+    assert await jobs.sync("A-3", ["reminder"], [due], NOW) == []  # the same event, redelivered
+    assert await stored(jobs) == set()
