@@ -247,9 +247,9 @@ class Jobs:
     Each subject's job ids are also kept in one document of ``<jobs>_by_subject``, keyed by the
     subject, so that re-deriving a subject's jobs on every event reads and writes by ``_id`` alone:
     FerretDB/SQLite answers any other filter by reading the whole collection (docs/performance.md).
-    The index names a job before the job is stored and forgets it only after it is deleted, so it
-    is never short of one; a job the scheduler ran and deleted stays named until the subject's
-    next change, which keeps it from being stored and run again.
+    The index names a job before the job is stored and forgets it only after it is deleted, so a
+    crash between the steps leaves a name without a job (harmless), never a job without a name
+    (which nothing would delete).
     """
 
     def __init__(self, collection: AsyncCollection) -> None:
@@ -273,15 +273,16 @@ class Jobs:
         others = [entry for entry in named if entry["kind"] not in kinds]
         existing = {entry["id"]: entry for entry in named if entry["kind"] in kinds}
         wanted = [{"id": job.id, "kind": job.kind} for job in desired]
+        unnamed = [entry for entry in wanted if entry["id"] not in existing]
         stale = [job_id for job_id in existing if job_id not in {entry["id"] for entry in wanted}]
-        new = [job for job in desired if job.id not in existing]
-        if new:
-            await self._name(subject, [*others, *existing.values(),
-                                       *(entry for entry in wanted if entry["id"] not in existing)])
+        if unnamed:
+            await self._name(subject, [*others, *existing.values(), *unnamed])
         for job_id in stale:
             await self.collection.delete_one({"_id": job_id})
-        added = await insert_new(self.collection, [self._doc(job, now) for job in new])
-        if stale or new:
+        # Every wanted job is inserted: one already stored keeps its due (its insert is refused),
+        # and one a crash left named but not stored is stored now.
+        added = await insert_new(self.collection, [self._doc(job, now) for job in desired])
+        if stale or unnamed:
             await self._name(subject, [*others, *wanted])
         return [job for job in desired if job.id in added]
 
