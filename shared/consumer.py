@@ -173,15 +173,18 @@ class EventQueue:
             )
 
     async def deliver(self, message: RabbitMessage, handler: Handler, broker: RabbitBroker) -> None:
-        headers = dict(message.headers or {})
-        attempt = int(headers.get(H_ATTEMPT, 0))
         # One aggregate's events are handled one at a time in this process, in the order the
         # queue delivered them: several messages are in flight at once, and on FerretDB a
         # conditional update is a read then a write, so two versions applied together could
-        # race. Every message takes its turn, poison too (the next one waits for its tag), and
-        # waiters get an asyncio lock first come, first served, so the lock is asked for right
+        # race. Every message takes its turn first, poison too (the next one waits for its tag),
+        # and waiters get an asyncio lock first come, first served, so the lock is asked for right
         # after the turn with nothing awaited in between.
         await self._order.turn(message)
+        headers = dict(message.headers or {})
+        try:
+            attempt = int(headers.get(H_ATTEMPT, 0))
+        except (TypeError, ValueError):
+            attempt = 0  # a header no retry of ours wrote: count from the start
         try:
             event = parse(message.body)
         except PoisonMessage as exc:

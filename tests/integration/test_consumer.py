@@ -175,3 +175,15 @@ async def test_a_write_the_store_refused_as_busy_is_tried_again_in_place_before_
     finally:
         await broker.stop()
     assert handled == [1, 2], "the refused write went round the retry ladder and was overtaken"
+
+
+async def test_a_message_with_a_retry_header_not_of_ours_is_handled_and_holds_up_nothing(settings, consumer):
+    queue, seen, _ = consumer
+    connection = await aio_pika.connect_robust(settings.rabbitmq_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(settings.exchange_name)
+        await exchange.publish(aio_pika.Message(_event("odd-header").to_wire(), headers={H_ATTEMPT: "many"}),
+                               routing_key="3273.partner.registered")
+    await _publish(settings, _event("after-odd").to_wire())
+    await eventually(lambda: _async({"odd-header", "after-odd"} <= set(seen)), timeout=5)
