@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.leftovers import remove  # noqa: E402
+from bench.server import describe  # noqa: E402
 from shared.auth import mint  # noqa: E402
 
 TYPES = ["kim", "ormas_komunitas", "media", "sekolah", "keagamaan", "perguruan_tinggi", "opd_lain", "relawan"]
@@ -159,11 +160,7 @@ def store_figures(mongodb_url: str, database: str) -> None:
     client = MongoClient(mongodb_url, serverSelectionTimeoutMS=3000)
     try:
         info = client.admin.command("buildInfo")
-        if "ferretdbVersion" in info:
-            version = info["ferretdbVersion"] if info["ferretdbVersion"] != "unknown" else "1.24 (embedded: sinergi-store)"
-            store = f"FerretDB {version} on SQLite, MongoDB wire {info['version']}"
-        else:
-            store = f"MongoDB {info['version']}"
+        store = describe(info)
         stats = client[database].command("dbStats")
         partners = client[database]["partners"].estimated_document_count()
         indexes = sorted(client[database]["partners"].index_information())

@@ -29,6 +29,7 @@ from pymongo import AsyncMongoClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.server import describe  # noqa: E402
 from shared.mongo import filters_only_by_id, update_at_version  # noqa: E402
 
 PAD = "x" * 1500
@@ -48,12 +49,7 @@ async def bench(url: str, sizes: list[int], repeat: int) -> None:
     things = client[name]["things"]
     try:
         info = await client.admin.command("buildInfo")
-        if "ferretdbVersion" in info:
-            # The embedded build has no version file: go.mod pins FerretDB v1.24.0.
-            found = info["ferretdbVersion"]
-            server = f"FerretDB {found if found != 'unknown' else '1.24 (embedded: sinergi-store)'} on SQLite"
-        else:
-            server = f"MongoDB {info['version']}"
+        server = describe(info)
         path = "by _id" if await filters_only_by_id(things) else "in the filter"
         print(f"{server} at {url}; documents of ~1.5 KB; version checked {path}\n")
         print(f"{'size':>6} {'find _id':>9} {'update _id':>11} {'at_version':>11} "
