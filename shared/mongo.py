@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import weakref
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import OperationFailure
 
+from shared.errors import Unavailable
 from shared.settings import Settings
+
+T = TypeVar("T")
 
 
 def connect(settings: Settings, service: str) -> AsyncMongoClient:
@@ -34,6 +39,22 @@ def busy(exc: BaseException) -> bool:
     """FerretDB on SQLite answers ``database is locked (SQLITE_BUSY)`` when writers collide; the
     refused statement was rolled back whole, so trying it again a moment later is safe."""
     return isinstance(exc, OperationFailure) and "database is locked" in str(exc)
+
+
+async def when_free(write: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
+    """Run a write, again after a short pause while the store reports it busy (the refused try
+    wrote nothing); :class:`~shared.errors.Unavailable` if it stays busy."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await write()
+        except OperationFailure as exc:
+            if not busy(exc) or attempt == attempts:
+                if busy(exc):
+                    raise Unavailable("the store is busy with other writes; nothing was changed, "
+                                      "try again in a moment") from exc
+                raise
+            await asyncio.sleep(0.05 * 2 ** attempt)
+    raise AssertionError("unreachable")
 
 
 # --- writes conditioned on a document's version -------------------------------------------------

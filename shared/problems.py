@@ -1,8 +1,9 @@
 """RFC 9457 problem details: the only shape an error takes on the wire (CONTRACT §2).
 
-Domain and service code raises :class:`Problem` (or a subclass naming the case); the web
-layer renders it. Nothing else ever reaches a client: an unexpected exception becomes a
-500 problem with the request id, and the traceback stays in the log.
+Use cases raise the service's own refusals (:mod:`shared.errors`); :func:`install` puts the one
+mapping from them to problem details on each app. The edge itself (authentication, headers,
+pagination) raises :class:`Problem` directly. Nothing else ever reaches a client: an unexpected
+exception becomes a 500 problem with the request id, and the traceback stays in the log.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared import errors
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -75,9 +77,11 @@ class InvalidField(Problem):
 
     status, slug, title = 422, "validation", "Invalid input"
 
-    def __init__(self, errors: dict[str, str] | list[dict[str, str]], detail: str | None = None) -> None:
+    def __init__(self, errors: dict[str, str] | list[dict[str, str]], detail: str | None = None,
+                 **extensions: Any) -> None:
         items = [{"field": f, "message": m} for f, m in errors.items()] if isinstance(errors, dict) else errors
-        super().__init__(detail or "; ".join(f"{e['field']}: {e['message']}" for e in items), errors=items)
+        super().__init__(detail or "; ".join(f"{e['field']}: {e['message']}" for e in items), errors=items,
+                         **extensions)
 
 
 class PreconditionFailed(Problem):
@@ -97,6 +101,29 @@ class Forbidden(Problem):
 
 class Unavailable(Problem):
     status, slug, title = 503, "unavailable", "Service unavailable"
+
+
+class TooLarge(Problem):
+    status, slug, title = 413, "too-large", "Request too large"
+
+
+# The one mapping from a use case's refusal to its problem type.
+FROM_SERVICE: dict[type[errors.ServiceError], type[Problem]] = {
+    errors.NotFound: NotFound,
+    errors.Conflict: Conflict,
+    errors.VersionMismatch: PreconditionFailed,
+    errors.TooLarge: TooLarge,
+    errors.Unavailable: Unavailable,
+}
+
+
+def from_service(exc: errors.ServiceError) -> Problem:
+    """The problem details a client sees for a use case's refusal."""
+    if isinstance(exc, errors.Invalid):
+        return InvalidField(exc.errors, exc.detail, **exc.facts)
+    kind = next((problem for error, problem in FROM_SERVICE.items() if isinstance(exc, error)), Problem)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, errors.Unavailable) else None
+    return kind(exc.detail, headers=headers, **exc.facts)
 
 
 def render(problem: Problem, request: Request) -> JSONResponse:
@@ -131,6 +158,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return render(exc, request)
+
+    @app.exception_handler(errors.ServiceError)
+    async def _refused(request: Request, exc: errors.ServiceError) -> JSONResponse:
+        return render(from_service(exc), request)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
