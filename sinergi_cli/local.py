@@ -207,9 +207,16 @@ def rabbitmq_down(home: Home, say) -> None:  # noqa: ANN001
 def _apt_install(package: str) -> None:
     if os.geteuid() != 0:
         raise RunnerError(f"{package} is not installed; run: sudo apt-get install -y {package}")
-    subprocess.run(["apt-get", "update", "-qq"], check=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True,
-                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    run_aside(["apt-get", "update", "-qq"])
+    run_aside(["apt-get", "install", "-y", "-qq", package], env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
+
+def run_aside(command: list[str], **options: object) -> None:
+    """Run an installer or a build with what it prints sent to stderr: ``sinergi infra up``'s
+    stdout is the settings a shell evaluates (``make test``), and dpkg's "Selecting previously
+    unselected package" there broke a fresh machine's CI."""
+    sys.stdout.flush()
+    subprocess.run(command, check=True, stdout=sys.stderr, **options)  # type: ignore[call-overload]
 
 
 # --- the store ---------------------------------------------------------------------------------
@@ -225,7 +232,7 @@ def store_binary(home: Home, say) -> Path:  # noqa: ANN001
     if shutil.which("go") is None:
         raise RunnerError("Go is needed once to build the store (deploy/local/store); install golang")
     say("store: building the embedded FerretDB (first time only, about a minute) ...")
-    subprocess.run(["go", "build", "-o", str(binary), "."], cwd=STORE_SOURCE, check=True)
+    run_aside(["go", "build", "-o", str(binary), "."], cwd=STORE_SOURCE)
     return binary
 
 

@@ -37,3 +37,14 @@ def test_help_runs_for_the_operations_verbs():
         assert result.exit_code == 0, result.output
         assert "Usage" in result.output
     assert "--region-file" in runner.invoke(app, ["up", "--help"]).output
+
+
+def test_what_an_installer_prints_stays_off_the_settings_that_infra_up_prints(capfd):
+    # `make test` evaluates the stdout of `sinergi infra up`; apt-get's and go's chatter there
+    # ("Selecting previously unselected package ...") made a fresh machine's shell fail.
+    from sinergi_cli.local import run_aside
+
+    run_aside(["sh", "-c", "echo Selecting previously unselected package rabbitmq-server."])
+    captured = capfd.readouterr()
+    assert captured.out == ""
+    assert "Selecting previously unselected package" in captured.err
