@@ -29,14 +29,16 @@ import (
 
 const indexPrefix = "sinergi_id_"
 
+// The indexer keeps no memory of what it indexed: each pass asks every file which tables
+// lack the index. A collection or database dropped and created again between two passes
+// has a new table of the same name without the index, and a remembered name would hide it.
 type idIndexer struct {
 	dir    string
 	logger *slog.Logger
-	done   map[string]bool // "<file>\x00<table>" already indexed
 }
 
 func newIDIndexer(dir string, logger *slog.Logger) *idIndexer {
-	return &idIndexer{dir: dir, logger: logger, done: map[string]bool{}}
+	return &idIndexer{dir: dir, logger: logger}
 }
 
 // run indexes new tables every interval until ctx ends.
@@ -58,21 +60,15 @@ func (x *idIndexer) pass(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	seen := map[string]bool{}
 	for _, file := range files {
-		if err := x.indexFile(ctx, file, seen); err != nil {
+		if err := x.indexFile(ctx, file); err != nil {
 			// A database dropped or busy right now is tried again on the next pass.
 			x.logger.Debug("sinergi-store: _id index pass skipped a file", "file", file, "error", err)
 		}
 	}
-	for key := range x.done {
-		if !seen[key] {
-			delete(x.done, key) // a dropped collection or database: index it again if it comes back
-		}
-	}
 }
 
-func (x *idIndexer) indexFile(ctx context.Context, file string, seen map[string]bool) error {
+func (x *idIndexer) indexFile(ctx context.Context, file string) error {
 	// mode=rw: never create a file FerretDB has just removed.
 	db, err := sql.Open("sqlite", "file:"+file+"?mode=rw&_pragma=busy_timeout(5000)")
 	if err != nil {
@@ -81,28 +77,24 @@ func (x *idIndexer) indexFile(ctx context.Context, file string, seen map[string]
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 
-	tables, err := x.tables(ctx, db)
+	tables, err := x.unindexed(ctx, db)
 	if err != nil {
 		return err
 	}
 	for _, table := range tables {
-		key := file + "\x00" + table
-		seen[key] = true
-		if x.done[key] {
-			continue
-		}
 		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (_ferretdb_sjson->'$._id')`, indexPrefix+table, table)
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return err
 		}
-		x.done[key] = true
 		x.logger.Info("sinergi-store: indexed _id as FerretDB queries it", "file", filepath.Base(file), "table", table)
 	}
 	return nil
 }
 
-func (x *idIndexer) tables(ctx context.Context, db *sql.DB) ([]string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT table_name FROM _ferretdb_collections`)
+// unindexed lists the collection tables that have no index of ours (one read of the catalogue).
+func (x *idIndexer) unindexed(ctx context.Context, db *sql.DB) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT table_name FROM _ferretdb_collections WHERE table_name NOT IN
+		(SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND name = '`+indexPrefix+`' || tbl_name)`)
 	if err != nil {
 		if strings.Contains(err.Error(), "no such table") {
 			return nil, nil // a database file FerretDB has not finished creating
