@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
@@ -66,6 +67,21 @@ async def declare_exchanges(broker: RabbitBroker, settings: Settings) -> None:
     await broker.declare_exchange(events_exchange(settings))
 
 
+def topic_matches(pattern: str, routing_key: str) -> bool:
+    """AMQP topic matching: ``*`` is exactly one word, ``#`` zero or more."""
+    return _match(tuple(pattern.split(".")), tuple(routing_key.split(".")))
+
+
+@lru_cache(maxsize=1024)
+def _match(pattern: tuple[str, ...], words: tuple[str, ...]) -> bool:
+    if not pattern:
+        return not words
+    head, rest = pattern[0], pattern[1:]
+    if head == "#":
+        return any(_match(rest, words[i:]) for i in range(len(words) + 1))
+    return bool(words) and head in ("*", words[0]) and _match(rest, words[1:])
+
+
 class EventPublisher:
     """Publishes stored outbox entries to ``sinergi.events``."""
 
@@ -74,16 +90,23 @@ class EventPublisher:
         self._exchange = events_exchange(settings)
 
     async def __call__(self, entry: dict[str, Any]) -> None:
-        await self._broker.publish(
-            entry["body"].encode(),
-            exchange=self._exchange,
-            routing_key=entry["routing_key"],
-            persist=True,
-            mandatory=True,
-            content_type=CONTENT_TYPE,
-            message_id=entry["id"],
-            message_type=entry["type"],
-            correlation_id=entry.get("correlationid"),
-            timeout=PUBLISH_TIMEOUT,
-        )
+        await publish_stored(self._broker, entry["body"], entry["id"], entry["type"], entry.get("correlationid"),
+                             exchange=self._exchange, routing_key=entry["routing_key"])
 
+
+async def publish_stored(broker: RabbitBroker, body: str, event_id: str, event_type: str,
+                         correlation_id: str | None, **destination: Any) -> None:
+    """Publish a stored CloudEvents document as it was stored: persistent, mandatory (a message
+    no queue takes raises) and confirmed; ``destination`` is ``exchange`` and ``routing_key``,
+    or ``queue`` (through the default exchange), plus any ``headers``."""
+    await broker.publish(
+        body.encode(),
+        persist=True,
+        mandatory=True,
+        content_type=CONTENT_TYPE,
+        message_id=event_id,
+        message_type=event_type,
+        correlation_id=correlation_id,
+        timeout=PUBLISH_TIMEOUT,
+        **destination,
+    )

@@ -9,23 +9,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import BaseModel
 from pymongo.asynchronous.collection import AsyncCollection
 
-from shared.problems import InvalidField
-
-T = TypeVar("T")
+from shared.errors import Invalid
 
 Limit = Annotated[int, Query(ge=1, le=500, description="page size (max 500)")]
 Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None
 
 
 def encode_cursor(last_id: str) -> str:
@@ -37,9 +29,9 @@ def decode_cursor(cursor: str) -> str:
         # validate=True: characters outside the alphabet are an error, not silently dropped.
         value = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidField({"cursor": "not a cursor this service issued"}) from exc
+        raise Invalid({"cursor": "not a cursor this service issued"}) from exc
     if not value or not value.isprintable():
-        raise InvalidField({"cursor": "not a cursor this service issued"})
+        raise Invalid({"cursor": "not a cursor this service issued"})
     return value
 
 

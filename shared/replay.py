@@ -19,8 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared import problems
 from shared.auth import Admin
-from shared.bus import PUBLISH_TIMEOUT
-from shared.events import CONTENT_TYPE
+from shared.bus import publish_stored, topic_matches
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -71,8 +70,6 @@ async def replay_events(body: ReplayRequest, request: Request, principal: Admin)
         raise problems.InvalidField({"from": "must be before 'to'"})
     entries = await infra.event_log.between(body.from_, end)
     if body.binding:
-        from shared.topology import topic_matches
-
         entries = [e for e in entries if topic_matches(body.binding, e["routing_key"])]
     replayed = 0
     for entry in entries:
@@ -88,15 +85,5 @@ async def replay_events(body: ReplayRequest, request: Request, principal: Admin)
 
 
 async def _publish(broker: Any, queue: str, entry: dict[str, Any]) -> None:
-    await broker.publish(
-        entry["body"].encode(),
-        queue=queue,
-        persist=True,
-        mandatory=True,
-        content_type=CONTENT_TYPE,
-        message_id=entry["_id"],
-        message_type=entry["type"],
-        correlation_id=entry.get("correlationid"),
-        headers={REPLAY_HEADER: entry["routing_key"]},
-        timeout=PUBLISH_TIMEOUT,
-    )
+    await publish_stored(broker, entry["body"], entry["_id"], entry["type"], entry.get("correlationid"),
+                         queue=queue, headers={REPLAY_HEADER: entry["routing_key"]})

@@ -2,7 +2,7 @@
 
 The definitions (vhost, exchanges, each service's queues with their retry and dead-letter
 queues, a user per service with least-privilege permissions, a read-only subscriber) are
-generated from the code's topology by :mod:`shared.topology`. They are applied through the
+generated from the code's topology by :mod:`sinergi_cli.ops.topology`. They are applied through the
 management HTTP API (``POST /api/definitions``); ``rabbitmqctl import_definitions FILE``
 imports the same file.
 """
@@ -21,6 +21,7 @@ import httpx
 import typer
 from rich.console import Console
 
+from shared.serve import PORTS
 from sinergi_cli.regions import ROOT, Region, amqp_url
 
 app = typer.Typer(
@@ -140,10 +141,10 @@ def password_env(user_role: str) -> str:
 def region_passwords(region: Region, store: Path | None) -> dict[str, str]:
     """A password for each of the region's broker users: from ``SINERGI_BROKER_PASSWORD_<ROLE>``,
     else from ``store`` (a JSON file kept 0600), else new and written there."""
-    from shared import topology
+    from sinergi_cli.ops import topology
 
     vhost = region.vhost
-    roles = {topology.service_user(vhost, s): s for s in topology.SERVICES}
+    roles = {topology.service_user(vhost, s): s for s in PORTS}
     roles[topology.subscriber_user(vhost)] = "subscriber"
     kept: dict[str, str] = json.loads(store.read_text()) if store and store.exists() else {}
     passwords: dict[str, str] = {}
@@ -160,24 +161,24 @@ def region_passwords(region: Region, store: Path | None) -> dict[str, str]:
 
 
 def region_definitions(region: Region, passwords: dict[str, str] | None = None) -> dict[str, Any]:
-    from shared import topology
+    from sinergi_cli.ops import topology
 
     return topology.definitions(region.settings, region.vhost, passwords)
 
 
 def apply(region: Region, management: Management, passwords: dict[str, str]) -> dict[str, str]:
     """Import the region's definitions; returns each service's AMQP URL (with its own user)."""
-    from shared import topology
+    from sinergi_cli.ops import topology
 
     management.import_definitions(region_definitions(region, passwords))
     return {service: region.amqp_url(topology.service_user(region.vhost, service),
                                      passwords[topology.service_user(region.vhost, service)])
-            for service in topology.SERVICES}
+            for service in PORTS}
 
 
 def add_subscriber(management: Management, region: Region, user: str, password: str, vhost: str | None = None) -> None:
     """A read-only subscriber on ``vhost``: binds and consumes its own queues ``<user>.*``."""
-    from shared import topology
+    from sinergi_cli.ops import topology
 
     vhost = vhost or region.vhost
     settings = region.settings

@@ -75,7 +75,7 @@ def _text(value: Any) -> str:
 
 def consumer_queues(settings: Any) -> list[str]:
     """Every consumer queue of every service, from the code."""
-    from shared.topology import topology
+    from sinergi_cli.ops.topology import topology
 
     return [queue.name for part in topology(settings).values() for queue in part.queues]
 

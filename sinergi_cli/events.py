@@ -24,7 +24,7 @@ def docs(
     Run it after changing an event model, a queue or a binding, and commit the result; the
     test suite fails while the documents and the code disagree.
     """
-    from shared import asyncapi
+    from sinergi_cli.ops import asyncapi
 
     if check:
         stale = asyncapi.drift(ROOT)

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import httpx
 
+from shared.serve import PORTS
 from sinergi_cli.regions import Region
 
 ROOT = Path(__file__).resolve().parent.parent
 STORE_SOURCE = ROOT / "deploy" / "local" / "store"
-SERVICES = {"partners": 8101, "activities": 8102, "notifications": 8103}
 AMQP_PORT = 5672
 STORE_ADDR = ("127.0.0.1", 27017)
 
@@ -95,7 +95,7 @@ class Instance:
 
     @property
     def ports(self) -> dict[str, int]:
-        return {name: self.region.port(name) for name in SERVICES}
+        return {name: self.region.port(name) for name in PORTS}
 
     @property
     def infra_home(self) -> Home:
@@ -280,12 +280,6 @@ def broker_up(instance: Instance, say) -> dict[str, str]:  # noqa: ANN001
         raise RunnerError(str(exc)) from exc
     say(f"rabbitmq: vhost {region.vhost} with a user per service (definitions from the code)")
     return urls
-
-
-def services_up(instance: Instance, say, only: list[str] | None = None,  # noqa: ANN001
-                broker_urls: dict[str, str] | None = None) -> None:
-    services_start(instance, say, only, broker_urls)
-    services_wait(instance, say, only)
 
 
 def services_start(instance: Instance, say, only: list[str] | None = None,  # noqa: ANN001

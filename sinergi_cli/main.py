@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from shared.serve import PORTS
 from sinergi_cli import activities, broker, dlq, events, local, partners
 
 app = typer.Typer(
@@ -118,7 +119,7 @@ def down(
     store are shared by the regions of the host (`sinergi infra down` stops them).
     """
     for instance in _instances(region_files):
-        local.stop_all(instance.home, [*reversed(local.SERVICES), "mail"], _say)
+        local.stop_all(instance.home, [*reversed(PORTS), "mail"], _say)
         if not keep_infra and not instance.is_region:
             local.stop(instance.home, "store", _say)
             local.rabbitmq_down(instance.home, _say)
@@ -158,8 +159,8 @@ def token(
 @app.command()
 def serve(service: Annotated[str, typer.Argument(help="partners, activities or notifications")]) -> None:
     """Run one service in the foreground (what `up` runs in the background)."""
-    if service not in local.SERVICES:
-        _fail(ValueError(f"unknown service {service!r}; one of {', '.join(local.SERVICES)}"))
+    if service not in PORTS:
+        _fail(ValueError(f"unknown service {service!r}; one of {', '.join(PORTS)}"))
     from shared.serve import serve as run
 
     run(service)

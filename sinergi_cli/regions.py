@@ -17,11 +17,11 @@ from urllib.parse import quote, urlparse, urlunparse
 
 from dotenv import dotenv_values
 
+from shared.serve import PORTS
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 REGIONS_DIR = ROOT / "deploy" / "regions"
-DEFAULT_PORTS = {"partners": 8101, "activities": 8102, "notifications": 8103}
 DEFAULT_MANAGEMENT_URL = "http://guest:guest@127.0.0.1:15672"
 
 
@@ -68,7 +68,7 @@ class Region:
         return (ROOT / home).resolve() if home and not Path(home).is_absolute() else Path(home) if home else None
 
     def port(self, service: str) -> int:
-        return int(self.get(f"{service.upper()}_PORT") or DEFAULT_PORTS[service])
+        return int(self.get(f"{service.upper()}_PORT") or PORTS[service])
 
     @property
     def management_url(self) -> str:

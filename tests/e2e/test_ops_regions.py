@@ -22,10 +22,11 @@ from urllib.parse import urlparse
 import aio_pika
 import httpx
 
-from shared import topology
 from shared.auth import mint
 from shared.events import EventType, make_event
+from shared.serve import PORTS
 from sinergi_cli.local import mailcatcher_available
+from sinergi_cli.ops import topology
 from sinergi_cli.regions import amqp_url
 from tests.conftest import free_port
 from tests.ops_support import ROOT, local_management, management_url, scratch, sinergi
@@ -89,7 +90,7 @@ def test_two_regions_side_by_side_and_a_hub_subscriber_gets_the_activity_events_
     with scratch(management) as made:
         for placed in envs.values():
             made.vhosts.append(placed["SINERGI_VHOST"])
-            made.users.extend([topology.service_user(placed["SINERGI_VHOST"], s) for s in topology.SERVICES]
+            made.users.extend([topology.service_user(placed["SINERGI_VHOST"], s) for s in PORTS]
                               + [topology.subscriber_user(placed["SINERGI_VHOST"])])
         try:
             started = sinergi("up", *both, env=env)

@@ -16,8 +16,9 @@ import aio_pika
 import pytest
 from aiormq.exceptions import ChannelAccessRefused
 
-from shared import topology
 from shared.events import CATALOGUE, producer
+from shared.serve import PORTS
+from sinergi_cli.ops import topology
 from sinergi_cli.regions import amqp_url
 from tests.conftest import auth, eventually, make_settings, running
 from tests.ops_support import local_management, scratch
@@ -38,7 +39,7 @@ def region(servers, run_id, unique):
     with scratch(local_management(servers)) as made:
         vhost = made.vhost(f"{run_id}{unique}-perm")
         settings = make_settings(servers, f"{run_id}{unique}", bus_prefix="")
-        users = [topology.service_user(vhost, s) for s in topology.SERVICES] + [topology.subscriber_user(vhost)]
+        users = [topology.service_user(vhost, s) for s in PORTS] + [topology.subscriber_user(vhost)]
         passwords = {user: f"pw-{unique}-{user}" for user in users}
         made.users.extend(users)
         made.management.import_definitions(topology.definitions(settings, vhost, passwords))
@@ -57,7 +58,7 @@ def _credentials(url: str) -> tuple[str, str]:
 async def test_each_service_does_its_job_with_its_own_broker_user(region):
     settings, vhost, urls, admin = region
     own = {s: settings.model_copy(update={"rabbitmq_url": urls[topology.service_user(vhost, s)]})
-           for s in topology.SERVICES}
+           for s in PORTS}
     async with AsyncExitStack() as stack:
         apps = {s: await stack.enter_async_context(running(s, own[s])) for s in
                 ("notifications", "activities", "partners")}
@@ -108,7 +109,7 @@ async def _ready(client) -> bool:
 async def test_a_service_user_is_refused_on_another_services_queue_and_events(region):
     settings, vhost, urls, _ = region
     found = topology.topology(settings)
-    for service in topology.SERVICES:
+    for service in PORTS:
         url = urls[topology.service_user(vhost, service)]
         others = [q.name for other, part in found.items() if other != service for q in part.queues]
         for queue in others[:2]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from shared import asyncapi
 from shared.events import CATALOGUE, ActivitySnapshot, CloudEvent, EventType, make_event
+from sinergi_cli.ops import asyncapi
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 REGENERATE = "docs/events/ differs from the code: run `sinergi events docs` and commit the result"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import jsonschema
 import jwt
@@ -10,15 +12,18 @@ import pytest
 from pydantic import ValidationError
 
 from shared.auth import Role, mint, verify
+from shared.bus import topic_matches
 from shared.events import AnyEvent, EventType, make_event, routing_key
 from shared.logging import bound
+from shared.errors import Invalid
 from shared.pagination import decode_cursor, encode_cursor
-from shared.problems import InvalidField, Problem, Unauthorized, field_name
+from shared.problems import InvalidField, Problem, Unauthorized, field_name, from_service
 from shared.regions import digits, is_region_code, within
 from shared.settings import Settings
 from tests.cloudevents import CLOUDEVENT_SCHEMA
 
 SECRET = "x" * 48
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def _event(**overrides):
@@ -118,8 +123,10 @@ def test_problems_render_as_rfc_9457_documents():
 
 def test_cursors_round_trip_and_garbage_is_a_validation_error():
     assert decode_cursor(encode_cursor("01JABC")) == "01JABC"
-    with pytest.raises(InvalidField):
+    with pytest.raises(Invalid) as refused:
         decode_cursor("%%%")
+    assert from_service(refused.value).body()["errors"] == [{"field": "cursor",
+                                                             "message": "not a cursor this service issued"}]
 
 
 def test_settings_refuse_a_missing_or_weak_secret_outside_the_dev_runner(monkeypatch):
@@ -145,3 +152,23 @@ def test_settings_read_the_environment(monkeypatch):
     monkeypatch.setenv("SINERGI_TIMEZONE", "Asia/Bandung")
     with pytest.raises(ValidationError, match="unknown IANA time zone"):
         Settings()
+
+
+@pytest.mark.parametrize(("pattern", "key", "matches"), [
+    ("*.activity.*", "3273.activity.scheduled", True), ("*.activity.*", "3273.partner.registered", False),
+    ("3273.#", "3273.partner.agreement_signed", True), ("3273.#", "3316.partner.registered", False),
+    ("#", "3273.activity.held", True), ("3273.activity.#", "3273.activity", True),
+    ("*.activity", "3273.activity.held", False), ("3273.*.held", "3273.activity.held", True),
+])
+def test_subscribers_bindings_match_routing_keys_as_rabbitmq_does(pattern, key, matches):
+    assert topic_matches(pattern, key) is matches
+
+
+def test_the_library_imports_no_service_and_no_tooling():
+    """shared/ is what a running service needs; services and the CLI build on it, never the reverse."""
+    for module in sorted((ROOT / "shared").glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            upward = [n for n in names if n.split(".")[0] in {"services", "sinergi_cli", "bench", "tests"}]
+            assert not upward, f"{module.relative_to(ROOT)} imports {upward}"

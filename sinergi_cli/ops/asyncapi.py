@@ -18,9 +18,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
+from faststream.specification import AsyncAPI
 from pydantic import BaseModel, Field, create_model
 
+from shared.bus import events_exchange, topic_matches
 from shared.events import CATALOGUE, CONTENT_TYPE, CloudEvent, EventType, producer, routing_key
+from sinergi_cli.ops.topology import ServiceTopology, documentation_settings, topology
 
 DOCS = Path("docs") / "events"
 DOC_REGION = "32.73"
@@ -66,12 +69,8 @@ def json_schema(event_type: EventType) -> dict[str, Any]:
     }
 
 
-def asyncapi(service: str, part: Any) -> dict[str, Any]:
+def asyncapi(service: str, part: ServiceTopology) -> dict[str, Any]:
     """The AsyncAPI 3.0 document of ``service`` from its (never started) topology."""
-    from faststream.specification import AsyncAPI
-
-    from shared.bus import events_exchange
-
     broker = part.broker
     settings = part.app.state.settings
     for event_type in part.publishes:
@@ -109,10 +108,8 @@ def _ordered(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def _type_consumed_messages(document: dict[str, Any], part: Any) -> None:
+def _type_consumed_messages(document: dict[str, Any], part: ServiceTopology) -> None:
     """A subscriber takes raw messages (it acks on purpose); document what its bindings bring."""
-    from shared.topology import topic_matches
-
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     messages = components.get("messages", {})
@@ -136,8 +133,6 @@ def _type_consumed_messages(document: dict[str, Any], part: Any) -> None:
 
 def generate() -> dict[Path, str]:
     """Every document, by its path relative to the repository."""
-    from shared.topology import documentation_settings, topology
-
     files: dict[Path, str] = {}
     for event_type in CATALOGUE:
         files[DOCS / f"{event_type.value}.schema.json"] = _text(json_schema(event_type))
@@ -154,22 +149,27 @@ def _text(document: dict[str, Any]) -> str:
 def drift(root: Path) -> list[str]:
     """Documents that differ from the code, are missing, or describe what no longer exists."""
     expected = generate()
-    stale = [str(path) for path, text in expected.items()
-             if not (root / path).exists() or (root / path).read_text() != text]
-    present = {p.relative_to(root) for p in (root / DOCS).rglob("*.json")} if (root / DOCS).exists() else set()
-    stale += [str(path) for path in sorted(present - set(expected))]
-    return stale
+    stale = [str(path) for path, text in expected.items() if _differs(root / path, text)]
+    return stale + [str(path) for path in sorted(_present(root) - set(expected))]
 
 
 def write(root: Path) -> list[Path]:
+    """Write what differs, remove what describes what no longer exists; returns what was written."""
     expected = generate()
-    for path in {p.relative_to(root) for p in (root / DOCS).rglob("*.json")} - set(expected) if (root / DOCS).exists() else ():
+    for path in _present(root) - set(expected):
         (root / path).unlink()
     written = []
     for path, text in expected.items():
-        target = root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists() or target.read_text() != text:
-            target.write_text(text)
+        if _differs(root / path, text):
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_text(text)
             written.append(path)
     return written
+
+
+def _present(root: Path) -> set[Path]:
+    return {p.relative_to(root) for p in (root / DOCS).rglob("*.json")} if (root / DOCS).exists() else set()
+
+
+def _differs(target: Path, text: str) -> bool:
+    return not target.exists() or target.read_text() != text

@@ -18,7 +18,6 @@ import re
 import secrets
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from faststream.rabbit import RabbitExchange, RabbitQueue
@@ -26,28 +25,10 @@ from faststream.rabbit import RabbitExchange, RabbitQueue
 from shared.bus import declare_exchanges
 from shared.consumer import EventQueue
 from shared.events import EventType, published_by
+from shared.serve import PORTS
 from shared.settings import Settings
 
-SERVICES = ("partners", "activities", "notifications")
 DEFAULT_EXCHANGE = "amq.default"  # the name permissions use for the nameless default exchange
-
-
-# --- topic routing ---------------------------------------------------------------------------
-
-
-def topic_matches(pattern: str, routing_key: str) -> bool:
-    """AMQP topic matching: ``*`` is exactly one word, ``#`` zero or more."""
-    return _match(tuple(pattern.split(".")), tuple(routing_key.split(".")))
-
-
-@lru_cache(maxsize=1024)
-def _match(pattern: tuple[str, ...], words: tuple[str, ...]) -> bool:
-    if not pattern:
-        return not words
-    head, rest = pattern[0], pattern[1:]
-    if head == "#":
-        return any(_match(rest, words[i:]) for i in range(len(words) + 1))
-    return bool(words) and head in ("*", words[0]) and _match(rest, words[1:])
 
 
 # --- recording what the code declares ----------------------------------------------------------
@@ -126,9 +107,6 @@ class ServiceTopology:
     def broker(self) -> Any:
         return self.app.state.infra.broker
 
-    def own_queue_names(self) -> list[str]:
-        return [name for name in self.declared.queues if any(name.startswith(q.name) for q in self.queues)]
-
 
 def documentation_settings(**overrides: Any) -> Settings:
     """Settings that depend on nothing in the environment: for generated, committed files."""
@@ -154,7 +132,7 @@ def service_topology(settings: Settings, service: str) -> ServiceTopology:
 
 
 def topology(settings: Settings) -> dict[str, ServiceTopology]:
-    return {service: service_topology(settings, service) for service in SERVICES}
+    return {service: service_topology(settings, service) for service in PORTS}
 
 
 # --- RabbitMQ definitions and permissions ------------------------------------------------------
