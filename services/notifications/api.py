@@ -4,25 +4,60 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import tzinfo
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from services.notifications.domain import channels_of, normalize_subscription
-from services.notifications.notifier import DeliveryRunner, public
+from services.notifications.notifier import DeliveryRunner
 from services.notifications.store import Deliveries, Inboxes, Jobs, Recipients
 from shared.auth import Admin, Operator, Viewer
+from shared.clock import now_ms
+from shared.errors import NotFound, VersionMismatch
 from shared.idempotency import resource_id
+from shared.outbox import OUTBOX, PENDING
 from shared.pagination import Cursor, Limit
-from shared.problems import NotFound, PreconditionFailed
 from shared.regions import REGION_CODE
 from shared.web import expected_version, with_etag
 
 router = APIRouter()
+
+
+# What main.py wired, as each route asks for it.
+def _recipients(request: Request) -> Recipients:
+    return request.app.state.recipients
+
+
+def _inboxes(request: Request) -> Inboxes:
+    return request.app.state.inboxes
+
+
+def _deliveries(request: Request) -> Deliveries:
+    return request.app.state.deliveries
+
+
+def _runner(request: Request) -> DeliveryRunner:
+    return request.app.state.runner
+
+
+def _jobs(request: Request) -> Jobs:
+    return request.app.state.jobs
+
+
+def _zone(request: Request) -> tzinfo:
+    return request.app.state.settings.zone
+
+
+RecipientsDep = Annotated[Recipients, Depends(_recipients)]
+InboxesDep = Annotated[Inboxes, Depends(_inboxes)]
+DeliveriesDep = Annotated[Deliveries, Depends(_deliveries)]
+RunnerDep = Annotated[DeliveryRunner, Depends(_runner)]
+JobsDep = Annotated[Jobs, Depends(_jobs)]
+Zone = Annotated[tzinfo, Depends(_zone)]
 
 SAFE_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 Language = Literal["id", "en"]
@@ -70,6 +105,11 @@ class RecipientPatch(BaseModel):
     _unique_subscriptions = field_validator("subscriptions")(_unique)
 
 
+def public(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored document as the API shows it: ``id`` instead of ``_id``, no outbox bookkeeping."""
+    return {"id": doc["_id"], **{k: v for k, v in doc.items() if k not in {"_id", OUTBOX, PENDING}}}
+
+
 def _recipient_out(doc: dict[str, Any], reveal_secret: bool = False) -> dict[str, Any]:
     """A recipient as the API shows it: the webhook secret only in the answer that set it."""
     out = {k: v for k, v in public(doc).items() if k != "webhook_secret"}
@@ -79,53 +119,56 @@ def _recipient_out(doc: dict[str, Any], reveal_secret: bool = False) -> dict[str
     return jsonable_encoder(out)
 
 
-def _recipients(request: Request) -> Recipients:
-    return request.app.state.recipients
-
-
-async def _recipient(request: Request, recipient_id: str) -> dict[str, Any]:
-    found = await _recipients(request).get(recipient_id) if SAFE_ID.match(recipient_id) else None
+async def _recipient(recipient_id: str, recipients: RecipientsDep) -> dict[str, Any]:
+    found = await recipients.get(recipient_id) if SAFE_ID.match(recipient_id) else None
     if found is None:
         raise NotFound(f"no recipient with id {recipient_id}")
     return found
 
 
+# The recipient the path names (404 if there is none); after the role check, which comes first.
+KnownRecipient = Annotated[dict[str, Any], Depends(_recipient)]
+
+
+def _check_version(recipient: dict[str, Any], request: Request) -> None:
+    wanted = expected_version(request)
+    if wanted is not None and wanted != recipient["version"]:
+        raise VersionMismatch(f"recipient {recipient['_id']} is at version {recipient['version']}, not {wanted}",
+                              current_version=recipient["version"])
+
+
 @router.post("/recipients", status_code=201, tags=["recipients"], summary="Add a staff member or a system")
-async def add_recipient(body: RecipientIn, request: Request, _: Admin) -> JSONResponse:
-    now = datetime.now(UTC)
+async def add_recipient(body: RecipientIn, request: Request, _: Admin, recipients: RecipientsDep,
+                        inboxes: InboxesDep) -> JSONResponse:
+    now = now_ms()
     values = body.model_dump(mode="json")
     if values["webhook_url"] and not values["webhook_secret"]:
         values["webhook_secret"] = secrets.token_urlsafe(32)
     if values["webhook_secret"] and not values["webhook_url"]:
         values["webhook_secret"] = None
     doc = {"_id": resource_id(request), **values, "version": 1, "created_at": now, "updated_at": now}
-    stored = await _recipients(request).add(doc)
-    inboxes: Inboxes = request.app.state.inboxes
+    stored = await recipients.add(doc)
     await inboxes.create(stored["_id"])
     return with_etag(_recipient_out(stored, reveal_secret=True), stored["version"], 201,
                      {"Location": f"/recipients/{stored['_id']}"})
 
 
 @router.get("/recipients", tags=["recipients"], summary="List recipients")
-async def list_recipients(request: Request, _: Admin, kind: Literal["staff", "system"] | None = None,
+async def list_recipients(_: Admin, recipients: RecipientsDep, kind: Literal["staff", "system"] | None = None,
                           limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
-    docs, next_cursor = await _recipients(request).page({"kind": kind} if kind else {}, limit, cursor)
+    docs, next_cursor = await recipients.page({"kind": kind} if kind else {}, limit, cursor)
     return {"items": [_recipient_out(d) for d in docs], "next_cursor": next_cursor}
 
 
 @router.get("/recipients/{recipient_id}", tags=["recipients"], summary="Read a recipient")
-async def read_recipient(recipient_id: str, request: Request, _: Admin) -> JSONResponse:
-    doc = await _recipient(request, recipient_id)
+async def read_recipient(_: Admin, doc: KnownRecipient) -> JSONResponse:
     return with_etag(_recipient_out(doc), doc["version"])
 
 
 @router.patch("/recipients/{recipient_id}", tags=["recipients"], summary="Change a recipient (If-Match honoured)")
-async def change_recipient(recipient_id: str, body: RecipientPatch, request: Request, _: Admin) -> JSONResponse:
-    doc = await _recipient(request, recipient_id)
-    wanted = expected_version(request)
-    if wanted is not None and wanted != doc["version"]:
-        raise PreconditionFailed(f"recipient {recipient_id} is at version {doc['version']}, not {wanted}",
-                                 current_version=doc["version"])
+async def change_recipient(recipient_id: str, body: RecipientPatch, request: Request, _: Admin, doc: KnownRecipient,
+                           recipients: RecipientsDep, runner: RunnerDep) -> JSONResponse:
+    _check_version(doc, request)
     changes = body.model_dump(mode="json", exclude_unset=True)
     rotate = changes.pop("rotate_webhook_secret", False)
     new = {**doc, **changes}
@@ -134,24 +177,20 @@ async def change_recipient(recipient_id: str, body: RecipientPatch, request: Req
     elif rotate or not new.get("webhook_secret"):
         new["webhook_secret"] = secrets.token_urlsafe(32)
     reveal = new.get("webhook_secret") != doc.get("webhook_secret") and bool(new.get("webhook_secret"))
-    new.update(version=doc["version"] + 1, updated_at=datetime.now(UTC))
-    if not await _recipients(request).replace(new, doc["version"]):
-        raise PreconditionFailed(f"recipient {recipient_id} changed meanwhile; read it again")
-    request.app.state.runner.forget(recipient_id)
+    new.update(version=doc["version"] + 1, updated_at=now_ms())
+    if not await recipients.replace(new, doc["version"]):
+        raise VersionMismatch(f"recipient {recipient_id} changed meanwhile; read it again")
+    runner.forget(recipient_id)
     return with_etag(_recipient_out(new, reveal_secret=reveal), new["version"])
 
 
 @router.delete("/recipients/{recipient_id}", status_code=204, tags=["recipients"],
                summary="Remove a recipient and its inbox")
-async def remove_recipient(recipient_id: str, request: Request, _: Admin) -> Response:
-    doc = await _recipient(request, recipient_id)
-    wanted = expected_version(request)
-    if wanted is not None and wanted != doc["version"]:
-        raise PreconditionFailed(f"recipient {recipient_id} is at version {doc['version']}, not {wanted}",
-                                 current_version=doc["version"])
-    await _recipients(request).delete(recipient_id)
-    request.app.state.runner.forget(recipient_id)
-    inboxes: Inboxes = request.app.state.inboxes
+async def remove_recipient(recipient_id: str, request: Request, _: Admin, doc: KnownRecipient,
+                           recipients: RecipientsDep, inboxes: InboxesDep, runner: RunnerDep) -> Response:
+    _check_version(doc, request)
+    await recipients.delete(recipient_id)
+    runner.forget(recipient_id)
     await inboxes.drop(recipient_id)
     return Response(status_code=204)
 
@@ -160,35 +199,34 @@ async def remove_recipient(recipient_id: str, request: Request, _: Admin) -> Res
 
 
 @router.get("/inbox/{recipient_id}", tags=["inbox"], summary="A recipient's notifications, newest first")
-async def read_inbox(recipient_id: str, request: Request, _: Viewer,
+async def read_inbox(recipient_id: str, _: Viewer, __: KnownRecipient, inboxes: InboxesDep,
                      unread: Annotated[bool, Query(description="only those not yet read")] = False,
                      limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
-    await _recipient(request, recipient_id)
-    inboxes: Inboxes = request.app.state.inboxes
     docs, next_cursor = await inboxes.page(recipient_id, unread, limit, cursor)
     return {"items": [jsonable_encoder(public(d)) for d in docs], "next_cursor": next_cursor}
 
 
-async def _notification(request: Request, recipient_id: str, notification_id: str) -> dict[str, Any]:
-    await _recipient(request, recipient_id)
-    inboxes: Inboxes = request.app.state.inboxes
+async def _notification(recipient_id: str, notification_id: str, _: KnownRecipient,
+                        inboxes: InboxesDep) -> dict[str, Any]:
     doc = await inboxes.get(recipient_id, notification_id)
     if doc is None:
         raise NotFound(f"recipient {recipient_id} has no notification {notification_id}")
     return doc
 
 
+# The notification the path names, in the inbox of the recipient it names.
+KnownNotification = Annotated[dict[str, Any], Depends(_notification)]
+
+
 @router.get("/inbox/{recipient_id}/{notification_id}", tags=["inbox"], summary="One notification")
-async def read_notification(recipient_id: str, notification_id: str, request: Request, _: Viewer) -> JSONResponse:
-    doc = await _notification(request, recipient_id, notification_id)
+async def read_notification(_: Viewer, doc: KnownNotification) -> JSONResponse:
     return with_etag(jsonable_encoder(public(doc)), doc["version"])
 
 
 @router.post("/inbox/{recipient_id}/{notification_id}/read", tags=["inbox"], summary="Mark a notification read")
-async def mark_read(recipient_id: str, notification_id: str, request: Request, _: Viewer) -> JSONResponse:
-    await _notification(request, recipient_id, notification_id)
-    inboxes: Inboxes = request.app.state.inboxes
-    doc = await inboxes.mark_read(recipient_id, notification_id, datetime.now(UTC))
+async def mark_read(recipient_id: str, notification_id: str, _: Viewer, __: KnownNotification,
+                    inboxes: InboxesDep) -> JSONResponse:
+    doc = await inboxes.mark_read(recipient_id, notification_id, now_ms())
     if doc is None:
         raise NotFound(f"recipient {recipient_id} has no notification {notification_id}")
     return with_etag(jsonable_encoder(public(doc)), doc["version"])
@@ -203,19 +241,17 @@ def _delivery_out(doc: dict[str, Any], full: bool = False) -> dict[str, Any]:
 
 
 @router.get("/deliveries", tags=["deliveries"], summary="E-mails and webhooks and how they went, newest first")
-async def list_deliveries(request: Request, _: Operator, status: Status | None = None,
+async def list_deliveries(_: Operator, deliveries: DeliveriesDep, status: Status | None = None,
                           channel: Literal["email", "webhook"] | None = None, recipient_id: str | None = None,
                           rule: str | None = None, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
     query = {k: v for k, v in {"status": status, "channel": channel, "recipient_id": recipient_id,
                                "rule": rule}.items() if v is not None}
-    deliveries: Deliveries = request.app.state.deliveries
     docs, next_cursor = await deliveries.page(query, limit, cursor)
     return {"items": [_delivery_out(d) for d in docs], "next_cursor": next_cursor}
 
 
 @router.get("/deliveries/{delivery_id}", tags=["deliveries"], summary="One delivery, with its attempts")
-async def read_delivery(delivery_id: str, request: Request, _: Operator) -> JSONResponse:
-    deliveries: Deliveries = request.app.state.deliveries
+async def read_delivery(delivery_id: str, _: Operator, deliveries: DeliveriesDep) -> JSONResponse:
     doc = await deliveries.get(delivery_id)
     if doc is None:
         raise NotFound(f"no delivery with id {delivery_id}")
@@ -224,8 +260,7 @@ async def read_delivery(delivery_id: str, request: Request, _: Operator) -> JSON
 
 @router.post("/deliveries/{delivery_id}/retry", tags=["deliveries"],
              summary="Send a failed or dead delivery again, now (admin)")
-async def retry_delivery(delivery_id: str, request: Request, _: Admin) -> JSONResponse:
-    runner: DeliveryRunner = request.app.state.runner
+async def retry_delivery(delivery_id: str, _: Admin, runner: RunnerDep) -> JSONResponse:
     doc = await runner.retry(delivery_id)
     return with_etag(_delivery_out(doc), doc["version"])
 
@@ -234,10 +269,8 @@ async def retry_delivery(delivery_id: str, request: Request, _: Admin) -> JSONRe
 
 
 @router.get("/jobs", tags=["schedule"], summary="Reminders, alerts and digests still to come")
-async def list_jobs(request: Request, _: Viewer, kind: str | None = None, subject: str | None = None,
+async def list_jobs(_: Viewer, jobs: JobsDep, zone: Zone, kind: str | None = None, subject: str | None = None,
                     limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
-    jobs: Jobs = request.app.state.jobs
-    zone = request.app.state.settings.zone
     query = {k: v for k, v in {"kind": kind, "subject": subject}.items() if v is not None}
     docs, next_cursor = await jobs.page(query, limit, cursor)
     items = [{**public(d), "due_local": d["due_at"].astimezone(zone).isoformat()} for d in docs]

@@ -1,4 +1,4 @@
-"""The time the rules see: real time, shifted or frozen for tests.
+"""The time the rules see: real time (``shared.clock``), shifted or frozen for tests.
 
 Leases and timestamps of attempts use real time (they are about processes being alive);
 due instants, reminders and digests use this clock. A clock can follow a file holding its
@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from shared.clock import now_ms
 
 FILE_CHECK_SECONDS = 0.1
 
@@ -29,17 +31,11 @@ class Clock:
     def now(self) -> datetime:
         if self._file is not None:
             self._follow_file()
-        return self.frozen if self.frozen is not None else datetime.now(UTC) + self.offset
+        return self.frozen if self.frozen is not None else now_ms() + self.offset
 
     def freeze(self, at: datetime) -> None:
         """Stop the clock at ``at`` (aware)."""
         self.frozen = at.astimezone(UTC)
-        self._changed()
-
-    def travel(self, to: datetime) -> None:
-        """Jump to ``to`` and let time run on from there."""
-        self.frozen = None
-        self.offset = to.astimezone(UTC) - datetime.now(UTC)
         self._changed()
 
     def on_change(self, listener: Callable[[], None]) -> None:

@@ -9,24 +9,35 @@ retried in place until it is known.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from faststream.middlewares import AckPolicy
 from faststream.rabbit.annotations import RabbitMessage
 
-from services.notifications.handlers import Rules
+from services.notifications.handlers import Handlers
 from shared.events import AnyEvent
 from shared.runtime import Infrastructure
 
 
-def register(infra: Infrastructure, rules: Rules) -> None:
+def aggregate_of(event: AnyEvent) -> str:
+    """``sinergi.activity.held`` → ``activity``."""
+    return event.type.removeprefix("sinergi.").split(".", 1)[0]
+
+
+def register(infra: Infrastructure, handlers: Handlers) -> None:
     events = infra.queue("events", ["partner.*", "activity.*", "targets.*"])
+    # Each followed aggregate's events and the handler that keeps its read model; every event
+    # type of an aggregate goes to it, so a new one still updates the read model.
+    followed: dict[str, Callable[[AnyEvent], Awaitable[None]]] = {
+        "partner": handlers.on_partner,
+        "activity": handlers.on_activity,
+        "targets": handlers.on_targets,
+    }
 
     async def handle(event: AnyEvent) -> None:
-        if event.type.startswith("sinergi.partner."):
-            await rules.on_partner(event)
-        elif event.type.startswith("sinergi.activity."):
-            await rules.on_activity(event)
-        elif event.type == "sinergi.targets.set":
-            await rules.on_targets(event)
+        on = followed.get(aggregate_of(event))
+        if on is not None:
+            await on(event)
 
     @infra.broker.subscriber(
         events.queue,

@@ -1,4 +1,7 @@
-"""The notification rules, free of I/O: who hears about what, and when.
+"""Who hears about what, and when; free of I/O.
+
+A *rule* is one of the named notification rules of CONTRACT §5 (``activity.reminder``...): what
+makes each one fire is in ``rules.py``; here is what they share.
 
 - *Triggers* say that a rule fired for a cause (an event, or a due scheduled job); the
   notifier turns one trigger into one notification per interested recipient.
@@ -17,11 +20,13 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from enum import StrEnum
 from typing import Any, Protocol
 
 from ulid import ULID
 
-from shared.regions import is_region_code, within
+from services.notifications.readmodels import Activity, Agreement, Partner, Targets
+from shared.regions import within
 
 RULES = (
     "activity.scheduled",
@@ -40,16 +45,6 @@ EVENT_TYPE_RULES = {
     "sinergi.activity.rescheduled": "activity.scheduled",
     "sinergi.activity.cancelled": "activity.cancelled",
     "sinergi.partner.registered": "partner.registered",
-}
-
-CHANNELS = ("inbox", "email", "webhook")
-LANGUAGES = ("id", "en")
-
-ZONE_ABBREVIATIONS = {
-    "Asia/Jakarta": "WIB",
-    "Asia/Pontianak": "WIB",
-    "Asia/Makassar": "WITA",
-    "Asia/Jayapura": "WIT",
 }
 
 
@@ -106,17 +101,6 @@ def channels_of(recipient: dict[str, Any]) -> list[str]:
     if recipient.get("webhook_url"):
         found.append("webhook")
     return found
-
-
-def regions_of_activity(activity: dict[str, Any]) -> tuple[str, ...]:
-    location = activity.get("location") or {}
-    codes = [activity.get("region"), location.get("village"), location.get("district")]
-    return tuple(c for c in codes if isinstance(c, str) and is_region_code(c))
-
-
-def regions_of_partner(partner: dict[str, Any]) -> tuple[str, ...]:
-    codes = [partner.get("region"), partner.get("district")]
-    return tuple(c for c in codes if isinstance(c, str) and is_region_code(c))
 
 
 # --- Triggers and ids ------------------------------------------------------------------------
@@ -186,35 +170,6 @@ def backoff(failures: int, base: float, cap: float, jitter: float) -> float:
 # --- Dates -----------------------------------------------------------------------------------
 
 
-def parse_datetime(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str) and value:
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None
-
-
-def parse_day(value: Any, zone: tzinfo) -> date | None:
-    """A date from ``2025-01-31`` or from a datetime (its local date in ``zone``)."""
-    if isinstance(value, datetime):
-        return value.astimezone(zone).date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and value:
-        if len(value) == 10:
-            try:
-                return date.fromisoformat(value)
-            except ValueError:
-                return None
-        moment = parse_datetime(value)
-        return moment.astimezone(zone).date() if moment else None
-    return None
-
-
 def local_instant(day: date, at: time, zone: tzinfo) -> datetime:
     """``day`` at ``at`` on the wall clocks of ``zone``, as a UTC instant."""
     return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
@@ -227,11 +182,19 @@ def stamp(moment: datetime) -> str:
 # --- Jobs ------------------------------------------------------------------------------------
 
 
+class JobKind(StrEnum):
+    reminder = "reminder"
+    overdue = "overdue"
+    agreement = "agreement"
+    coverage = "coverage"
+    digest = "digest"
+
+
 @dataclass(frozen=True)
 class Job:
     key: str
     occurrence: str
-    kind: str  # reminder | overdue | agreement | coverage | digest
+    kind: JobKind
     subject: str
     due_at: datetime
     data: dict[str, Any] = field(default_factory=dict)
@@ -241,74 +204,72 @@ class Job:
         return f"{self.key}@{self.occurrence}"
 
 
-JOB_KINDS_OF = {"activity": ("reminder", "overdue"), "partner": ("agreement",), "targets": ("coverage",)}
+# The kinds of job each followed aggregate's snapshot implies (re-derived on each of its events).
+JOB_KINDS_OF = {"activity": (JobKind.reminder, JobKind.overdue), "partner": (JobKind.agreement,),
+                "targets": (JobKind.coverage,)}
 
 
-def activity_jobs(activity: dict[str, Any], timing: Timing, zone: tzinfo, now: datetime) -> list[Job]:
+def activity_jobs(activity: Activity, timing: Timing, zone: tzinfo, now: datetime) -> list[Job]:
     """Reminders while scheduled (future ones only); the overdue-report alert while held."""
-    activity_id = activity["id"]
-    status = activity.get("status")
-    starts = parse_datetime(activity.get("starts_at"))
+    starts = activity.starts_at
     jobs: list[Job] = []
-    if status == "scheduled" and starts and starts > now:
+    if activity.status == "scheduled" and starts and starts > now:
         day = starts.astimezone(zone).date()
         for days in timing.reminder_days:
             due = local_instant(day - timedelta(days=days), timing.reminder_time, zone)
             if now < due < starts:
-                jobs.append(Job(f"activity:{activity_id}:reminder:{days}", stamp(starts), "reminder", activity_id,
-                                due, {"days": days}))
-    if status == "held":
-        ended = parse_datetime(activity.get("ends_at")) or starts
+                jobs.append(Job(f"activity:{activity.id}:reminder:{days}", stamp(starts), JobKind.reminder,
+                                activity.id, due, {"days": days}))
+    if activity.status == "held":
+        ended = activity.ends_at or starts
         today = now.astimezone(zone).date()
         # Three days after it ended, or after it was marked held when that came later.
         base = max(ended.astimezone(zone).date(), today) if ended else today
         due = local_instant(base + timedelta(days=timing.overdue_days), timing.reminder_time, zone)
-        jobs.append(Job(f"activity:{activity_id}:overdue", stamp(ended) if ended else "held", "overdue",
-                        activity_id, due))
+        jobs.append(Job(f"activity:{activity.id}:overdue", stamp(ended) if ended else "held", JobKind.overdue,
+                        activity.id, due))
     return jobs
 
 
-def superseded(agreement: dict[str, Any], agreements: Iterable[dict[str, Any]], zone: tzinfo) -> bool:
+def superseded(agreement: Agreement, agreements: Iterable[Agreement], zone: tzinfo) -> bool:
     """Renewed: another agreement of the same kind runs until later."""
-    until = parse_day(agreement.get("valid_until"), zone)
+    until = agreement.until(zone)
     for other in agreements:
-        if other is agreement or other.get("doc_type") != agreement.get("doc_type"):
+        if other is agreement or other.doc_type != agreement.doc_type:
             continue
-        other_until = parse_day(other.get("valid_until"), zone)
+        other_until = other.until(zone)
         if until and other_until and other_until > until:
             return True
     return False
 
 
-def partner_jobs(partner: dict[str, Any], timing: Timing, zone: tzinfo, now: datetime) -> list[Job]:
+def partner_jobs(partner: Partner, timing: Timing, zone: tzinfo, now: datetime) -> list[Job]:
     """Expiry alerts of each agreement still current; of the alerts already due, only the latest."""
-    if partner.get("status") == "archived":
+    if partner.status == "archived":
         return []
-    agreements = partner.get("agreements") or []
     today = now.astimezone(zone).date()
     jobs: list[Job] = []
-    for agreement in agreements:
-        until = parse_day(agreement.get("valid_until"), zone)
-        if until is None or until < today or not agreement.get("id") or superseded(agreement, agreements, zone):
+    for agreement in partner.agreements:
+        until = agreement.until(zone)
+        if until is None or until < today or not agreement.id or superseded(agreement, partner.agreements, zone):
             continue
         dues = {days: local_instant(until - timedelta(days=days), timing.reminder_time, zone)
                 for days in timing.agreement_days}
         passed = [days for days, due in dues.items() if due <= now]
         chosen = [days for days, due in dues.items() if due > now] + ([min(passed)] if passed else [])
         for days in chosen:
-            jobs.append(Job(f"partner:{partner['id']}:agreement:{agreement['id']}:{days}", until.isoformat(),
-                            "agreement", partner["id"], dues[days], {"agreement_id": agreement["id"], "days": days}))
+            jobs.append(Job(f"partner:{partner.id}:agreement:{agreement.id}:{days}", until.isoformat(),
+                            JobKind.agreement, partner.id, dues[days], {"agreement_id": agreement.id, "days": days}))
     return jobs
 
 
-def targets_jobs(targets: dict[str, Any], timing: Timing, zone: tzinfo, now: datetime) -> list[Job]:
+def targets_jobs(targets: Targets, timing: Timing, zone: tzinfo, now: datetime) -> list[Job]:
     """The coverage check, ``coverage_days`` before voting day (at once if that has passed)."""
-    voting = parse_day(targets.get("voting_day"), zone)
-    segments = targeted_segments(targets)
-    if voting is None or not segments or voting < now.astimezone(zone).date():
+    voting = targets.voting_date(zone)
+    if voting is None or not targets.targeted_segments or voting < now.astimezone(zone).date():
         return []
     due = local_instant(voting - timedelta(days=timing.coverage_days), timing.reminder_time, zone)
-    return [Job(f"targets:{targets['id']}:coverage", voting.isoformat(), "coverage", targets["id"], due)]
+    return [Job(f"targets:{targets.id}:coverage", voting.isoformat(), JobKind.coverage, targets.id, due)]
 
 
 def digest_job(timing: Timing, zone: tzinfo, after: datetime) -> Job:
@@ -319,61 +280,63 @@ def digest_job(timing: Timing, zone: tzinfo, after: datetime) -> Job:
     if due <= after:
         day += timedelta(days=7)
         due = local_instant(day, timing.digest_time, zone)
-    return Job("digest.weekly", day.isoformat(), "digest", "digest", due)
+    return Job("digest.weekly", day.isoformat(), JobKind.digest, "digest", due)
 
 
 # --- What the jobs report --------------------------------------------------------------------
 
 
-def targeted_segments(targets: dict[str, Any]) -> list[str]:
-    return sorted(s for s, n in (targets.get("segment_targets") or {}).items() if isinstance(n, int | float) and n > 0)
-
-
-def coverage_gaps(targets: dict[str, Any], activities: Iterable[dict[str, Any]]) -> list[str]:
+def coverage_gaps(targets: Targets, activities: Iterable[Activity]) -> list[str]:
     """Targeted segments no held (or reported) activity of the election has reached."""
-    election = targets.get("election") or targets.get("id")
     covered = {
         segment
         for activity in activities
-        if activity.get("election") == election and activity.get("status") in {"held", "reported"}
-        for segment in activity.get("segments") or []
+        if activity.election == targets.of_election and activity.status in {"held", "reported"}
+        for segment in activity.segments
     }
-    return [segment for segment in targeted_segments(targets) if segment not in covered]
+    return [segment for segment in targets.targeted_segments if segment not in covered]
 
 
-def reach_of(activity: dict[str, Any]) -> int:
-    outcome = activity.get("outcome") or {}
-    value = outcome.get("reach") or outcome.get("attendance_total") or 0
-    return int(value) if isinstance(value, int | float) else 0
-
-
-def weekly_summary(activities: Iterable[dict[str, Any]], start: datetime, end: datetime) -> dict[str, Any]:
+@dataclass(frozen=True)
+class WeeklySummary:
     """Last week's activities (by start), their attendance and reach; the reports still open."""
-    week: list[dict[str, Any]] = []
-    upcoming: list[dict[str, Any]] = []
-    open_reports: list[dict[str, Any]] = []
+
+    activities: list[Activity]
+    held: int
+    reported: int
+    cancelled: int
+    attendance: int
+    reach: int
+    open_reports: list[Activity]
+    upcoming: list[Activity]
+
+
+def weekly_summary(activities: Iterable[Activity], start: datetime, end: datetime) -> WeeklySummary:
+    week: list[Activity] = []
+    upcoming: list[Activity] = []
+    open_reports: list[Activity] = []
     for activity in activities:
-        starts = parse_datetime(activity.get("starts_at"))
-        if activity.get("status") == "held":
+        starts = activity.starts_at
+        if activity.status == "held":
             open_reports.append(activity)
         if starts is None:
             continue
         if start <= starts < end:
             week.append(activity)
-        elif end <= starts < end + timedelta(days=7) and activity.get("status") == "scheduled":
+        elif end <= starts < end + timedelta(days=7) and activity.status == "scheduled":
             upcoming.append(activity)
 
-    def by_start(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return sorted(items, key=lambda a: parse_datetime(a.get("starts_at")) or start)
+    def by_start(items: list[Activity]) -> list[Activity]:
+        return sorted(items, key=lambda a: a.starts_at or start)
 
-    took_place = [a for a in week if a.get("status") in {"held", "reported"}]
-    return {
-        "activities": by_start(week),
-        "held": len(took_place),
-        "reported": sum(1 for a in week if a.get("status") == "reported"),
-        "cancelled": sum(1 for a in week if a.get("status") == "cancelled"),
-        "attendance": sum(int((a.get("outcome") or {}).get("attendance_total") or 0) for a in took_place),
-        "reach": sum(reach_of(a) for a in took_place),
-        "open_reports": by_start(open_reports),
-        "upcoming": by_start(upcoming),
-    }
+    took_place = [a for a in week if a.status in {"held", "reported"}]
+    return WeeklySummary(
+        activities=by_start(week),
+        held=len(took_place),
+        reported=sum(1 for a in week if a.status == "reported"),
+        cancelled=sum(1 for a in week if a.status == "cancelled"),
+        attendance=sum(a.attendance for a in took_place),
+        reach=sum(a.reach for a in took_place),
+        open_reports=by_start(open_reports),
+        upcoming=by_start(upcoming),
+    )

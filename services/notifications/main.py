@@ -6,7 +6,7 @@ import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -16,12 +16,14 @@ from services.notifications import api, consumers
 from services.notifications.channels import Mailer, SmtpServer, WebhookSender
 from services.notifications.clock import Clock
 from services.notifications.config import NotifySettings
-from services.notifications.handlers import ReadModels, Rules
-from services.notifications.notifier import SERVICE, DeliveryRunner, Metrics, Notifier
-from services.notifications.readmodels import Snapshots
+from services.notifications.events import SERVICE
+from services.notifications.handlers import Handlers, ReadModels
+from services.notifications.notifier import DeliveryRunner, Metrics, Notifier
+from services.notifications.readmodels import Activity, Partner, Targets
 from services.notifications.scheduler import Scheduler
-from services.notifications.store import Claims, Deliveries, Inboxes, Jobs, Recipients
+from services.notifications.store import Claims, Deliveries, Inboxes, Jobs, Recipients, Snapshots
 from services.notifications.texts import Texts
+from shared.clock import now_ms
 from shared.logging import configure
 from shared.runtime import Infrastructure
 from shared.settings import Settings
@@ -39,7 +41,7 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await infra.start()
-        await rules.ensure_digest()
+        await handlers.ensure_digest()
         await scheduler.start()
         try:
             yield
@@ -65,21 +67,21 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
                     domain=f"sinergi-{settings.region_digits}.local")
     runner = DeliveryRunner(deliveries, inboxes, recipients, mailer, WebhookSender(http, config.webhook_timeout_seconds),
                             clock, config, metrics, wake)
-    models = ReadModels(Snapshots(infra.db["partners"]), Snapshots(infra.db["activities"]), Snapshots(infra.db["targets"]))
-    rules = Rules(models, jobs, notifier, clock, config, settings)
-    scheduler = Scheduler(jobs, claims, deliveries, runner, rules.run_job, clock, config,
+    models = ReadModels(Snapshots(infra.db["partners"], Partner), Snapshots(infra.db["activities"], Activity),
+                        Snapshots(infra.db["targets"], Targets))
+    handlers = Handlers(models, jobs, notifier, clock, config, settings)
+    scheduler = Scheduler(jobs, claims, deliveries, runner, handlers.run_job, clock, config,
                           owner=f"{socket.gethostname()}:{os.getpid()}:{ULID()}")
-    consumers.register(infra, rules)
+    consumers.register(infra, handlers)
 
     async def prune_claims() -> int:
-        return await claims.prune(datetime.now(UTC) - timedelta(days=config.claim_retention_days))
+        return await claims.prune(now_ms() - timedelta(days=config.claim_retention_days))
 
     infra.every("prune-claims", 3600.0, prune_claims)
 
     app.state.infra = infra
     app.state.idempotency = infra.idempotency
     app.state.readiness = {"database": infra.database_ready, "broker": infra.broker_ready}
-    app.state.config = config
     app.state.clock = clock
     app.state.recipients = recipients
     app.state.inboxes = inboxes
@@ -87,6 +89,5 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
     app.state.jobs = jobs
     app.state.runner = runner
     app.state.scheduler = scheduler
-    app.state.rules = rules
     app.include_router(api.router)
     return app

@@ -30,7 +30,7 @@ import json
 import random
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -47,16 +47,17 @@ from services.notifications.domain import (
     summary,
     wants,
 )
+from services.notifications.events import delivery_ended
 from services.notifications.store import Deliveries, Inboxes, Recipients
 from services.notifications.texts import Texts
-from shared.events import EventType, make_event
+from shared.clock import now_ms
+from shared.errors import Conflict, NotFound
+from shared.events import EventType
 from shared.logging import bound, get_logger
 from shared.outbox import OUTBOX, PENDING, StaleVersion
-from shared.problems import Conflict, NotFound
 
 log = get_logger(__name__)
 
-SERVICE = "notifications"
 CHUNK = 500
 RECIPIENTS_TTL = 10.0
 HISTORY = 20
@@ -74,11 +75,6 @@ class Metrics:
                                   ["channel", "outcome"], registry=registry)
         self.latency = Histogram("sinergi_notification_delivery_seconds", "From cause to delivery", ["channel"],
                                  registry=registry, buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
-
-
-def public(doc: dict[str, Any]) -> dict[str, Any]:
-    """A stored document as the API shows it: ``id`` instead of ``_id``, no outbox bookkeeping."""
-    return {"id": doc["_id"], **{k: v for k, v in doc.items() if k not in {"_id", OUTBOX, PENDING}}}
 
 
 class Notifier:
@@ -138,7 +134,7 @@ class Notifier:
                    for channel in channels if channel != "inbox"]
         for delivery in outside:
             delivery["shared"] = len(outside) > 1  # another channel also records its outcome on the notification
-        now = datetime.now(UTC)
+        now = now_ms()
         note = {
             "_id": nid, "recipient_id": recipient["_id"], "rule": trigger.rule, "subject": subject, "body": body,
             "language": language, "channels": channels, "read_at": None,
@@ -157,7 +153,7 @@ class Notifier:
 
     def _delivery(self, trigger: Trigger, nid: str, channel: str, audience: str, recipient_id: str | None,
                   to: str | None, to_name: str | None, language: str, subject: str, body: str) -> dict[str, Any]:
-        now = datetime.now(UTC)
+        now = now_ms()
         did = delivery_id(nid, channel)
         doc: dict[str, Any] = {
             "_id": did, "notification_id": nid, "recipient_id": recipient_id, "audience": audience,
@@ -219,7 +215,7 @@ class DeliveryRunner:
         async with self.deliveries.lock(did):
             if doc["status"] not in {"pending", "failed"} or doc["attempts"] != attempt - 1:
                 return
-            started = datetime.now(UTC)
+            started = now_ms()
             if resumed and doc["channel"] == "email":
                 log.warning("e-mail attempt abandoned by its claimant; not sent again", delivery_id=did)
                 await self._conclude(doc, attempt, error=INTERRUPTED_EMAIL, give_up=True, started=started, ms=0)
@@ -231,9 +227,7 @@ class DeliveryRunner:
             if doc["channel"] == "email":
                 sending = {"status": "sending", "attempts": attempt, "attempt_started_at": started,
                            "to": target["to"], "version": doc["version"] + 1, "updated_at": started}
-                stored = await self.deliveries.active.collection.update_one(
-                    {"_id": did, "version": doc["version"]}, {"$set": sending})
-                if stored.matched_count == 0:
+                if not await self.deliveries.mark(did, doc["version"], sending):
                     return  # changed since the scan; the next tick looks again
                 doc = {**doc, **sending}
         with bound(doc.get("correlationid"), doc["cause"]["id"], delivery_id=did, channel=doc["channel"]):
@@ -257,7 +251,7 @@ class DeliveryRunner:
         try:
             await self._finish(doc, attempt, **outcome)
         except StaleVersion:
-            fresh = await self.deliveries.active.get(doc["_id"])
+            fresh = await self.deliveries.at_work(doc["_id"])
             if fresh is None or fresh["status"] == "sent" or fresh["attempts"] > attempt:
                 return
             if fresh["status"] == "dead" and (fresh["last_error"] != INTERRUPTED_EMAIL
@@ -318,7 +312,7 @@ class DeliveryRunner:
         history = [*doc.get("history", []), entry]
         changes: dict[str, Any] = {"attempts": attempt, "history": history[-HISTORY:], "last_error": error}
         if error is None:
-            changes.update(status="sent", sent_at=datetime.now(UTC))
+            changes.update(status="sent", sent_at=now_ms())
             event = EventType.NOTIFICATION_SENT
         elif give_up or attempt >= doc["attempt_limit"]:
             changes["status"] = "dead"
@@ -332,7 +326,7 @@ class DeliveryRunner:
         self.metrics.deliveries.labels(doc["channel"], outcome).inc()
         if error is None:
             self.metrics.latency.labels(doc["channel"]).observe(
-                max((datetime.now(UTC) - doc["created_at"]).total_seconds(), 0))
+                max((now_ms() - doc["created_at"]).total_seconds(), 0))
         log.info("delivery attempt", delivery_id=doc["_id"], channel=doc["channel"], attempt=attempt, outcome=outcome,
                  error=error, ms=ms)
         if saved["recipient_id"]:
@@ -344,32 +338,31 @@ class DeliveryRunner:
     async def _save(self, doc: dict[str, Any], event: EventType | None = None, **changes: Any) -> dict[str, Any]:
         """One version-conditioned write of the delivery, with its outcome event if any."""
         new = {k: v for k, v in doc.items() if k not in {OUTBOX, PENDING}}
-        new.update(changes, version=doc["version"] + 1, updated_at=datetime.now(UTC))
+        new.update(changes, version=doc["version"] + 1, updated_at=now_ms())
         events = []
         if event is not None:
             with bound(doc.get("correlationid"), doc["cause"]["id"]):
-                events.append(make_event(event, region=doc["region"], service=SERVICE, subject=doc["_id"],
-                                         version=new["version"], data=snapshot(new)))
-        await self.deliveries.active.replace(new, doc["version"], events, pending=doc.get(OUTBOX) or [])
+                events.append(delivery_ended(event, new))
+        await self.deliveries.save(new, doc["version"], events, pending=doc.get(OUTBOX) or [])
         return new
 
     async def recover(self, did: str) -> None:
         """An e-mail left ``sending`` by a process that died (the caller holds the recovery claim)."""
         async with self.deliveries.lock(did):
-            doc = await self.deliveries.active.get(did)
+            doc = await self.deliveries.at_work(did)
             if doc is None or doc["status"] != "sending":
                 return
             attempt = doc["attempts"]
-            started = doc.get("attempt_started_at") or datetime.now(UTC)
+            started = doc.get("attempt_started_at") or now_ms()
             log.warning("e-mail interrupted mid-send; not re-sent", delivery_id=did, attempt=attempt)
             await self._finish(doc, attempt, error=INTERRUPTED_EMAIL, give_up=True, started=started, ms=0)
 
     async def retry(self, did: str) -> dict[str, Any]:
         """An admin's retry of a failed or dead delivery: one more attempt, now."""
         async with self.deliveries.lock(did):
-            doc = await self.deliveries.active.get(did)
+            doc = await self.deliveries.at_work(did)
             if doc is None:
-                if await self.deliveries.log.find_one({"_id": did}, {"_id": 1}):
+                if await self.deliveries.logged(did):
                     raise Conflict(f"delivery {did} was sent; there is nothing to retry", status_now="sent")
                 raise NotFound(f"no delivery with id {did}")
             if doc["status"] not in {"failed", "dead"}:
@@ -386,13 +379,3 @@ class DeliveryRunner:
         self.wake()
         return saved
 
-
-def snapshot(doc: dict[str, Any]) -> dict[str, Any]:
-    """The delivery as ``sinergi.notification.*`` events carry it."""
-    return {
-        "id": doc["_id"], "version": doc["version"], "created_at": doc["created_at"], "updated_at": doc["updated_at"],
-        "notification_id": doc["notification_id"], "recipient_id": doc["recipient_id"] or doc["audience"],
-        "rule": doc["rule"], "subject": doc["subject"], "channel": doc["channel"], "region": doc["region"],
-        "cause": doc["cause"],
-        "delivery": {"status": doc["status"], "attempts": doc["attempts"], "last_error": doc["last_error"]},
-    }

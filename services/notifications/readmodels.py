@@ -1,60 +1,203 @@
-"""Read models of partners, activities and election targets, built only from their events."""
+"""What notifications knows of partners, activities and election targets: typed read models.
+
+They are built only from the other services' events and parsed once, where an event or a stored
+snapshot comes in (``handlers.py``, ``store.Snapshots``); the rules, the schedule and the texts
+read fields, never dictionaries. Parsing is lenient on purpose: a consumer reads only what it
+needs (STYLE 3), so a field missing or ``null`` takes its default, a date that cannot be read is
+no date, and whatever else a snapshot carries is ignored, except where a webhook passes it on
+(``Agreement``, ``Location``, ``PartnerLink`` keep every key).
+"""
 
 from __future__ import annotations
 
-import asyncio
-from enum import StrEnum
-from typing import Any
+from datetime import UTC, date, datetime, tzinfo
+from typing import Annotated, Any
 
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from shared.locks import KeyedLocks
-from shared.mongo import replace_at_version
+from shared.regions import is_region_code
 
 
-class Applied(StrEnum):
-    NEWER = "newer"  # the event moved the model forward: its effects are new
-    SAME = "same"  # this version was applied before (a redelivery): effects are re-run idempotently
-    STALE = "stale"  # an older version than the model holds: no effects
+def _moment(value: Any) -> datetime | None:
+    """An instant from a datetime or an ISO string (naive ones are UTC); anything else is none."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str) and value:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
 
 
-class Snapshots:
-    """The newest snapshot of each aggregate seen, applied in ``aggregateversion`` order."""
+def _day(value: Any) -> date | datetime | None:
+    """``2025-01-31`` as a date; a datetime (or its ISO string) as an instant, whose local date
+    depends on the zone it is read in (:func:`local_date`)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return _moment(value)
 
-    def __init__(self, collection: AsyncCollection) -> None:
-        self.collection = collection
-        self._locks = KeyedLocks()
 
-    def lock(self, aggregate_id: str) -> asyncio.Lock:
-        """Serialises the handling of one aggregate's events inside the process."""
-        return self._locks(aggregate_id)
+def _number(value: Any) -> float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
-    async def apply(self, aggregate_id: str, version: int, snapshot: dict[str, Any]) -> tuple[Applied, dict[str, Any] | None]:
-        """Store ``snapshot`` unless a newer one is known; returns the outcome and the previous one.
 
-        The stored document remembers the status it replaced (``_previous_status``), so a
-        redelivered event can still tell what it changed.
-        """
-        doc = {**snapshot, "_id": aggregate_id, "id": aggregate_id, "version": version}
-        while True:
-            previous = await self.get(aggregate_id)
-            if previous is None:
-                try:
-                    await self.collection.insert_one({**doc, "_previous_status": None})
-                    return Applied.NEWER, None
-                except DuplicateKeyError:
-                    continue
-            if previous["version"] > version:
-                return Applied.STALE, previous
-            if previous["version"] == version:
-                return Applied.SAME, previous
-            if await replace_at_version(self.collection, aggregate_id, previous["version"],
-                                        {**doc, "_previous_status": previous.get("status")}):
-                return Applied.NEWER, previous
+Moment = Annotated[datetime | None, BeforeValidator(_moment)]
+Day = Annotated[date | datetime | None, BeforeValidator(_day)]
+Number = Annotated[float | None, BeforeValidator(_number)]
 
-    async def get(self, aggregate_id: str) -> dict[str, Any] | None:
-        return await self.collection.find_one({"_id": aggregate_id})
 
-    async def find(self, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        return await self.collection.find(query or {}).to_list()
+def local_date(value: date | datetime | None, zone: tzinfo) -> date | None:
+    """The date of a :data:`Day` on the wall clocks of ``zone``."""
+    if isinstance(value, datetime):
+        return value.astimezone(zone).date()
+    return value
+
+
+class _Read(BaseModel):
+    """Lenient: ``null`` is the default (an empty list, no location), unknown keys are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None or k not in cls.model_fields}
+        return data
+
+
+class _Passed(_Read):
+    """A part a webhook passes on as it came: every key is kept."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Snapshot(_Read):
+    id: str
+    version: int = 0
+    status: str | None = None
+    updated_at: Moment = None
+    # The status the newest event replaced (kept by the store), so a redelivery can tell what it changed.
+    previous_status: str | None = Field(None, alias="_previous_status")
+
+
+# --- partners ----------------------------------------------------------------------------------
+
+
+class Person(_Read):
+    name: str = ""
+    role: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+class Agreement(_Passed):
+    id: str | None = None
+    doc_type: str | None = None
+    number: str | None = None
+    title: str | None = None
+    scope: str | None = None
+    valid_until: Day = None
+
+    def until(self, zone: tzinfo) -> date | None:
+        return local_date(self.valid_until, zone)
+
+
+class Partner(Snapshot):
+    name: str = ""
+    type: str | None = None
+    region: str | None = None
+    district: str | None = None
+    segments: list[str] = []
+    contacts: list[Person] = []
+    agreements: list[Agreement] = []
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return tuple(c for c in (self.region, self.district) if c and is_region_code(c))
+
+
+# --- activities --------------------------------------------------------------------------------
+
+
+class Location(_Passed):
+    district: str | None = None
+    village: str | None = None
+    venue: str | None = None
+    online_url: str | None = None
+
+
+class PartnerLink(_Passed):
+    partner_id: str = ""
+    role: str | None = None
+
+
+class Outcome(_Read):
+    attendance_total: Number = None
+    reach: Number = None
+
+
+class Activity(Snapshot):
+    title: str = ""
+    kind: str | None = None
+    format: str | None = None
+    election: str | None = None
+    region: str | None = None
+    segments: list[str] = []
+    starts_at: Moment = None
+    ends_at: Moment = None
+    location: Location | None = None
+    partners: list[PartnerLink] = []
+    outcome: Outcome | None = None
+    # The activities service says ``cancel_reason``; older producers used the other two.
+    cancel_reason: str | None = None
+    cancellation_reason: str | None = None
+    reason: str | None = None
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        where = self.location or Location()
+        codes = (self.region, where.village, where.district)
+        return tuple(c for c in codes if c and is_region_code(c))
+
+    @property
+    def partner_ids(self) -> list[str]:
+        return [link.partner_id for link in self.partners if link.partner_id]
+
+    @property
+    def reach(self) -> int:
+        """What it reached: the reported reach, else the attendance."""
+        outcome = self.outcome or Outcome()
+        return int(outcome.reach or outcome.attendance_total or 0)
+
+    @property
+    def attendance(self) -> int:
+        return int((self.outcome or Outcome()).attendance_total or 0)
+
+
+# --- election targets --------------------------------------------------------------------------
+
+
+class Targets(Snapshot):
+    election: str | None = None
+    voting_day: Day = None
+    segment_targets: dict[str, Any] = {}
+
+    def voting_date(self, zone: tzinfo) -> date | None:
+        return local_date(self.voting_day, zone)
+
+    @property
+    def of_election(self) -> str:
+        return self.election or self.id
+
+    @property
+    def targeted_segments(self) -> list[str]:
+        """Segments with a target above zero."""
+        return sorted(s for s, n in self.segment_targets.items() if isinstance(n, int | float) and n > 0)

@@ -25,19 +25,21 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from services.notifications.clock import Clock
 from services.notifications.config import NotifySettings
+from services.notifications.domain import Job
 from services.notifications.notifier import DeliveryRunner
 from services.notifications.store import Claims, Deliveries, Jobs
+from shared.clock import now_ms
 from shared.logging import get_logger
 from shared.outbox import PENDING
 
 log = get_logger(__name__)
 
-RunJob = Callable[[dict[str, Any], bool], Awaitable[None]]
+RunJob = Callable[[Job, bool], Awaitable[None]]
 
 
 class Scheduler:
@@ -99,12 +101,12 @@ class Scheduler:
         seen: set[str] = set()
         upcoming: list[datetime] = []
         for job in await self.jobs.earliest():
-            if job["due_at"] > now:
-                upcoming.append(job["due_at"])
+            if job.due_at > now:
+                upcoming.append(job.due_at)
                 break
-            seen.add(job["_id"])
-            if job["_id"] not in self._inflight and not self._waiting(job["_id"]):
-                self._spawn(job["_id"], job["_id"], lambda taken_over, j=job: self._run_job(j, taken_over),
+            seen.add(job.id)
+            if job.id not in self._inflight and not self._waiting(job.id):
+                self._spawn(job.id, job.id, lambda taken_over, j=job: self._run_job(j, taken_over),
                             slot=self._job_slots)
         delivery_claims, next_attempt = await self._deliveries(now)
         seen |= delivery_claims
@@ -122,7 +124,7 @@ class Scheduler:
     async def _claim(self, claim_id: str) -> str | None:
         """``first`` when the claim is ours, ``takeover`` when its holder has not finished within
         the lease and we took it over, else ``None``."""
-        now = datetime.now(UTC)
+        now = now_ms()
         if claim_id not in self._contended:
             if await self.claims.take(claim_id, self.owner, now):
                 return "first"
@@ -137,12 +139,12 @@ class Scheduler:
             return "takeover"
         return None
 
-    async def _run_job(self, job: dict[str, Any], taken_over: bool) -> None:
+    async def _run_job(self, job: Job, taken_over: bool) -> None:
         await self.run_job(job, taken_over)
-        await self.jobs.delete(job["_id"])
+        await self.jobs.delete(job.id)
 
     async def _deliveries(self, now: datetime) -> tuple[set[str], datetime | None]:
-        real_now = datetime.now(UTC)
+        real_now = now_ms()
         sent: list[str] = []
         dead: dict[str, dict[str, Any]] = {}
         seen: set[str] = set()
@@ -198,7 +200,7 @@ class Scheduler:
                     if exclusive:
                         claimed = await self._claim(claim)
                     else:
-                        claimed = "first" if await self.claims.take(claim, self.owner, datetime.now(UTC)) else None
+                        claimed = "first" if await self.claims.take(claim, self.owner, now_ms()) else None
                     if claimed:
                         await work(claimed == "takeover")
             except asyncio.CancelledError:

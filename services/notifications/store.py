@@ -22,15 +22,19 @@ import contextlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError
 
-from services.notifications.domain import Job, behind, summary
+from services.notifications.domain import Job, JobKind, behind, summary
+from services.notifications.readmodels import Snapshot
+from shared.events import AnyEvent
 from shared.locks import KeyedLocks
+from shared.mongo import replace_at_version
 from shared.outbox import OUTBOX, PENDING, AggregateCollection
 from shared.pagination import decode_cursor, encode_cursor, page
 
@@ -51,6 +55,70 @@ async def insert_new(collection: AsyncCollection, docs: list[dict[str, Any]]) ->
             raise
         failed = {docs[error["index"]]["_id"] for error in errors}
         return {doc["_id"] for doc in docs} - failed
+
+
+S = TypeVar("S", bound=Snapshot)
+
+
+class Applied(StrEnum):
+    NEWER = "newer"  # the event moved the model forward: its effects are new
+    SAME = "same"  # this version was applied before (a redelivery): effects are re-run idempotently
+    STALE = "stale"  # an older version than the model holds: no effects
+
+
+class Snapshots(Generic[S]):
+    """A read model: the newest snapshot of each aggregate seen, applied in ``aggregateversion``
+    order, stored as the event carried it and read back as ``model``."""
+
+    def __init__(self, collection: AsyncCollection, model: type[S]) -> None:
+        self.collection = collection
+        self.model = model
+        self._locks = KeyedLocks()
+
+    def lock(self, aggregate_id: str) -> asyncio.Lock:
+        """Serialises the handling of one aggregate's events inside the process."""
+        return self._locks(aggregate_id)
+
+    def _read(self, doc: dict[str, Any]) -> S:
+        return self.model.model_validate({k: v for k, v in doc.items() if k != "_id"})
+
+    async def apply(self, aggregate_id: str, version: int, snapshot: dict[str, Any]) -> tuple[Applied, S | None]:
+        """Store ``snapshot`` unless a newer one is known; returns the outcome and the previous one.
+
+        The stored document remembers the status it replaced (``_previous_status``), so a
+        redelivered event can still tell what it changed.
+        """
+        doc = {**snapshot, "_id": aggregate_id, "id": aggregate_id, "version": version}
+        while True:
+            found = await self.collection.find_one({"_id": aggregate_id})
+            if found is None:
+                try:
+                    await self.collection.insert_one({**doc, "_previous_status": None})
+                    return Applied.NEWER, None
+                except DuplicateKeyError:
+                    continue
+            previous = self._read(found)
+            if previous.version > version:
+                return Applied.STALE, previous
+            if previous.version == version:
+                return Applied.SAME, previous
+            if await replace_at_version(self.collection, aggregate_id, previous.version,
+                                        {**doc, "_previous_status": previous.status}):
+                return Applied.NEWER, previous
+
+    async def get(self, aggregate_id: str) -> S | None:
+        found = await self.collection.find_one({"_id": aggregate_id})
+        return self._read(found) if found else None
+
+    async def many(self, ids: list[str]) -> list[S]:
+        if not ids:
+            return []
+        return [self._read(doc) for doc in await self.collection.find({"_id": {"$in": ids}}).to_list()]
+
+    async def all(self, election: str | None = None) -> list[S]:
+        """Every snapshot, or those of one election."""
+        query = {"election": election} if election is not None else {}
+        return [self._read(doc) for doc in await self.collection.find(query).to_list()]
 
 
 class Recipients:
@@ -199,7 +267,26 @@ class Deliveries:
         return await insert_new(self.active.collection, [{**d, OUTBOX: [], PENDING: False} for d in docs])
 
     async def get(self, delivery_id: str) -> dict[str, Any] | None:
+        """A delivery at work or in the log."""
         return await self.active.get(delivery_id) or await self.log.find_one({"_id": delivery_id})
+
+    async def at_work(self, delivery_id: str) -> dict[str, Any] | None:
+        return await self.active.get(delivery_id)
+
+    async def logged(self, delivery_id: str) -> bool:
+        """Sent, and moved to the log."""
+        return await self.log.find_one({"_id": delivery_id}, {"_id": 1}) is not None
+
+    async def mark(self, delivery_id: str, version: int, changes: dict[str, Any]) -> bool:
+        """Set ``changes`` if the delivery is still at ``version`` (no event: ``sending`` is not an outcome)."""
+        stored = await self.active.collection.update_one({"_id": delivery_id, "version": version}, {"$set": changes})
+        return stored.matched_count == 1
+
+    async def save(self, doc: dict[str, Any], expected_version: int, events: list[AnyEvent],
+                   pending: list[dict[str, Any]]) -> None:
+        """Replace the delivery if still at ``expected_version`` (else :class:`StaleVersion`), with its
+        outcome events in the same write."""
+        await self.active.replace(doc, expected_version, events, pending=pending)
 
     async def working(self) -> list[dict[str, Any]]:
         """Every delivery in the working set (the scheduler's scan; an attempt starts from it)."""
@@ -260,7 +347,7 @@ class Jobs:
 
     @staticmethod
     def _doc(job: Job, now: datetime) -> dict[str, Any]:
-        return {"_id": job.id, "key": job.key, "occurrence": job.occurrence, "kind": job.kind,
+        return {"_id": job.id, "key": job.key, "occurrence": job.occurrence, "kind": str(job.kind),
                 "subject": job.subject, "due_at": job.due_at, "data": job.data, "created_at": now}
 
     async def sync(self, subject: str, kinds: Iterable[str], desired: list[Job], now: datetime) -> list[Job]:
@@ -272,7 +359,7 @@ class Jobs:
         named: list[dict[str, str]] = index["jobs"] if index else []
         others = [entry for entry in named if entry["kind"] not in kinds]
         existing = {entry["id"]: entry for entry in named if entry["kind"] in kinds}
-        wanted = [{"id": job.id, "kind": job.kind} for job in desired]
+        wanted = [{"id": job.id, "kind": str(job.kind)} for job in desired]
         unnamed = [entry for entry in wanted if entry["id"] not in existing]
         stale = [job_id for job_id in existing if job_id not in {entry["id"] for entry in wanted}]
         if unnamed:
@@ -307,12 +394,20 @@ class Jobs:
                     await self.subjects.insert_one({"_id": subject, "jobs": jobs})
             self._indexed = True
 
+    @staticmethod
+    def _job(doc: dict[str, Any]) -> Job:
+        return Job(doc["key"], doc["occurrence"], JobKind(doc["kind"]), doc["subject"], doc["due_at"],
+                   doc.get("data") or {})
+
     async def ensure(self, job: Job, now: datetime) -> None:
         await insert_new(self.collection, [self._doc(job, now)])
 
-    async def earliest(self, limit: int = 200) -> list[dict[str, Any]]:
+    async def any_of(self, kind: JobKind) -> bool:
+        return await self.collection.find_one({"kind": str(kind)}, {"_id": 1}) is not None
+
+    async def earliest(self, limit: int = 200) -> list[Job]:
         """The jobs coming due first: the due ones, and after them the next to come."""
-        return await self.collection.find({}).sort("due_at", 1).limit(limit).to_list()
+        return [self._job(doc) for doc in await self.collection.find({}).sort("due_at", 1).limit(limit).to_list()]
 
     async def delete(self, job_id: str) -> None:
         await self.collection.delete_one({"_id": job_id})

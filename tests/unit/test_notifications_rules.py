@@ -16,6 +16,8 @@ from services.notifications.channels import SmtpServer, sign
 from services.notifications.config import NotifySettings
 from services.notifications.domain import (
     Contact,
+    Job,
+    JobKind,
     activity_jobs,
     backoff,
     coverage_gaps,
@@ -29,17 +31,23 @@ from services.notifications.domain import (
     wants,
     weekly_summary,
 )
-from services.notifications.texts import Texts
+from services.notifications.readmodels import Activity, Partner, Targets
+from services.notifications.texts import Texts, label
 
 WIB, WITA, WIT = ZoneInfo("Asia/Jakarta"), ZoneInfo("Asia/Makassar"), ZoneInfo("Asia/Jayapura")
 CONFIG = NotifySettings()
 
 
 def _activity(**overrides):
-    return {"id": "A-1", "title": "Forum Warga Coblong", "kind": "sosialisasi", "format": "forum_warga",
-            "segments": ["pemilih_pemula"], "election": "pilkada-2024", "region": "32.73", "status": "scheduled",
-            "starts_at": datetime(2024, 11, 6, 9, 0, tzinfo=WIB).isoformat(), "ends_at": None,
-            "location": {"district": "Coblong", "venue": "Balai RW 05"}, "partners": [], **overrides}
+    return Activity.model_validate({
+        "id": "A-1", "title": "Forum Warga Coblong", "kind": "sosialisasi", "format": "forum_warga",
+        "segments": ["pemilih_pemula"], "election": "pilkada-2024", "region": "32.73", "status": "scheduled",
+        "starts_at": datetime(2024, 11, 6, 9, 0, tzinfo=WIB).isoformat(), "ends_at": None,
+        "location": {"district": "Coblong", "venue": "Balai RW 05"}, "partners": [], **overrides})
+
+
+def _changed(activity, **changes):
+    return activity.model_copy(update=changes)
 
 
 # --- When ------------------------------------------------------------------------------------
@@ -61,8 +69,8 @@ def test_a_reminder_is_keyed_by_the_start_so_moving_the_activity_makes_new_jobs(
     moved = _activity(starts_at=datetime(2024, 11, 10, 14, 0, tzinfo=WIB).isoformat())
     after = {j.id for j in activity_jobs(moved, CONFIG, WIB, now)}
     assert before and after and not before & after
-    assert activity_jobs({**moved, "status": "cancelled"}, CONFIG, WIB, now) == []
-    assert activity_jobs({**moved, "status": "reported"}, CONFIG, WIB, now) == []
+    assert activity_jobs(_changed(moved, status="cancelled"), CONFIG, WIB, now) == []
+    assert activity_jobs(_changed(moved, status="reported"), CONFIG, WIB, now) == []
 
 
 def test_reminders_already_past_are_not_made_and_none_after_the_start():
@@ -85,38 +93,43 @@ def test_agreement_alerts_30_and_7_days_before_and_none_once_renewed_or_archived
     mou = {"id": "AG-1", "doc_type": "mou", "valid_until": "2024-12-31"}
     partner = {"id": "P-1", "status": "active", "agreements": [mou]}
     now = datetime(2024, 11, 1, tzinfo=UTC)
-    assert sorted(j.due_at for j in partner_jobs(partner, CONFIG, WIB, now)) == [
+
+    def jobs(**changes):
+        return partner_jobs(Partner.model_validate({**partner, **changes}), CONFIG, WIB, now)
+
+    assert sorted(j.due_at for j in jobs()) == [
         datetime(2024, 12, 1, 8, 0, tzinfo=WIB), datetime(2024, 12, 24, 8, 0, tzinfo=WIB)]
-    renewed = {**partner, "agreements": [mou, {"id": "AG-2", "doc_type": "mou", "valid_until": "2025-12-31"}]}
-    assert {j.data["agreement_id"] for j in partner_jobs(renewed, CONFIG, WIB, now)} == {"AG-2"}
-    pks = {**partner, "agreements": [mou, {"id": "AG-3", "doc_type": "pks", "valid_until": "2025-12-31"}]}
-    assert {j.data["agreement_id"] for j in partner_jobs(pks, CONFIG, WIB, now)} == {"AG-1", "AG-3"}
-    assert partner_jobs({**partner, "status": "archived"}, CONFIG, WIB, now) == []
+    renewed = [mou, {"id": "AG-2", "doc_type": "mou", "valid_until": "2025-12-31"}]
+    assert {j.data["agreement_id"] for j in jobs(agreements=renewed)} == {"AG-2"}
+    pks = [mou, {"id": "AG-3", "doc_type": "pks", "valid_until": "2025-12-31"}]
+    assert {j.data["agreement_id"] for j in jobs(agreements=pks)} == {"AG-1", "AG-3"}
+    assert jobs(status="archived") == []
 
 
 def test_an_agreement_registered_inside_its_alert_window_gets_the_nearest_alert_at_once():
-    partner = {"id": "P-1", "agreements": [{"id": "AG-1", "doc_type": "pks",
-                                            "valid_until": "2024-11-05T23:59:00+07:00"}]}
+    partner = Partner.model_validate({"id": "P-1", "agreements": [{"id": "AG-1", "doc_type": "pks",
+                                                                  "valid_until": "2024-11-05T23:59:00+07:00"}]})
     [job] = partner_jobs(partner, CONFIG, WIB, datetime(2024, 11, 1, 12, 0, tzinfo=WIB))
     assert job.data["days"] == 7 and job.due_at < datetime(2024, 11, 1, 12, 0, tzinfo=WIB)
     assert partner_jobs(partner, CONFIG, WIB, datetime(2024, 11, 6, 12, 0, tzinfo=WIB)) == []
 
 
 def test_the_coverage_check_is_30_days_before_voting_day():
-    targets = {"id": "pilkada-2024", "election": "pilkada-2024", "voting_day": "2024-11-27",
-               "segment_targets": {"perempuan": 2}}
+    targets = Targets(id="pilkada-2024", election="pilkada-2024", voting_day="2024-11-27",
+                      segment_targets={"perempuan": 2})
     [job] = targets_jobs(targets, CONFIG, WITA, datetime(2024, 9, 1, tzinfo=UTC))
     assert job.due_at == datetime(2024, 10, 28, 8, 0, tzinfo=WITA)
     assert targets_jobs(targets, CONFIG, WITA, datetime(2024, 11, 28, tzinfo=UTC)) == []
-    assert targets_jobs({**targets, "segment_targets": {"perempuan": 0}}, CONFIG, WITA,
+    assert targets_jobs(targets.model_copy(update={"segment_targets": {"perempuan": 0}}), CONFIG, WITA,
                         datetime(2024, 9, 1, tzinfo=UTC)) == []
 
 
 def test_coverage_gaps_are_targeted_segments_no_held_activity_reached():
-    targets = {"election": "pilkada-2024", "segment_targets": {"perempuan": 2, "disabilitas": 1, "lansia": 0}}
-    activities = [{"election": "pilkada-2024", "status": "reported", "segments": ["perempuan"]},
-                  {"election": "pilkada-2024", "status": "scheduled", "segments": ["disabilitas"]},
-                  {"election": "pemilu-2024", "status": "held", "segments": ["disabilitas"]}]
+    targets = Targets(id="T", election="pilkada-2024",
+                      segment_targets={"perempuan": 2, "disabilitas": 1, "lansia": 0})
+    activities = [Activity(id="1", election="pilkada-2024", status="reported", segments=["perempuan"]),
+                  Activity(id="2", election="pilkada-2024", status="scheduled", segments=["disabilitas"]),
+                  Activity(id="3", election="pemilu-2024", status="held", segments=["disabilitas"])]
     assert coverage_gaps(targets, activities) == ["disabilitas"]
 
 
@@ -131,12 +144,12 @@ def test_the_digest_is_next_monday_at_07_00_local(now, due):
 
 def test_the_weekly_summary_counts_last_weeks_activities_and_every_open_report():
     start, end = datetime(2024, 11, 4, tzinfo=WIB), datetime(2024, 11, 11, tzinfo=WIB)
-    done = {"status": "reported", "starts_at": "2024-11-05T09:00:00+07:00",
-            "outcome": {"attendance_total": 80, "reach": 120}}
-    open_old = {"status": "held", "starts_at": "2024-10-01T09:00:00+07:00"}
+    done = Activity.model_validate({"id": "1", "status": "reported", "starts_at": "2024-11-05T09:00:00+07:00",
+                                    "outcome": {"attendance_total": 80, "reach": 120}})
+    open_old = Activity.model_validate({"id": "2", "status": "held", "starts_at": "2024-10-01T09:00:00+07:00"})
     summary = weekly_summary([done, open_old], start, end)
-    assert (summary["held"], summary["reach"], summary["attendance"]) == (1, 120, 80)
-    assert summary["open_reports"] == [open_old]
+    assert (summary.held, summary.reach, summary.attendance) == (1, 120, 80)
+    assert summary.open_reports == [open_old]
 
 
 # --- Who -------------------------------------------------------------------------------------
@@ -201,9 +214,12 @@ def test_smtp_urls():
 # --- What ------------------------------------------------------------------------------------
 
 
+def _job(occurrence, due_at=None, offset=1):
+    return Job("j", occurrence, JobKind.reminder, "A-1", due_at or datetime(2024, 11, 1, tzinfo=UTC), {"days": offset})
+
+
 def _reminder(activity, now, offset=1):
-    job = {"_id": "j", "occurrence": datetime.fromisoformat(activity["starts_at"]).astimezone(UTC).strftime(
-        "%Y-%m-%dT%H:%M:%SZ"), "due_at": now, "data": {"days": offset}}
+    job = _job(activity.starts_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), now, offset)
     return rules.reminder(job, activity, lambda _: None, WIB, now, CONFIG.reminder_days)
 
 
@@ -220,8 +236,7 @@ def test_the_reminder_text_reads_as_the_office_writes_it():
 
 def test_texts_use_the_regions_zone_abbreviation():
     activity = _activity(starts_at=datetime(2024, 11, 6, 9, 0, tzinfo=WIT).isoformat())
-    job = {"_id": "j", "occurrence": datetime(2024, 11, 6, 0, 0, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-           "due_at": None, "data": {"days": 3}}
+    job = _job(datetime(2024, 11, 6, 0, 0, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), offset=3)
     trigger = rules.reminder(job, activity, lambda _: None, WIT, datetime(2024, 11, 3, 8, 0, tzinfo=WIT), [3, 1])
     subject, _ = Texts(WIT, "Kota Jayapura").render("id", trigger.template, trigger.context)
     assert "3 hari lagi, Rabu 6 November 2024 pukul 09.00 WIT" in subject
@@ -231,18 +246,19 @@ def test_a_late_h3_reminder_gives_way_to_the_h1_and_a_moved_activity_silences_th
     activity = _activity()
     assert _reminder(activity, datetime(2024, 11, 5, 8, 0, tzinfo=WIB), offset=3) is None
     assert _reminder(activity, datetime(2024, 11, 4, 8, 0, tzinfo=WIB), offset=3).context["days"] == 2
-    moved = {**activity, "starts_at": datetime(2024, 11, 7, 9, 0, tzinfo=WIB).isoformat()}
-    job = {"_id": "j", "occurrence": "2024-11-06T02:00:00Z", "due_at": None, "data": {"days": 1}}
+    moved = _changed(activity, starts_at=datetime(2024, 11, 7, 9, 0, tzinfo=WIB))
+    job = _job("2024-11-06T02:00:00Z")
     assert rules.reminder(job, moved, lambda _: None, WIB, datetime(2024, 11, 5, 8, tzinfo=WIB), [3, 1]) is None
 
 
 def test_invitations_go_to_each_address_of_active_partners_once_and_unknown_partners_are_named():
-    partners = {
-        "P-1": {"name": "KIM Dago", "status": "active", "contacts": [
+    partners = {p.id: p for p in map(Partner.model_validate, [
+        {"id": "P-1", "name": "KIM Dago", "status": "active", "contacts": [
             {"name": "Sari", "email": "sari@kimdago.id"}, {"name": "No mail", "email": None}]},
-        "P-2": {"name": "Radio", "status": "active", "contacts": [{"name": "Sari again", "email": "SARI@kimdago.id"}]},
-        "P-3": {"name": "Suspended", "status": "suspended", "contacts": [{"name": "X", "email": "x@y.id"}]},
-    }
+        {"id": "P-2", "name": "Radio", "status": "active",
+         "contacts": [{"name": "Sari again", "email": "SARI@kimdago.id"}]},
+        {"id": "P-3", "name": "Suspended", "status": "suspended", "contacts": [{"name": "X", "email": "x@y.id"}]},
+    ])}
     activity = _activity(partners=[{"partner_id": p, "role": "mitra"} for p in ("P-1", "P-2", "P-3", "P-9")])
     contacts, missing = rules.invitees(activity, partners.get)
     assert contacts == [Contact("Sari", "sari@kimdago.id", "P-1", "KIM Dago", "mitra")]
@@ -250,10 +266,12 @@ def test_invitations_go_to_each_address_of_active_partners_once_and_unknown_part
 
 
 def test_an_activity_recorded_after_it_took_place_invites_nobody():
-    partners = {"P-1": {"name": "KIM", "status": "active", "contacts": [{"name": "S", "email": "s@k.id"}]}}
+    partners = {"P-1": Partner.model_validate({"id": "P-1", "name": "KIM", "status": "active",
+                                               "contacts": [{"name": "S", "email": "s@k.id"}]})}
     past = _activity(partners=[{"partner_id": "P-1", "role": "mitra"}])
-    [trigger], _ = rules.activity_event_triggers("sinergi.activity.scheduled", "A-1@2", datetime.now(UTC), past,
-                                                None, partners.get, datetime(2024, 12, 1, tzinfo=UTC))
+    change = rules.Change("sinergi.activity.scheduled", "A-1@2", datetime.now(UTC), None,
+                          datetime(2024, 12, 1, tzinfo=UTC))
+    [trigger], _ = rules.ACTIVITY_EVENT_RULES[change.type](change, past, partners.get)
     assert trigger.rule == "activity.scheduled" and trigger.contacts == []
 
 
@@ -266,7 +284,8 @@ def test_settings_reject_unknown_rules_and_read_comma_lists():
 
 
 def test_a_digest_of_a_quiet_week_still_renders():
-    trigger = rules.digest({"_id": "d", "due_at": datetime(2024, 11, 11, tzinfo=WIB)}, [], WIB, date(2024, 11, 11))
+    job = Job("digest.weekly", "2024-11-11", JobKind.digest, "digest", datetime(2024, 11, 11, tzinfo=WIB))
+    trigger = rules.digest(job, [], WIB, date(2024, 11, 11))
     subject, body = Texts(WIB, "Kab. Blora").render("id", trigger.template, trigger.context)
     assert subject == "Ringkasan mingguan KPU Kab. Blora: 4 November 2024 – 10 November 2024"
     assert "Kegiatan pekan lalu : 0" in body
