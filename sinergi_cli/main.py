@@ -189,12 +189,13 @@ def infra_down() -> None:
 
 @seed_app.command("demo")
 def seed_demo(
-    partners_url: Annotated[str, typer.Option(help="partners service")] = "http://127.0.0.1:8101",
-    activities_url: Annotated[str, typer.Option(help="activities service")] = "http://127.0.0.1:8102",
-    notifications_url: Annotated[str, typer.Option(help="notifications service")] = "http://127.0.0.1:8103",
+    partners_url: Annotated[str, typer.Option(help="partners service")] = f"http://127.0.0.1:{PORTS['partners']}",
+    activities_url: Annotated[str, typer.Option(help="activities service")] = f"http://127.0.0.1:{PORTS['activities']}",
+    notifications_url: Annotated[str, typer.Option(help="notifications service")]
+    = f"http://127.0.0.1:{PORTS['notifications']}",
 ) -> None:
     """Load the Kota Bandung (32.73) demo region into a running instance, through the HTTP APIs."""
-    from sinergi_cli.demo import load
+    from sinergi_cli.demo.seed import load
 
     try:
         load(console, partners_url=partners_url, activities_url=activities_url, notifications_url=notifications_url)

@@ -9,7 +9,7 @@ import httpx
 from rich.console import Console
 
 from shared.events import EventType
-from sinergi_cli import demo_notifications
+from sinergi_cli.demo import notifications as demo_notifications
 from sinergi_cli.mailcatcher import messages
 from tests.conftest import ROOT, auth, free_port
 from tests.notifications_support import FAST, event, partner, publish, soon, value

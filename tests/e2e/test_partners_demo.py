@@ -5,21 +5,19 @@ from __future__ import annotations
 import httpx
 from rich.console import Console
 
-from sinergi_cli import demo_partners
-from sinergi_cli.demo_partners import SUSPENDED, load
+from sinergi_cli.demo.partners import DEMO_PARTNERS, SUSPENDED, load
 from tests.conftest import auth
 
 
-def test_the_demo_partners_load_once_however_often_they_are_loaded(processes, monkeypatch):
+def test_the_demo_partners_load_once_however_often_they_are_loaded(processes):
     # A slice of the registry, the suspended partner included: the unit tests check every
     # demo partner against the rules and the request model; this checks the loading.
-    chosen = demo_partners.DEMO_PARTNERS[:15] + [p for p in demo_partners.DEMO_PARTNERS if p["name"] in SUSPENDED]
-    monkeypatch.setattr(demo_partners, "DEMO_PARTNERS", chosen)
+    chosen = DEMO_PARTNERS[:15] + [p for p in DEMO_PARTNERS if p["name"] in SUSPENDED]
     partners = processes("partners")
     console = Console(quiet=True)
     with httpx.Client(base_url=partners.url, headers=auth("admin"), timeout=30) as client:
-        first = load(console, client)
-        again = load(console, client)
+        first = load(console, client, chosen)
+        again = load(console, client, chosen)
         assert first == again and len(set(first)) == len(chosen)
 
         listed, cursor = [], None

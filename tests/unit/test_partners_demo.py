@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 from itertools import count
 
 from services.partners import domain
 from services.partners.api import PartnerIn
-from sinergi_cli.demo_partners import DEMO_PARTNERS, KECAMATAN, SUSPENDED
+from sinergi_cli.demo import read
+from sinergi_cli.demo.partners import DEMO_PARTNERS, KECAMATAN, SUSPENDED
 
 
 def test_every_demo_partner_passes_the_registry_rules():
@@ -34,3 +36,12 @@ def test_the_demo_region_looks_like_kota_bandung_in_the_seed_articles():
     assert sum(len(p["agreements"]) for p in DEMO_PARTNERS) >= 20
     assert {p["district"] for p in DEMO_PARTNERS} - {None} <= set(KECAMATAN.values())
     assert len(KECAMATAN) == 30 and set(SUSPENDED) <= {p["name"] for p in DEMO_PARTNERS}
+
+
+def test_the_standing_agreements_are_about_to_expire_whenever_the_demo_is_loaded():
+    """So the agreement_expiring reminders (30 and 7 days before) have something to say on any day."""
+    later = date(2031, 3, 1)
+    until = {a["number"]: a["valid_until"] for p in read("partners", today=later)["partner"]
+             for a in p.get("agreements", [])}
+    assert until["012/PP.08-NK/3273/2024"] == "2031-03-26" and until["013/PP.08-NK/3273/2024"] == "2031-03-08"
+    assert until["014/PP.08-NK/3273/2024"] == "2024-12-31"
