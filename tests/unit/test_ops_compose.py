@@ -22,13 +22,14 @@ import jsonschema
 import pytest
 import yaml
 
+from shared.serve import PORTS
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 SCHEMAS = ROOT / "tests" / "ops_schemas"
 COMPOSE_SPEC_SHA256 = "46b7d35f19dd93a05f8fea530291bf84d881c1791ec167ecf0e6fb94e639d496"
 SECRETS = {"SINERGI_AUTH_SECRET", "RABBITMQ_ADMIN_PASSWORD", "MONGO_ROOT_PASSWORD", "MONGO_REPLICA_SET_KEY",
            "SINERGI_BROKER_PASSWORD_PARTNERS", "SINERGI_BROKER_PASSWORD_ACTIVITIES",
            "SINERGI_BROKER_PASSWORD_NOTIFICATIONS", "SINERGI_BROKER_PASSWORD_SUBSCRIBER"}
-SERVICES = ("partners", "activities", "notifications")
 VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 
 
@@ -102,7 +103,7 @@ def test_dependencies_wait_for_health(compose):
         for dependency, how in (service.get("depends_on") or {}).items():
             assert dependency in compose["services"], f"{name} depends on unknown {dependency}"
             assert how["condition"] == "service_healthy", f"{name} → {dependency}: {how}"
-    for name in SERVICES:
+    for name in PORTS:
         assert {"mongodb", "rabbitmq-setup"} <= set(compose["services"][name]["depends_on"])
 
 
@@ -118,9 +119,9 @@ def test_every_secret_is_required_and_none_has_a_default(raw):
 
 
 def test_the_three_services_are_one_image_from_the_dockerfile_chosen_by_command(compose):
-    images = {json.dumps([compose["services"][s]["image"], compose["services"][s]["build"]]) for s in SERVICES}
+    images = {json.dumps([compose["services"][s]["image"], compose["services"][s]["build"]]) for s in PORTS}
     assert len(images) == 1
-    for name in SERVICES:
+    for name in PORTS:
         service = compose["services"][name]
         assert service["build"]["dockerfile"] == "Dockerfile" and service["build"]["context"] == "."
         assert service["command"] == ["serve", name]
