@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import tzinfo
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -22,42 +21,27 @@ from shared.idempotency import resource_id
 from shared.outbox import OUTBOX, PENDING
 from shared.pagination import Cursor, Limit
 from shared.regions import REGION_CODE
+from shared.settings import Settings
 from shared.web import expected_version, with_etag
 
 router = APIRouter()
 
 
-# What main.py wired, as each route asks for it.
-def _recipients(request: Request) -> Recipients:
-    return request.app.state.recipients
+def _wired(name: str) -> Any:
+    """A dependency on what main.py wired under ``name``, so a route names only what it uses."""
+
+    def wired(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return Depends(wired)
 
 
-def _inboxes(request: Request) -> Inboxes:
-    return request.app.state.inboxes
-
-
-def _deliveries(request: Request) -> Deliveries:
-    return request.app.state.deliveries
-
-
-def _runner(request: Request) -> DeliveryRunner:
-    return request.app.state.runner
-
-
-def _jobs(request: Request) -> Jobs:
-    return request.app.state.jobs
-
-
-def _zone(request: Request) -> tzinfo:
-    return request.app.state.settings.zone
-
-
-RecipientsDep = Annotated[Recipients, Depends(_recipients)]
-InboxesDep = Annotated[Inboxes, Depends(_inboxes)]
-DeliveriesDep = Annotated[Deliveries, Depends(_deliveries)]
-RunnerDep = Annotated[DeliveryRunner, Depends(_runner)]
-JobsDep = Annotated[Jobs, Depends(_jobs)]
-Zone = Annotated[tzinfo, Depends(_zone)]
+RecipientsDep = Annotated[Recipients, _wired("recipients")]
+InboxesDep = Annotated[Inboxes, _wired("inboxes")]
+DeliveriesDep = Annotated[Deliveries, _wired("deliveries")]
+RunnerDep = Annotated[DeliveryRunner, _wired("runner")]
+JobsDep = Annotated[Jobs, _wired("jobs")]
+SettingsDep = Annotated[Settings, _wired("settings")]
 
 SAFE_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 Language = Literal["id", "en"]
@@ -269,9 +253,9 @@ async def retry_delivery(delivery_id: str, _: Admin, runner: RunnerDep) -> JSONR
 
 
 @router.get("/jobs", tags=["schedule"], summary="Reminders, alerts and digests still to come")
-async def list_jobs(_: Viewer, jobs: JobsDep, zone: Zone, kind: str | None = None, subject: str | None = None,
-                    limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
+async def list_jobs(_: Viewer, jobs: JobsDep, settings: SettingsDep, kind: str | None = None,
+                    subject: str | None = None, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
     query = {k: v for k, v in {"kind": kind, "subject": subject}.items() if v is not None}
     docs, next_cursor = await jobs.page(query, limit, cursor)
-    items = [{**public(d), "due_local": d["due_at"].astimezone(zone).isoformat()} for d in docs]
+    items = [{**public(d), "due_local": d["due_at"].astimezone(settings.zone).isoformat()} for d in docs]
     return {"items": jsonable_encoder(items), "next_cursor": next_cursor}

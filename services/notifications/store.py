@@ -1,5 +1,7 @@
 """The notifications service's MongoDB collections, kept small where they are read often.
 
+(Over 400 lines: every collection of the service is here, so nothing else touches one.)
+
 On the FerretDB store every lookup costs time in proportion to the collection, so:
 
 - each recipient's inbox is its own collection (``inbox_<recipient id>``): reading an inbox or
@@ -8,7 +10,9 @@ On the FerretDB store every lookup costs time in proportion to the collection, s
   a few seconds, the sent ones until their ``sinergi.notification.sent`` is published; then
   they move to ``delivery_log``. The scheduler scans ``deliveries`` on every tick;
 - ``jobs`` holds only scheduled work not yet done; ``claims`` is insert-only (an insert is
-  one unique-index probe however large the collection), pruned on a timer.
+  one unique-index probe however large the collection), pruned on a timer;
+- ``partners``, ``activities`` and ``targets`` are read models (:class:`Snapshots`): each
+  aggregate's newest snapshot as its event carried it, read back as a typed model.
 
 A notification shows each channel's delivery as a summary taken from the delivery at some
 version; a summary is only ever replaced by one of a later version (:meth:`Inboxes.set_delivery`),

@@ -289,3 +289,63 @@ def test_a_digest_of_a_quiet_week_still_renders():
     subject, body = Texts(WIB, "Kab. Blora").render("id", trigger.template, trigger.context)
     assert subject == "Ringkasan mingguan KPU Kab. Blora: 4 November 2024 – 10 November 2024"
     assert "Kegiatan pekan lalu : 0" in body
+
+
+# --- Words, events, read models ----------------------------------------------------------------
+
+
+def test_labels_are_the_shared_vocabularys_as_a_sentence_reads_them():
+    assert label("pemilih_pemula", "segment") == "pemilih pemula"
+    assert label("disabilitas", "segment") == "penyandang disabilitas"
+    assert label("goes_to_school", "format") == "KPU goes to school"  # an acronym keeps its capitals
+    assert label("opd_diskominfo", "partner_type") == "OPD Diskominfo"
+    assert label("held", "activity_status", "en") == "held"
+    assert label("pks", "doc_type", "en") == "cooperation agreement (PKS)"
+    assert label("pks", "doc_type", "en", start=True) == "Cooperation agreement (PKS)"
+    assert label("pilkada-2024", "election") == "Pilkada 2024"
+    assert label("pilkada-2024", "election", "en") == "the 2024 regional elections"
+
+
+def test_an_agreement_alert_that_begins_with_its_kind_begins_with_a_capital():
+    partner = Partner.model_validate({"id": "P-1", "name": "Diskominfo", "status": "active", "agreements": [
+        {"id": "AG-1", "doc_type": "pks", "number": "7/PKS/2024", "valid_until": "2024-12-31"}]})
+    job = Job("partner:P-1:agreement:AG-1:30", "2024-12-31", JobKind.agreement, "P-1",
+              datetime(2024, 12, 1, 1, tzinfo=UTC), {"agreement_id": "AG-1", "days": 30})
+    trigger = rules.agreement_expiring(job, partner, WIB, datetime(2024, 12, 1, 8, tzinfo=WIB))
+    subject, body = Texts(WIB, "Kota Bandung").render("en", trigger.template, trigger.context)
+    assert subject == "Cooperation agreement (PKS) with Diskominfo expires in 30 days (Tuesday 31 December 2024)"
+    assert body.startswith("The cooperation agreement (PKS) no. 7/PKS/2024 with Diskominfo is valid until")
+    assert trigger.data["agreement"]["number"] == "7/PKS/2024" and trigger.data["partner"]["id"] == "P-1"
+
+
+def test_a_delivery_outcome_is_published_as_a_notification_snapshot_without_its_body():
+    from services.notifications.events import delivery_ended
+    from shared.events import EventType, NotificationEvent
+
+    at = datetime(2024, 11, 5, 1, tzinfo=UTC)
+    delivery = {"_id": "N1.email", "version": 3, "created_at": at, "updated_at": at, "notification_id": "N1",
+                "recipient_id": None, "audience": "contact:sari@kimdago.id", "rule": "activity.scheduled",
+                "subject": "Undangan", "channel": "email", "region": "32.73", "to": "sari@kimdago.id",
+                "body": "Yth. Ibu Sari", "history": [], "cause": {"type": "sinergi.activity.scheduled", "id": "A@2"},
+                "status": "sent", "attempts": 1, "last_error": None}
+    event = delivery_ended(EventType.NOTIFICATION_SENT, delivery)
+    assert (event.subject, event.aggregateversion, event.source) == ("N1.email", 3, "/sinergi/32.73/notifications")
+    assert set(event.data) == {"id", "version", "created_at", "updated_at", "notification_id", "recipient_id", "rule",
+                               "subject", "channel", "region", "cause", "delivery"}
+    assert event.data["recipient_id"] == "contact:sari@kimdago.id"
+    assert event.data["delivery"] == {"status": "sent", "attempts": 1, "last_error": None}
+    NotificationEvent.model_validate_json(event.to_wire())  # what the published schema describes
+
+
+def test_read_models_take_nulls_as_defaults_and_naive_times_as_utc():
+    activity = Activity.model_validate({"id": "A-1", "segments": None, "location": None, "partners": None,
+                                        "starts_at": "2024-11-06T02:00:00", "ends_at": "not a date",
+                                        "outcome": {"reach": "many", "attendance_total": 40}, "whatever": 1})
+    assert activity.segments == [] and activity.partners == [] and activity.regions == ()
+    assert activity.starts_at == datetime(2024, 11, 6, 2, tzinfo=UTC) and activity.ends_at is None
+    assert activity.reach == 40 and activity.attendance == 40
+    partner = Partner.model_validate({"id": "P", "agreements": [
+        {"id": "AG", "valid_until": "2024-11-05T23:59:00+07:00", "signed_by": "Kepala Dinas"}]})
+    agreement = partner.agreements[0]
+    assert agreement.until(WIB) == date(2024, 11, 5) and agreement.until(ZoneInfo("UTC")) == date(2024, 11, 5)
+    assert agreement.model_dump(mode="json")["signed_by"] == "Kepala Dinas"  # a webhook passes it on
