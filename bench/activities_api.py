@@ -23,7 +23,6 @@ import os
 import random
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,7 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.leftovers import remove  # noqa: E402
+from bench.server import spawn  # noqa: E402
 from shared.auth import mint  # noqa: E402
+from shared.serve import PORTS  # noqa: E402
 
 DIRECT = ["forum_warga", "diskusi", "seminar", "talkshow", "simulasi_pemungutan", "goes_to_school",
           "goes_to_campus", "pentas_seni", "tatap_muka", "door_to_door"]
@@ -185,36 +186,9 @@ async def bench(url: str, token: str, count: int, concurrency: int) -> None:
                                                                            "format": "xlsx"})], 1)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def spawn(secret: str, sweep_seconds: float | None, prefix: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "SINERGI_AUTH_SECRET": secret, "SINERGI_PORT": str(port), "SINERGI_DB_PREFIX": f"{prefix}_",
-           "SINERGI_BUS_PREFIX": f"{prefix}.", "SINERGI_LOG_LEVEL": "warning"}
-    if sweep_seconds is not None:
-        env["SINERGI_OUTBOX_SWEEP_SECONDS"] = str(sweep_seconds)
-    process = subprocess.Popen([sys.executable, "-m", "services.activities"], cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                print(f"spawned the activities service on {url} (databases {prefix}_*)", file=sys.stderr)
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise SystemExit("the spawned activities service did not become ready in 60 s")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8102", help="a running activities service")
+    parser.add_argument("--url", default=f"http://127.0.0.1:{PORTS['activities']}", help="a running activities service")
     parser.add_argument("--spawn", action="store_true", help="start a service of its own instead (own databases)")
     parser.add_argument("--count", type=int, default=5000, help="activities to create (default 5000)")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
@@ -229,7 +203,8 @@ def main() -> None:
     url = args.url
     prefix = f"bench{secrets.token_hex(3)}"
     if args.spawn:
-        process, url = spawn(secret, args.sweep_seconds, prefix)
+        sweep = {} if args.sweep_seconds is None else {"SINERGI_OUTBOX_SWEEP_SECONDS": str(args.sweep_seconds)}
+        process, url = spawn("activities", secret, prefix, **sweep)
     try:
         token = mint(secret, sub="bench", role="operator", regions=["32.73"], ttl=timedelta(hours=6))
         asyncio.run(bench(url, token, args.count, args.concurrency))
@@ -243,3 +218,7 @@ def main() -> None:
             remove(prefix)
 
 
+
+
+if __name__ == "__main__":
+    main()

@@ -31,8 +31,6 @@ import platform
 import random
 import secrets
 import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -46,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.leftovers import remove  # noqa: E402
-from bench.server import describe  # noqa: E402
+from bench.server import describe, spawn  # noqa: E402
 from shared.auth import mint  # noqa: E402
 
 TYPES = ["kim", "ormas_komunitas", "media", "sekolah", "keagamaan", "perguruan_tinggi", "opd_lain", "relawan"]
@@ -186,31 +184,6 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {memory} RAM, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def spawn(secret: str, prefix: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "SINERGI_AUTH_SECRET": secret, "SINERGI_PORT": str(port), "SINERGI_DB_PREFIX": f"{prefix}_",
-           "SINERGI_BUS_PREFIX": f"{prefix}.", "SINERGI_LOG_LEVEL": "warning"}
-    process = subprocess.Popen([sys.executable, "-m", "services.partners"], cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                print(f"spawned the partners service on {url} (database {prefix}_partners)", file=sys.stderr)
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise SystemExit("the spawned partners service did not become ready in 60 s")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a running partners service (default: start one of its own)")
@@ -231,7 +204,7 @@ def main() -> None:
     prefix = f"bench{secrets.token_hex(3)}"
     process, url, database = None, args.url, args.db
     if spawning:
-        process, url = spawn(secret, prefix)
+        process, url = spawn("partners", secret, prefix)
         database = f"{prefix}_partners"
     try:
         token = mint(secret, sub="bench", role="operator", regions=["32.73"], ttl=timedelta(hours=6))
