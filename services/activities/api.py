@@ -10,15 +10,17 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt
 
-from services.activities.domain import Format, Kind, Method, PartnerRole, Segment, Stage, Status, Topic
+from services.activities.domain import Activity, Status
 from services.activities.elections import ELECTIONS
-from services.activities.handlers import Activities, Figures, Period, TargetBook, jsonable
-from services.activities.replica import PartnerReplica
-from services.activities.store import targets_snapshot
+from services.activities.figures import Figures, Period
+from services.activities.handlers import Activities, TargetBook
+from services.activities.store import ActivityFilter, PartnerReplica
+from services.activities.views import ActivityViews, targets_view
 from shared.auth import Operator, Viewer
+from shared.errors import NotFound
 from shared.idempotency import resource_id
 from shared.pagination import Cursor, Limit
-from shared.problems import NotFound
+from shared.vocabulary import Format, Kind, Method, PartnerRole, Segment, Stage, Topic
 from shared.web import expected_version, with_etag
 
 router = APIRouter()
@@ -192,6 +194,10 @@ def _activities(request: Request) -> Activities:
     return request.app.state.activities
 
 
+def _views(request: Request) -> ActivityViews:
+    return request.app.state.views
+
+
 def _targets(request: Request) -> TargetBook:
     return request.app.state.targets
 
@@ -200,15 +206,35 @@ def _figures(request: Request) -> Figures:
     return request.app.state.figures
 
 
+def _replica(request: Request) -> PartnerReplica:
+    return request.app.state.replica
+
+
 ActivitiesDep = Annotated[Activities, Depends(_activities)]
+ViewsDep = Annotated[ActivityViews, Depends(_views)]
+ReplicaDep = Annotated[PartnerReplica, Depends(_replica)]
 TargetsDep = Annotated[TargetBook, Depends(_targets)]
 FiguresDep = Annotated[Figures, Depends(_figures)]
 From = Annotated[str | None, Query(alias="from", description="2024-10-01 (local day) or a date-time with offset")]
 To = Annotated[str | None, Query(alias="to", description="2024-10-31 (included) or a date-time (excluded)")]
+ElectionId = Annotated[str, Query(description="an id from GET /elections")]
+
+
+def _period(request: Request, start: From = None, end: To = None) -> Period:
+    """``from`` and ``to``, in the region's days (``SINERGI_TIMEZONE``)."""
+    return Period.parse(start, end, request.app.state.settings.zone)
+
+
+During = Annotated[Period, Depends(_period)]
 
 
 def _answer(view: dict[str, Any], status_code: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
     return with_etag(view, view["version"], status_code, headers)
+
+
+async def _show(views: ActivityViews, activity: Activity, status_code: int = 200,
+                headers: dict[str, str] | None = None) -> JSONResponse:
+    return _answer(await views.present(activity), status_code, headers)
 
 
 # --- activities ----------------------------------------------------------------------------
@@ -216,77 +242,69 @@ def _answer(view: dict[str, Any], status_code: int = 200, headers: dict[str, str
 
 @router.post("/activities", status_code=201, response_model=ActivityOut, tags=["activities"],
              summary="Plan an activity (status planned)")
-async def plan(body: ActivityIn, request: Request, _: Operator, activities: ActivitiesDep) -> JSONResponse:
+async def plan(body: ActivityIn, request: Request, _: Operator, activities: ActivitiesDep,
+               views: ViewsDep) -> JSONResponse:
     activity_id = resource_id(request)
-    view = await activities.plan(activity_id, body.model_dump(exclude_unset=True))
-    return _answer(view, 201, {"Location": f"/activities/{activity_id}"})
+    activity = await activities.plan(activity_id, body.model_dump(exclude_unset=True))
+    return await _show(views, activity, 201, {"Location": f"/activities/{activity_id}"})
 
 
 @router.get("/activities", response_model=ActivityPage, tags=["activities"], summary="List activities")
 async def list_activities(
     _: Viewer,
-    activities: ActivitiesDep,
-    request: Request,
-    status: Status | None = None,
-    election: str | None = None,
-    segment: Segment | None = None,
-    format: Format | None = None,
-    partner_id: str | None = None,
-    district: str | None = None,
-    start: From = None,
-    end: To = None,
+    views: ViewsDep,
+    wanted: Annotated[ActivityFilter, Depends()],
+    period: During,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    period = Period.parse(start, end, request.app.state.settings.zone)
-    filters = {"status": status, "election": election, "segment": segment, "format": format,
-               "partner_id": partner_id, "district": district, "starts_from": period.start,
-               "starts_before": period.end}
-    items, next_cursor = await activities.search(filters, limit, cursor)
+    items, next_cursor = await views.search(wanted, period.start, period.end, limit, cursor)
     return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/activities/{activity_id}", response_model=ActivityOut, tags=["activities"], summary="Read an activity")
-async def read(activity_id: str, _: Viewer, activities: ActivitiesDep) -> JSONResponse:
-    return _answer(await activities.get(activity_id))
+async def read(activity_id: str, _: Viewer, views: ViewsDep) -> JSONResponse:
+    return _answer(await views.get(activity_id))
 
 
 @router.patch("/activities/{activity_id}", response_model=ActivityOut, tags=["activities"],
               summary="Edit a planned or scheduled activity (If-Match honoured)")
 async def edit(activity_id: str, body: ActivityFields, request: Request, _: Operator,
-               activities: ActivitiesDep) -> JSONResponse:
-    return _answer(await activities.edit(activity_id, body.model_dump(exclude_unset=True), expected_version(request)))
+               activities: ActivitiesDep, views: ViewsDep) -> JSONResponse:
+    changes = body.model_dump(exclude_unset=True)
+    return await _show(views, await activities.edit(activity_id, changes, expected_version(request)))
 
 
 @router.post("/activities/{activity_id}/schedule", response_model=ActivityOut, tags=["life cycle"],
              summary="Schedule (planned → scheduled) or reschedule (scheduled → scheduled)")
 async def schedule(activity_id: str, body: ScheduleIn, request: Request, _: Operator,
-                   activities: ActivitiesDep) -> JSONResponse:
+                   activities: ActivitiesDep, views: ViewsDep) -> JSONResponse:
     location = body.location.model_dump() if body.location is not None else None
-    return _answer(await activities.schedule(activity_id, body.starts_at, body.ends_at, location,
-                                             expected_version(request)))
+    return await _show(views, await activities.schedule(activity_id, body.starts_at, body.ends_at, location,
+                                                         expected_version(request)))
 
 
 @router.post("/activities/{activity_id}/hold", response_model=ActivityOut, tags=["life cycle"],
              summary="It took place (scheduled → held); refused before starts_at")
-async def hold(activity_id: str, request: Request, _: Operator, activities: ActivitiesDep) -> JSONResponse:
-    return _answer(await activities.hold(activity_id, expected_version(request)))
+async def hold(activity_id: str, request: Request, _: Operator, activities: ActivitiesDep,
+               views: ViewsDep) -> JSONResponse:
+    return await _show(views, await activities.hold(activity_id, expected_version(request)))
 
 
 @router.post("/activities/{activity_id}/report", response_model=ActivityOut, tags=["life cycle"],
              summary="Report the outcome (held → reported)")
 async def report(activity_id: str, body: ReportIn, request: Request, _: Operator,
-                 activities: ActivitiesDep) -> JSONResponse:
+                 activities: ActivitiesDep, views: ViewsDep) -> JSONResponse:
     outcome = body.model_dump()
     outcome["attendance_by_segment"] = {k.value: v for k, v in body.attendance_by_segment.items()}
-    return _answer(await activities.report(activity_id, outcome, expected_version(request)))
+    return await _show(views, await activities.report(activity_id, outcome, expected_version(request)))
 
 
 @router.post("/activities/{activity_id}/cancel", response_model=ActivityOut, tags=["life cycle"],
              summary="Cancel a planned or scheduled activity")
 async def cancel(activity_id: str, body: CancelIn, request: Request, _: Operator,
-                 activities: ActivitiesDep) -> JSONResponse:
-    return _answer(await activities.cancel(activity_id, body.reason, expected_version(request)))
+                 activities: ActivitiesDep, views: ViewsDep) -> JSONResponse:
+    return await _show(views, await activities.cancel(activity_id, body.reason, expected_version(request)))
 
 
 # --- targets, figures, reports -----------------------------------------------------------------
@@ -298,8 +316,8 @@ async def put_targets(election: str, body: TargetsIn, request: Request, _: Opera
                       targets: TargetsDep) -> JSONResponse:
     values = body.model_dump()
     values["segment_targets"] = {k.value: v for k, v in body.segment_targets.items()}
-    view, created = await targets.put(election, values, expected_version(request))
-    return _answer(view, 201 if created else 200)
+    found, created = await targets.put(election, values, expected_version(request))
+    return _answer(targets_view(found), 201 if created else 200)
 
 
 @router.get("/targets/{election}", response_model=TargetsOut, tags=["targets"], summary="An election's targets")
@@ -307,36 +325,30 @@ async def get_targets(election: str, _: Viewer, targets: TargetsDep) -> JSONResp
     found = await targets.get(election)
     if found is None:
         raise NotFound(f"no targets are set for {election} yet; PUT /targets/{election} sets them")
-    return _answer(jsonable(targets_snapshot(found)))
+    return _answer(targets_view(found))
 
 
 @router.get("/stats/coverage", tags=["figures"],
             summary="Activities by status, attendance and reach per group, against targets, with gaps")
 async def coverage(
-    request: Request,
     _: Viewer,
     figures: FiguresDep,
-    election: Annotated[str, Query(description="an id from GET /elections")],
+    election: ElectionId,
+    period: During,
     group_by: GroupBy = GroupBy.segment,
-    start: From = None,
-    end: To = None,
 ) -> dict[str, Any]:
-    period = Period.parse(start, end, request.app.state.settings.zone)
     return await figures.coverage(election, group_by.value, period)
 
 
 @router.get("/reports/activities", tags=["figures"], response_class=Response,
             summary="The period report (laporan kegiatan sosialisasi) as XLSX or CSV")
 async def activity_report(
-    request: Request,
     _: Viewer,
     figures: FiguresDep,
-    election: Annotated[str, Query(description="an id from GET /elections")],
-    start: From = None,
-    end: To = None,
+    election: ElectionId,
+    period: During,
     format: ReportFormat = ReportFormat.xlsx,
 ) -> Response:
-    period = Period.parse(start, end, request.app.state.settings.zone)
     content, media_type, filename = await figures.report(election, period, format.value)
     return Response(content, media_type=media_type,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
@@ -359,16 +371,14 @@ async def election(election_id: str, _: Viewer) -> dict[str, Any]:
 
 
 @router.get("/replica/partners", tags=["replica"], summary="This service's copy of the partner registry")
-async def known_partners(request: Request, _: Viewer, status: str | None = None, limit: Limit = 50,
+async def known_partners(_: Viewer, replica: ReplicaDep, status: str | None = None, limit: Limit = 50,
                          cursor: Cursor = None) -> dict[str, Any]:
-    replica: PartnerReplica = request.app.state.replica
     found, next_cursor = await replica.page(status, limit, cursor)
     return {"items": [p.describe() for p in found], "next_cursor": next_cursor}
 
 
 @router.get("/replica/partners/{partner_id}", tags=["replica"], summary="This service's copy of a partner")
-async def known_partner(partner_id: str, request: Request, _: Viewer) -> dict[str, Any]:
-    replica: PartnerReplica = request.app.state.replica
+async def known_partner(partner_id: str, _: Viewer, replica: ReplicaDep) -> dict[str, Any]:
     partner = await replica.get(partner_id)
     if partner is None:
         raise NotFound(f"partner {partner_id} is not known to the activities service (yet)")

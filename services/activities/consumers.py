@@ -5,7 +5,7 @@ from __future__ import annotations
 from faststream.middlewares import AckPolicy
 from faststream.rabbit.annotations import RabbitMessage
 
-from services.activities.replica import PartnerReplica
+from services.activities.store import PartnerReplica
 from shared.events import AnyEvent
 from shared.logging import get_logger
 from shared.runtime import Infrastructure

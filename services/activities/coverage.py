@@ -1,4 +1,5 @@
-"""Coverage figures, computed by the database in one aggregation over the activities.
+"""Coverage figures: the facts each activity document carries, the one aggregation that adds them up
+(run by ``store.py``), and the arithmetic on the result. No I/O.
 
 FerretDB 1.24 (our store where no MongoDB is installed) shapes how this works; each point
 was checked against it:
@@ -32,8 +33,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from pymongo.asynchronous.collection import AsyncCollection
 
 from services.activities.domain import Activity, Status
 
@@ -117,12 +116,6 @@ def pipeline(match: dict[str, Any]) -> list[dict[str, Any]]:
         {"$unwind": f"${FIELD}"},
         {"$group": {"_id": f"${FIELD}.k", "v": {"$sum": f"${FIELD}.v"}}},
     ]
-
-
-async def tally(collection: AsyncCollection, match: dict[str, Any]) -> Cube:
-    """Run the pipeline; the figures of every key of every dimension."""
-    cursor = await collection.aggregate(pipeline(match))
-    return fold(await cursor.to_list(length=None))
 
 
 def fold_facts(fact_lists: list[list[dict[str, Any]]]) -> Cube:

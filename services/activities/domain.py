@@ -8,23 +8,28 @@ Life cycle (CONTRACT §4)::
 
 Every method checks its rule, changes state, bumps ``version`` by one and records exactly one
 past-tense event; a call that changes nothing records nothing. A broken rule raises
-:class:`TransitionRefused` (the current state forbids it: 409) or :class:`InvalidActivity`
-(a field is wrong: 422), each worded for the operator who reads it.
+:class:`TransitionRefused` (the current state forbids it: a ``Conflict``, 409, naming
+``current_status``) or :class:`~services.activities.fields.InvalidActivity` (a field is wrong:
+``Invalid``, 422), each worded for the operator who reads it. The words (segments, formats, ...)
+are ``shared.vocabulary``'s; what each field accepts is in ``fields.py``.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.activities.elections import ELECTIONS, Election, known_elections
-from shared.regions import within
-
-# --- the words of DOMAIN.md --------------------------------------------------------------------
+from services.activities.elections import ELECTIONS
+from services.activities.fields import (
+    DETAILS, TARGET_FIELDS, ActivityError, InvalidActivity, Location, Outcome, PartnerRef, Speaker, clean,
+    clean_location, detail_errors, election_of, location_errors, outcome_errors, refuse, target_values, text,
+    time_errors,
+)
+from shared.errors import Conflict
+from shared.vocabulary import Format, Kind, Method, Segment, Stage, Topic
 
 
 class Status(StrEnum):
@@ -35,166 +40,12 @@ class Status(StrEnum):
     cancelled = "cancelled"
 
 
-class Kind(StrEnum):
-    sosialisasi = "sosialisasi"
-    pendidikan_pemilih = "pendidikan_pemilih"
-
-
-class Method(StrEnum):
-    langsung = "langsung"
-    tidak_langsung = "tidak_langsung"
-
-
-class Format(StrEnum):
-    # direct (face to face)
-    tatap_muka = "tatap_muka"
-    forum_warga = "forum_warga"
-    diskusi = "diskusi"
-    seminar = "seminar"
-    talkshow = "talkshow"
-    simulasi_pemungutan = "simulasi_pemungutan"
-    door_to_door = "door_to_door"
-    goes_to_school = "goes_to_school"
-    goes_to_campus = "goes_to_campus"
-    pentas_seni = "pentas_seni"
-    budaya_lokal = "budaya_lokal"
-    rapat_koordinasi = "rapat_koordinasi"
-    kunjungan_rpp = "kunjungan_rpp"
-    # indirect (media)
-    media_cetak = "media_cetak"
-    radio = "radio"
-    televisi = "televisi"
-    media_online = "media_online"
-    media_sosial = "media_sosial"
-    luar_ruang = "luar_ruang"
-    bahan_sosialisasi = "bahan_sosialisasi"
-    konten_kreatif = "konten_kreatif"
-    # either
-    lainnya = "lainnya"
-
-
-MEDIA_FORMATS = frozenset({
-    Format.media_cetak, Format.radio, Format.televisi, Format.media_online, Format.media_sosial,
-    Format.luar_ruang, Format.bahan_sosialisasi, Format.konten_kreatif,
-})
-DIRECT_FORMATS = frozenset(set(Format) - MEDIA_FORMATS - {Format.lainnya})
-
-
-class Segment(StrEnum):
-    keluarga = "keluarga"
-    pemilih_pemula = "pemilih_pemula"
-    pemilih_muda = "pemilih_muda"
-    perempuan = "perempuan"
-    disabilitas = "disabilitas"
-    berkebutuhan_khusus = "berkebutuhan_khusus"
-    marjinal = "marjinal"
-    komunitas = "komunitas"
-    keagamaan = "keagamaan"
-    warga_internet = "warga_internet"
-    masyarakat_adat = "masyarakat_adat"
-    pelajar = "pelajar"
-    lansia = "lansia"
-    umum = "umum"
-
-
-class Topic(StrEnum):
-    tahapan = "tahapan"
-    tata_cara_memilih = "tata_cara_memilih"
-    jadwal_pemungutan = "jadwal_pemungutan"
-    daftar_pemilih = "daftar_pemilih"
-    hak_pilih = "hak_pilih"
-    surat_suara_sah = "surat_suara_sah"
-    anti_politik_uang = "anti_politik_uang"
-    netralitas_asn = "netralitas_asn"
-    bijak_media_sosial = "bijak_media_sosial"
-    anti_hoaks = "anti_hoaks"
-    profil_calon = "profil_calon"
-    partisipasi = "partisipasi"
-    lainnya = "lainnya"
-
-
-class Stage(StrEnum):
-    perencanaan = "perencanaan"
-    pembentukan_adhoc = "pembentukan_adhoc"
-    pemutakhiran_data_pemilih = "pemutakhiran_data_pemilih"
-    pendaftaran_peserta = "pendaftaran_peserta"
-    pencalonan = "pencalonan"
-    kampanye = "kampanye"
-    masa_tenang = "masa_tenang"
-    pemungutan_penghitungan = "pemungutan_penghitungan"
-    rekapitulasi = "rekapitulasi"
-    penetapan_hasil = "penetapan_hasil"
-    pasca_tahapan = "pasca_tahapan"
-
-
-class PartnerRole(StrEnum):
-    penyelenggara = "penyelenggara"
-    mitra = "mitra"
-    narasumber = "narasumber"
-    tempat = "tempat"
-    media = "media"
-
-
-DISTRICT_CODE = re.compile(r"^\d{2}\.\d{2}\.\d{2}$")
-VILLAGE_CODE = re.compile(r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")
-WEB_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
-
-# --- errors ----------------------------------------------------------------------------------
-
-
-class ActivityError(Exception):
-    """A rule of outreach tracking was broken; the message speaks to the operator."""
-
-
-class InvalidActivity(ActivityError):
-    """One or more fields are wrong (422): ``errors`` maps each field to what is wrong with it."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-
-
-class TransitionRefused(ActivityError):
-    """The activity's current state forbids the change (409)."""
+class TransitionRefused(ActivityError, Conflict):
+    """The activity's current state forbids the change (409, naming ``current_status``)."""
 
     def __init__(self, message: str, status: Status) -> None:
-        super().__init__(message)
+        super().__init__(message, current_status=status.value)
         self.status = status
-
-
-# --- values ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PartnerRef:
-    partner_id: str
-    role: PartnerRole
-
-
-@dataclass(frozen=True)
-class Speaker:
-    name: str
-    affiliation: str | None = None
-
-
-@dataclass(frozen=True)
-class Location:
-    district: str | None = None  # kecamatan code, e.g. 32.73.02
-    village: str | None = None  # desa/kelurahan code, e.g. 32.73.02.1004
-    venue: str | None = None
-    online_url: str | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    attendance_total: int
-    attendance_by_segment: dict[str, int]
-    women: int
-    disabled: int
-    reach: int
-    documentation_urls: tuple[str, ...]
-    notes: str | None
-    reported_at: datetime
 
 
 # --- events (past tense, recorded by the aggregate) ----------------------------------------------
@@ -243,9 +94,6 @@ class TargetsSet:
 
 # --- the aggregate ---------------------------------------------------------------------------
 
-# What POST /activities and PATCH may set; the life-cycle fields change only by transitions.
-DETAILS = ("title", "description", "kind", "election", "stage", "topics", "method", "format", "segments",
-           "partners", "speakers", "location", "starts_at", "ends_at", "planned_reach")
 EDITABLE_STATUSES = frozenset({Status.planned, Status.scheduled})
 TOOK_PLACE = frozenset({Status.held, Status.reported})
 
@@ -288,8 +136,8 @@ class Activity:
         unknown = set(details) - set(DETAILS)
         if unknown:
             raise InvalidActivity({name: "not a field of an activity" for name in sorted(unknown)})
-        values = _clean(details)
-        _check(region, values)
+        values = clean(details)
+        refuse(detail_errors(region, values))
         activity = cls(id=id, region=region, created_at=now, updated_at=now, **values)
         activity.events.append(ActivityPlanned())
         return activity
@@ -304,8 +152,8 @@ class Activity:
             moved = "starts_at" if "starts_at" in changes else "ends_at"
             raise InvalidActivity({moved: f"activity {self.id} is scheduled; move it with "
                                           f"POST /activities/{self.id}/schedule"})
-        merged = _clean({**self.details(), **changes})
-        _check(self.region, merged)
+        merged = clean({**self.details(), **changes})
+        refuse(detail_errors(self.region, merged))
         changed = tuple(name for name in DETAILS if merged[name] != getattr(self, name))
         if not changed:
             return ()
@@ -326,10 +174,10 @@ class Activity:
         Returns False when a scheduled activity is asked to stay exactly where it is.
         """
         self._require(EDITABLE_STATUSES, "scheduled")
-        _check_times(starts_at, ends_at)
-        place = self.location if location is None else _clean_location(location)
+        refuse(time_errors(starts_at, ends_at))
+        place = self.location if location is None else clean_location(location)
         if place is not None:
-            _check_location(self.region, place)
+            refuse(location_errors(self.region, place))
         if (self.status is Status.scheduled and (starts_at, ends_at, place)
                 == (self.starts_at, self.ends_at, self.location)):
             return False
@@ -386,17 +234,17 @@ class Activity:
             disabled=disabled,
             reach=attendance_total if reach is None else reach,
             documentation_urls=tuple(documentation_urls),
-            notes=_text(notes, multiline=True),
+            notes=text(notes, multiline=True),
             reported_at=now,
         )
-        _check_outcome(outcome)
+        refuse(outcome_errors(outcome))
         self.outcome = outcome
         self.status = Status.reported
         self._record(ActivityReported(), now)
 
     def cancel(self, reason: str, now: datetime) -> None:
         self._require(EDITABLE_STATUSES, "cancelled")
-        reason = _text(reason, multiline=True) or ""
+        reason = text(reason, multiline=True) or ""
         if not reason:
             raise InvalidActivity({"reason": "say why the activity is cancelled"})
         self.status = Status.cancelled
@@ -437,157 +285,7 @@ class Activity:
         self.events.append(event)
 
 
-def election_of(election_id: str) -> Election:
-    election = ELECTIONS.get(election_id)
-    if election is None:
-        raise InvalidActivity({"election": f"unknown election {election_id!r}; one of {known_elections()}"})
-    return election
-
-
-# --- rules on fields ---------------------------------------------------------------------------
-
-
-def _text(value: str | None, multiline: bool = False) -> str | None:
-    """Trimmed text (one line unless ``multiline``), ``None`` when nothing is left."""
-    if value is None:
-        return None
-    cleaned = value.strip() if multiline else " ".join(value.split())
-    return cleaned or None
-
-
-def _clean_location(location: Location) -> Location | None:
-    cleaned = Location(*(_text(getattr(location, f.name)) for f in fields(Location)))
-    return cleaned if any(getattr(cleaned, f.name) for f in fields(Location)) else None
-
-
-def _unique(values: list[Any]) -> list[Any]:
-    return list(dict.fromkeys(values))
-
-
-def _clean(values: dict[str, Any]) -> dict[str, Any]:
-    """Normalise: trimmed text, enums, duplicates dropped, empty location as ``None``."""
-    out = {name: values.get(name) for name in DETAILS}
-    out["title"] = _text(out["title"]) or ""
-    out["description"] = _text(out["description"], multiline=True)
-    out["kind"] = Kind(out["kind"]) if out["kind"] is not None else None
-    out["method"] = Method(out["method"]) if out["method"] is not None else None
-    out["format"] = Format(out["format"]) if out["format"] is not None else None
-    out["stage"] = Stage(out["stage"]) if out["stage"] is not None else None
-    out["topics"] = _unique([Topic(t) for t in out["topics"] or []])
-    out["segments"] = _unique([Segment(s) for s in out["segments"] or []])
-    out["partners"] = _unique([p if isinstance(p, PartnerRef) else PartnerRef(p["partner_id"], PartnerRole(p["role"]))
-                               for p in out["partners"] or []])
-    out["speakers"] = [replace(s, name=_text(s.name) or "", affiliation=_text(s.affiliation))
-                       for s in (x if isinstance(x, Speaker) else Speaker(**x) for x in out["speakers"] or [])]
-    location = out["location"]
-    if isinstance(location, dict):
-        location = Location(**location)
-    out["location"] = _clean_location(location) if location is not None else None
-    return out
-
-
-def _check(region: str, v: dict[str, Any]) -> None:
-    errors: dict[str, str] = {}
-    if not v["title"]:
-        errors["title"] = "an activity needs a title"
-    for name in ("kind", "method", "format"):
-        if v[name] is None:
-            errors[name] = "required"
-    if v["election"] not in ELECTIONS:
-        errors["election"] = f"unknown election {v['election']!r}; one of {known_elections()}"
-    if v["method"] is Method.langsung and v["format"] in MEDIA_FORMATS:
-        errors["format"] = (f"{v['format'].value!r} is a media format; it goes with method 'tidak_langsung', "
-                            "not 'langsung'")
-    if v["method"] is Method.tidak_langsung and v["format"] in DIRECT_FORMATS:
-        errors["format"] = (f"{v['format'].value!r} is a face-to-face format; it goes with method 'langsung', "
-                            "not 'tidak_langsung'")
-    if not v["segments"]:
-        errors["segments"] = "name at least one targeted segment (use 'umum' for the general public)"
-    for i, speaker in enumerate(v["speakers"]):
-        if not speaker.name:
-            errors[f"speakers[{i}].name"] = "a speaker needs a name"
-    if v["planned_reach"] is not None and v["planned_reach"] < 0:
-        errors["planned_reach"] = "cannot be negative"
-    if v["location"] is not None:
-        errors.update(_location_errors(region, v["location"]))
-    errors.update(_time_errors(v["starts_at"], v["ends_at"]))
-    if errors:
-        raise InvalidActivity(errors)
-
-
-def _check_times(starts_at: datetime, ends_at: datetime) -> None:
-    errors = _time_errors(starts_at, ends_at)
-    if errors:
-        raise InvalidActivity(errors)
-
-
-def _time_errors(starts_at: datetime | None, ends_at: datetime | None) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for name, value in (("starts_at", starts_at), ("ends_at", ends_at)):
-        if value is not None and value.tzinfo is None:
-            errors[name] = "give a UTC offset, e.g. 2024-10-12T09:00:00+07:00"
-    if errors:
-        return errors
-    if ends_at is not None and starts_at is None:
-        errors["starts_at"] = "required when ends_at is given"
-    elif starts_at is not None and ends_at is not None and ends_at <= starts_at:
-        errors["ends_at"] = f"must be after starts_at ({starts_at.isoformat()})"
-    return errors
-
-
-def _check_location(region: str, location: Location) -> None:
-    errors = _location_errors(region, location)
-    if errors:
-        raise InvalidActivity(errors)
-
-
-def _location_errors(region: str, location: Location) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    if location.district is not None:
-        if not DISTRICT_CODE.match(location.district):
-            errors["location.district"] = "a kecamatan code such as 32.73.02"
-        elif not within(location.district, region):
-            errors["location.district"] = f"{location.district} is not in region {region}"
-    if location.village is not None:
-        if not VILLAGE_CODE.match(location.village):
-            errors["location.village"] = "a desa/kelurahan code such as 32.73.02.1004"
-        elif location.district and not within(location.village, location.district):
-            errors["location.village"] = f"{location.village} is not in kecamatan {location.district}"
-        elif not within(location.village, region):
-            errors["location.village"] = f"{location.village} is not in region {region}"
-    if location.online_url is not None and not WEB_URL.match(location.online_url):
-        errors["location.online_url"] = "an http(s) address"
-    return errors
-
-
-def _check_outcome(outcome: Outcome) -> None:
-    errors: dict[str, str] = {}
-    total = outcome.attendance_total
-    for name in ("attendance_total", "women", "disabled", "reach"):
-        if getattr(outcome, name) < 0:
-            errors[name] = "cannot be negative"
-    for name in ("women", "disabled"):
-        if getattr(outcome, name) > total >= 0:
-            errors[name] = f"{getattr(outcome, name)} is more than the {total} who attended"
-    for segment, count in outcome.attendance_by_segment.items():
-        key = f"attendance_by_segment.{segment}"
-        if segment not in Segment.__members__:
-            errors[key] = "not a segment"
-        elif count < 0:
-            errors[key] = "cannot be negative"
-        elif count > total:
-            errors[key] = f"{count} is more than the {total} who attended"
-    for i, url in enumerate(outcome.documentation_urls):
-        if not WEB_URL.match(url):
-            errors[f"documentation_urls[{i}]"] = "an http(s) address"
-    if errors:
-        raise InvalidActivity(errors)
-
-
 # --- targets ---------------------------------------------------------------------------------
-
-TARGET_FIELDS = ("participation_target_pct", "voting_day", "segment_targets", "district_targets",
-                 "reach_target", "source")
 
 
 @dataclass
@@ -614,14 +312,14 @@ class Targets:
     @classmethod
     def set_for(cls, *, election: str, region: str, now: datetime, **values: Any) -> Targets:
         catalogue = election_of(election)
-        values = _target_values(region, catalogue, values)
+        values = target_values(region, catalogue, values)
         targets = cls(election=election, region=region, created_at=now, updated_at=now, **values)
         targets.events.append(TargetsSet(TARGET_FIELDS))
         return targets
 
     def change(self, now: datetime, **values: Any) -> tuple[str, ...]:
         """Replace the targets (PUT semantics); returns what changed, recording an event if anything did."""
-        values = _target_values(self.region, election_of(self.election), values)
+        values = target_values(self.region, election_of(self.election), values)
         changed = tuple(name for name in TARGET_FIELDS if values[name] != getattr(self, name))
         if changed:
             for name in changed:
@@ -632,34 +330,68 @@ class Targets:
         return changed
 
 
-def _target_values(region: str, election: Election, values: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(values) - set(TARGET_FIELDS)
-    if unknown:
-        raise InvalidActivity({name: "not a field of targets" for name in sorted(unknown)})
-    pct = values.get("participation_target_pct")
-    out = {
-        "participation_target_pct": election.national_target_pct if pct is None else float(pct),
-        "voting_day": values.get("voting_day") or election.voting_day,
-        "segment_targets": {str(k): int(v) for k, v in (values.get("segment_targets") or {}).items()},
-        "district_targets": {str(k): int(v) for k, v in (values.get("district_targets") or {}).items()},
-        "reach_target": values.get("reach_target"),
-        "source": _text(values.get("source")),
+# --- the aggregates as plain data ----------------------------------------------------------------
+# Datetimes stay datetimes: the store keeps these (store.py), the API shows them (views.py) and
+# events carry them (events.py), each adding only what is its own; ``jsonable`` makes them text.
+
+
+def jsonable(value: Any) -> Any:
+    """Dates and times as RFC 3339 text with their offset (``+00:00``), as answers and events carry them."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def snapshot(activity: Activity) -> dict[str, Any]:
+    outcome = None
+    if activity.outcome is not None:
+        outcome = {**asdict(activity.outcome), "documentation_urls": list(activity.outcome.documentation_urls)}
+    return {
+        "id": activity.id,
+        "version": activity.version,
+        "created_at": activity.created_at,
+        "updated_at": activity.updated_at,
+        "region": activity.region,
+        "title": activity.title,
+        "description": activity.description,
+        "kind": activity.kind.value,
+        "election": activity.election,
+        "stage": activity.stage.value if activity.stage else None,
+        "topics": [t.value for t in activity.topics],
+        "method": activity.method.value,
+        "format": activity.format.value,
+        "segments": [s.value for s in activity.segments],
+        "partners": [{"partner_id": p.partner_id, "role": p.role.value} for p in activity.partners],
+        "speakers": [asdict(s) for s in activity.speakers],
+        "location": asdict(activity.location) if activity.location else None,
+        "starts_at": activity.starts_at,
+        "ends_at": activity.ends_at,
+        "planned_reach": activity.planned_reach,
+        "status": activity.status.value,
+        "outcome": outcome,
+        "scheduled_at": activity.scheduled_at,
+        "held_at": activity.held_at,
+        "cancelled_at": activity.cancelled_at,
+        "cancel_reason": activity.cancel_reason,
     }
-    errors: dict[str, str] = {}
-    if not 0 < out["participation_target_pct"] <= 100:
-        errors["participation_target_pct"] = "a percentage above 0 and at most 100"
-    for segment, count in out["segment_targets"].items():
-        if segment not in Segment.__members__:
-            errors[f"segment_targets.{segment}"] = "not a segment"
-        elif count < 0:
-            errors[f"segment_targets.{segment}"] = "cannot be negative"
-    for district, count in out["district_targets"].items():
-        if not DISTRICT_CODE.match(district) or not within(district, region):
-            errors[f"district_targets.{district}"] = f"a kecamatan code in region {region}, such as {region}.02"
-        elif count < 0:
-            errors[f"district_targets.{district}"] = "cannot be negative"
-    if out["reach_target"] is not None and out["reach_target"] < 0:
-        errors["reach_target"] = "cannot be negative"
-    if errors:
-        raise InvalidActivity(errors)
-    return out
+
+
+def targets_snapshot(targets: Targets) -> dict[str, Any]:
+    return {
+        "id": targets.id,
+        "version": targets.version,
+        "created_at": targets.created_at,
+        "updated_at": targets.updated_at,
+        "election": targets.election,
+        "region": targets.region,
+        "participation_target_pct": targets.participation_target_pct,
+        "voting_day": targets.voting_day.isoformat(),
+        "segment_targets": dict(targets.segment_targets),
+        "district_targets": dict(targets.district_targets),
+        "reach_target": targets.reach_target,
+        "source": targets.source,
+    }

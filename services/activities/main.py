@@ -8,9 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.activities import api, consumers
-from services.activities.handlers import Activities, Figures, TargetBook
-from services.activities.replica import PartnerReplica
-from services.activities.store import SERVICE, ActivityStore, Revision, TargetStore
+from services.activities.events import SERVICE
+from services.activities.figures import Figures
+from services.activities.handlers import Activities, TargetBook
+from services.activities.store import PartnerReplica
+from services.activities.store import ActivityStore, Revision, TargetStore
+from services.activities.views import ActivityViews
 from shared.logging import configure
 from shared.runtime import Infrastructure
 from shared.settings import Settings
@@ -40,7 +43,8 @@ def build(settings: Settings | None = None) -> FastAPI:
     app.state.idempotency = infra.idempotency
     app.state.readiness = {"database": infra.database_ready, "broker": infra.broker_ready}
     app.state.replica = replica
-    app.state.activities = Activities(store, replica, settings.region, settings.zone)
+    app.state.activities = Activities(store, replica, settings.region)
+    app.state.views = ActivityViews(store, replica, settings.zone)
     app.state.targets = targets
     app.state.figures = Figures(store, targets, replica, settings.region, settings.region_name, settings.zone)
     app.include_router(api.router)

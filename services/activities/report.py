@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,7 @@ from openpyxl.utils import get_column_letter
 from services.activities import coverage
 from services.activities.domain import Activity, Status
 from services.activities.elections import Election
-from services.activities.labels import label, local_time
+from shared.vocabulary import label
 
 COLUMNS = [
     ("No", 5), ("Tanggal", 11), ("Mulai", 17), ("Selesai", 17), ("Judul kegiatan", 45), ("Jenis", 18),
@@ -63,26 +63,27 @@ def rows(activities: list[Activity], partner_names: dict[str, str], zone: ZoneIn
         outcome = a.outcome
         location = a.location
         counts = outcome.attendance_by_segment.items() if outcome else []
-        by_segment = "; ".join(f"{label(s)}: {c}" for s, c in counts)
+        by_segment = "; ".join(f"{label(s, 'segment')}: {c}" for s, c in counts)
         out.append([
             n,
             a.starts_at.astimezone(zone).date().isoformat() if a.starts_at else "",
             local_time(a.starts_at, zone),
             local_time(a.ends_at, zone),
             a.title,
-            label(a.kind.value),
-            label(a.method.value),
-            label(a.format.value),
-            label(a.stage.value) if a.stage else "",
-            ", ".join(label(t.value) for t in a.topics),
-            ", ".join(label(s.value) for s in a.segments),
-            "; ".join(f"{partner_names.get(p.partner_id, p.partner_id)} ({label(p.role.value)})" for p in a.partners),
+            label(a.kind, "kind"),
+            label(a.method, "method"),
+            label(a.format, "format"),
+            label(a.stage, "stage"),
+            ", ".join(label(t, "topic") for t in a.topics),
+            ", ".join(label(s, "segment") for s in a.segments),
+            "; ".join(f"{partner_names.get(p.partner_id, p.partner_id)} ({label(p.role, 'role')})"
+                      for p in a.partners),
             "; ".join(f"{s.name}" + (f" ({s.affiliation})" if s.affiliation else "") for s in a.speakers),
             (location.district or "") if location else "",
             (location.village or "") if location else "",
             (location.venue or "") if location else "",
             (location.online_url or "") if location else "",
-            label(a.status.value),
+            label(a.status, "activity_status"),
             outcome.attendance_total if outcome else None,
             outcome.women if outcome else None,
             outcome.disabled if outcome else None,
@@ -95,6 +96,10 @@ def rows(activities: list[Activity], partner_names: dict[str, str], zone: ZoneIn
             a.id,
         ])
     return out
+
+
+def local_time(value: datetime | None, zone: ZoneInfo) -> str:
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 def to_csv(table: list[list[Any]]) -> bytes:
@@ -147,7 +152,7 @@ def _summary(sheet: Any, context: ReportContext, cube: coverage.Cube) -> None:
     by_status = totals.by_status
     sheet.append([TOTAL_LABELS["activities"], totals.activities])
     for status in Status:
-        sheet.append([f"  {label(status.value)}", by_status[status.value]])
+        sheet.append([f"  {label(status, 'activity_status')}", by_status[status.value]])
     for metric in ("attendance", "women", "disabled", "reach"):
         sheet.append([TOTAL_LABELS[metric], getattr(totals, metric)])
     if targets is not None:
@@ -167,14 +172,14 @@ def _summary(sheet: Any, context: ReportContext, cube: coverage.Cube) -> None:
         tally = segments[key]
         target = wanted.get(key)
         progress = round(tally.held * 100 / target, 1) if target else None
-        sheet.append([label(key), target, tally.activities, tally.held, tally.attendance, progress])
+        sheet.append([label(key, "segment"), target, tally.activities, tally.held, tally.attendance, progress])
     sheet.append([])
 
     _heading(sheet, ["Per bentuk kegiatan", "Kegiatan", "Terlaksana", "Peserta", "Perempuan", "Disabilitas",
                      "Jangkauan"])
     for key in sorted(k for k in cube["format"] if k):
         tally = cube["format"][key]
-        sheet.append([label(key), tally.activities, tally.held, tally.attendance, tally.women, tally.disabled,
+        sheet.append([label(key, "format"), tally.activities, tally.held, tally.attendance, tally.women, tally.disabled,
                       tally.reach])
     sheet.append(["Jumlah", totals.activities, totals.held, totals.attendance, totals.women, totals.disabled,
                   totals.reach])
@@ -184,7 +189,8 @@ def _summary(sheet: Any, context: ReportContext, cube: coverage.Cube) -> None:
     _heading(sheet, ["Celah cakupan", ""])
     missing_segments = coverage.missing(wanted, cube, "segment")
     missing_districts = coverage.missing(targets.district_targets if targets else {}, cube, "district")
-    sheet.append(["Segmen sasaran tanpa kegiatan terlaksana", ", ".join(label(s) for s in missing_segments) or "-"])
+    sheet.append(["Segmen sasaran tanpa kegiatan terlaksana",
+                  ", ".join(label(s, "segment") for s in missing_segments) or "-"])
     sheet.append(["Kecamatan sasaran tanpa kegiatan terlaksana", ", ".join(missing_districts) or "-"])
     sheet.append(["Hari menuju pemungutan suara", (voting_day - context.prepared_on).days])
 

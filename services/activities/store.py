@@ -1,69 +1,41 @@
-"""The activities repository on MongoDB: one document per activity (and per election's targets).
+"""The activities service on MongoDB: one document per activity, per election's targets, per known partner.
 
-A document holds the aggregate, its unpublished events (``_outbox``, written in the same
-write by :class:`shared.outbox.AggregateCollection`) and its coverage facts (``_cov``, see
-``coverage.py``), so state, events and figures never disagree.
+An activity's document holds the aggregate, its unpublished events (``_outbox``, written in the
+same write by :class:`shared.outbox.AggregateCollection`) and its coverage facts (``_cov``, see
+``coverage.py``), so state, events and figures never disagree. The partner replica is at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 from ulid import ULID
 
 from services.activities import coverage
 from services.activities.domain import (
-    Activity, ActivityCancelled, ActivityHeld, ActivityPlanned, ActivityReported, ActivityRescheduled,
-    ActivityScheduled, ActivityUpdated, Format, Kind, Location, Method, Outcome, PartnerRef, PartnerRole,
-    Segment, Speaker, Stage, Status, Targets, TargetsSet, Topic,
+    Activity, Location, Outcome, PartnerRef, Speaker, Status, Targets, snapshot, targets_snapshot,
 )
-from shared.events import AnyEvent, EventType, make_event
+from services.activities.events import activity_event, targets_event
+from shared.errors import Unavailable
+from shared.events import AnyEvent
 from shared.logging import get_logger
-from shared.mongo import busy
+from shared.mongo import when_free
 from shared.outbox import OUTBOX, PENDING, AggregateCollection
 from shared.pagination import page
+from shared.unit_of_work import AlreadyStored, Loaded
+from shared.vocabulary import Format, Kind, Method, PartnerRole, Segment, Stage, Topic
 
-SERVICE = "activities"
+A = TypeVar("A", Activity, Targets)
 INTERNAL = {OUTBOX: 0, PENDING: 0, coverage.FIELD: 0}
 # Whole-collection reads in one batch: FerretDB re-reads far more per getMore than per document.
 FULL_BATCH = 10_000
 log = get_logger(__name__)
-
-EVENT_TYPES: dict[type, EventType] = {
-    ActivityPlanned: EventType.ACTIVITY_PLANNED,
-    ActivityUpdated: EventType.ACTIVITY_UPDATED,
-    ActivityScheduled: EventType.ACTIVITY_SCHEDULED,
-    ActivityRescheduled: EventType.ACTIVITY_RESCHEDULED,
-    ActivityHeld: EventType.ACTIVITY_HELD,
-    ActivityReported: EventType.ACTIVITY_REPORTED,
-    ActivityCancelled: EventType.ACTIVITY_CANCELLED,
-}
-
-
-class StoreBusy(Exception):
-    """The store refused a write because other writers held it ("database is locked"); nothing was written."""
-
-
-async def when_free(write: Callable[[], Awaitable[None]], attempts: int = 5) -> None:
-    """Run a write, again after a short pause while the store reports it busy (the failed try wrote
-    nothing: SQLite rolls the whole statement back); ``StoreBusy`` if it stays busy."""
-    for attempt in range(1, attempts + 1):
-        try:
-            await write()
-            return
-        except OperationFailure as exc:
-            if not busy(exc):
-                raise
-            if attempt == attempts:
-                raise StoreBusy(str(exc)) from exc
-            await asyncio.sleep(0.05 * 2 ** attempt)
 
 
 class Revision:
@@ -82,57 +54,90 @@ class Revision:
         doc = await self.collection.find_one({"_id": self.ID})
         return doc["token"] if doc else None
 
-    async def bump(self, attempts: int = 3) -> None:
-        for attempt in range(1, attempts + 1):
-            try:
-                await self.collection.update_one({"_id": self.ID}, {"$set": {"token": str(ULID())}}, upsert=True)
-                return
-            except PyMongoError as exc:
-                if attempt == attempts or not busy(exc):
-                    # The write itself is stored; cached figures then expire on their own (CACHE_SECONDS).
-                    log.warning("could not mark cached coverage figures stale", error=repr(exc))
-                    return
-                await asyncio.sleep(0.05 * attempt)
+    async def bump(self) -> None:
+        try:
+            await when_free(lambda: self.collection.update_one({"_id": self.ID}, {"$set": {"token": str(ULID())}},
+                                                               upsert=True), attempts=3)
+        except (PyMongoError, Unavailable) as exc:
+            # The write itself is stored; cached figures then expire on their own (figures.CACHE_SECONDS).
+            log.warning("could not mark cached coverage figures stale", error=repr(exc))
 
 
-class ActivityStore:
+class AggregateStore(Generic[A]):
+    """Loads and saves one kind of aggregate for the unit of work (``shared.unit_of_work.Repository``);
+    a subclass says how its aggregate maps to a document and to wire events."""
+
+    def __init__(self, aggregates: AggregateCollection) -> None:
+        self.aggregates = aggregates
+
+    def lock(self, aggregate_id: str) -> asyncio.Lock:
+        return self.aggregates.lock(aggregate_id)
+
+    async def load(self, aggregate_id: str) -> Loaded[A] | None:
+        """The aggregate with the version and the outbox it was read with (handed back to :meth:`save`)."""
+        doc = await self.aggregates.get(aggregate_id)
+        return Loaded(self.from_document(doc), doc["version"], doc.get(OUTBOX, [])) if doc else None
+
+    async def add(self, aggregate: A) -> None:
+        """Insert a new aggregate with its events; :class:`AlreadyStored` if the id exists."""
+        try:
+            await self.aggregates.insert(self.to_document(aggregate), self.wire(aggregate))
+        except DuplicateKeyError:
+            raise AlreadyStored(aggregate.id) from None
+        await self.written(aggregate)
+
+    async def save(self, loaded: Loaded[A]) -> None:
+        """Replace the aggregate if still at the version read (else ``StaleVersion``)."""
+        aggregate = loaded.aggregate
+        await self.aggregates.replace(self.to_document(aggregate), loaded.version, self.wire(aggregate),
+                                      pending=loaded.pending)
+        await self.written(aggregate)
+
+    async def written(self, aggregate: A) -> None:
+        # The events leave the aggregate only once a write took them: a write the store refused
+        # as busy is tried again (shared.mongo.when_free) and must carry them again.
+        aggregate.events.clear()
+
+    def to_document(self, aggregate: A) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def from_document(self, doc: dict[str, Any]) -> A:
+        raise NotImplementedError
+
+    def wire(self, aggregate: A) -> list[AnyEvent]:
+        raise NotImplementedError
+
+
+class ActivityStore(AggregateStore[Activity]):
+    """The activities, and the reads behind the views and the figures.
+
+    Every write also sets a new revision token, which cached coverage figures are checked against.
+    """
+
     def __init__(self, activities: AggregateCollection, revision: Revision, zone: ZoneInfo) -> None:
-        self.activities = activities
+        super().__init__(activities)
         self.revision = revision
         self.zone = zone
 
-    def lock(self, activity_id: str):  # noqa: ANN201 - an asyncio.Lock
-        return self.activities.lock(activity_id)
+    def to_document(self, activity: Activity) -> dict[str, Any]:
+        return document(activity, self.zone)
 
-    async def load(self, activity_id: str) -> tuple[Activity, list[dict[str, Any]]] | None:
-        """The activity and its outbox as read (to hand back to :meth:`save`)."""
-        doc = await self.activities.get(activity_id)
-        return (from_document(doc), doc.get(OUTBOX, [])) if doc else None
+    def from_document(self, doc: dict[str, Any]) -> Activity:
+        return from_document(doc)
+
+    def wire(self, activity: Activity) -> list[AnyEvent]:
+        return [activity_event(activity, event) for event in activity.events]
+
+    async def written(self, activity: Activity) -> None:
+        await super().written(activity)
+        await self.revision.bump()
 
     async def get(self, activity_id: str) -> Activity | None:
-        doc = await self.activities.collection.find_one({"_id": activity_id}, INTERNAL)
+        doc = await self.aggregates.collection.find_one({"_id": activity_id}, INTERNAL)
         return from_document(doc) if doc else None
 
-    async def add(self, activity: Activity, data: dict[str, Any]) -> None:
-        """Insert a new activity with its events; ``DuplicateKeyError`` if the id exists."""
-        doc, events = document(activity, self.zone), self._drain(activity, data)
-        await when_free(lambda: self.activities.insert(doc, events))
-        await self.revision.bump()
-
-    async def save(self, activity: Activity, expected_version: int, pending: list[dict[str, Any]],
-                   data: dict[str, Any]) -> None:
-        """Replace the activity if still at ``expected_version`` (else ``StaleVersion``)."""
-        doc, events = document(activity, self.zone), self._drain(activity, data)
-        await when_free(lambda: self.activities.replace(doc, expected_version, events, pending=pending))
-        await self.revision.bump()
-
-    def _drain(self, activity: Activity, data: dict[str, Any]) -> list[AnyEvent]:
-        events = [_wire(activity, event, data) for event in activity.events]
-        activity.events.clear()
-        return events
-
     async def page(self, query: dict[str, Any], limit: int, cursor: str | None) -> tuple[list[Activity], str | None]:
-        docs, next_cursor = await page(self.activities.collection, query, limit, cursor, projection=INTERNAL)
+        docs, next_cursor = await page(self.aggregates.collection, query, limit, cursor, projection=INTERNAL)
         return [from_document(doc) for doc in docs], next_cursor
 
     async def all_with_figures(self, query: dict[str, Any]) -> tuple[list[Activity], coverage.Cube]:
@@ -142,31 +147,37 @@ class ActivityStore:
         facts come along at no extra cost and are added up here.
         """
         projection = {OUTBOX: 0, PENDING: 0}
-        docs = await self.activities.collection.find(query, projection, batch_size=FULL_BATCH).to_list(length=None)
+        docs = await self.aggregates.collection.find(query, projection, batch_size=FULL_BATCH).to_list(length=None)
         cube = coverage.fold_facts([doc.pop(coverage.FIELD, []) for doc in docs])
         found = sorted((from_document(doc) for doc in docs),
                        key=lambda a: (a.starts_at is None, a.starts_at or a.created_at, a.id))
         return found, cube
 
     async def coverage(self, query: dict[str, Any]) -> coverage.Cube:
-        return await coverage.tally(self.activities.collection, query)
+        """The figures of every key of every dimension, added up by the database (coverage.py)."""
+        cursor = await self.aggregates.collection.aggregate(coverage.pipeline(query))
+        return coverage.fold(await cursor.to_list(length=None))
 
 
-def query(
-    *,
-    election: str | None = None,
-    status: str | None = None,
-    segment: str | None = None,
-    format: str | None = None,
-    partner_id: str | None = None,
-    district: str | None = None,
-    starts_from: datetime | None = None,
-    starts_before: datetime | None = None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ActivityFilter:
+    """Which stored activities a read wants (the query parameters of ``GET /activities``)."""
+
+    status: Status | None = None
+    election: str | None = None
+    segment: Segment | None = None
+    format: Format | None = None
+    partner_id: str | None = None
+    district: str | None = None
+
+
+def query(wanted: ActivityFilter, starts_from: datetime | None = None,
+          starts_before: datetime | None = None) -> dict[str, Any]:
     """A filter on stored activities; the period is on ``starts_at``, ``[from, before)``."""
     found: dict[str, Any] = {}
-    for name, value in (("election", election), ("status", status), ("segments", segment), ("format", format),
-                        ("partners.partner_id", partner_id), ("location.district", district)):
+    for name, value in (("election", wanted.election), ("status", wanted.status), ("segments", wanted.segment),
+                        ("format", wanted.format), ("partners.partner_id", wanted.partner_id),
+                        ("location.district", wanted.district)):
         if value is not None:
             found[name] = value
     period: dict[str, Any] = {}
@@ -188,41 +199,6 @@ def document(activity: Activity, zone: ZoneInfo) -> dict[str, Any]:
     doc["_id"] = doc.pop("id")
     doc[coverage.FIELD] = coverage.facts(activity, zone)
     return doc
-
-
-def snapshot(activity: Activity) -> dict[str, Any]:
-    """The activity as plain data (datetimes as datetimes): what is stored and what is shown."""
-    outcome = None
-    if activity.outcome is not None:
-        outcome = {**asdict(activity.outcome), "documentation_urls": list(activity.outcome.documentation_urls)}
-    return {
-        "id": activity.id,
-        "version": activity.version,
-        "created_at": activity.created_at,
-        "updated_at": activity.updated_at,
-        "region": activity.region,
-        "title": activity.title,
-        "description": activity.description,
-        "kind": activity.kind.value,
-        "election": activity.election,
-        "stage": activity.stage.value if activity.stage else None,
-        "topics": [t.value for t in activity.topics],
-        "method": activity.method.value,
-        "format": activity.format.value,
-        "segments": [s.value for s in activity.segments],
-        "partners": [{"partner_id": p.partner_id, "role": p.role.value} for p in activity.partners],
-        "speakers": [asdict(s) for s in activity.speakers],
-        "location": asdict(activity.location) if activity.location else None,
-        "starts_at": activity.starts_at,
-        "ends_at": activity.ends_at,
-        "planned_reach": activity.planned_reach,
-        "status": activity.status.value,
-        "outcome": outcome,
-        "scheduled_at": activity.scheduled_at,
-        "held_at": activity.held_at,
-        "cancelled_at": activity.cancelled_at,
-        "cancel_reason": activity.cancel_reason,
-    }
 
 
 def from_document(doc: dict[str, Any]) -> Activity:
@@ -259,69 +235,20 @@ def from_document(doc: dict[str, Any]) -> Activity:
     )
 
 
-def _wire(activity: Activity, event: object, data: dict[str, Any]) -> AnyEvent:
-    extra: dict[str, Any] = {}
-    if isinstance(event, ActivityUpdated):
-        extra["changed_fields"] = list(event.changed_fields)
-    elif isinstance(event, ActivityRescheduled):
-        extra["previous_starts_at"] = _iso(event.previous_starts_at)
-        extra["previous_ends_at"] = _iso(event.previous_ends_at)
-    return make_event(EVENT_TYPES[type(event)], region=activity.region, service=SERVICE, subject=activity.id,
-                      version=activity.version, data={**data, **extra})
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 # --- targets ---------------------------------------------------------------------------------
 
 
-class TargetStore:
-    def __init__(self, targets: AggregateCollection) -> None:
-        self.targets = targets
+class TargetStore(AggregateStore[Targets]):
+    """An election's targets: one document per election."""
 
-    def lock(self, election: str):  # noqa: ANN201 - an asyncio.Lock
-        return self.targets.lock(election)
+    def to_document(self, targets: Targets) -> dict[str, Any]:
+        return targets_document(targets)
 
-    async def load(self, election: str) -> tuple[Targets, list[dict[str, Any]]] | None:
-        doc = await self.targets.get(election)
-        return (targets_from_document(doc), doc.get(OUTBOX, [])) if doc else None
+    def from_document(self, doc: dict[str, Any]) -> Targets:
+        return targets_from_document(doc)
 
-    async def add(self, targets: Targets) -> None:
-        doc, events = targets_document(targets), self._drain(targets)
-        await when_free(lambda: self.targets.insert(doc, events))
-
-    async def save(self, targets: Targets, expected_version: int, pending: list[dict[str, Any]]) -> None:
-        doc, events = targets_document(targets), self._drain(targets)
-        await when_free(lambda: self.targets.replace(doc, expected_version, events, pending=pending))
-
-    def _drain(self, targets: Targets) -> list[AnyEvent]:
-        events = []
-        for event in targets.events:
-            assert isinstance(event, TargetsSet)
-            data = {**targets_snapshot(targets), "changed_fields": list(event.changed_fields)}
-            events.append(make_event(EventType.TARGETS_SET, region=targets.region, service=SERVICE,
-                                     subject=targets.id, version=targets.version, data=data))
-        targets.events.clear()
-        return events
-
-
-def targets_snapshot(targets: Targets) -> dict[str, Any]:
-    return {
-        "id": targets.id,
-        "version": targets.version,
-        "created_at": targets.created_at,
-        "updated_at": targets.updated_at,
-        "election": targets.election,
-        "region": targets.region,
-        "participation_target_pct": targets.participation_target_pct,
-        "voting_day": targets.voting_day.isoformat(),
-        "segment_targets": dict(targets.segment_targets),
-        "district_targets": dict(targets.district_targets),
-        "reach_target": targets.reach_target,
-        "source": targets.source,
-    }
+    def wire(self, targets: Targets) -> list[AnyEvent]:
+        return [targets_event(targets, event) for event in targets.events]
 
 
 def targets_document(targets: Targets) -> dict[str, Any]:
@@ -345,4 +272,79 @@ def targets_from_document(doc: dict[str, Any]) -> Targets:
         reach_target=doc.get("reach_target"),
         source=doc.get("source"),
         version=doc["version"],
+    )
+
+
+# --- the partner replica -----------------------------------------------------------------------
+# This service's own copy of the partner registry, built only from partner events. Each partner is
+# one document keyed by its id, holding the newest snapshot seen. An event is applied only when its
+# ``aggregateversion`` is newer than the stored one, so replays, duplicates and out-of-order
+# deliveries leave the copy correct.
+
+ACTIVE = "active"
+
+
+@dataclass(frozen=True)
+class KnownPartner:
+    id: str
+    name: str
+    status: str
+    version: int
+    type: str | None
+    segments: list[str]
+    district: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "status": self.status, "version": self.version,
+                "type": self.type, "segments": self.segments, "district": self.district}
+
+
+class PartnerReplica:
+    def __init__(self, collection: AsyncCollection) -> None:
+        self.collection = collection
+
+    async def apply(self, partner_id: str, version: int, snapshot: dict[str, Any]) -> bool:
+        """Store the snapshot if it is newer than what we hold; True when it changed the copy."""
+        doc = {
+            "_id": partner_id,
+            "version": version,
+            "name": snapshot.get("name", ""),
+            "type": snapshot.get("type"),
+            "status": snapshot.get("status", ACTIVE),
+            "segments": list(snapshot.get("segments") or []),
+            "district": snapshot.get("district"),
+            "updated_at": snapshot.get("updated_at"),
+        }
+        try:
+            await self.collection.insert_one(doc)
+            return True
+        except DuplicateKeyError:
+            result = await self.collection.replace_one({"_id": partner_id, "version": {"$lt": version}}, doc)
+            return result.modified_count == 1
+
+    async def get(self, partner_id: str) -> KnownPartner | None:
+        doc = await self.collection.find_one({"_id": partner_id})
+        return _known(doc) if doc else None
+
+    async def many(self, partner_ids: list[str] | set[str]) -> dict[str, KnownPartner]:
+        """The known ones among ``partner_ids`` (a lookup by ``_id``, the indexed field)."""
+        ids = list(dict.fromkeys(partner_ids))
+        if not ids:
+            return {}
+        found = await self.collection.find({"_id": {"$in": ids}}).to_list(length=None)
+        return {doc["_id"]: _known(doc) for doc in found}
+
+    async def page(self, status: str | None, limit: int, cursor: str | None) -> tuple[list[KnownPartner], str | None]:
+        docs, next_cursor = await page(self.collection, {"status": status} if status else {}, limit, cursor)
+        return [_known(doc) for doc in docs], next_cursor
+
+
+def _known(doc: dict[str, Any]) -> KnownPartner:
+    return KnownPartner(
+        id=doc["_id"], name=doc.get("name", ""), status=doc.get("status", ACTIVE), version=doc["version"],
+        type=doc.get("type"), segments=list(doc.get("segments") or []), district=doc.get("district"),
     )

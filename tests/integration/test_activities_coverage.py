@@ -19,8 +19,9 @@ import openpyxl
 import pytest
 from ulid import ULID
 
-from services.activities.domain import DIRECT_FORMATS, MEDIA_FORMATS, Activity, Segment
+from services.activities.domain import Activity
 from services.activities.store import document
+from shared.vocabulary import DIRECT_FORMATS, MEDIA_FORMATS, Segment
 from tests.conftest import auth, make_settings, running
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -140,10 +141,9 @@ async def season(servers, run_id):
     specs = [generate(rng) for _ in range(N)]
     now = datetime(2024, 12, 1, tzinfo=UTC)
     async with running("activities", settings) as (app, client):
-        store = app.state.activities.store
         others = [{**generate(rng), "election": "pemilu-2024"} for _ in range(20)]
-        docs = [document(build(spec, now), store.zone) for spec in [*specs, *others]]
-        await store.activities.collection.insert_many(docs, ordered=False)
+        docs = [document(build(spec, now), settings.zone) for spec in [*specs, *others]]
+        await app.state.infra.db["activities"].insert_many(docs, ordered=False)
         # Targets nothing reached: the generator reaches every segment and district, so a fresh
         # kecamatan code is the district gap; lansia has a target of 0 (not a gap).
         targets = {"segment_targets": {"perempuan": 10, "disabilitas": 5, "lansia": 0},

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 from shared.events import EventType, make_event
+from tests.bus import tap
 from tests.conftest import auth, eventually, running
 from tests.integration.test_activities_helpers import (
-    PartnerEvents, activity_body, known_as, new_partner_id, partner_snapshot, post, ready,
+    PartnerEvents, activity_body, events_of, known_as, new_partner_id, partner_snapshot, post, ready,
 )
 
 
@@ -37,7 +38,8 @@ async def test_a_partner_registered_over_http_can_be_named_in_an_activity_within
 
 
 async def test_only_known_and_active_partners_can_be_added_and_a_suspended_one_stays_flagged(settings):
-    async with running("activities", settings) as (_, client), PartnerEvents(settings) as partners:
+    async with running("activities", settings) as (_, client), PartnerEvents(settings) as partners, \
+            tap(settings, "*.activity.*") as published:
         await ready(client)
         kim, unknown = new_partner_id(), new_partner_id()
         await partners.publish(kim, 1, event_type=EventType.PARTNER_REGISTERED, name="KIM Sekeloa")
@@ -73,6 +75,12 @@ async def test_only_known_and_active_partners_can_be_added_and_a_suspended_one_s
         scheduled = await post(client, existing["id"], "schedule", {"starts_at": "2024-10-20T09:00:00+07:00",
                                                                      "ends_at": "2024-10-20T11:00:00+07:00"})
         assert scheduled.status_code == 200 and scheduled.json()["warnings"][0]["partner_id"] == kim
+        # The replica's name and status and the warning are this service's view, not the activity's:
+        # its events name the partners by id and role only.
+        event = (await events_of(published, existing["id"], 3))[-1]
+        assert event["type"] == "sinergi.activity.scheduled" and "warnings" not in event["data"]
+        assert event["data"]["partners"] == [{"partner_id": kim, "role": "mitra"},
+                                             {"partner_id": kim, "role": "tempat"}]
 
         await partners.publish(kim, 3, status="active", event_type=EventType.PARTNER_REACTIVATED, name="KIM Sekeloa")
         await known_as(client, kim, "active")

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.activities.domain import (
-    DIRECT_FORMATS, MEDIA_FORMATS, Activity, ActivityCancelled, ActivityHeld, ActivityPlanned, ActivityReported,
-    ActivityRescheduled, ActivityScheduled, ActivityUpdated, Format, InvalidActivity, Location, Status, Targets,
-    TargetsSet, TransitionRefused,
+    Activity, ActivityCancelled, ActivityHeld, ActivityPlanned, ActivityReported, ActivityRescheduled,
+    ActivityScheduled, ActivityUpdated, InvalidActivity, Location, Status, Targets, TargetsSet, TransitionRefused,
 )
 from services.activities.elections import ELECTIONS
+from shared.vocabulary import DIRECT_FORMATS, MEDIA_FORMATS, Format
 
 NOW = datetime(2024, 10, 1, 3, 0, tzinfo=UTC)
 WIB = ZoneInfo("Asia/Jakarta")
@@ -137,7 +137,7 @@ def test_a_rescheduled_event_remembers_where_it_was():
 def test_media_formats_need_the_indirect_method(fmt):
     with pytest.raises(InvalidActivity) as invalid:
         planned(method="langsung", format=fmt)
-    assert "tidak_langsung" in invalid.value.errors["format"]
+    assert "tidak_langsung" in invalid.value.by_field["format"]
     assert planned(method="tidak_langsung", format=fmt).format == fmt
 
 
@@ -145,7 +145,7 @@ def test_media_formats_need_the_indirect_method(fmt):
 def test_direct_formats_need_the_direct_method(fmt):
     with pytest.raises(InvalidActivity) as invalid:
         planned(method="tidak_langsung", format=fmt)
-    assert "'langsung'" in invalid.value.errors["format"]
+    assert "'langsung'" in invalid.value.by_field["format"]
 
 
 def test_lainnya_goes_with_either_method():
@@ -171,7 +171,7 @@ def test_lainnya_goes_with_either_method():
 def test_each_field_rule_names_its_field(overrides, field, words):
     with pytest.raises(InvalidActivity) as invalid:
         planned(**overrides)
-    assert words in invalid.value.errors[field]
+    assert words in invalid.value.by_field[field]
 
 
 def test_text_is_trimmed_and_duplicates_dropped():
@@ -200,17 +200,17 @@ def test_a_scheduled_activity_moves_only_by_rescheduling():
     activity = in_status(Status.scheduled)
     with pytest.raises(InvalidActivity) as invalid:
         activity.edit({"starts_at": NOW + timedelta(days=5)}, LATER)
-    assert "/schedule" in invalid.value.errors["starts_at"]
+    assert "/schedule" in invalid.value.by_field["starts_at"]
 
 
 def test_schedule_checks_times_and_location():
     activity = planned()
     with pytest.raises(InvalidActivity) as invalid:
         activity.schedule(NOW, NOW - timedelta(minutes=1), None, NOW)
-    assert "ends_at" in invalid.value.errors
+    assert "ends_at" in invalid.value.by_field
     with pytest.raises(InvalidActivity) as invalid:
         activity.schedule(NOW, NOW + timedelta(hours=1), Location(district="35.72.01"), NOW)
-    assert "location.district" in invalid.value.errors
+    assert "location.district" in invalid.value.by_field
     assert activity.status is Status.planned and activity.version == 1
 
 
@@ -227,7 +227,7 @@ def test_a_report_cannot_claim_more_than_attended(outcome, field):
     activity = in_status(Status.held)
     with pytest.raises(InvalidActivity) as invalid:
         activity.report(now=LATER, **outcome)
-    assert field in invalid.value.errors
+    assert field in invalid.value.by_field
     assert activity.status is Status.held
 
 
@@ -241,7 +241,7 @@ def test_segments_may_overlap_so_their_sum_may_exceed_the_total():
 def test_cancel_needs_a_reason():
     with pytest.raises(InvalidActivity) as invalid:
         planned().cancel("  ", LATER)
-    assert "reason" in invalid.value.errors
+    assert "reason" in invalid.value.by_field
 
 
 def test_an_activity_in_the_quiet_period_is_warned_about():
@@ -294,10 +294,10 @@ def test_targets_default_to_the_catalogue_and_record_what_changed():
 def test_targets_rules_name_the_field(values, field):
     with pytest.raises(InvalidActivity) as invalid:
         Targets.set_for(election="pilkada-2024", region=REGION, now=NOW, **values)
-    assert field in invalid.value.errors
+    assert field in invalid.value.by_field
 
 
 def test_targets_for_an_unknown_election_are_refused():
     with pytest.raises(InvalidActivity) as invalid:
         Targets.set_for(election="pilkada-2029", region=REGION, now=NOW)
-    assert "unknown election" in invalid.value.errors["election"]
+    assert "unknown election" in invalid.value.by_field["election"]

@@ -9,8 +9,8 @@ import pytest
 
 from services.activities import coverage
 from services.activities.domain import Activity
-from services.activities.handlers import Period
-from shared.problems import InvalidField
+from services.activities.figures import Period
+from shared.errors import Invalid
 
 WIB = ZoneInfo("Asia/Jakarta")
 NOW = datetime(2024, 12, 1, tzinfo=UTC)
@@ -86,6 +86,6 @@ def test_a_period_of_instants_is_exact():
     ("2024-10-31", "2024-10-01", "to"),
 ])
 def test_a_bad_period_names_its_field(start, end, field):
-    with pytest.raises(InvalidField) as invalid:
+    with pytest.raises(Invalid) as invalid:
         Period.parse(start, end, WIB)
     assert invalid.value.errors[0]["field"] == field

@@ -13,16 +13,17 @@ from pymongo.errors import OperationFailure
 
 from services.activities.domain import Activity
 from services.activities.handlers import Activities
-from services.activities.replica import KnownPartner
-from services.activities.store import StoreBusy, when_free
+from services.activities.store import KnownPartner
+from services.activities.views import ActivityViews
+from shared.errors import Conflict, Invalid, Unavailable, VersionMismatch
 from shared.outbox import StaleVersion
-from shared.problems import Conflict, InvalidField, PreconditionFailed, Unavailable
+from shared.unit_of_work import AlreadyStored, Loaded
 
 NOW = datetime(2024, 10, 1, 2, tzinfo=UTC)
 
 
 class FakeStore:
-    """Keeps activities in a dict; ``races`` makes the next saves fail as if another process wrote first."""
+    """Our repository in a dict; ``races`` makes the next saves fail as if another process wrote first."""
 
     def __init__(self) -> None:
         self.rows: dict[str, Activity] = {}
@@ -33,27 +34,29 @@ class FakeStore:
     def lock(self, activity_id: str) -> asyncio.Lock:
         return self._locks.setdefault(activity_id, asyncio.Lock())
 
-    async def load(self, activity_id: str) -> tuple[Activity, list[dict[str, Any]]] | None:
+    async def load(self, activity_id: str) -> Loaded[Activity] | None:
         found = self.rows.get(activity_id)
-        return (copy.deepcopy(found), []) if found else None
+        return Loaded(copy.deepcopy(found), found.version, []) if found else None
 
     async def get(self, activity_id: str) -> Activity | None:
         return copy.deepcopy(self.rows.get(activity_id))
 
-    async def add(self, activity: Activity, data: dict[str, Any]) -> None:
+    async def add(self, activity: Activity) -> None:
+        if activity.id in self.rows:
+            raise AlreadyStored(activity.id)
         self.saved.append((activity.id, activity.version, [type(e).__name__ for e in activity.events]))
         activity.events.clear()
         self.rows[activity.id] = copy.deepcopy(activity)
 
-    async def save(self, activity: Activity, expected: int, pending: list[dict[str, Any]],
-                   data: dict[str, Any]) -> None:
+    async def save(self, loaded: Loaded[Activity]) -> None:
+        activity = loaded.aggregate
         if self.races:
             self.races -= 1
             other = self.rows[activity.id]  # another process edits it meanwhile
             other.edit({"planned_reach": (other.planned_reach or 0) + 1}, NOW)
             other.events.clear()
             raise StaleVersion(activity.id)
-        assert self.rows[activity.id].version == expected
+        assert self.rows[activity.id].version == loaded.version
         self.saved.append((activity.id, activity.version, [type(e).__name__ for e in activity.events]))
         activity.events.clear()
         self.rows[activity.id] = copy.deepcopy(activity)
@@ -74,7 +77,11 @@ def partner(partner_id: str, status: str = "active") -> KnownPartner:
 
 def service(*partners: KnownPartner) -> tuple[Activities, FakeStore]:
     store = FakeStore()
-    return Activities(store, FakeReplica(*partners), "32.73", ZoneInfo("Asia/Jakarta"), clock=lambda: NOW), store
+    return Activities(store, FakeReplica(*partners), "32.73", clock=lambda: NOW), store
+
+
+def shown(activities: Activities, activity: Activity) -> Any:
+    return ActivityViews(activities.store, activities.replica, ZoneInfo("Asia/Jakarta")).present(activity)
 
 
 BODY = {"title": "Forum warga", "kind": "sosialisasi", "election": "pilkada-2024", "method": "langsung",
@@ -85,8 +92,8 @@ async def test_a_save_that_lost_a_race_is_applied_again_to_the_newer_activity():
     activities, store = service()
     await activities.plan("A1", BODY)
     store.races = 1
-    view = await activities.edit("A1", {"title": "Forum warga Dago"}, expected=None)
-    assert view["version"] == 3 and view["title"] == "Forum warga Dago" and view["planned_reach"] == 1
+    edited = await activities.edit("A1", {"title": "Forum warga Dago"}, expected=None)
+    assert edited.version == 3 and edited.title == "Forum warga Dago" and edited.planned_reach == 1
     assert store.saved[-1] == ("A1", 3, ["ActivityUpdated"])
 
 
@@ -94,35 +101,43 @@ async def test_with_if_match_a_lost_race_is_412_and_nothing_is_saved():
     activities, store = service()
     await activities.plan("A1", BODY)
     store.races = 1
-    with pytest.raises(PreconditionFailed):
+    with pytest.raises(VersionMismatch) as stale:
         await activities.edit("A1", {"title": "Forum warga Dago"}, expected=1)
-    assert store.rows["A1"].title == "Forum warga"
+    assert store.rows["A1"].title == "Forum warga" and stale.value.facts == {"current_version": 2}
 
 
 async def test_endless_races_end_in_a_409_rather_than_a_loop():
     activities, store = service()
     await activities.plan("A1", BODY)
     store.races = 10
-    with pytest.raises(Conflict, match="being changed by other requests"):
+    with pytest.raises(Conflict, match="kept changing"):
         await activities.edit("A1", {"title": "Forum warga Dago"}, expected=None)
 
 
 async def test_a_change_that_changes_nothing_saves_nothing():
     activities, store = service()
     await activities.plan("A1", BODY)
-    view = await activities.edit("A1", {"title": "Forum warga"}, expected=1)
-    assert view["version"] == 1 and len(store.saved) == 1
+    same = await activities.edit("A1", {"title": "Forum warga"}, expected=1)
+    assert same.version == 1 and len(store.saved) == 1
+
+
+async def test_a_retried_plan_answers_the_activity_it_created_and_stores_nothing_twice():
+    activities, store = service()
+    first = await activities.plan("A1", BODY)
+    again = await activities.plan("A1", {**BODY, "title": "Sent twice"})
+    assert (again.id, again.title, again.version) == (first.id, "Forum warga", 1) and len(store.saved) == 1
 
 
 async def test_partners_already_on_the_activity_may_stay_when_no_longer_active():
     activities, store = service(partner("P1"), partner("P2", "suspended"))
     await activities.plan("A1", {**BODY, "partners": [{"partner_id": "P1", "role": "mitra"}]})
     activities.replica.partners["P1"] = partner("P1", "suspended")
-    kept = await activities.edit("A1", {"partners": [{"partner_id": "P1", "role": "mitra"},
-                                                     {"partner_id": "P1", "role": "tempat"}]}, expected=None)
+    kept = await shown(activities, await activities.edit("A1", {"partners": [{"partner_id": "P1", "role": "mitra"},
+                                                                            {"partner_id": "P1", "role": "tempat"}]},
+                                                         expected=None))
     assert [p["status"] for p in kept["partners"]] == ["suspended", "suspended"]
     assert kept["warnings"][0]["code"] == "partner_not_active"
-    with pytest.raises(InvalidField) as refused:
+    with pytest.raises(Invalid) as refused:
         await activities.edit("A1", {"partners": [{"partner_id": "P2", "role": "media"}]}, expected=None)
     assert refused.value.errors == [{"field": "partners[0].partner_id", "message": refused.value.errors[0]["message"]}]
     assert "P2" in refused.value.detail and "'suspended'" in refused.value.detail
@@ -130,7 +145,7 @@ async def test_partners_already_on_the_activity_may_stay_when_no_longer_active()
 
 async def test_every_problem_in_a_partner_list_is_named_at_once():
     activities, _ = service(partner("P1"), partner("P3", "archived"))
-    with pytest.raises(InvalidField) as refused:
+    with pytest.raises(Invalid) as refused:
         await activities.plan("A1", {**BODY, "partners": [{"partner_id": "P1", "role": "mitra"},
                                                           {"partner_id": "P2", "role": "mitra"},
                                                           {"partner_id": "P3", "role": "media"}]})
@@ -140,38 +155,31 @@ async def test_every_problem_in_a_partner_list_is_named_at_once():
 LOCKED = "[collection.go:177 sqlite.(*collection).UpdateAll.func1] database is locked (5) (SQLITE_BUSY)"
 
 
-async def test_a_write_the_store_refused_as_busy_is_tried_again():
-    calls = []
+async def test_a_save_the_store_refused_as_busy_is_tried_again_in_place():
+    activities, store = service()
+    await activities.plan("A1", BODY)
+    save, refusals = store.save, []
 
-    async def write():
-        calls.append(1)
-        if len(calls) < 3:
+    async def busy_twice(loaded):
+        if len(refusals) < 2:
+            refusals.append(loaded.version)
             raise OperationFailure(LOCKED, 1)
+        await save(loaded)
 
-    await when_free(write)
-    assert len(calls) == 3
+    store.save = busy_twice
+    edited = await activities.edit("A1", {"title": "Baru"}, expected=None)
+    assert refusals == [1, 1] and edited.version == 2
+    assert store.saved[-1] == ("A1", 2, ["ActivityUpdated"]), "the event survives the refused tries"
 
 
-async def test_a_store_that_stays_busy_is_a_503_and_other_failures_are_not_retried():
-    async def locked():
-        raise OperationFailure(LOCKED, 1)
-
-    with pytest.raises(StoreBusy):
-        await when_free(locked, attempts=2)
-
-    async def broken():
-        raise OperationFailure("unknown operator: $foo", 2)
-
-    with pytest.raises(OperationFailure):
-        await when_free(broken)
-
+async def test_a_store_that_stays_busy_is_unavailable_and_nothing_is_changed():
     activities, store = service()
     await activities.plan("A1", BODY)
 
-    async def busy_save(*args, **kwargs):
-        raise StoreBusy(LOCKED)
+    async def locked(loaded):
+        raise OperationFailure(LOCKED, 1)
 
-    store.save = busy_save
+    store.save = locked
     with pytest.raises(Unavailable) as unavailable:
         await activities.edit("A1", {"title": "Baru"}, expected=None)
-    assert unavailable.value.status == 503 and unavailable.value.headers == {"Retry-After": "1"}
+    assert unavailable.value.retry_after == 1 and store.rows["A1"].title == "Forum warga"

@@ -1,0 +1,50 @@
+"""Domain events → the wire events other systems read, mapped on purpose (CONTRACT §6).
+
+Each event's ``data`` is the aggregate after the change, as the public models of
+``shared.events`` describe it (:class:`ActivitySnapshot`, :class:`TargetsSnapshot`: the aggregate's
+own fields), plus what the domain event itself says (``changed_fields``, ``previous_starts_at``).
+Presentation never goes on the wire: no partner names or statuses from this service's replica,
+no ``warnings`` — those belong to the API's answers (views.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.activities.domain import (
+    Activity, ActivityCancelled, ActivityHeld, ActivityPlanned, ActivityReported, ActivityRescheduled,
+    ActivityScheduled, ActivityUpdated, Targets, TargetsSet, jsonable, snapshot, targets_snapshot,
+)
+from shared.events import ActivitySnapshot, AnyEvent, EventType, TargetsSnapshot, make_event
+
+SERVICE = "activities"
+
+EVENT_TYPES: dict[type, EventType] = {
+    ActivityPlanned: EventType.ACTIVITY_PLANNED,
+    ActivityUpdated: EventType.ACTIVITY_UPDATED,
+    ActivityScheduled: EventType.ACTIVITY_SCHEDULED,
+    ActivityRescheduled: EventType.ACTIVITY_RESCHEDULED,
+    ActivityHeld: EventType.ACTIVITY_HELD,
+    ActivityReported: EventType.ACTIVITY_REPORTED,
+    ActivityCancelled: EventType.ACTIVITY_CANCELLED,
+}
+
+
+def activity_event(activity: Activity, event: object) -> AnyEvent:
+    """The wire event of one domain event the activity recorded."""
+    said: dict[str, Any] = {}
+    if isinstance(event, ActivityUpdated):
+        said["changed_fields"] = list(event.changed_fields)
+    elif isinstance(event, ActivityRescheduled):
+        said["previous_starts_at"] = event.previous_starts_at
+        said["previous_ends_at"] = event.previous_ends_at
+    data = ActivitySnapshot.model_validate({**snapshot(activity), **said})
+    return make_event(EVENT_TYPES[type(event)], region=activity.region, service=SERVICE, subject=activity.id,
+                      version=activity.version, data=jsonable(data.model_dump()))
+
+
+def targets_event(targets: Targets, event: TargetsSet) -> AnyEvent:
+    data = TargetsSnapshot.model_validate({**targets_snapshot(targets), "changed_fields": list(event.changed_fields)})
+    return make_event(EventType.TARGETS_SET, region=targets.region, service=SERVICE, subject=targets.id,
+                      version=targets.version, data=jsonable(data.model_dump()))
+

@@ -1,0 +1,212 @@
+"""The figures side: periods, coverage against targets (cached while nothing changed), the period report.
+
+Read-only: what the coverage facts (coverage.py) add up to for an election and a period, shown
+against the election's targets, and the *laporan kegiatan* built from the same facts (report.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from services.activities import coverage, report
+from services.activities.domain import Targets, election_of
+from services.activities.elections import Election
+from services.activities.fields import FIRST_YEAR, LAST_YEAR
+from services.activities.handlers import TargetBook
+from services.activities.store import ActivityFilter, ActivityStore, PartnerReplica, query
+from services.activities.views import month_label
+from shared.clock import Clock, now_ms
+from shared.errors import Invalid
+from shared.vocabulary import label
+
+# Cached coverage figures: dropped when any activity changes, and after this long regardless
+# (a write whose revision bump was lost to a crash is then seen within a minute).
+CACHE_SECONDS = 60.0
+CACHE_ENTRIES = 64
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
+class Period:
+    """``[start, end)`` on ``starts_at``; either side may be open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @classmethod
+    def parse(cls, start: str | None, end: str | None, zone: ZoneInfo) -> Period:
+        """Dates are whole local days, ``to`` included; date-times are instants, ``to`` excluded."""
+        begin = _instant("from", start, zone, next_day=False)
+        until = _instant("to", end, zone, next_day=True)
+        if begin and until and until <= begin:
+            raise Invalid({"to": "must be after from"})
+        return cls(begin, until)
+
+    def describe(self) -> dict[str, str | None]:
+        return {"from": self.start.isoformat() if self.start else None,
+                "to": self.end.isoformat() if self.end else None}
+
+    def text(self, zone: ZoneInfo) -> str:
+        """``2024-10-01 s.d. 2024-10-31`` in local dates, as a report heading says it."""
+        first = self.start.astimezone(zone).date().isoformat() if self.start else "awal"
+        last = (self.end - timedelta(microseconds=1)).astimezone(zone).date().isoformat() if self.end else "akhir"
+        return "seluruh periode" if not (self.start or self.end) else f"{first} s.d. {last}"
+
+
+def _instant(name: str, value: str | None, zone: ZoneInfo, next_day: bool) -> datetime | None:
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            moment = datetime.combine(day, time(), zone)
+        else:
+            moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise Invalid(
+            {name: "a date (2024-10-01) or a date-time with offset (2024-10-01T08:00:00+07:00)"}) from None
+    if moment.tzinfo is None:
+        raise Invalid({name: "give the date-time a UTC offset, e.g. 2024-10-01T08:00:00+07:00"})
+    # Python's first and last years cannot be shifted by a day or an offset (it overflowed: no answer).
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise Invalid({name: f"{value} is out of range: give a date between the years {FIRST_YEAR} and {LAST_YEAR}"})
+    if len(value) == 10 and next_day:
+        moment = datetime.combine(moment.date() + timedelta(days=1), time(), zone)
+    return moment.astimezone(UTC)
+
+
+@dataclass
+class Figures:
+    store: ActivityStore
+    targets: TargetBook
+    replica: PartnerReplica
+    region: str
+    region_name: str
+    zone: ZoneInfo
+    clock: Clock = field(default=now_ms)
+
+    _cache: dict[tuple[str, datetime | None, datetime | None], tuple[str | None, float, coverage.Cube]] = field(
+        default_factory=dict, repr=False)
+
+    async def cube(self, election: str, period: Period) -> coverage.Cube:
+        """The figures of an election and period: the database's, or the same figures cached while
+        no activity has changed since (checked against the store's revision token)."""
+        key = (election, period.start, period.end)
+        token = await self.store.revision.current()  # read before the scan: a write during it invalidates
+        cached = self._cache.get(key)
+        if cached and cached[0] == token and monotonic() - cached[1] < CACHE_SECONDS:
+            return cached[2]
+        cube = await self.store.coverage(query(ActivityFilter(election=election), period.start, period.end))
+        if len(self._cache) >= CACHE_ENTRIES:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[key] = (token, monotonic(), cube)
+        return cube
+
+    async def coverage(self, election_id: str, group_by: str, period: Period) -> dict[str, Any]:
+        election = election_of(election_id)
+        targets = await self.targets.get(election_id)
+        cube = await self.cube(election_id, period)
+        names = await self.partner_names(cube["partner"]) if group_by == "partner" else {}
+        return coverage_view(self.region, election, targets, group_by, cube, names, period, self.today())
+
+    async def partner_names(self, groups: dict[str | None, coverage.Tally]) -> dict[str, str]:
+        known = await self.replica.many({k for k in groups if k})
+        return {pid: p.name for pid, p in known.items()}
+
+    def today(self) -> date:
+        return self.clock().astimezone(self.zone).date()
+
+    async def report(self, election_id: str, period: Period, fmt: str) -> tuple[bytes, str, str]:
+        """The period report: (content, media type, file name)."""
+        election = election_of(election_id)
+        targets = await self.targets.get(election_id)
+        match = query(ActivityFilter(election=election_id), period.start, period.end)
+        found, cube = await self.store.all_with_figures(match)
+        known = await self.replica.many({p.partner_id for a in found for p in a.partners})
+        names = {pid: p.name for pid, p in known.items()}
+        table = report.rows(found, names, self.zone)
+        span = period.text(self.zone).replace(" s.d. ", "_").replace(" ", "-")
+        name = f"laporan-kegiatan-{election_id}-{span}"
+        if fmt == "csv":
+            return await asyncio.to_thread(report.to_csv, table), "text/csv; charset=utf-8", f"{name}.csv"
+        context = report.ReportContext(self.region, self.region_name, election, period.text(self.zone),
+                                       self.today(), self.zone, targets)
+        return await asyncio.to_thread(report.to_xlsx, context, table, cube), XLSX, f"{name}.xlsx"
+
+
+def coverage_view(
+    region: str,
+    election: Election,
+    targets: Targets | None,
+    group_by: str,
+    cube: coverage.Cube,
+    partner_names: dict[str, str],
+    period: Period,
+    today: date,
+) -> dict[str, Any]:
+    totals = coverage.total(cube)
+    voting_day = targets.voting_day if targets else election.voting_day
+    days_left = (voting_day - today).days
+    wanted = {"segment": targets.segment_targets, "district": targets.district_targets}.get(group_by, {}) \
+        if targets else {}
+    groups_by_key = dict(cube[group_by])
+    for key in wanted:  # a targeted key with nothing yet is a row too
+        groups_by_key.setdefault(key, coverage.Tally())
+    groups = []
+    for key in sorted(groups_by_key, key=lambda k: (k is None, k or "")):
+        tally = groups_by_key[key]
+        row: dict[str, Any] = {"key": key, "label": _group_label(group_by, key, partner_names), **tally.figures()}
+        if group_by in ("segment", "district"):
+            target = wanted.get(key) if key else None
+            row["target"] = target
+            row["progress_pct"] = _pct(tally.held, target)
+        groups.append(row)
+    return {
+        "election": election.id,
+        "region": region,
+        "group_by": group_by,
+        "period": period.describe(),
+        "as_of": today.isoformat(),
+        "voting_day": voting_day.isoformat(),
+        "days_to_voting_day": days_left,
+        "totals": totals.figures(),
+        "targets": None if targets is None else {
+            "version": targets.version,
+            "participation_target_pct": targets.participation_target_pct,
+            "reach_target": targets.reach_target,
+            "reach_pct": _pct(totals.reach, targets.reach_target),
+            "segment_targets": dict(targets.segment_targets),
+            "district_targets": dict(targets.district_targets),
+            "source": targets.source,
+        },
+        "groups": groups,
+        "gaps": gaps(targets, cube, days_left),
+    }
+
+
+def gaps(targets: Targets | None, cube: coverage.Cube, days_left: int) -> dict[str, Any]:
+    """Targeted segments and districts where no activity has taken place yet."""
+    return {
+        "segments": coverage.missing(targets.segment_targets, cube, "segment") if targets else [],
+        "districts": coverage.missing(targets.district_targets, cube, "district") if targets else [],
+        "days_to_voting_day": days_left,
+    }
+
+
+def _group_label(group_by: str, key: str | None, partner_names: dict[str, str]) -> str:
+    if group_by == "month":
+        return month_label(key)
+    if key is None:
+        return "Tanpa kecamatan" if group_by == "district" else "-"
+    if group_by == "partner":
+        return partner_names.get(key, key)
+    return label(key, group_by) if group_by in ("segment", "format") else key
+
+
+def _pct(value: int, target: int | None) -> float | None:
+    return round(value * 100 / target, 1) if target else None

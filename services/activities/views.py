@@ -1,0 +1,83 @@
+"""The read side the API answers with: activities as a client sees them, targets, display words.
+
+An activity's answer is its snapshot plus what this service knows around it, which is presentation
+and never part of an event (events.py): each partner's ``name`` and ``status`` from the partner
+replica, and ``warnings`` — what the office should look at, refusing nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from services.activities.domain import Activity, Targets, jsonable, snapshot, targets_snapshot
+from services.activities.store import ActivityFilter, ActivityStore, KnownPartner, PartnerReplica, query
+from shared.errors import NotFound
+
+MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
+          "November", "Desember")
+
+
+def view(activity: Activity, known: dict[str, KnownPartner], zone: ZoneInfo) -> dict[str, Any]:
+    """The activity as the API answers it, with partner names and warnings.
+
+    ``warnings`` flags an activity inside its election's quiet period, and a partner no longer
+    active (or unknown) in the replica.
+    """
+    data = jsonable(snapshot(activity))
+    warnings: list[dict[str, Any]] = []
+    quiet = activity.quiet_period_warning(zone)
+    if quiet:
+        warnings.append({"code": "masa_tenang", "message": quiet})
+    partners = []
+    for ref in activity.partners:
+        partner = known.get(ref.partner_id)
+        status = partner.status if partner else "unknown"
+        partners.append({"partner_id": ref.partner_id, "role": ref.role.value,
+                         "name": partner.name if partner else None, "status": status})
+        if partner is None or not partner.active:
+            name = f"{partner.name} " if partner else ""
+            warnings.append({"code": "partner_not_active", "partner_id": ref.partner_id,
+                             "message": f"partner {name}({ref.partner_id}) is '{status}' in the partner registry"})
+    data["partners"] = partners
+    data["warnings"] = warnings
+    return data
+
+
+def targets_view(targets: Targets) -> dict[str, Any]:
+    return jsonable(targets_snapshot(targets))
+
+
+def month_label(key: str | None) -> str:
+    """``2024-10`` → ``Oktober 2024``; no month → ``Belum dijadwalkan``."""
+    if not key:
+        return "Belum dijadwalkan"
+    year, month = key.split("-")
+    return f"{MONTHS[int(month) - 1]} {year}"
+
+
+@dataclass
+class ActivityViews:
+    """Reads of activities, answered as :func:`view` shows them."""
+
+    store: ActivityStore
+    replica: PartnerReplica
+    zone: ZoneInfo
+
+    async def get(self, activity_id: str) -> dict[str, Any]:
+        activity = await self.store.get(activity_id)
+        if activity is None:
+            raise NotFound(f"no activity with id {activity_id}")
+        return await self.present(activity)
+
+    async def search(self, wanted: ActivityFilter, starts_from: datetime | None, starts_before: datetime | None,
+                     limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        found, next_cursor = await self.store.page(query(wanted, starts_from, starts_before), limit, cursor)
+        known = await self.replica.many({p.partner_id for a in found for p in a.partners})
+        return [view(a, known, self.zone) for a in found], next_cursor
+
+    async def present(self, activity: Activity) -> dict[str, Any]:
+        known = await self.replica.many({p.partner_id for p in activity.partners})
+        return view(activity, known, self.zone)
