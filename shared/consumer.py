@@ -1,10 +1,14 @@
 """Consuming events on purpose: idempotent, retried with growing delays, then parked.
 
-A service declares each of its queues as an :class:`EventQueue` (its name, the routing
-keys it binds, the retry ladder) and subscribes with FastStream using ``AckPolicy.MANUAL``;
-the subscriber hands every message to :meth:`EventQueue.deliver`, which
+(Over 400 lines: the queue, the envelope checks and the delivery order are one mechanism, read together.)
 
-1. parses the CloudEvents envelope — a message that is not one is parked at once;
+A service declares each of its queues as an :class:`EventQueue` (its name, the routing
+keys it binds, the retry ladder, the regions its instance serves) and subscribes with
+:meth:`EventQueue.subscribe` (FastStream, ``AckPolicy.MANUAL``, the body left undecoded); every
+message goes to :meth:`EventQueue.deliver`, which
+
+1. takes the message's turn, then reads its envelope: the retry header, the CloudEvent, its
+   region and routing key — a message that fails any of these is parked at once;
 2. skips an event id this queue already processed (``processed_events``, keyed by ``_id``);
 3. runs the handler with the event's correlation id bound for logs and new events;
 4. on success records the id, then acks; on failure re-publishes the message to the next
@@ -18,8 +22,9 @@ read models ignores an event older than what it knows): the store being unreacha
 a write as busy (until it answers again, for up to ``STORE_PATIENCE``), and :class:`NotYet` (for
 up to ``NOT_YET_PATIENCE``: the event it waits for is usually in flight on another lane right now).
 
-Every queue is consumed on a channel of its own, so its delivery tags are its messages alone and
-:class:`DeliveryOrder` can wait for each one without guessing.
+Every queue is consumed on a channel of its own (:meth:`EventQueue.open` declares it there), so
+its delivery tags are its messages alone and :class:`DeliveryOrder` can wait for each one without
+guessing.
 
 Handlers must be idempotent in effect (the id is recorded after the effect, so a crash in
 between replays it once more); replicas achieve that with ``aggregateversion``, notification
@@ -33,12 +38,14 @@ import contextlib
 import itertools
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit.annotations import RabbitMessage as Delivered  # the message, as a handler asks for it
 from faststream.rabbit.message import RabbitMessage
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
@@ -49,6 +56,8 @@ from shared.events import AnyEvent
 from shared.locks import KeyedLocks
 from shared.logging import bound, get_logger
 from shared.mongo import busy
+from shared.regions import digits
+from shared.replay import REPLAY_HEADER
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -119,20 +128,26 @@ class EventQueue:
     retry_delays: list[float] = field(default_factory=lambda: [1.0, 5.0, 30.0])
     processed: ProcessedEvents | None = None
     prefetch: int = 32
+    # The regions whose events this queue applies (``EventQueue.of``: the instance's own); an event
+    # claiming another is parked. Empty: any region whose digits match the routing key.
+    regions: tuple[str, ...] = ()
     channel: Channel = field(init=False, repr=False)
     stats: dict[str, int] = field(default_factory=lambda: {"processed": 0, "duplicates": 0, "retried": 0, "dead": 0})
     _locks: KeyedLocks = field(default_factory=KeyedLocks, repr=False)
     _order: DeliveryOrder = field(default_factory=DeliveryOrder, repr=False)
 
     @classmethod
-    def of(cls, settings: Settings, service: str, purpose: str, event_patterns: list[str]) -> EventQueue:
-        """``event_patterns`` are routing-key tails (``partner.*``) for this instance's region."""
+    def of(cls, settings: Settings, service: str, purpose: str, event_patterns: list[str],
+           regions: Sequence[str] | None = None) -> EventQueue:
+        """``event_patterns`` are routing-key tails (``partner.*``) for this instance's region;
+        ``regions`` are the regions whose events it applies, by default the one it serves."""
         return cls(
             name=settings.queue_name(service, purpose),
             binding_keys=[f"{settings.region_digits}.{pattern}" for pattern in event_patterns],
             exchange=events_exchange(settings),
             retry_delays=list(settings.retry_delays),
             prefetch=settings.prefetch,
+            regions=tuple(regions) if regions is not None else (settings.region,),
         )
 
     def __post_init__(self) -> None:
@@ -172,6 +187,25 @@ class EventQueue:
                 )
             )
 
+    async def open(self, broker: RabbitBroker) -> None:
+        """What :meth:`declare` declares, on a connected broker, the queue itself on its own channel.
+
+        FastStream's declarer keeps the first queue object declared under a name and hands that to
+        the subscriber, which consumes on the channel it was declared on: declared on the default
+        channel, the queue would be consumed there, at the default prefetch, its delivery tags
+        mixed with every other queue's of the service (each of which would then wait out
+        :class:`DeliveryOrder`'s patience for tags that are not its own)."""
+        await self.declare(_OnChannel(broker, self.name, self.channel))
+
+    def subscribe(self, broker: RabbitBroker, handler: Handler, description: str | None = None) -> None:
+        """Hand this queue's messages to :meth:`deliver`: on its own channel, acknowledged by us, the
+        body left as it came (:func:`undecoded`). Call :meth:`open` before the broker starts."""
+
+        @broker.subscriber(self.queue, self.exchange, channel=self.channel, ack_policy=AckPolicy.MANUAL,
+                           decoder=undecoded, title=self.name, description=description)
+        async def on_message(message: Delivered) -> None:
+            await self.deliver(message, handler, broker)
+
     async def deliver(self, message: RabbitMessage, handler: Handler, broker: RabbitBroker) -> None:
         # One aggregate's events are handled one at a time in this process, in the order the
         # queue delivered them: several messages are in flight at once, and on FerretDB a
@@ -181,13 +215,13 @@ class EventQueue:
         # after the turn with nothing awaited in between.
         await self._order.turn(message)
         headers = dict(message.headers or {})
+        attempt = 0
         try:
-            attempt = int(headers.get(H_ATTEMPT, 0))
-        except (TypeError, ValueError):
-            attempt = 0  # a header no retry of ours wrote: count from the start
-        try:
+            attempt = _attempt(headers)
             event = parse(message.body)
-        except PoisonMessage as exc:
+            self._check_origin(event, message, headers)
+        except Exception as exc:  # PoisonMessage, or a message of a shape nothing here foresaw
+            # Parked now: left unacknowledged, it would hold up every message behind it.
             await self._park(message, broker, headers, attempt, exc)
             return
 
@@ -211,6 +245,29 @@ class EventQueue:
                         await self._park(message, broker, headers, attempt, exc)
                     return
             await message.ack()
+
+    def _check_origin(self, event: AnyEvent, message: RabbitMessage, headers: dict[str, Any]) -> None:
+        """Park an event of a region this instance does not serve, or one that came with another
+        region's routing key: applied, it would put another region's partner into this one's data."""
+        if self.regions and event.region not in self.regions:
+            raise PoisonMessage(f"the event is of region {event.region}; this instance serves "
+                                f"{', '.join(self.regions)}")
+        key = self._routed_with(message, headers)
+        if key is not None and (not isinstance(key, str) or key.split(".", 1)[0] != digits(event.region)):
+            raise PoisonMessage(f"the event of region {event.region} came with routing key {key!r}; "
+                                f"its routing key starts with {digits(event.region)}")
+
+    def _routed_with(self, message: RabbitMessage, headers: dict[str, Any]) -> Any:
+        """The routing key the event was published with: the message's own when it came through
+        ``sinergi.events``; when it came straight to the queue (from a retry queue, a DLQ replay or
+        an events replay) the one its headers recorded, if any (``None``)."""
+        raw = message.raw_message
+        if raw.exchange == self.exchange.name:
+            return raw.routing_key or ""
+        for header in (H_ROUTING_KEY, REPLAY_HEADER):
+            if header in headers:
+                return headers[header]
+        return None
 
     async def _handle_in_place(self, event: AnyEvent, handler: Handler) -> None:
         waited = 0.0
@@ -254,15 +311,17 @@ class EventQueue:
         delay = self.retry_delays[attempt]
         log.warning("event failed; retrying", attempt=attempt + 1, delay_s=delay, error=repr(exc))
         await self._forward(
-            message, broker, self.retry_queue_name(delay), {**headers, **_failure(exc, attempt + 1, self.name, message)}
+            message, broker, self.retry_queue_name(delay), {**headers, **self._failure(exc, attempt + 1, message)}
         )
         self.stats["retried"] += 1
 
     async def _park(
         self, message: RabbitMessage, broker: RabbitBroker, headers: dict[str, Any], attempt: int, exc: Exception
     ) -> None:
-        log.error("event dead-lettered", attempts=attempt + 1, error=repr(exc), dlq=self.dlq_name)
-        await self._forward(message, broker, self.dlq_name, {**headers, **_failure(exc, attempt + 1, self.name, message)})
+        raw = message.raw_message
+        log.error("event dead-lettered", attempts=attempt + 1, error=repr(exc), dlq=self.dlq_name,
+                  message_id=raw.message_id, exchange=raw.exchange, routing_key=raw.routing_key)
+        await self._forward(message, broker, self.dlq_name, {**headers, **self._failure(exc, attempt + 1, message)})
         self.stats["dead"] += 1
 
     async def _forward(self, message: RabbitMessage, broker: RabbitBroker, queue: str, headers: dict[str, Any]) -> None:
@@ -287,17 +346,53 @@ class EventQueue:
             return
         await message.ack()
 
+    def _failure(self, exc: Exception, attempt: int, message: RabbitMessage) -> dict[str, Any]:
+        headers = message.headers or {}
+        failure = {
+            H_ATTEMPT: attempt,
+            H_ERROR: str(exc)[:1000] or exc.__class__.__name__,
+            H_ERROR_TYPE: exc.__class__.__name__,
+            H_QUEUE: headers.get(H_QUEUE, self.name),
+            H_FAILED_AT: datetime.now(UTC).isoformat(),
+        }
+        # The key is checked again when the message comes back, so only a routing key goes in here;
+        # a message that came straight to the queue with none recorded keeps none.
+        if isinstance(key := self._routed_with(message, headers), str):
+            failure[H_ROUTING_KEY] = key
+        return failure
 
-def _failure(exc: Exception, attempt: int, queue: str, message: RabbitMessage) -> dict[str, Any]:
-    headers = message.headers or {}
-    return {
-        H_ATTEMPT: attempt,
-        H_ERROR: str(exc)[:1000] or exc.__class__.__name__,
-        H_ERROR_TYPE: exc.__class__.__name__,
-        H_QUEUE: headers.get(H_QUEUE, queue),
-        H_ROUTING_KEY: headers.get(H_ROUTING_KEY, message.raw_message.routing_key or ""),
-        H_FAILED_AT: datetime.now(UTC).isoformat(),
-    }
+
+class _OnChannel:
+    """The broker as :meth:`EventQueue.declare` uses it, declaring one queue on a channel of its own."""
+
+    def __init__(self, broker: RabbitBroker, queue: str, channel: Channel) -> None:
+        self._broker, self._queue, self._channel = broker, queue, channel
+
+    async def declare_exchange(self, exchange: RabbitExchange) -> Any:
+        return await self._broker.declare_exchange(exchange)
+
+    async def declare_queue(self, queue: RabbitQueue) -> Any:
+        # RabbitBroker.declare_queue always uses the default channel; its declarer takes one.
+        channel = self._channel if queue.name == self._queue else None
+        return await self._broker.config.declarer.declare_queue(queue, channel=channel)
+
+
+async def undecoded(message: RabbitMessage) -> bytes:
+    """The decoder of every event subscriber: the body as it came. FastStream's own decodes by
+    content type before the handler runs, and a body it cannot read (not JSON under
+    ``application/json``, not UTF-8 under ``text/plain``) never reached :meth:`EventQueue.deliver`:
+    with manual acks it was neither acked nor parked, and held up the messages behind it. Here
+    :func:`parse` reads the body, and parks what it cannot read."""
+    return message.body
+
+
+def _attempt(headers: dict[str, Any]) -> int:
+    """How many times the message was tried: a retry of ours writes a whole number from 0, so any
+    other value is not ours (``-10`` would index the ladder from its end)."""
+    value = headers.get(H_ATTEMPT, 0)
+    if type(value) is not int or value < 0:  # noqa: E721 - a bool is an int too, and not ours
+        raise PoisonMessage(f"the header {H_ATTEMPT} is {value!r}; a retry of ours writes a whole number from 0")
+    return value
 
 
 MAX_EVENT_BYTES = 1 << 20  # the same ceiling as an HTTP body

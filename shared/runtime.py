@@ -1,7 +1,8 @@
 """The infrastructure one service process opens and closes: database, broker, outbox relay.
 
 A service's ``main.py`` builds one :class:`Infrastructure`, attaches its aggregate
-collections to the relay, registers its subscribers on ``infra.broker``, and runs
+collections to the relay, registers its subscribers on ``infra.broker`` (best through
+:meth:`EventQueue.subscribe`), and runs
 ``infra.start()`` / ``infra.stop()`` from the FastAPI lifespan (``faststream.rabbit.fastapi``
 is deprecated; the broker is started from the lifespan instead).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from faststream.rabbit import RabbitBroker
 from prometheus_client import CollectorRegistry
@@ -18,7 +19,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.bus import EventPublisher, declare_exchanges, make_broker
-from shared.consumer import EventQueue, ProcessedEvents
+from shared.consumer import EventQueue, ProcessedEvents, undecoded
 from shared.idempotency import IdempotencyKeys
 from shared.logging import get_logger
 from shared.mongo import connect, ping
@@ -58,6 +59,11 @@ class Infrastructure:
         self.client: AsyncMongoClient = connect(settings, service)
         self.db: AsyncDatabase = self.client[settings.database_name(service)]
         self.broker: RabbitBroker = make_broker(settings, service)
+        # Every subscriber of this broker gets the body as it came, as RabbitBroker(decoder=...)
+        # would set it: FastStream's own decoder fails on a body it cannot read before the handler
+        # runs, and with manual acks such a message would stall its queue (EventQueue.subscribe
+        # passes it too; this covers a subscriber registered without it).
+        self.broker.config.broker_config.broker_decoder = undecoded
         self.event_log = EventLog(self.db["event_log"], settings.event_log_days)
         self.relay = OutboxRelay(EventPublisher(self.broker, settings), settings.outbox_sweep_seconds, self.event_log)
         self.processed = ProcessedEvents(self.db)
@@ -76,9 +82,10 @@ class Infrastructure:
         """A collection of aggregates whose recorded events the relay publishes."""
         return self.relay.attach(AggregateCollection(self.db[name]))
 
-    def queue(self, purpose: str, event_patterns: list[str]) -> EventQueue:
-        """Declare one of this service's consumer queues (``<service>.<purpose>``)."""
-        queue = EventQueue.of(self.settings, self.service, purpose, event_patterns)
+    def queue(self, purpose: str, event_patterns: list[str], regions: Sequence[str] | None = None) -> EventQueue:
+        """Declare one of this service's consumer queues (``<service>.<purpose>``); it applies the
+        events of ``regions``, by default the one region this instance serves (``SINERGI_REGION``)."""
+        queue = EventQueue.of(self.settings, self.service, purpose, event_patterns, regions)
         queue.processed = self.processed
         self.queues.append(queue)
         return queue
@@ -119,7 +126,7 @@ class Infrastructure:
                 await self.broker.connect()
                 await declare_exchanges(self.broker, self.settings)
                 for queue in self.queues:
-                    await queue.declare(self.broker)
+                    await queue.open(self.broker)
                 await self.broker.start()
                 log.info("service connected to the broker", queues=[q.name for q in self.queues])
                 return

@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 import aio_pika
 import pytest
 from pymongo.errors import OperationFailure
-from faststream.middlewares import AckPolicy
-from faststream.rabbit.annotations import RabbitMessage
 
 from shared.bus import declare_exchanges, make_broker
 from shared.consumer import H_ATTEMPT, H_ERROR, H_ERROR_TYPE, EventQueue, ProcessedEvents
@@ -66,15 +64,11 @@ async def consumer(settings: Settings, mongo):
 
 
 async def _subscribe(broker, settings: Settings, queue: EventQueue, handle) -> None:
-    """Subscribe ``handle`` to ``queue`` as a service does, and declare what it needs."""
-
-    @broker.subscriber(queue.queue, queue.exchange, channel=queue.channel, ack_policy=AckPolicy.MANUAL)
-    async def on_event(message: RabbitMessage) -> None:
-        await queue.deliver(message, handle, broker)
-
+    """Subscribe ``handle`` to ``queue`` and declare what it needs, as ``shared.runtime`` does."""
+    queue.subscribe(broker, handle)
     await broker.connect()
     await declare_exchanges(broker, settings)
-    await queue.declare(broker)
+    await queue.open(broker)
 
 
 async def test_a_message_that_always_fails_is_parked_with_its_error_and_the_queue_flows_on(settings, consumer):
@@ -177,13 +171,80 @@ async def test_a_write_the_store_refused_as_busy_is_tried_again_in_place_before_
     assert handled == [1, 2], "the refused write went round the retry ladder and was overtaken"
 
 
-async def test_a_message_with_a_retry_header_not_of_ours_is_handled_and_holds_up_nothing(settings, consumer):
-    queue, seen, _ = consumer
+@pytest.mark.parametrize("attempt", ["many", -10, True, 2.5])
+async def test_a_message_with_a_retry_header_not_of_ours_is_parked_and_holds_up_nothing(settings, consumer, attempt):
+    """Only our retries write the attempt header, always a whole number from 0; -10 used to index the
+    ladder from its end and leave the message unacknowledged, holding up the queue behind it."""
+    queue, seen, failing = consumer
+    failing.add("odd-header")  # were it handled, it would go round the ladder with that attempt
     connection = await aio_pika.connect_robust(settings.rabbitmq_url)
     async with connection:
         channel = await connection.channel()
         exchange = await channel.get_exchange(settings.exchange_name)
-        await exchange.publish(aio_pika.Message(_event("odd-header").to_wire(), headers={H_ATTEMPT: "many"}),
+        await exchange.publish(aio_pika.Message(_event("odd-header").to_wire(), headers={H_ATTEMPT: attempt}),
                                routing_key="3273.partner.registered")
     await _publish(settings, _event("after-odd").to_wire())
-    await eventually(lambda: _async({"odd-header", "after-odd"} <= set(seen)), timeout=5)
+    await eventually(lambda: _async("after-odd" in seen), timeout=2)
+    parked = await eventually(lambda: _dlq(settings, queue), timeout=3)
+    assert [AnyEvent.model_validate_json(m.body).subject for m in parked] == ["odd-header"]
+    assert H_ATTEMPT in parked[0].headers[H_ERROR] and parked[0].headers[H_ERROR_TYPE] == "PoisonMessage"
+    assert "odd-header" not in seen, "a message with a retry header not of ours was handled"
+
+
+async def test_a_queue_is_consumed_at_its_own_prefetch(settings: Settings):
+    """Each queue is consumed on the channel declared for it, so it holds its own prefetch of
+    messages, not the broker's default channel's (32)."""
+    queue = EventQueue.of(settings.model_copy(update={"prefetch": 5}), "test", "prefetch", ["partner.*"])
+    started: list[str] = []
+    release = asyncio.Event()
+
+    async def handle(event: AnyEvent) -> None:
+        started.append(event.subject)
+        await release.wait()
+
+    broker = make_broker(settings, "test")
+    await _subscribe(broker, settings, queue, handle)
+    for n in range(12):
+        await _publish(settings, _event(f"p-{n}").to_wire())
+    await broker.start()
+    try:
+        connection = await aio_pika.connect_robust(settings.rabbitmq_url)
+        async with connection:
+            channel = await connection.channel()
+
+            async def five_held_seven_waiting() -> bool:
+                ready = (await channel.declare_queue(queue.name, passive=True)).declaration_result.message_count
+                return len(started) == 5 and ready == 7
+
+            await eventually(five_held_seven_waiting, timeout=5)
+        release.set()
+        await eventually(lambda: _async(len(started) == 12), timeout=5)
+    finally:
+        release.set()
+        await broker.stop()
+
+
+async def test_two_queues_of_one_service_each_handle_their_events_without_waiting(settings: Settings):
+    """On one shared channel each queue's delivery tags had gaps (the other queue's), and every
+    message waited out the ordering's patience (10 s) for a tag that was never its own."""
+    broker = make_broker(settings, "test")
+    handled: dict[str, list[str]] = {"replica": [], "rules": []}
+    for purpose in handled:
+        queue = EventQueue.of(settings, "test", purpose, ["partner.*"])
+
+        async def handle(event: AnyEvent, seen: list[str] = handled[purpose]) -> None:
+            seen.append(event.subject)
+
+        queue.subscribe(broker, handle)
+        if purpose == "replica":
+            await broker.connect()
+            await declare_exchanges(broker, settings)
+        await queue.open(broker)
+    await broker.start()
+    try:
+        subjects = [f"p-two-{n}" for n in range(6)]
+        for subject in subjects:
+            await _publish(settings, _event(subject).to_wire())
+        await eventually(lambda: _async(all(seen == subjects for seen in handled.values())), timeout=3)
+    finally:
+        await broker.stop()

@@ -1,17 +1,22 @@
-"""Hostile AMQP messages on every consumer queue: malformed, wrongly typed, oversized → parked in
-``<queue>.dlq`` at once, nothing stored, and the consumer keeps going (a good event after them is
-processed)."""
+"""Hostile AMQP messages on every consumer queue: malformed, undecodable, wrongly typed, oversized, of
+another region → parked in ``<queue>.dlq`` at once with the reason in its headers, nothing stored,
+and the consumer keeps going (a good event after them is processed, without waiting)."""
 
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import aio_pika
 import pytest
 
-from tests.conftest import eventually, running
+from tests.conftest import auth, eventually, running
+from tests.integration.test_activities_helpers import activity_body, new_partner_id
 from tests.notifications_support import event, partner, publish, subscribed
+from shared.consumer import H_ATTEMPT, H_ERROR, H_ERROR_TYPE, H_ROUTING_KEY
 from shared.events import EventType
+from shared.replay import REPLAY_HEADER
 
 SERVICES_WITH_QUEUES = ["activities", "notifications"]  # partners consumes nothing
 
@@ -121,3 +126,147 @@ async def test_an_event_whose_data_breaks_its_schema_is_parked_at_once(service, 
 @pytest.mark.parametrize("service", SERVICES_WITH_QUEUES)
 async def test_an_oversized_well_formed_event_is_parked(service, settings):
     await _hostile(service, settings, oversized_event(), timeout=20.0)
+
+
+# --- messages FastStream could not decode, and retry headers not of ours ------------------------
+
+CLOUDEVENT = "application/cloudevents+json"
+STRAIGHT_INTO_THE_QUEUE = True  # through the default exchange, as a retry queue or a DLQ replay puts it back
+
+
+def undecodable() -> dict[str, tuple[aio_pika.Message, str, bool]]:
+    """Each kind: the message, what the reason in its DLQ headers names, and whether it goes straight
+    into the queue (else through ``sinergi.events`` on ``3273.partner.registered``)."""
+    def good_body(name: str) -> bytes:
+        return event(EventType.PARTNER_REGISTERED, partner(new_partner_id(), name)).to_wire()
+
+    return {
+        "not JSON under application/json": (
+            aio_pika.Message(b"nama=KIM Sekarbela", content_type="application/json"),
+            "not a Sinergi CloudEvent", False),
+        "not JSON under application/json; charset": (
+            aio_pika.Message(b"{nama", content_type="application/json; charset=utf-8"),
+            "not a Sinergi CloudEvent", False),
+        "invalid UTF-8 under text/plain": (
+            aio_pika.Message(b'{"id": "\xff\xfe"}', content_type="text/plain"), "not a Sinergi CloudEvent", False),
+        "retry header -10": (
+            aio_pika.Message(good_body("KIM Minus"), content_type=CLOUDEVENT, headers={H_ATTEMPT: -10}),
+            H_ATTEMPT, False),
+        "retry header not a number": (
+            aio_pika.Message(good_body("KIM Sepuluh"), content_type=CLOUDEVENT, headers={H_ATTEMPT: "ten"}),
+            H_ATTEMPT, STRAIGHT_INTO_THE_QUEUE),
+    }
+
+
+def foreign(blora: str) -> dict[str, tuple[aio_pika.Message, str, bool]]:
+    """Events of another region: claimed in the event, or in the routing key it came with."""
+    claimed = event(EventType.PARTNER_REGISTERED, partner(blora, "KIM Blora", region="33.16"), region="33.16")
+    retried = event(EventType.PARTNER_REGISTERED, partner(new_partner_id(), "KIM Salah Kunci"))
+    replayed = event(EventType.PARTNER_REGISTERED, partner(new_partner_id(), "KIM Ulang"))
+    return {
+        "region 33.16 on 3273.partner.registered": (
+            aio_pika.Message(claimed.to_wire(), content_type=CLOUDEVENT), "region 33.16", False),
+        "back from a retry with another region's routing key": (
+            aio_pika.Message(retried.to_wire(), content_type=CLOUDEVENT,
+                             headers={H_ROUTING_KEY: "3316.partner.registered"}),
+            "3316.partner.registered", STRAIGHT_INTO_THE_QUEUE),
+        "an events replay of another region's routing key": (
+            aio_pika.Message(replayed.to_wire(), content_type=CLOUDEVENT,
+                             headers={REPLAY_HEADER: "3316.partner.registered"}),
+            "3316.partner.registered", STRAIGHT_INTO_THE_QUEUE),
+    }
+
+
+async def _send(settings, message: aio_pika.Message, straight_into: str | None) -> None:  # noqa: ANN001
+    """Publish as an outside client would: to ``sinergi.events``, or straight into a queue."""
+    connection = await aio_pika.connect(settings.rabbitmq_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        if straight_into:
+            exchange, key = channel.default_exchange, straight_into
+        else:
+            exchange, key = await channel.get_exchange(settings.exchange_name), "3273.partner.registered"
+        message.delivery_mode = aio_pika.DeliveryMode.PERSISTENT
+        await exchange.publish(message, routing_key=key, mandatory=True)
+
+
+async def _parked(settings, queue, count: int) -> dict[str, aio_pika.abc.AbstractIncomingMessage] | None:  # noqa: ANN001
+    """The messages parked in the queue's DLQ by message id, once the consumer counted ``count``."""
+    if queue.stats["dead"] < count:
+        return None
+    connection = await aio_pika.connect(settings.rabbitmq_url)
+    async with connection:
+        channel = await connection.channel()
+        dlq = await channel.declare_queue(queue.dlq_name, passive=True)
+        found = {}
+        while (message := await dlq.get(no_ack=True, fail=False)) is not None:
+            found[message.message_id] = message
+        return found
+
+
+async def _dead_in_metrics(client, queue) -> float:  # noqa: ANN001
+    for line in (await client.get("/metrics")).text.splitlines():
+        if found := re.fullmatch(r"sinergi_events_consumed_total\{(.*)\} ([0-9.e+]+)", line):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', found.group(1)))
+            if labels == {"queue": queue.name, "outcome": "dead"}:
+                return float(found.group(2))
+    return 0.0
+
+
+async def _parked_and_the_next_flows(app, client, settings, kinds: dict) -> str:  # noqa: ANN001
+    """Send each kind, then a good event right behind them: the good one is handled within two
+    seconds, each kind is parked once with its reason and counted, and only the good one took effect.
+    Returns the good partner's id."""
+    [queue] = app.state.infra.queues
+    for name, (message, _reason, straight) in kinds.items():
+        message.message_id = name
+        await _send(settings, message, queue.name if straight else None)
+    good = new_partner_id()
+    sent = time.monotonic()
+    await publish(settings, event(EventType.PARTNER_REGISTERED, partner(good, "KIM Sesudahnya")))
+
+    async def good_one_handled() -> bool:
+        return queue.stats["processed"] >= 1
+
+    await eventually(good_one_handled, timeout=2.0, interval=0.02)
+    assert time.monotonic() - sent < 2.0
+    parked = await eventually(lambda: _parked(settings, queue, len(kinds)), timeout=5.0)
+    assert sorted(parked) == sorted(kinds)
+    for name, (_message, reason, _straight) in kinds.items():
+        assert parked[name].headers[H_ERROR_TYPE] == "PoisonMessage", (name, parked[name].headers)
+        assert reason in parked[name].headers[H_ERROR], (name, parked[name].headers[H_ERROR])
+    assert queue.stats["processed"] == 1 and queue.stats["retried"] == 0, queue.stats
+    assert await _dead_in_metrics(client, queue) == len(kinds)
+    return good
+
+
+@pytest.mark.parametrize("service", SERVICES_WITH_QUEUES)
+async def test_a_message_that_cannot_be_decoded_is_parked_at_once_and_the_next_waits_for_nothing(service, settings):
+    """FastStream's decoder failed on these before our code ran: the message was neither acked nor
+    parked, and each good event behind it waited ~10 s for its turn (with a prefetch of them, for ever)."""
+    async with running(service, settings) as (app, client):
+        await eventually(lambda: subscribed(app), timeout=30.0)
+        await _parked_and_the_next_flows(app, client, settings, undecodable())
+
+
+@pytest.mark.parametrize("service", SERVICES_WITH_QUEUES)
+async def test_an_event_of_a_region_this_instance_does_not_serve_is_parked(service, settings):
+    async with running(service, settings) as (app, client):
+        await eventually(lambda: subscribed(app), timeout=30.0)
+        await _parked_and_the_next_flows(app, client, settings, foreign(new_partner_id()))
+
+
+async def test_a_partner_of_another_region_cannot_be_named_in_an_activity(settings):
+    """A partner.registered of 33.16 on routing key 3273.partner.registered landed in the 32.73 replica
+    and could then be named in a 32.73 activity."""
+    blora = new_partner_id()
+    async with running("activities", settings) as (app, client):
+        await eventually(lambda: subscribed(app), timeout=30.0)
+        good = await _parked_and_the_next_flows(app, client, settings, foreign(blora))
+        assert (await client.get(f"/replica/partners/{blora}", headers=auth("viewer"))).status_code == 404
+        refused = await client.post("/activities", headers=auth(),
+                                    json=activity_body(partners=[{"partner_id": blora, "role": "mitra"}]))
+        assert refused.status_code == 422 and blora in refused.text, refused.text
+        taken = await client.post("/activities", headers=auth(),
+                                  json=activity_body(partners=[{"partner_id": good, "role": "mitra"}]))
+        assert taken.status_code == 201, taken.text
