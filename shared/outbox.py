@@ -69,6 +69,27 @@ class AggregateCollection:
         await self.collection.insert_one({**document, OUTBOX: outbox, PENDING: bool(outbox)})
         self._wake(document["_id"], outbox)
 
+    async def insert_many(self, aggregates: Iterable[tuple[dict[str, Any], Iterable[CloudEvent[Any]]]]) -> None:
+        """Insert new aggregates, each with its events, in one write; ``BulkWriteError`` if an ``_id`` exists.
+
+        FerretDB serialises the writes to a database, so a thousand new aggregates cost one write,
+        not a thousand. Their events wait in the outbox until :meth:`announce` (or the relay's
+        sweep): a caller storing batches announces once all are in, so the relay's writes do not
+        queue behind, and slow down, its own.
+        """
+        documents = []
+        for document, events in aggregates:
+            outbox = [_entry(event) for event in events]
+            documents.append({**document, OUTBOX: outbox, PENDING: bool(outbox)})
+        if documents:
+            await self.collection.insert_many(documents)
+
+    def announce(self, aggregate_ids: Iterable[str]) -> None:
+        """Have the relay publish these aggregates' pending events now, not at its next sweep."""
+        if self.relay is not None:
+            for aggregate_id in aggregate_ids:
+                self.relay.notify(self, aggregate_id)
+
     async def replace(
         self,
         document: dict[str, Any],
