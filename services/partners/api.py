@@ -16,14 +16,15 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.partners import spreadsheet
-from services.partners.domain import ChannelKind, DocType, Partner, PartnerType, Segment, Status
+from services.partners.domain import Partner, Status
 from services.partners.handlers import Registry
-from services.partners.store import Filters, snapshot
+from services.partners.store import Filters
 from shared.auth import Operator, Viewer
+from shared.errors import Invalid
 from shared.idempotency import resource_id
 from shared.pagination import Cursor, Limit
-from shared.problems import InvalidField
 from shared.regions import REGION_CODE
+from shared.vocabulary import ChannelKind, DocType, PartnerType, Segment
 from shared.web import expected_version, with_etag
 
 router = APIRouter(tags=["partners"])
@@ -182,7 +183,8 @@ FiltersDep = Annotated[Filters, Depends(filters)]
 
 
 def out(partner: Partner) -> dict:
-    return PartnerOut.model_validate(snapshot(partner)).model_dump(mode="json")
+    """The partner as the API shows it (CONTRACT §3), read from the aggregate's attributes."""
+    return PartnerOut.model_validate(partner, from_attributes=True).model_dump(mode="json")
 
 
 def answer(partner: Partner, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -233,11 +235,11 @@ async def import_file(
 ) -> JSONResponse:
     content = await file.read()
     if not content:
-        raise InvalidField({"file": "the file is empty"})
+        raise Invalid({"file": "the file is empty"})
     try:
         sheet = await asyncio.to_thread(spreadsheet.parse, content)
     except spreadsheet.Unreadable as exc:
-        raise InvalidField({"file": str(exc)}) from exc
+        raise Invalid({"file": str(exc)}) from exc
     report = await partners.import_rows(sheet.rows, file.filename or "upload", who.sub)
     report.ignored_columns = sheet.ignored_columns
     return JSONResponse(ImportOut.model_validate(report, from_attributes=True).model_dump(mode="json"))

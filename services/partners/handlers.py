@@ -1,53 +1,55 @@
-"""Use cases of the partner registry: load, call the domain, save.
+"""Use cases of the partner registry: check the input, let the domain decide, store the result.
 
-Every change to an existing partner goes through :meth:`Registry._change`: under the
-partner's lock, load it, check ``If-Match``, let the domain change it, and save it only if
-it is still at the version read. A stale save is a 412 when the client named a version and
-is otherwise retried on a fresh copy. A change that changes nothing writes nothing: no new
-version, no event.
+Every change to a stored partner is one call to the unit of work (shared/unit_of_work.py):
+under the partner's lock, load it, check ``If-Match``, apply the domain's change and save it
+with its events, retrying a stale or busy write. Refusals are :mod:`shared.errors` types,
+the domain's own included (``NotAllowed``, ``DuplicateAgreement``, ``NameTaken`` are
+``Conflict``\\ s with their facts), so nothing here speaks HTTP; the app maps them at its edge.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from ulid import ULID
 
-from services.partners import domain
-from services.partners.domain import EDITABLE, Invalid, NotAllowed, Partner, Status, fold
+from services.partners.domain import (
+    EDITABLE,
+    Agreement,
+    Invalid,
+    NameTaken,
+    NotAllowed,
+    Partner,
+    Status,
+    agreement,
+    agreements,
+    details,
+    fold,
+    reason,
+)
 from services.partners.spreadsheet import Row
-from services.partners.store import AlreadyStored, DuplicateName, Filters, Loaded
-from shared.outbox import StaleVersion
-from shared.problems import Conflict, InvalidField, NotFound, PreconditionFailed
+from services.partners.store import Filters
+from shared.clock import Clock, now_ms
+from shared.errors import Conflict, NotFound
+from shared.unit_of_work import Repository, UnitOfWork
 
-RETRIES = 5
 # New partners of an import are stored this many at a time.
 BATCH = 250
 
 
-class Partners(Protocol):
+class Partners(Repository[Partner], Protocol):
     """What the use cases need from a repository (the MongoDB store, or a test's fake)."""
 
-    def lock(self, partner_id: str) -> Any: ...
     async def get(self, partner_id: str) -> Partner | None: ...
-    async def load(self, partner_id: str) -> Loaded | None: ...
     async def holders(self, keys: list[str]) -> dict[str, str]: ...
     async def get_many(self, partner_ids: list[str]) -> dict[str, Partner]: ...
-    async def add(self, partner: Partner) -> None: ...
-    async def add_many(self, partners: list[Partner]) -> dict[str, DuplicateName]: ...
+    async def add_many(self, partners: list[Partner]) -> dict[str, NameTaken]: ...
     def announce(self, partner_ids: list[str]) -> None: ...
-    async def save(self, loaded: Loaded) -> None: ...
     async def find(self, filters: Filters, limit: int, cursor: str | None) -> tuple[list[Partner], str | None]: ...
     def every(self, filters: Filters) -> AsyncIterator[Partner]: ...
-
-
-def now_ms() -> datetime:
-    """Now, to the millisecond: what the store keeps, so a reply and a later read agree."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def new_ids() -> Iterator[str]:
@@ -57,10 +59,6 @@ def new_ids() -> Iterator[str]:
     while True:
         last = max(int(ULID()), last + 1)
         yield str(ULID.from_int(last))
-
-
-def invalid(exc: Invalid) -> InvalidField:
-    return InvalidField([{"field": f, "message": m} for f, m in exc.errors])
 
 
 @dataclass
@@ -90,7 +88,7 @@ class _Plan:
     row: Row
     key: str
     fields: dict[str, Any]
-    agreements: list[domain.Agreement]
+    agreements: list[Agreement]
     status: Status | None
     reason: str | None
 
@@ -99,8 +97,12 @@ class _Plan:
 class Registry:
     store: Partners
     region: str
-    clock: Callable[[], datetime] = now_ms
+    clock: Clock = now_ms
     ids: Callable[[], Iterator[str]] = new_ids
+    unit: UnitOfWork[Partner] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.unit = UnitOfWork(self.store, kind="partner")
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -121,19 +123,15 @@ class Registry:
     async def register(self, partner_id: str, raw: dict[str, Any], by: str | None) -> Partner:
         region = raw.get("region") or self.region
         if region != self.region:
-            raise InvalidField({"region": f"this instance serves region {self.region}, not {region}"})
+            raise Invalid({"region": f"this instance serves region {self.region}, not {region}"})
         errors: list[tuple[str, str]] = []
-        fields = _collect(errors, lambda: domain.details(raw, self.region))
-        signed = _collect(errors, lambda: domain.agreements(raw.get("agreements"), self.ids()))
+        fields = _collect(errors, lambda: details(raw, self.region))
+        signed = _collect(errors, lambda: agreements(raw.get("agreements"), self.ids()))
         if errors:
-            raise invalid(Invalid(errors))
+            raise Invalid(errors)
         partner = Partner.register(id=partner_id, region=self.region, now=self.clock(), by=by, fields=fields,
                                    agreements=signed)
-        try:
-            await self.store.add(partner)
-        except DuplicateName as exc:
-            raise _taken(partner, exc) from exc
-        except AlreadyStored:  # a retried request that created it before it could answer
+        if not await self.unit.add(partner):  # a retried request that created it before it could answer
             return await self.get(partner_id)
         return partner
 
@@ -141,59 +139,26 @@ class Registry:
 
     async def revise(self, partner_id: str, raw: dict[str, Any], expected: int | None) -> Partner:
         if "region" in raw and raw["region"] != self.region:
-            raise InvalidField({"region": "a partner stays in its region; register it in the other region instead"})
-        changes = _checked(lambda: domain.details({k: v for k, v in raw.items() if k != "region"}, self.region,
-                                                  partial=True))
-        return await self._change(partner_id, expected, lambda partner, now: partner.revise(changes, now))
+            raise Invalid({"region": "a partner stays in its region; register it in the other region instead"})
+        changes = details({k: v for k, v in raw.items() if k != "region"}, self.region, partial=True)
+        return await self.unit.change(partner_id, expected, lambda partner: partner.revise(changes, self.clock()))
 
     async def sign(self, partner_id: str, agreement_id: str, raw: dict[str, Any], expected: int | None) -> Partner:
-        agreement = _checked(lambda: domain.agreement(raw, agreement_id))
-        return await self._change(partner_id, expected, lambda partner, now: partner.sign(agreement, now))
+        signed = agreement(raw, agreement_id)
+        return await self.unit.change(partner_id, expected, lambda partner: partner.sign(signed, self.clock()))
 
-    async def suspend(self, partner_id: str, reason: Any, expected: int | None, by: str | None) -> Partner:
-        text = _checked(lambda: domain.reason(reason, required=True))
-        return await self._change(partner_id, expected, lambda partner, now: partner.suspend(text, now, by))
+    async def suspend(self, partner_id: str, why: Any, expected: int | None, by: str | None) -> Partner:
+        text = reason(why, required=True)
+        return await self.unit.change(partner_id, expected, lambda partner: partner.suspend(text, self.clock(), by))
 
-    async def reactivate(self, partner_id: str, reason: Any, expected: int | None, by: str | None) -> Partner:
-        text = _checked(lambda: domain.reason(reason, required=False))
-        return await self._change(partner_id, expected, lambda partner, now: partner.reactivate(text, now, by))
+    async def reactivate(self, partner_id: str, why: Any, expected: int | None, by: str | None) -> Partner:
+        text = reason(why, required=False)
+        return await self.unit.change(partner_id, expected,
+                                      lambda partner: partner.reactivate(text, self.clock(), by))
 
-    async def archive(self, partner_id: str, reason: Any, expected: int | None, by: str | None) -> Partner:
-        text = _checked(lambda: domain.reason(reason, required=True))
-        return await self._change(partner_id, expected, lambda partner, now: partner.archive(text, now, by))
-
-    async def _change(
-        self, partner_id: str, expected: int | None, action: Callable[[Partner, datetime], object]
-    ) -> Partner:
-        async with self.store.lock(partner_id):
-            for _ in range(RETRIES):
-                loaded = await self.store.load(partner_id)
-                if loaded is None:
-                    raise NotFound(f"no partner with id {partner_id} in region {self.region}")
-                if expected is not None and loaded.version != expected:
-                    raise _stale(partner_id, expected, loaded.version)
-                try:
-                    action(loaded.partner, self.clock())
-                except Invalid as exc:
-                    raise invalid(exc) from exc
-                except domain.DuplicateAgreement as exc:
-                    raise Conflict(str(exc), existing_id=exc.existing_id) from exc
-                except NotAllowed as exc:
-                    raise Conflict(str(exc), current_status=loaded.partner.status.value) from exc
-                if not loaded.partner.events:
-                    return loaded.partner
-                try:
-                    await self.store.save(loaded)
-                except StaleVersion:
-                    # Another process wrote first. With If-Match the client decides; else try again.
-                    if expected is not None:
-                        current = await self.store.get(partner_id)
-                        raise _stale(partner_id, expected, current.version if current else expected + 1) from None
-                    continue
-                except DuplicateName as exc:
-                    raise _taken(loaded.partner, exc) from exc
-                return loaded.partner
-        raise Conflict(f"partner {partner_id} kept changing while this change was applied; send it again")
+    async def archive(self, partner_id: str, why: Any, expected: int | None, by: str | None) -> Partner:
+        text = reason(why, required=True)
+        return await self.unit.change(partner_id, expected, lambda partner: partner.archive(text, self.clock(), by))
 
     # --- importing -------------------------------------------------------------------------
 
@@ -212,27 +177,27 @@ class Registry:
         created: list[str] = []
         for plan in plans:
             existing = current.get(holders.get(plan.key, ""))
-            reason = plan.reason or f"imported from {source}, row {plan.row.number}"
+            why = plan.reason or f"imported from {source}, row {plan.row.number}"
             try:
                 if existing is None:
-                    fresh.append((plan, self._new(plan, next(ids), reason, by)))
+                    fresh.append((plan, self._new(plan, next(ids), why, by)))
                     if len(fresh) >= BATCH:
                         created += await self._add_batch(fresh, report)
                     continue
                 # Try the row on the copy just read: most rows of a re-import change nothing.
-                _apply(plan, existing, self.clock(), reason, by)
+                _apply(plan, existing, self.clock(), why, by)
                 if not existing.events:
                     report.unchanged += 1
                     continue
-                await self._change(existing.id, None, lambda partner, now: _apply(plan, partner, now, reason, by))
+                await self.unit.change(existing.id, None, lambda partner: _apply(plan, partner, self.clock(), why, by))
                 report.updated += 1
             except RowRefused as exc:
                 report.fail(plan.row, exc.field, str(exc))
+            except Invalid as exc:
+                for error in exc.errors:
+                    report.fail(plan.row, error["field"], error["message"])
             except (Conflict, NotFound) as exc:
                 report.fail(plan.row, "name", exc.detail)
-            except InvalidField as exc:
-                for error in exc.errors or []:
-                    report.fail(plan.row, error["field"], error["message"])
         created += await self._add_batch(fresh, report)
         self.store.announce(created)
         report.errors.sort(key=lambda error: error["row"])
@@ -243,7 +208,7 @@ class Registry:
         stored = []
         for plan, partner in fresh:
             if partner.id in refused:
-                report.fail(plan.row, "name", _taken(partner, refused[partner.id]).detail)
+                report.fail(plan.row, "name", refused[partner.id].detail)
             else:
                 stored.append(partner.id)
         report.created += len(stored)
@@ -258,16 +223,16 @@ class Registry:
             values = row.values
             if values.get("region") not in (None, "", self.region):
                 errors.append(("region", f"this instance serves region {self.region}, not {values['region']}"))
-            fields = _collect(errors, lambda: domain.details(
+            fields = _collect(errors, lambda: details(
                 {k: v for k, v in values.items() if k in EDITABLE}, self.region, partial=True))
-            signed = _collect(errors, lambda: domain.agreements(values.get("agreements"), self.ids()))
+            signed = _collect(errors, lambda: agreements(values.get("agreements"), self.ids()))
             status = None
             if values.get("status"):
                 try:
                     status = Status(values["status"])
                 except ValueError:
                     errors.append(("status", f"{values['status']!r} is not one of: {', '.join(Status)}"))
-            reason = _collect(errors, lambda: domain.reason(values.get("status_reason"), required=False))
+            why = _collect(errors, lambda: reason(values.get("status_reason"), required=False))
             key = fold(fields["name"]) if fields and fields.get("name") else ""
             if not errors and key in first_row:
                 errors.append(("name", f"repeats the partner of row {first_row[key]}; one row per partner"))
@@ -276,69 +241,50 @@ class Registry:
                     report.fail(row, name, message)
                 continue
             first_row[key] = row.number
-            plans.append(_Plan(row, key, fields, signed or [], status, reason))
+            plans.append(_Plan(row, key, fields, signed or [], status, why))
         return plans
 
-    def _new(self, plan: _Plan, partner_id: str, reason: str, by: str | None) -> Partner:
+    def _new(self, plan: _Plan, partner_id: str, why: str, by: str | None) -> Partner:
         if plan.fields.get("type") is None:
             raise RowRefused("type", "is required to register a new partner")
         now = self.clock()
         partner = Partner.register(id=partner_id, region=self.region, now=now, by=by, fields=plan.fields,
                                    agreements=plan.agreements)
         if plan.status is not None:
-            partner.move_to(plan.status, reason, now, by)
+            partner.move_to(plan.status, why, now, by)
         return partner
 
 
-def _apply(plan: _Plan, partner: Partner, now: datetime, reason: str, by: str | None) -> None:
+def _apply(plan: _Plan, partner: Partner, now: datetime, why: str, by: str | None) -> None:
     """What one import row asks of an existing partner: edits, new agreements, a status."""
     try:
         partner.revise(plan.fields, now)
     except NotAllowed as exc:
-        raise RowRefused("status", str(exc)) from exc
-    for index, agreement in enumerate(plan.agreements):
-        stored = next((a for a in partner.agreements if a.key == agreement.key), None)
+        raise RowRefused("status", exc.detail) from exc
+    for index, signed in enumerate(plan.agreements):
+        stored = next((a for a in partner.agreements if a.key == signed.key), None)
         if stored is None:
             try:
-                partner.sign(agreement, now)
+                partner.sign(signed, now)
             except NotAllowed as exc:
-                raise RowRefused(f"agreements[{index}].number", str(exc)) from exc
-        elif not stored.same_terms(agreement):
+                raise RowRefused(f"agreements[{index}].number", exc.detail) from exc
+        elif not stored.same_terms(signed):
             raise RowRefused(
                 f"agreements[{index}].number",
-                f"{agreement.doc_type.value.upper()} {agreement.number} is already recorded with other terms "
+                f"{signed.doc_type.value.upper()} {signed.number} is already recorded with other terms "
                 f"(agreement {stored.id}); a signed agreement is not changed by an import",
             )
     if plan.status is not None:
         try:
-            partner.move_to(plan.status, reason, now, by)
+            partner.move_to(plan.status, why, now, by)
         except NotAllowed as exc:
-            raise RowRefused("status", str(exc)) from exc
+            raise RowRefused("status", exc.detail) from exc
 
 
 def _collect(errors: list[tuple[str, str]], check: Callable[[], Any]) -> Any:
+    """``check()``, its field errors added to ``errors`` (one report names every bad field)."""
     try:
         return check()
     except Invalid as exc:
-        errors.extend(exc.errors)
+        errors.extend((error["field"], error["message"]) for error in exc.errors)
         return None
-
-
-def _checked(check: Callable[[], Any]) -> Any:
-    try:
-        return check()
-    except Invalid as exc:
-        raise invalid(exc) from exc
-
-
-def _taken(partner: Partner, exc: DuplicateName) -> Conflict:
-    return Conflict(f"a partner named {partner.name!r} is already registered in region {partner.region} "
-                    f"(partner {exc.existing_id})", existing_id=exc.existing_id)
-
-
-def _stale(partner_id: str, expected: int, current: int) -> PreconditionFailed:
-    return PreconditionFailed(
-        f"partner {partner_id} is at version {current}, not {expected}: someone changed it since you read it. "
-        "Read it again and reapply your change; nothing was changed",
-        current_version=current,
-    )

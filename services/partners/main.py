@@ -8,14 +8,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.partners import api
+from services.partners.events import SERVICE
 from services.partners.handlers import Registry
-from services.partners.store import SERVICE, PartnerStore
+from services.partners.store import PartnerStore
 from shared.logging import configure
 from shared.runtime import Infrastructure
 from shared.settings import Settings
 from shared.web import create_app
-
-DEFAULT_PORT = 8101
 
 
 def build(settings: Settings | None = None) -> FastAPI:

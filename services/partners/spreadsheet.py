@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from services.partners.domain import ChannelKind, DocType, Partner, PartnerType, Segment, Status, fold
+from services.partners.domain import Partner, Status, fold
+from shared.vocabulary import ChannelKind, DocType, PartnerType, Segment
 
 # Canonical name → header aliases (normalised: lower case, words joined by "_").
 COLUMNS: dict[str, list[str]] = {

@@ -1,16 +1,18 @@
 """The partners repository on MongoDB: one document per partner, its outbox inside it.
 
+It implements :class:`shared.unit_of_work.Repository` for ``Partner`` (``lock``, ``load``,
+``add``, ``save``), so every change to a stored partner goes through the unit of work.
 Names are unique per region through claim documents in ``partner_names`` keyed by
-``<region>:<name key>``: an insert keyed by ``_id`` is atomic on MongoDB and FerretDB alike.
-A partner document also carries ``name_key`` and ``district_key`` (lower-cased) for
-filters; they never leave the store.
+``<region>:<name key>``: an insert keyed by ``_id`` is atomic on MongoDB and FerretDB alike;
+a taken name is :class:`~services.partners.domain.NameTaken`. A partner document also
+carries ``name_key`` and ``district_key`` (lower-cased) for filters; they never leave the store.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -19,61 +21,29 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.partners.domain import (
     Agreement,
-    AgreementSigned,
     Channel,
-    ChannelKind,
     Contact,
-    DocType,
+    NameTaken,
     Partner,
-    PartnerArchived,
-    PartnerEvent,
-    PartnerReactivated,
-    PartnerRegistered,
-    PartnerSuspended,
-    PartnerType,
-    PartnerUpdated,
-    Segment,
     Status,
     StatusChange,
     fold,
 )
-from shared.events import AnyEvent, EventType, make_event
-# ``_entry`` is the outbox entry AggregateCollection.insert writes; add_many needs it until
-# AggregateCollection offers a bulk insert of its own.
-from shared.outbox import OUTBOX, PENDING, AggregateCollection, _entry
+from services.partners.events import wire
+from shared.mongo import when_free
+from shared.outbox import OUTBOX, PENDING, AggregateCollection
 from shared.pagination import page
+from shared.unit_of_work import AlreadyStored, Loaded
+from shared.vocabulary import ChannelKind, DocType, PartnerType, Segment
 
-SERVICE = "partners"
 HIDDEN = {OUTBOX: 0, PENDING: 0, "name_key": 0, "district_key": 0}
-
-EVENT_TYPES: dict[type[PartnerEvent], EventType] = {
-    PartnerRegistered: EventType.PARTNER_REGISTERED,
-    PartnerUpdated: EventType.PARTNER_UPDATED,
-    PartnerSuspended: EventType.PARTNER_SUSPENDED,
-    PartnerReactivated: EventType.PARTNER_REACTIVATED,
-    PartnerArchived: EventType.PARTNER_ARCHIVED,
-    AgreementSigned: EventType.PARTNER_AGREEMENT_SIGNED,
-}
-
-
-class DuplicateName(Exception):
-    def __init__(self, existing_id: str) -> None:
-        super().__init__(existing_id)
-        self.existing_id = existing_id
-
-
-class AlreadyStored(Exception):
-    """A partner with this id is stored already: the request that creates it ran before."""
 
 
 @dataclass
-class Loaded:
-    """A partner as read for a change: the version and name it had, and its unpublished events."""
+class LoadedPartner(Loaded[Partner]):
+    """A partner as read for a change, with the name key it had (a rename moves its claim)."""
 
-    partner: Partner
-    version: int
     name_key: str
-    pending: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -106,57 +76,75 @@ class PartnerStore:
         ):
             await coll.create_index(keys)
 
+    # --- the Repository of the unit of work ----------------------------------------------------
+
     def lock(self, partner_id: str) -> Any:
         return self.partners.lock(partner_id)
 
-    async def get(self, partner_id: str) -> Partner | None:
-        doc = await self._by_id(partner_id, HIDDEN)
-        return _from_doc(doc) if doc else None
-
-    async def load(self, partner_id: str) -> Loaded | None:
+    async def load(self, partner_id: str) -> LoadedPartner | None:
         doc = await self._by_id(partner_id)
         if doc is None:
             return None
         partner = _from_doc(doc)
-        return Loaded(partner, partner.version, partner.name_key, list(doc.get(OUTBOX, [])))
+        return LoadedPartner(partner, partner.version, list(doc.get(OUTBOX, [])), partner.name_key)
+
+    async def add(self, partner: Partner) -> None:
+        """Store a new partner and its events; ``NameTaken`` if the name is taken in its
+        region, ``AlreadyStored`` if a partner with its id exists (a retried request)."""
+        await self._claim(partner)
+        try:
+            await self.partners.insert(_to_doc(partner), [wire(e) for e in partner.events])
+        except DuplicateKeyError:
+            raise AlreadyStored(partner.id) from None
+        partner.events.clear()
+
+    async def save(self, loaded: Loaded[Partner]) -> None:
+        """Write a changed partner if it is still at the version read (else ``StaleVersion``);
+        a rename claims the new name first (``NameTaken``) and releases the old one after."""
+        partner = loaded.aggregate
+        old_key = loaded.name_key if isinstance(loaded, LoadedPartner) else partner.name_key
+        renamed = partner.name_key != old_key
+        if renamed:
+            await self._claim(partner)
+        try:
+            await self.partners.replace(_to_doc(partner), loaded.version, [wire(e) for e in partner.events],
+                                        pending=loaded.pending)
+        except BaseException:
+            if renamed:
+                await self._release(partner.name_key, partner.id)
+            raise
+        if renamed:
+            await self._release(old_key, partner.id)
+        partner.events.clear()
+
+    # --- what the use cases read and import ---------------------------------------------------
+
+    async def get(self, partner_id: str) -> Partner | None:
+        doc = await self._by_id(partner_id, HIDDEN)
+        return _from_doc(doc) if doc else None
 
     async def holders(self, keys: list[str]) -> dict[str, str]:
         """Name key → id of the partner holding that name, for the keys that are taken."""
         claims = self.names.find({"_id": {"$in": [self._claim_id(k) for k in keys]}})
         return {claim["_id"].split(":", 1)[1]: claim["partner_id"] async for claim in claims}
 
-    async def _by_id(self, partner_id: str, projection: dict[str, int] | None = None) -> dict[str, Any] | None:
-        # By ``_id`` alone, the one filter FerretDB looks up in an index (shared/mongo.py); the
-        # region is checked here.
-        doc = await self.partners.collection.find_one({"_id": partner_id}, projection)
-        return doc if doc is not None and doc.get("region") == self.region else None
-
     async def get_many(self, partner_ids: list[str]) -> dict[str, Partner]:
         found = self.partners.collection.find({"_id": {"$in": partner_ids}, "region": self.region}, HIDDEN)
         return {doc["_id"]: _from_doc(doc) async for doc in found}
 
-    async def add(self, partner: Partner) -> None:
-        """Store a new partner and its events; ``DuplicateName`` if the name is taken in its
-        region, ``AlreadyStored`` if a partner with its id exists (a retried request)."""
-        await self._claim(partner.name_key, partner.id)
-        try:
-            await self.partners.insert(_to_doc(partner), [_wire(e) for e in partner.events])
-        except DuplicateKeyError:
-            raise AlreadyStored(partner.id) from None
-        partner.events.clear()
-
-    async def add_many(self, partners: list[Partner]) -> dict[str, DuplicateName]:
+    async def add_many(self, partners: list[Partner]) -> dict[str, NameTaken]:
         """Store many new partners in two writes (their name claims, then them); returns the
         ones refused because their name is taken, by id. FerretDB serialises every write to a
         database, so an import of a thousand rows costs two writes, not two thousand. Their
         events wait in the outbox until :meth:`announce` (or the relay's sweep)."""
-        refused: dict[str, DuplicateName] = {}
+        refused: dict[str, NameTaken] = {}
         if not partners:
             return refused
         claims = [{"_id": self._claim_id(p.name_key), "partner_id": p.id} for p in partners]
         taken: set[str] = set()
         try:
-            await self.names.insert_many(claims, ordered=False)
+            # A write refused as busy wrote nothing (shared/mongo.py), so it is tried again whole.
+            await when_free(lambda: self.names.insert_many(claims, ordered=False))
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if any(e.get("code") != 11000 for e in errors):
@@ -166,46 +154,23 @@ class PartnerStore:
         for partner in partners:
             if self._claim_id(partner.name_key) in taken:
                 try:
-                    await self._claim(partner.name_key, partner.id)
-                except DuplicateName as exc:
+                    await self._claim(partner)
+                except NameTaken as exc:
                     refused[partner.id] = exc
                     continue
             ready.append(partner)
-        if ready:
-            docs = []
-            for partner in ready:
-                outbox = [_entry(_wire(e)) for e in partner.events]
-                docs.append({**_to_doc(partner), OUTBOX: outbox, PENDING: bool(outbox)})
-            await self.partners.collection.insert_many(docs)
-            for partner in ready:
-                partner.events.clear()
+        await when_free(lambda: self.partners.insert_many(
+            (_to_doc(partner), [wire(e) for e in partner.events]) for partner in ready))
+        for partner in ready:
+            partner.events.clear()
         return refused
 
     def announce(self, partner_ids: list[str]) -> None:
         """Have the relay publish these partners' pending events now (not at its next sweep).
 
-        An import announces its new partners once all are stored, so the relay's writes do
-        not queue behind, and slow down, the import's own writes (FerretDB serialises them)."""
-        if self.partners.relay is not None:
-            for partner_id in partner_ids:
-                self.partners.relay.notify(self.partners, partner_id)
-
-    async def save(self, loaded: Loaded) -> None:
-        """Write a changed partner if it is still at the version read (else ``StaleVersion``)."""
-        partner = loaded.partner
-        renamed = partner.name_key != loaded.name_key
-        if renamed:
-            await self._claim(partner.name_key, partner.id)
-        try:
-            await self.partners.replace(_to_doc(partner), loaded.version, [_wire(e) for e in partner.events],
-                                        pending=loaded.pending)
-        except BaseException:
-            if renamed:
-                await self._release(partner.name_key, partner.id)
-            raise
-        if renamed:
-            await self._release(loaded.name_key, partner.id)
-        partner.events.clear()
+        An import announces its new partners once all are stored, so the relay's writes do not
+        queue behind, and slow down, the import's own writes (FerretDB serialises them)."""
+        self.partners.announce(partner_ids)
 
     async def find(self, filters: Filters, limit: int, cursor: str | None) -> tuple[list[Partner], str | None]:
         docs, next_cursor = await page(self.partners.collection, self._query(filters), limit, cursor,
@@ -217,6 +182,14 @@ class PartnerStore:
         every filtered query reads the whole collection, so pages would read it once each."""
         async for doc in self.partners.collection.find(self._query(filters), HIDDEN).sort("_id", 1):
             yield _from_doc(doc)
+
+    # --- inside ---------------------------------------------------------------------------------
+
+    async def _by_id(self, partner_id: str, projection: dict[str, int] | None = None) -> dict[str, Any] | None:
+        # By ``_id`` alone, the one filter FerretDB looks up in an index (shared/mongo.py); the
+        # region is checked here.
+        doc = await self.partners.collection.find_one({"_id": partner_id}, projection)
+        return doc if doc is not None and doc.get("region") == self.region else None
 
     def _query(self, filters: Filters) -> dict[str, Any]:
         query: dict[str, Any] = {"region": self.region}
@@ -237,22 +210,22 @@ class PartnerStore:
     def _claim_id(self, key: str) -> str:
         return f"{self.region}:{key}"
 
-    async def _claim(self, key: str, partner_id: str) -> None:
-        claim_id = self._claim_id(key)
+    async def _claim(self, partner: Partner) -> None:
+        key, claim_id = partner.name_key, self._claim_id(partner.name_key)
         try:
-            await self.names.insert_one({"_id": claim_id, "partner_id": partner_id})
+            await self.names.insert_one({"_id": claim_id, "partner_id": partner.id})
             return
         except DuplicateKeyError:
             pass
         claim = await self.names.find_one({"_id": claim_id})
         holder = claim["partner_id"] if claim else None
-        if holder and holder != partner_id:
+        if holder and holder != partner.id:
             other = await self.partners.collection.find_one({"_id": holder}, {"name_key": 1})
             if other is not None and other.get("name_key") == key:
-                raise DuplicateName(holder)
+                raise NameTaken(partner.name, partner.region, holder)
         # The claim is ours already (a retried request), or was left by a write that never
         # happened or a rename that moved on (a crash between the two writes): take it.
-        await self.names.replace_one({"_id": claim_id}, {"_id": claim_id, "partner_id": partner_id}, upsert=True)
+        await self.names.replace_one({"_id": claim_id}, {"_id": claim_id, "partner_id": partner.id}, upsert=True)
 
     async def _release(self, key: str, partner_id: str) -> None:
         await self.names.delete_one({"_id": self._claim_id(key), "partner_id": partner_id})
@@ -261,10 +234,9 @@ class PartnerStore:
 # --- documents ↔ aggregates ----------------------------------------------------------------
 
 
-def snapshot(partner: Partner) -> dict[str, Any]:
-    """The partner as the API and events show it (CONTRACT §3); dates as ISO strings."""
+def _to_doc(partner: Partner) -> dict[str, Any]:
     return {
-        "id": partner.id,
+        "_id": partner.id,
         "version": partner.version,
         "created_at": partner.created_at,
         "updated_at": partner.updated_at,
@@ -274,29 +246,19 @@ def snapshot(partner: Partner) -> dict[str, Any]:
         "district": partner.district,
         "categories": list(partner.categories),
         "segments": [s.value for s in partner.segments],
-        "contacts": [asdict(c) for c in partner.contacts],
-        "channels": [{**asdict(c), "kind": c.kind.value} for c in partner.channels],
-        "agreements": [_agreement_doc(a) for a in partner.agreements],
+        "contacts": [{"name": c.name, "role": c.role, "phone": c.phone, "email": c.email} for c in partner.contacts],
+        "channels": [{"kind": c.kind.value, "handle_or_url": c.handle_or_url, "audience_size": c.audience_size}
+                     for c in partner.channels],
+        "agreements": [{"id": a.id, "doc_type": a.doc_type.value, "number": a.number,
+                        "valid_from": a.valid_from.isoformat(), "valid_until": a.valid_until.isoformat(),
+                        "title": a.title, "scope": a.scope} for a in partner.agreements],
         "status": partner.status.value,
         "notes": partner.notes,
-        "status_history": [
-            {**asdict(h), "status": h.status.value, "previous": h.previous.value if h.previous else None}
-            for h in partner.status_history
-        ],
+        "status_history": [{"status": h.status.value, "previous": h.previous.value if h.previous else None,
+                            "reason": h.reason, "at": h.at, "by": h.by} for h in partner.status_history],
+        "name_key": partner.name_key,
+        "district_key": fold(partner.district) if partner.district else None,
     }
-
-
-def _agreement_doc(agreement: Agreement) -> dict[str, Any]:
-    return {**asdict(agreement), "doc_type": agreement.doc_type.value,
-            "valid_from": agreement.valid_from.isoformat(), "valid_until": agreement.valid_until.isoformat()}
-
-
-def _to_doc(partner: Partner) -> dict[str, Any]:
-    doc = snapshot(partner)
-    doc["_id"] = doc.pop("id")
-    doc["name_key"] = partner.name_key
-    doc["district_key"] = fold(partner.district) if partner.district else None
-    return doc
 
 
 def _from_doc(doc: dict[str, Any]) -> Partner:
@@ -326,14 +288,3 @@ def _from_doc(doc: dict[str, Any]) -> Partner:
             for h in doc.get("status_history") or []
         ],
     )
-
-
-def _wire(event: PartnerEvent) -> AnyEvent:
-    partner = event.partner
-    data = snapshot(partner)
-    if isinstance(event, PartnerUpdated):
-        data["changed_fields"] = list(event.changed_fields)
-    if isinstance(event, AgreementSigned) and event.agreement is not None:
-        data["agreement_id"] = event.agreement.id
-    return make_event(EVENT_TYPES[type(event)], region=partner.region, service=SERVICE, subject=partner.id,
-                      version=partner.version, data=data)

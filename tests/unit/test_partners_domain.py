@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -19,6 +20,9 @@ from services.partners.domain import (
     PartnerUpdated,
     Status,
 )
+from services.partners.events import wire
+from shared.errors import Conflict
+from shared.events import PartnerEvent
 
 NOW = datetime(2024, 10, 17, 3, 0, tzinfo=UTC)
 REGION = "32.73"
@@ -36,7 +40,7 @@ def partner(**overrides) -> Partner:
 def errors_of(call) -> dict[str, str]:
     with pytest.raises(Invalid) as caught:
         call()
-    return dict(caught.value.errors)
+    return {error["field"]: error["message"] for error in caught.value.errors}
 
 
 def test_details_are_normalised_once_for_every_way_in():
@@ -164,8 +168,10 @@ def test_status_goes_active_suspended_active_then_archived_for_good_each_with_a_
 
 def test_only_a_suspended_partner_is_reactivated_and_only_an_active_one_suspended():
     p = partner()
-    with pytest.raises(NotAllowed, match=r"p1 is 'active'; only a suspended partner can be reactivated"):
+    with pytest.raises(NotAllowed, match=r"p1 is 'active'; only a suspended partner can be reactivated") as caught:
         p.reactivate(None, NOW, "op")
+    # A refusal the client can act on, with the status it met (409 at the edge).
+    assert isinstance(caught.value, Conflict) and caught.value.facts == {"current_status": "active"}
     p.suspend("x", NOW, "op")
     with pytest.raises(NotAllowed, match="only an active partner can be suspended"):
         p.suspend("x", NOW, "op")
@@ -178,7 +184,7 @@ def test_an_agreement_number_is_signed_once():
     assert isinstance(p.events[-1], AgreementSigned) and p.version == 2
     with pytest.raises(domain.DuplicateAgreement) as caught:
         p.sign(domain.agreement({**raw, "number": " 12/pks/2024"}, "a2"), NOW)
-    assert caught.value.existing_id == "a1"
+    assert caught.value.existing_id == "a1" and caught.value.facts == {"existing_id": "a1"}
 
 
 def test_reasons_are_required_where_they_must_be():
@@ -191,3 +197,60 @@ def test_event_snapshots_do_not_change_with_later_changes():
     first = p.events[0].partner
     p.revise({"notes": "later"}, NOW)
     assert first.notes is None and first.version == 1
+
+
+@pytest.mark.parametrize("raw, field", [
+    ({"name": "KIM \ud800 Coblong"}, "name"),
+    ({"notes": "catatan \udfff"}, "notes"),
+    ({"categories": ["seni", "\ud83d"]}, "categories[1]"),
+    ({"contacts": [{"name": "Asep", "email": "asep\ud800@example.id"}]}, "contacts[0].email"),
+    ({"contacts": [{"name": "Asep", "phone": "0812\ud800"}]}, "contacts[0].phone"),
+    ({"channels": [{"kind": "website", "handle_or_url": "https://kim.example/\ud800"}]}, "channels[0].handle_or_url"),
+])
+def test_text_that_is_not_valid_unicode_is_refused_by_field_and_never_echoed(raw, field):
+    problems = errors_of(lambda: domain.details({"name": "KIM Coblong", "type": "kim", **raw}, REGION))
+    assert set(problems) == {field}
+    assert "not valid Unicode" in problems[field]
+    "; ".join(problems.values()).encode("utf-8")  # the answer itself can be sent
+
+
+def test_an_agreement_or_a_reason_that_is_not_valid_unicode_is_refused_by_field():
+    raw = {"doc_type": "mou", "number": "12/\ud800", "valid_from": "2024-06-01", "valid_until": "2025-06-01"}
+    assert set(errors_of(lambda: domain.agreement(raw, "a1"))) == {"number"}
+    assert set(errors_of(lambda: domain.reason("vakum \ud800", required=True))) == {"reason"}
+
+
+def test_each_event_is_announced_with_the_partner_it_left_and_what_the_event_adds():
+    p = partner(district="32.73.02", segments=["pemilih_muda"],
+                contacts=[{"name": "Asep", "phone": "0812-2233-4455"}],
+                channels=[{"kind": "instagram", "handle_or_url": "@kimcoblong"}])
+    p.revise(domain.details({"notes": "aktif"}, REGION, partial=True), NOW)
+    p.sign(domain.agreement({"doc_type": "mou", "number": "1/MoU", "valid_from": "2024-06-01",
+                             "valid_until": "2024-12-31"}, "a1"), NOW)
+    p.suspend("vakum", NOW, "op")
+    registered, updated, signed, suspended = (json.loads(wire(e).to_wire()) for e in p.events)
+
+    assert [e["type"] for e in (registered, updated, signed, suspended)] == [
+        "sinergi.partner.registered", "sinergi.partner.updated", "sinergi.partner.agreement_signed",
+        "sinergi.partner.suspended"]
+    assert [e["aggregateversion"] for e in (registered, updated, signed, suspended)] == [1, 2, 3, 4]
+    assert registered["subject"] == "p1" and registered["source"] == "/sinergi/32.73/partners"
+    assert registered["data"] == {
+        "id": "p1", "version": 1, "created_at": "2024-10-17T03:00:00Z", "updated_at": "2024-10-17T03:00:00Z",
+        "name": "KIM Coblong Berdaya", "type": "kim", "region": "32.73", "district": "32.73.02",
+        "categories": [], "segments": ["pemilih_muda"],
+        "contacts": [{"name": "Asep", "role": None, "phone": "+6281222334455", "email": None}],
+        "channels": [{"kind": "instagram", "handle_or_url": "@kimcoblong", "audience_size": None}],
+        "agreements": [], "status": "active", "notes": None,
+        "status_history": [{"status": "active", "previous": None, "reason": "registered",
+                            "at": "2024-10-17T03:00:00Z", "by": "op"}],
+    }
+    assert updated["data"]["changed_fields"] == ["notes"] and updated["data"]["notes"] == "aktif"
+    assert signed["data"]["agreement_id"] == "a1" and "changed_fields" not in signed["data"]
+    assert signed["data"]["agreements"] == [{"id": "a1", "doc_type": "mou", "number": "1/MoU",
+                                             "valid_from": "2024-06-01", "valid_until": "2024-12-31",
+                                             "title": None, "scope": None}]
+    assert suspended["data"]["status"] == "suspended" and suspended["data"]["status_history"][-1]["reason"] == "vakum"
+    # Each is a document of the published model (docs/events/sinergi.partner.*.schema.json).
+    for document in (registered, updated, signed, suspended):
+        PartnerEvent.model_validate(document)

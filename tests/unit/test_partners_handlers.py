@@ -9,14 +9,17 @@ from itertools import count
 
 import pytest
 
+from pymongo.errors import OperationFailure
+
 from services.partners import spreadsheet
-from services.partners.domain import Partner, PartnerUpdated, Status
+from services.partners.domain import NameTaken, Partner, PartnerUpdated, Status
 from services.partners.handlers import Registry
-from services.partners.store import DuplicateName, Filters, Loaded
+from services.partners.store import Filters, LoadedPartner
+from shared.errors import Conflict, Invalid, Unavailable, VersionMismatch
 from shared.outbox import StaleVersion
-from shared.problems import Conflict, InvalidField, PreconditionFailed
 
 REGION = "32.73"
+BUSY = "[collection.go:177 sqlite.(*collection).UpdateAll.func1] database is locked (5) (SQLITE_BUSY)"
 
 
 class FakePartners:
@@ -28,6 +31,7 @@ class FakePartners:
         self.events: list[object] = []
         self.writes = 0
         self.interfere: list[str] = []  # ids another writer changes right before our next save
+        self.busy = 0  # saves the store refuses as busy before it takes one
         self._locks: dict[str, asyncio.Lock] = {}
 
     def lock(self, partner_id):
@@ -39,7 +43,7 @@ class FakePartners:
 
     async def load(self, partner_id):
         found = await self.get(partner_id)
-        return Loaded(found, found.version, found.name_key, []) if found else None
+        return LoadedPartner(found, found.version, [], found.name_key) if found else None
 
     async def holders(self, keys):
         return {k: self.names[k] for k in keys if k in self.names}
@@ -50,7 +54,7 @@ class FakePartners:
     async def add(self, partner):
         holder = self.names.get(partner.name_key)
         if holder and holder != partner.id:
-            raise DuplicateName(holder)
+            raise NameTaken(partner.name, partner.region, holder)
         self.names[partner.name_key] = partner.id
         self._keep(partner)
 
@@ -59,7 +63,7 @@ class FakePartners:
         for partner in partners:
             try:
                 await self.add(partner)
-            except DuplicateName as exc:
+            except NameTaken as exc:
                 refused[partner.id] = exc
         return refused
 
@@ -67,17 +71,21 @@ class FakePartners:
         self.announced = [*getattr(self, "announced", []), *partner_ids]
 
     async def save(self, loaded):
-        if loaded.partner.id in self.interfere:
-            self.interfere.remove(loaded.partner.id)
-            self.stored[loaded.partner.id].version += 1
-        if self.stored[loaded.partner.id].version != loaded.version:
-            raise StaleVersion(loaded.partner.id)
-        holder = self.names.get(loaded.partner.name_key)
-        if holder and holder != loaded.partner.id:
-            raise DuplicateName(holder)
+        partner = loaded.aggregate
+        if self.busy:
+            self.busy -= 1
+            raise OperationFailure(BUSY, code=1)
+        if partner.id in self.interfere:
+            self.interfere.remove(partner.id)
+            self.stored[partner.id].version += 1
+        if self.stored[partner.id].version != loaded.version:
+            raise StaleVersion(partner.id)
+        holder = self.names.get(partner.name_key)
+        if holder and holder != partner.id:
+            raise NameTaken(partner.name, partner.region, holder)
         self.names.pop(loaded.name_key, None)
-        self.names[loaded.partner.name_key] = loaded.partner.id
-        self._keep(loaded.partner)
+        self.names[partner.name_key] = partner.id
+        self._keep(partner)
 
     async def find(self, filters, limit, cursor):
         return list(self.stored.values())[:limit], None
@@ -155,15 +163,16 @@ async def test_a_stale_save_is_retried_without_if_match_and_refused_with_it(regi
     revised = await registry.revise(partner.id, {"notes": "a"}, None)
     assert revised.version == 3 and revised.notes == "a"  # reloaded after the other writer's version 2
     fake.interfere.append(partner.id)
-    with pytest.raises(PreconditionFailed):
+    with pytest.raises(VersionMismatch) as refused:
         await registry.revise(partner.id, {"notes": "b"}, 3)
+    assert refused.value.facts == {"current_version": 4}
     assert fake.stored[partner.id].notes == "a"
 
 
 async def test_if_match_on_an_old_version_changes_nothing(registry, fake):
     partner = await registry.register("p1", {"name": "KIM Antapani", "type": "kim"}, "op")
     await registry.revise(partner.id, {"notes": "a"}, 1)
-    with pytest.raises(PreconditionFailed, match="is at version 2, not 1"):
+    with pytest.raises(VersionMismatch, match="is at version 2, not 1"):
         await registry.suspend(partner.id, "x", 1, "op")
     assert fake.stored[partner.id].status is Status.active
     assert [type(e) for e in fake.events][-1] is PartnerUpdated
@@ -172,8 +181,35 @@ async def test_if_match_on_an_old_version_changes_nothing(registry, fake):
 async def test_renaming_onto_a_taken_name_is_a_conflict(registry, fake):
     await registry.register("p1", {"name": "KIM Antapani", "type": "kim"}, "op")
     await registry.register("p2", {"name": "KIM Arcamanik", "type": "kim"}, "op")
-    with pytest.raises(Conflict, match="already registered"):
+    with pytest.raises(Conflict, match="already registered") as taken:
         await registry.revise("p2", {"name": "kim antapani"}, None)
-    with pytest.raises(InvalidField):
+    assert taken.value.facts == {"existing_id": "p1"}
+    with pytest.raises(Invalid):
         await registry.revise("p2", {"region": "33.16"}, None)
     assert [p.name for p in (await registry.find(Filters(), 10, None))[0]] == ["KIM Antapani", "KIM Arcamanik"]
+
+
+async def test_a_refused_change_is_a_conflict_with_the_status_it_met(registry, fake):
+    partner = await registry.register("p1", {"name": "KIM Antapani", "type": "kim"}, "op")
+    with pytest.raises(Conflict, match="only a suspended partner can be reactivated") as refused:
+        await registry.reactivate(partner.id, None, None, "op")
+    assert refused.value.facts == {"current_status": "active"}
+    with pytest.raises(Invalid) as invalid:
+        await registry.suspend(partner.id, " ", None, "op")
+    assert invalid.value.errors == [{"field": "reason", "message": "must not be empty"}]
+
+
+async def test_a_write_the_store_refused_as_busy_is_tried_again(registry, fake):
+    partner = await registry.register("p1", {"name": "KIM Antapani", "type": "kim"}, "op")
+    fake.busy = 2
+    revised = await registry.revise(partner.id, {"notes": "a"}, 1)
+    assert revised.version == 2 and fake.stored[partner.id].notes == "a"
+
+
+async def test_a_store_that_stays_busy_is_unavailable_and_nothing_changes(registry, fake):
+    partner = await registry.register("p1", {"name": "KIM Antapani", "type": "kim"}, "op")
+    fake.busy = 100
+    with pytest.raises(Unavailable, match="nothing was changed") as refused:
+        await registry.suspend(partner.id, "vakum", None, "op")
+    assert refused.value.retry_after >= 1  # the edge answers 503 with Retry-After
+    assert fake.stored[partner.id].status is Status.active and fake.stored[partner.id].version == 1

@@ -127,6 +127,6 @@ def test_a_word_that_names_no_value_is_reported_as_the_office_wrote_it():
     assert row.values["type"] == "Komunitas Seni"
     assert row.values["segments"] == ["pemilih_muda", "Milenial"]
     assert row.values["contacts"] == [{"name": "Ujang"}]
-    errors = dict(pytest.raises(domain.Invalid, domain.details, {"type": row.values["type"]}, "32.73",
-                                partial=True).value.errors)
+    refused = pytest.raises(domain.Invalid, domain.details, {"type": row.values["type"]}, "32.73", partial=True)
+    errors = {error["field"]: error["message"] for error in refused.value.errors}
     assert errors["type"].startswith("'Komunitas Seni' is not one of")
