@@ -437,6 +437,19 @@ async def test_a_period_at_the_ends_of_the_calendar_is_a_422_naming_the_paramete
     assert [e["field"] for e in response.json()["errors"]] == [field]
 
 
+async def test_a_time_at_the_ends_of_the_calendar_in_a_body_is_a_422_naming_the_field(service):
+    _, client = service
+    ancient = await client.post("/activities", headers=auth(), json=activity_body(
+        starts_at="0001-01-01T05:00:00+07:00", ends_at="0001-01-01T07:00:00+07:00"))
+    assert ancient.status_code == 422, ancient.text
+    assert "starts_at" in [e["field"] for e in ancient.json()["errors"]]
+    activity = await plan(client)
+    too_late = await post(client, activity["id"], "schedule", {"starts_at": "9999-12-31T20:00:00-05:00",
+                                                                "ends_at": "9999-12-31T22:00:00-05:00"})
+    assert too_late.status_code == 422, too_late.text
+    assert {"starts_at", "ends_at"} == {e["field"] for e in too_late.json()["errors"]}
+
+
 async def test_a_period_far_from_today_but_within_the_calendar_is_answered(service):
     _, client = service
     for params in ({"from": "1900-01-01", "to": "2999-12-31"}, {"from": "0002-01-01", "to": "9998-12-30"}):

@@ -12,6 +12,7 @@ from services.activities.domain import (
     ActivityScheduled, ActivityUpdated, InvalidActivity, Location, Status, Targets, TargetsSet, TransitionRefused,
 )
 from services.activities.elections import ELECTIONS
+from shared.errors import Conflict, Invalid
 from shared.vocabulary import DIRECT_FORMATS, MEDIA_FORMATS, Format
 
 NOW = datetime(2024, 10, 1, 3, 0, tzinfo=UTC)
@@ -301,3 +302,19 @@ def test_targets_for_an_unknown_election_are_refused():
     with pytest.raises(InvalidActivity) as invalid:
         Targets.set_for(election="pilkada-2029", region=REGION, now=NOW)
     assert "unknown election" in invalid.value.by_field["election"]
+
+
+def test_refusals_are_the_services_conflict_and_invalid_with_what_a_client_acts_on():
+    with pytest.raises(Conflict) as refused:
+        in_status(Status.reported).cancel("terlambat", LATER)
+    assert refused.value.facts == {"current_status": "reported"}
+    with pytest.raises(Invalid) as invalid:
+        Activity.plan(id="A2", region=REGION, now=NOW, **details(title=" ", segments=[]))
+    assert [e["field"] for e in invalid.value.errors] == ["title", "segments"]
+
+
+@pytest.mark.parametrize("moment", [datetime(1, 1, 1, 12, tzinfo=UTC), datetime(9999, 12, 31, tzinfo=UTC)])
+def test_a_time_at_the_ends_of_the_calendar_is_refused(moment):
+    with pytest.raises(InvalidActivity) as invalid:
+        planned().schedule(moment, moment + timedelta(hours=1), None, NOW)
+    assert "starts_at" in invalid.value.by_field

@@ -89,3 +89,20 @@ def test_a_bad_period_names_its_field(start, end, field):
     with pytest.raises(Invalid) as invalid:
         Period.parse(start, end, WIB)
     assert invalid.value.errors[0]["field"] == field
+
+
+@pytest.mark.parametrize(("start", "end", "field"), [
+    ("0001-01-01", None, "from"),
+    (None, "9999-12-31", "to"),
+    ("0001-01-01T05:00:00+07:00", None, "from"),
+    (None, "9999-12-31T23:00:00-05:00", "to"),
+])
+def test_a_period_at_the_ends_of_the_calendar_is_refused_naming_its_field(start, end, field):
+    with pytest.raises(Invalid) as invalid:
+        Period.parse(start, end, WIB)
+    assert [e["field"] for e in invalid.value.errors] == [field]
+
+
+def test_a_period_near_the_ends_of_the_calendar_can_still_be_said_in_local_days():
+    period = Period.parse("0002-01-01", "9998-12-31", WIB)
+    assert period.text(WIB) == "0002-01-01 s.d. 9998-12-31"

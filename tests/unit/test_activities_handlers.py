@@ -13,7 +13,7 @@ from pymongo.errors import OperationFailure
 
 from services.activities.domain import Activity
 from services.activities.handlers import Activities
-from services.activities.store import KnownPartner
+from services.activities.store import ActivityStore, KnownPartner
 from services.activities.views import ActivityViews
 from shared.errors import Conflict, Invalid, Unavailable, VersionMismatch
 from shared.outbox import StaleVersion
@@ -183,3 +183,52 @@ async def test_a_store_that_stays_busy_is_unavailable_and_nothing_is_changed():
     with pytest.raises(Unavailable) as unavailable:
         await activities.edit("A1", {"title": "Baru"}, expected=None)
     assert unavailable.value.retry_after == 1 and store.rows["A1"].title == "Forum warga"
+
+
+class BusyAggregates:
+    """Stands in for shared.outbox.AggregateCollection: keeps documents and the events written with
+    them, and refuses the first ``busy`` writes the way FerretDB does when writers collide."""
+
+    def __init__(self, busy: int) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.written: list[list[str]] = []
+        self.busy = busy
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, aggregate_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(aggregate_id, asyncio.Lock())
+
+    async def get(self, aggregate_id: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.docs.get(aggregate_id))
+
+    async def insert(self, document: dict[str, Any], events: list[Any]) -> None:
+        self._write(document, events)
+
+    async def replace(self, document: dict[str, Any], expected: int, events: list[Any], pending: Any = None) -> None:
+        assert self.docs[document["_id"]]["version"] == expected
+        self._write(document, events)
+
+    def _write(self, document: dict[str, Any], events: list[Any]) -> None:
+        if self.busy:
+            self.busy -= 1
+            raise OperationFailure(LOCKED, 1)
+        self.docs[document["_id"]] = copy.deepcopy(document)
+        self.written.append([event.type for event in events])
+
+
+class Revision:
+    bumps = 0
+
+    async def bump(self) -> None:
+        self.bumps += 1
+
+
+async def test_the_store_writes_the_events_again_when_a_busy_store_refused_the_first_try():
+    aggregates, revision = BusyAggregates(busy=1), Revision()
+    store = ActivityStore(aggregates, revision, ZoneInfo("Asia/Jakarta"))
+    activities = Activities(store, FakeReplica(), "32.73", clock=lambda: NOW)
+    await activities.plan("A1", BODY)
+    aggregates.busy = 2
+    await activities.edit("A1", {"title": "Forum warga Dago"}, expected=None)
+    assert aggregates.written == [["sinergi.activity.planned"], ["sinergi.activity.updated"]]
+    assert aggregates.docs["A1"]["version"] == 2 and revision.bumps == 2
