@@ -15,7 +15,7 @@ import httpx
 import openpyxl
 from rich.console import Console
 
-from sinergi_cli import demo_activities
+from sinergi_cli.demo import activities as demo_activities
 from tests.conftest import ROOT, SECRET, auth, service_env
 
 # One partner of each type the season asks for (the full partners demo registers 87: slow here).
