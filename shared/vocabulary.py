@@ -192,8 +192,8 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
     "segment": {
         "id": {"keluarga": "Keluarga", "pemilih_pemula": "Pemilih pemula", "pemilih_muda": "Pemilih muda",
                "perempuan": "Perempuan", "disabilitas": "Penyandang disabilitas",
-               "berkebutuhan_khusus": "Berkebutuhan khusus", "marjinal": "Marjinal", "komunitas": "Komunitas",
-               "keagamaan": "Keagamaan", "warga_internet": "Warga internet", "masyarakat_adat": "Masyarakat adat",
+               "berkebutuhan_khusus": "Pemilih berkebutuhan khusus", "marjinal": "Kelompok marjinal",
+               "komunitas": "Komunitas", "keagamaan": "Kelompok keagamaan", "warga_internet": "Warga internet", "masyarakat_adat": "Masyarakat adat",
                "pelajar": "Pelajar", "lansia": "Lanjut usia", "umum": "Masyarakat umum"},
         "en": {"keluarga": "Families", "pemilih_pemula": "First-time voters", "pemilih_muda": "Young voters",
                "perempuan": "Women", "disabilitas": "Voters with disabilities",
