@@ -95,7 +95,6 @@ class TargetsSet:
 # --- the aggregate ---------------------------------------------------------------------------
 
 EDITABLE_STATUSES = frozenset({Status.planned, Status.scheduled})
-TOOK_PLACE = frozenset({Status.held, Status.reported})
 
 
 @dataclass
@@ -267,10 +266,6 @@ class Activity:
         return (f"{first.isoformat()} is inside the quiet period (masa tenang) of {self.election}, "
                 f"{quiet.starts_on.isoformat()} to {quiet.ends_on.isoformat()}: no campaigning, and "
                 "outreach must not favour any candidate")
-
-    @property
-    def took_place(self) -> bool:
-        return self.status in TOOK_PLACE
 
     # -- internals --------------------------------------------------------------------------
 

@@ -19,9 +19,6 @@ class StageWindow:
     starts_on: date
     ends_on: date
 
-    def covers(self, day: date) -> bool:
-        return self.starts_on <= day <= self.ends_on
-
 
 @dataclass(frozen=True)
 class Election:
@@ -41,11 +38,6 @@ class Election:
     @property
     def quiet_period(self) -> StageWindow | None:
         return self.window("masa_tenang")
-
-    def stage_on(self, day: date) -> str | None:
-        """The stage under way on ``day``; the latest-starting one when windows overlap."""
-        current = [w for w in self.stages if w.covers(day)]
-        return max(current, key=lambda w: w.starts_on).stage if current else None
 
     def describe(self) -> dict[str, object]:
         return {

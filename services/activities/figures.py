@@ -135,7 +135,7 @@ class Figures:
         if fmt == "csv":
             return await asyncio.to_thread(report.to_csv, table), "text/csv; charset=utf-8", f"{name}.csv"
         context = report.ReportContext(self.region, self.region_name, election, period.text(self.zone),
-                                       self.today(), self.zone, targets)
+                                       self.today(), targets)
         return await asyncio.to_thread(report.to_xlsx, context, table, cube), XLSX, f"{name}.xlsx"
 
 

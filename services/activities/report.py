@@ -21,7 +21,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from services.activities import coverage
-from services.activities.domain import Activity, Status
+from services.activities.domain import Activity, Status, Targets
 from services.activities.elections import Election
 from shared.vocabulary import label
 
@@ -52,8 +52,7 @@ class ReportContext:
     election: Election
     period_text: str
     prepared_on: date
-    zone: ZoneInfo
-    targets: Any  # domain.Targets | None
+    targets: Targets | None
 
 
 def rows(activities: list[Activity], partner_names: dict[str, str], zone: ZoneInfo) -> list[list[Any]]:
