@@ -139,11 +139,21 @@ class TargetsSnapshot(_Snapshot):
     segment_targets: dict[str, int] = {}
 
 
+class NotificationCause(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="the event type, or job:<kind> for a timed rule, that made the notification")
+    id: str = Field(description="that event's id, or the job's")
+
+
 class NotificationSnapshot(_Snapshot):
+    notification_id: str | None = Field(None, description="the notification this delivery carries")
     recipient_id: str
     rule: str
     subject: str
     channel: str
+    region: str | None = None
+    cause: NotificationCause | None = None
     delivery: dict[str, Any]
 
 
