@@ -111,6 +111,27 @@ async def test_each_invalid_field_of_a_registration_is_named_and_nothing_is_stor
         assert [e["type"] for e in published] == ["sinergi.partner.registered"]
 
 
+async def test_text_that_is_not_valid_unicode_is_a_422_naming_the_field_not_a_500(settings):
+    # JSON may escape a lone surrogate ("\\ud800"); no store or answer can encode it.
+    async with running("partners", settings) as (_, client):
+        json_body = {**auth(), "Content-Type": "application/json"}
+        refused = await client.post("/partners", headers=json_body,
+                                    content=b'{"name": "KIM \\ud800 Sekarbela", "type": "kim"}')
+        assert refused.status_code == 422, refused.text
+        assert problem_fields(refused) == {"name"}
+        partner = await register(client)
+        for body, field in [(b'{"notes": "catatan \\udfff"}', "notes"),
+                            (b'{"contacts": [{"name": "Lalu \\ud83d"}]}', "contacts[0].name")]:
+            patched = await client.patch(f"/partners/{partner['id']}", headers=json_body, content=body)
+            assert patched.status_code == 422, patched.text
+            assert problem_fields(patched) == {field}
+        suspended = await client.post(f"/partners/{partner['id']}/suspend", headers=json_body,
+                                      content=b'{"reason": "vakum \\ud800"}')
+        assert suspended.status_code == 422 and problem_fields(suspended) == {"reason"}, suspended.text
+        stored = (await client.get(f"/partners/{partner['id']}", headers=auth("viewer"))).json()
+        assert stored == partner  # nothing changed
+
+
 async def test_a_name_is_taken_once_per_region_ignoring_case_and_spaces(settings):
     async with running("partners", settings) as (_, client):
         first = await register(client)

@@ -1,8 +1,15 @@
-"""Concurrent writes to one partner: If-Match picks one winner; without it, nothing is lost."""
+"""Concurrent writes to one partner: If-Match picks one winner; without it, nothing is lost; a busy
+store makes a change wait, never fail with a 500."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from tests.bus import tap
 from tests.conftest import auth, eventually, running
@@ -51,3 +58,56 @@ async def test_concurrent_patches_without_if_match_are_applied_one_after_another
         assert {a.json()["version"]: a.json()["notes"] for a in answers} == {
             e["aggregateversion"]: e["data"]["notes"] for e in updated}
         assert updated[-1]["data"]["notes"] == stored["notes"]
+
+
+# --- a busy store ----------------------------------------------------------------------------------
+#
+# FerretDB on SQLite waits up to 10 s (its busy_timeout) for another writer of the same database
+# file, then refuses with "database is locked (SQLITE_BUSY)", having written nothing. Another
+# writer is anything holding that file: a second process, a long import, a backup, the store's own
+# indexer. These tests hold it from outside on a store of their own, so no other test run waits.
+
+BUSY_TIMEOUT = 10.0
+
+
+@pytest.fixture(scope="module")
+def own_store(tmp_path_factory):
+    from tests.faults.conftest import PrivateStore, _store_binary, watchdog
+
+    home = tmp_path_factory.mktemp("busy-store")
+    store = PrivateStore(_store_binary(), home / "data", home / "store.log")
+    with watchdog(store.pidfile, str(store.data)):
+        store.start()
+        yield store
+        store.stop()
+
+
+@contextlib.contextmanager
+def writer_holding(database: Path) -> Iterator[None]:
+    """Another writer holding the database's write lock (SQLite allows one writer per file)."""
+    connection = sqlite3.connect(database, isolation_level=None, timeout=30)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        yield
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
+
+
+async def test_a_change_the_store_refused_as_busy_is_tried_again_not_a_500(settings, own_store):
+    settings = settings.model_copy(update={"mongodb_url": own_store.url})
+    async with running("partners", settings) as (app, client):
+        partner = await register(client)
+        # The relay's own writes (marking the event published) would take their turn first.
+        await app.state.infra.relay.stop()
+        with writer_holding(own_store.data / f"{settings.database_name('partners')}.sqlite"):
+            patch = asyncio.create_task(client.patch(f"/partners/{partner['id']}", headers={**auth(), "If-Match": '"1"'},
+                                                     json={"notes": "setelah antrean"}))
+            # Longer than the store waits: its first try of the write is refused as busy.
+            await asyncio.sleep(BUSY_TIMEOUT + 1.5)
+            assert not patch.done()
+        answer = await patch
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["version"] == 2 and answer.json()["notes"] == "setelah antrean"
+        stored = (await client.get(f"/partners/{partner['id']}", headers=auth("viewer"))).json()
+        assert stored == answer.json()
