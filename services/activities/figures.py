@@ -61,21 +61,20 @@ class Period:
 def _instant(name: str, value: str | None, zone: ZoneInfo, next_day: bool) -> datetime | None:
     if not value:
         return None
+    whole_day = len(value) == 10
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            moment = datetime.combine(day, time(), zone)
-        else:
-            moment = datetime.fromisoformat(value)
+        moment = datetime.combine(date.fromisoformat(value), time(), zone) if whole_day \
+            else datetime.fromisoformat(value)
     except ValueError:
         raise Invalid(
             {name: "a date (2024-10-01) or a date-time with offset (2024-10-01T08:00:00+07:00)"}) from None
     if moment.tzinfo is None:
         raise Invalid({name: "give the date-time a UTC offset, e.g. 2024-10-01T08:00:00+07:00"})
-    # Python's first and last years cannot be shifted by a day or an offset (it overflowed: no answer).
+    # Python's first and last years cannot be shifted by a day or an offset (an OverflowError
+    # used to end the request without an answer).
     if not FIRST_YEAR <= moment.year <= LAST_YEAR:
         raise Invalid({name: f"{value} is out of range: give a date between the years {FIRST_YEAR} and {LAST_YEAR}"})
-    if len(value) == 10 and next_day:
+    if whole_day and next_day:
         moment = datetime.combine(moment.date() + timedelta(days=1), time(), zone)
     return moment.astimezone(UTC)
 
