@@ -7,7 +7,6 @@ any HTTP client would, and writes it to a file.
 from __future__ import annotations
 
 import io
-import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -18,19 +17,11 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sinergi_cli.calls import attachment_name, default_url, minted, problem, spreadsheet_format
+
 app = typer.Typer(help="The activities service.", no_args_is_help=True)
 console = Console(stderr=True)
 
-DEFAULT_URL = "http://127.0.0.1:8102"
-
-
-def _token(region: str) -> str:
-    """A short viewer token signed with this instance's secret (or the dev runner's)."""
-    from shared.auth import mint
-    from sinergi_cli.local import Home
-
-    secret = os.environ.get("SINERGI_AUTH_SECRET") or Home.default().secret()
-    return mint(secret, sub="cli-report", role="viewer", regions=[region], ttl=timedelta(minutes=30))
 
 
 def _fail(message: str) -> None:
@@ -58,17 +49,19 @@ def report(
     end: To = None,
     fmt: Format = None,
     output: Output = None,
-    url: Url = DEFAULT_URL,
+    url: Url = default_url("activities"),
     token: Token = None,
     region: Region = "32.73",
 ) -> None:
     """Write an election's period report (laporan kegiatan sosialisasi): XLSX with a summary sheet, or CSV."""
-    chosen = (fmt or (output.suffix.lstrip(".").lower() if output and output.suffix else "xlsx")).lower()
-    if chosen not in ("xlsx", "csv"):
-        _fail(f"--format must be xlsx or csv, not {chosen!r}")
+    try:
+        chosen = spreadsheet_format(fmt, output)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
     params = {"election": election, "format": chosen}
     params.update({k: v for k, v in (("from", start), ("to", end)) if v})
-    headers = {"Authorization": f"Bearer {token or _token(region)}"}
+    headers = {"Authorization": f"Bearer {token or minted('viewer', region, 'cli-report', timedelta(minutes=30))}"}
     try:
         content, name = _download(url, params, headers)
     except httpx.HTTPError as exc:
@@ -91,24 +84,15 @@ def _download(url: str, params: dict[str, str], headers: dict[str, str]) -> tupl
                 client.stream("GET", "/reports/activities", params=params) as response:
             if response.status_code != 200:
                 response.read()
-                _fail(_problem(response))
+                _fail(problem(response))
             size = response.headers.get("content-length")
             progress.update(task, description="downloading", total=int(size) if size else None)
             buffer = io.BytesIO()
             for chunk in response.iter_bytes():
                 buffer.write(chunk)
                 progress.update(task, advance=len(chunk))
-            disposition = response.headers.get("content-disposition", "")
-    name = disposition.split('filename="')[-1].rstrip('"') if 'filename="' in disposition else "laporan-kegiatan"
+            name = attachment_name(response, "laporan-kegiatan")
     return buffer.getvalue(), name
-
-
-def _problem(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-        return f"{response.status_code} {body.get('title', '')}: {body.get('detail', response.text)}"
-    except ValueError:
-        return f"{response.status_code}: {response.text[:500]}"
 
 
 def _show_summary(content: bytes) -> None:

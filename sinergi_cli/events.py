@@ -63,14 +63,12 @@ def replay(
     instance = Instance.load(region_file)
     base = url or f"http://127.0.0.1:{instance.ports[service]}"
     if token is None:
-        import os
         from datetime import timedelta
 
-        from shared.auth import mint
+        from sinergi_cli.calls import minted
 
-        secret = os.environ.get("SINERGI_AUTH_SECRET") or instance.home.secret()
-        token = mint(secret, sub="cli-replay", role="admin", regions=[instance.region.settings.region],
-                     ttl=timedelta(minutes=10))
+        token = minted("admin", instance.region.settings.region, "cli-replay", timedelta(minutes=10),
+                       instance.home.path)
     body = {"queue": queue, "from": since.isoformat(), "binding": binding}
     if until is not None:
         body["to"] = until.isoformat()

@@ -9,7 +9,6 @@ sent again with the same ``Idempotency-Key``: it is never applied twice.
 from __future__ import annotations
 
 import csv
-import os
 import secrets
 import time
 from datetime import timedelta
@@ -23,11 +22,12 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColum
                            TimeRemainingColumn)
 from rich.table import Table
 
+from sinergi_cli.calls import attachment_name, default_url, minted, problem, spreadsheet_format
+
 app = typer.Typer(help="The partners service: import and export the registry as a spreadsheet.",
                   no_args_is_help=True)
 console = Console(stderr=True)
 
-DEFAULT_URL = "http://127.0.0.1:8101"
 SHOWN_ERRORS = 30
 ATTEMPTS = 3
 
@@ -39,25 +39,12 @@ Region = Annotated[str, typer.Option(help="region the minted token covers", envv
 
 
 def _token(region: str, role: str) -> str:
-    from shared.auth import mint
-    from sinergi_cli.local import Home
-
-    secret = os.environ.get("SINERGI_AUTH_SECRET") or Home.default().secret()
-    return mint(secret, sub=f"cli-partners-{role}", role=role, regions=[region], ttl=timedelta(hours=1))
+    return minted(role, region, f"cli-partners-{role}", timedelta(hours=1))
 
 
 def _fail(message: str) -> None:
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(1)
-
-
-def _problem(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return f"{response.status_code}: {response.text[:500]}"
-    errors = "".join(f"\n  {e['field']}: {e['message']}" for e in body.get("errors") or [])
-    return f"{response.status_code} {body.get('title', '')}: {body.get('detail', '')}{errors}"
 
 
 @app.command("import")
@@ -67,7 +54,7 @@ def import_file(
     batch: Annotated[int, typer.Option(min=1, max=2000, help="rows per request")] = 100,
     errors_file: Annotated[Path | None, typer.Option("--errors-file", help="also write every row error to this CSV")]
     = None,
-    url: Url = DEFAULT_URL,
+    url: Url = default_url("partners"),
     token: Token = None,
     region: Region = "32.73",
 ) -> None:
@@ -122,7 +109,7 @@ def _send(client: httpx.Client, name: str, content: bytes, key: str) -> dict[str
             time.sleep(attempt)
             continue
         if response.status_code != 200:
-            _fail(_problem(response))
+            _fail(problem(response))
         return response.json()
     raise AssertionError("unreachable")
 
@@ -156,14 +143,16 @@ def export(
     fmt: Annotated[str | None, typer.Option("--format", help="xlsx or csv [default: from the file name, else xlsx]")]
     = None,
     lang: Annotated[str, typer.Option(help="column headers: id (Indonesian) or en")] = "id",
-    url: Url = DEFAULT_URL,
+    url: Url = default_url("partners"),
     token: Token = None,
     region: Region = "32.73",
 ) -> None:
     """Write the registry to a spreadsheet that `sinergi partners import` reads back unchanged."""
-    chosen = (fmt or (output.suffix.lstrip(".").lower() if output and output.suffix else "xlsx")).lower()
-    if chosen not in ("xlsx", "csv"):
-        _fail(f"--format must be xlsx or csv, not {chosen!r}")
+    try:
+        chosen = spreadsheet_format(fmt, output)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
     headers = {"Authorization": f"Bearer {token or _token(region, 'viewer')}"}
     with console.status("exporting the registry ..."):
         try:
@@ -173,9 +162,7 @@ def export(
             _fail(f"cannot reach the partners service at {url} ({exc.__class__.__name__}); is it running?")
             return
     if response.status_code != 200:
-        _fail(_problem(response))
-    disposition = response.headers.get("content-disposition", "")
-    name = disposition.split('filename="')[-1].rstrip('"') if 'filename="' in disposition else f"mitra.{chosen}"
-    target = output or Path(name)
+        _fail(problem(response))
+    target = output or Path(attachment_name(response, f"mitra.{chosen}"))
     target.write_bytes(response.content)
     console.print(f"[green]wrote[/green] {target} ({len(response.content):,} bytes)")
