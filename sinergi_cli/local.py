@@ -1,5 +1,8 @@
 """The local dev runner: RabbitMQ, the embedded store, the three services and a mail catcher.
 
+Over 400 lines because its five parts share one state directory (:class:`Home`) and the probes;
+split it by part when one of them grows.
+
 Everything it starts is recorded under the state directory (``.sinergi/`` by default, or
 ``SINERGI_HOME``): PID files in ``run/``, logs in ``logs/``, the store's data in ``data/``,
 the generated auth secret in ``secret``, caught e-mails in ``mail/``. ``down`` stops exactly
