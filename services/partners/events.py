@@ -11,29 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.partners.domain import (
-    Agreement,
-    AgreementSigned,
-    Partner,
-    PartnerArchived,
-    PartnerEvent,
-    PartnerReactivated,
-    PartnerRegistered,
-    PartnerSuspended,
-    PartnerUpdated,
-    StatusChange,
-)
+from services.partners import domain
+from services.partners.domain import Agreement, Partner, PartnerEvent, StatusChange
 from shared.events import AnyEvent, EventType, PartnerSnapshot, make_event
 
 SERVICE = "partners"
 
 EVENT_TYPES: dict[type[PartnerEvent], EventType] = {
-    PartnerRegistered: EventType.PARTNER_REGISTERED,
-    PartnerUpdated: EventType.PARTNER_UPDATED,
-    PartnerSuspended: EventType.PARTNER_SUSPENDED,
-    PartnerReactivated: EventType.PARTNER_REACTIVATED,
-    PartnerArchived: EventType.PARTNER_ARCHIVED,
-    AgreementSigned: EventType.PARTNER_AGREEMENT_SIGNED,
+    domain.PartnerRegistered: EventType.PARTNER_REGISTERED,
+    domain.PartnerUpdated: EventType.PARTNER_UPDATED,
+    domain.PartnerSuspended: EventType.PARTNER_SUSPENDED,
+    domain.PartnerReactivated: EventType.PARTNER_REACTIVATED,
+    domain.PartnerArchived: EventType.PARTNER_ARCHIVED,
+    domain.AgreementSigned: EventType.PARTNER_AGREEMENT_SIGNED,
 }
 
 
@@ -41,9 +31,9 @@ def wire(event: PartnerEvent) -> AnyEvent:
     """The CloudEvent announcing ``event``, stamped with the version the partner reached."""
     partner = event.partner
     extra: dict[str, Any] = {}
-    if isinstance(event, PartnerUpdated):
+    if isinstance(event, domain.PartnerUpdated):
         extra["changed_fields"] = list(event.changed_fields)
-    if isinstance(event, AgreementSigned) and event.agreement is not None:
+    if isinstance(event, domain.AgreementSigned) and event.agreement is not None:
         extra["agreement_id"] = event.agreement.id
     data = snapshot(partner, **extra)
     # Unset members stay out: ``changed_fields`` appears on ``updated`` events only.

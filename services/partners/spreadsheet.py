@@ -1,11 +1,12 @@
 """The registry as a spreadsheet: CSV and XLSX in and out, Indonesian or English headers.
 
+Over 400 lines on purpose: reading and writing share one table of columns, so exports import back.
+
 One row per partner. Columns are found by name, in either language and in any case or
 spacing (``Nama``, ``name``, ``Kontak 1 - No. HP``); the header may sit below a title row.
 Repeated parts of a partner are numbered column groups: ``kontak1_nama``, ``kontak1_telepon``,
 ``kanal2_jenis``, ``perjanjian1_berakhir``... Lists (``segmen``, ``kategori``) are comma lists.
 Words are matched loosely (``Pemilih Pemula`` → ``pemilih_pemula``); the domain checks the rest.
-
 An export names every column the registry uses, so the file imports back unchanged.
 """
 
