@@ -73,6 +73,36 @@ async def test_events_left_by_a_crash_are_published_by_the_next_relay(settings, 
     assert (await collection.find_one({"_id": "p2"}))["_pending"] is False
 
 
+async def test_many_new_aggregates_in_one_write_are_published_once_announced(settings, mongo, broker):
+    relay = OutboxRelay(EventPublisher(broker, settings), sweep_seconds=60)  # the sweep cannot be what delivers
+    partners = relay.attach(AggregateCollection(mongo[settings.database_name("t")]["partners"]))
+    await relay.start()
+    try:
+        async with tap(settings) as received:
+            await partners.insert_many(
+                ({"_id": f"m{n}", "version": 1, "name": f"KIM {n}"}, [_event(f"m{n}", 1, f"KIM {n}")]) for n in range(3))
+            stored = await partners.get("m1")
+            assert stored["_pending"] is True and [e["type"] for e in stored["_outbox"]] == ["sinergi.partner.updated"]
+            # Recorded, not yet published: the caller announces once its whole batch is in.
+            assert await _still(lambda: len(received) == 0, seconds=0.5)
+            partners.announce(["m0", "m1", "m2"])
+            await eventually(lambda: _async(len(received) == 3), timeout=3)
+        assert sorted(e["subject"] for e in received) == ["m0", "m1", "m2"]
+        await eventually(lambda: partners.collection.find_one({"_id": "m2", "_pending": False}))
+    finally:
+        await relay.stop()
+
+
+async def _still(condition, seconds: float) -> bool:
+    """``condition`` holds throughout ``seconds`` (polled): what must not happen did not."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        if not condition():
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
 async def test_a_write_on_a_stale_version_changes_nothing(settings, mongo):
     partners = AggregateCollection(mongo[settings.database_name("t")]["partners"])
     await partners.insert({"_id": "p3", "version": 1, "name": "A"}, [])
