@@ -14,11 +14,24 @@ from typing import Annotated
 
 import jwt
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.problems import Forbidden, Unauthorized
 from shared.regions import is_region_code, within
+from shared.settings import Settings
 
 ALGORITHM = "HS256"
+ASK_FOR_A_TOKEN = "send 'Authorization: Bearer <token>'; `sinergi token` mints one"
+
+# Declares the scheme in OpenAPI (Swagger's Authorize button) on every route that authenticates;
+# the refusal itself stays ours (problem+json), hence auto_error=False.
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    description="A JWT (HS256) with `sub`, `role` (viewer, operator, admin), `regions` and `exp`; "
+                "`sinergi token --role operator --region 32.73` mints one.",
+    auto_error=False,
+)
 
 
 class Role(IntEnum):
@@ -58,21 +71,25 @@ def verify(secret: str, token: str) -> Principal:
     except jwt.InvalidTokenError as exc:
         raise Unauthorized(f"the token is not valid: {exc}") from exc
     role, regions = claims.get("role"), claims.get("regions")
-    if role not in Role.__members__:
+    if not isinstance(role, str) or role not in Role.__members__:
         raise Unauthorized(f"the token's role {role!r} is not one of {', '.join(Role.__members__)}")
     if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
         raise Unauthorized("the token's regions claim must be a list of region codes")
     return Principal(sub=str(claims["sub"]), role=Role[role], regions=tuple(regions))
 
 
-def principal(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+def authenticate(settings: Settings, authorization: str) -> Principal:
+    """The principal an ``Authorization`` header proves, valid for this instance's region.
+
+    :class:`Unauthorized` without a verifiable token, :class:`Forbidden` for another region.
+    Used by the route dependencies below and by the idempotency middleware, which must know who
+    asks before it may replay anything.
+    """
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("send 'Authorization: Bearer <token>'; `sinergi token` mints one")
-    settings = request.app.state.settings
+        raise Unauthorized(ASK_FOR_A_TOKEN)
     try:
-        found = verify(settings.auth_secret, token.strip())
+        found = verify(settings.auth_secret or "", token.strip())
     except Unauthorized:
         if not settings.auth_secret_previous:
             raise
@@ -81,6 +98,12 @@ def principal(request: Request) -> Principal:
         raise Forbidden(
             f"this token covers {', '.join(found.regions)}; this instance serves region {settings.region}"
         )
+    return found
+
+
+def principal(request: Request,
+              _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None) -> Principal:
+    found = authenticate(request.app.state.settings, request.headers.get("authorization", ""))
     request.state.principal = found
     return found
 

@@ -6,10 +6,18 @@ that create handlers use for the new aggregate (see :func:`resource_id`), so eve
 process dies between storing the aggregate and storing the response, the retry inserts
 the same ``_id`` again and gets the existing resource instead of a second one.
 
+Keys belong to the caller: the token is verified *before* any claim is looked at, and the
+claim's id is derived from the verified principal (subject, role and regions), so a stored
+answer is replayed only to the one who got it first. A request without a valid token passes
+through untouched, to be refused by its route (401/403).
+
 - same key, same request, finished → the stored status, headers and body;
 - same key while the first is still running → 409;
 - same key with a different body or path → 422 (a client bug worth naming).
-Keys are kept for 24 hours, pruned on a timer (FerretDB has no TTL indexes).
+The answer is stored before it is sent, so a retry made the moment it arrives is a replay.
+Answers the client can fix (400, 413, 422) or that depend on a passing state (401, 403, 429,
+5xx) are not kept: the same key may be used again. Keys are kept for 24 hours, pruned on a
+timer (FerretDB has no TTL indexes).
 """
 
 from __future__ import annotations
@@ -20,7 +28,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jwt
 from fastapi import Request
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -28,7 +35,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ulid import ULID
 
 from shared import problems
+from shared.auth import Principal, authenticate
 from shared.logging import get_logger
+from shared.mongo import when_free
 
 log = get_logger(__name__)
 
@@ -36,8 +45,9 @@ HEADER = b"idempotency-key"
 RETENTION = timedelta(hours=24)
 # A claim left "running" this long belongs to a request that died; a retry may take it over.
 ABANDONED = timedelta(seconds=30)
-# Statuses that depend on who asks or on a passing state, so a retry must be evaluated afresh.
-NOT_REMEMBERED = {401, 403, 429}
+# Answers a retry must get afresh: input the client can correct (400, 413, 422), and what
+# depends on who asks or on a passing state (401, 403, 429; 5xx are never kept either).
+NOT_REMEMBERED = {400, 401, 403, 413, 422, 429}
 
 
 class IdempotencyKeys:
@@ -64,26 +74,28 @@ class IdempotencyMiddleware:
         if scope["type"] != "http" or scope["method"] != "POST" or not key:
             await self.app(scope, receive, send)
             return
-        keys: IdempotencyKeys | None = getattr(scope["app"].state, "idempotency", None)
-        if keys is None or len(key) > 255:
-            if keys is not None:
-                await _problem(scope, send, problems.InvalidField({"Idempotency-Key": "at most 255 characters"}))
-                return
+        state = scope["app"].state
+        keys: IdempotencyKeys | None = getattr(state, "idempotency", None)
+        who = _verified(state, headers)
+        if keys is None or who is None:  # no store of keys, or nobody to replay to: the route decides
             await self.app(scope, receive, send)
+            return
+        if len(key) > 255:
+            await _problem(scope, send, problems.InvalidField({"Idempotency-Key": "at most 255 characters"}))
             return
 
         body, receive = await _buffer(receive)
-        claim_id = _scope_id(headers, key)
+        claim_id = _claim_id(who, key)
         fingerprint = hashlib.sha256(scope["path"].encode() + b"\0" + body).hexdigest()
         now = datetime.now(UTC)
         planned_id = str(ULID())
         try:
-            await keys.collection.insert_one(
+            await when_free(lambda: keys.collection.insert_one(
                 {"_id": claim_id, "state": "running", "fingerprint": fingerprint, "resource_id": planned_id, "at": now}
-            )
+            ))
         except DuplicateKeyError:
             claim = await keys.collection.find_one({"_id": claim_id})
-            if claim is None:  # pruned between the two calls: treat as new next time
+            if claim is None:  # pruned or forgotten between the two calls: treat as new next time
                 await _problem(scope, send, problems.Conflict("retry the request"))
                 return
             if claim["fingerprint"] != fingerprint:
@@ -100,59 +112,80 @@ class IdempotencyMiddleware:
                 return
             # Take over an abandoned claim; the same resource id keeps the retry from creating twice.
             planned_id = claim["resource_id"]
-            await keys.collection.update_one({"_id": claim_id}, {"$set": {"at": now}})
+            await when_free(lambda: keys.collection.update_one({"_id": claim_id}, {"$set": {"at": now}}))
 
         scope.setdefault("state", {})["resource_id"] = planned_id
-        captured: dict[str, Any] = {"headers": [], "body": b""}
+        held: list[Message] = []
+        settled = False
 
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                captured["status"] = message["status"]
-                captured["headers"] = message.get("headers", [])
-            elif message["type"] == "http.response.body":
-                captured["body"] += message.get("body", b"")
-            await send(message)
+        async def record_then_send(message: Message) -> None:
+            # The answer is held back until it is whole and stored: a client that retries the
+            # moment it has the answer must find it, not a claim still "running" (409).
+            nonlocal settled
+            held.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                await _settle(keys, claim_id, held)
+                settled = True
+                for part in held:
+                    await send(part)
 
         try:
-            await self.app(scope, receive, capture)
+            await self.app(scope, receive, record_then_send)
         finally:
-            await _settle(keys, claim_id, captured)
+            if not settled:  # the route failed before a whole answer: let a retry run afresh
+                await _forget(keys, claim_id)
 
 
-async def _settle(keys: IdempotencyKeys, claim_id: str, captured: dict[str, Any]) -> None:
-    """Remember the response (or forget the claim, so a retry runs afresh)."""
-    status = captured.get("status", 500)
+def _verified(state: object, headers: dict[bytes, bytes]) -> Principal | None:
+    """Who asks, from a token verified as the routes verify it; ``None`` for anyone else."""
+    settings = getattr(state, "settings", None)
+    if settings is None:
+        return None
     try:
-        if status >= 500 or status in NOT_REMEMBERED:
-            await keys.collection.delete_one({"_id": claim_id})
-            return
-        # A mapping, not pairs: FerretDB stores no nested arrays.
-        stored_headers = {
-            k.decode("latin-1").lower(): v.decode("latin-1")
-            for k, v in captured["headers"]
-            if k.lower() in (b"content-type", b"etag", b"location")
-        }
-        await keys.collection.update_one(
+        return authenticate(settings, headers.get(b"authorization", b"").decode("latin-1"))
+    except problems.Problem:  # Unauthorized, Forbidden: the route answers them
+        return None
+
+
+def _claim_id(who: Principal, key: bytes) -> str:
+    # The whole principal, not the subject alone: a viewer's token with an admin's subject is
+    # someone else, and must not be shown what the admin's request created.
+    principal = "\0".join([who.sub, who.role.name, *sorted(who.regions)])
+    return hashlib.sha256(principal.encode() + b"\0\0" + key).hexdigest()
+
+
+async def _forget(keys: IdempotencyKeys, claim_id: str) -> None:
+    try:
+        await when_free(lambda: keys.collection.delete_one({"_id": claim_id}))
+    except Exception:
+        # Left "running", the claim is taken over by a retry after ABANDONED.
+        log.exception("could not forget an idempotency claim", claim=claim_id)
+
+
+async def _settle(keys: IdempotencyKeys, claim_id: str, held: list[Message]) -> None:
+    """Remember the answer (or forget the claim, so a retry runs afresh)."""
+    start = next((m for m in held if m["type"] == "http.response.start"), {})
+    status = start.get("status", 500)
+    if status >= 500 or status in NOT_REMEMBERED:
+        await _forget(keys, claim_id)
+        return
+    # A mapping, not pairs: FerretDB stores no nested arrays.
+    stored_headers = {
+        k.decode("latin-1").lower(): v.decode("latin-1")
+        for k, v in start.get("headers", [])
+        if k.lower() in (b"content-type", b"etag", b"location")
+    }
+    body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
+    try:
+        await when_free(lambda: keys.collection.update_one(
             {"_id": claim_id},
             {"$set": {"state": "done", "status": status, "headers": stored_headers,
-                      "body": base64.b64encode(captured["body"]).decode(), "at": datetime.now(UTC)}},
-        )
+                      "body": base64.b64encode(body).decode(), "at": datetime.now(UTC)}},
+        ))
     except Exception:
-        # The response has gone out; an unsettled claim is taken over after ABANDONED.
+        # The change is made; its answer still goes out. Unsettled, the claim is taken over by a
+        # retry after ABANDONED, which reuses the resource id and so creates nothing twice.
         log.exception("could not record the idempotent response", claim=claim_id)
-
-
-def _scope_id(headers: dict[bytes, bytes], key: bytes) -> str:
-    # Keys are scoped to the caller. The subject is read without verifying the token: it
-    # only namespaces keys, the route itself still authenticates the request.
-    subject = "anonymous"
-    auth = headers.get(b"authorization", b"").decode("latin-1")
-    if auth.lower().startswith("bearer "):
-        try:
-            subject = str(jwt.decode(auth[7:].strip(), options={"verify_signature": False}).get("sub", "anonymous"))
-        except jwt.InvalidTokenError:
-            subject = "invalid-token"
-    return hashlib.sha256(f"{subject}\0".encode() + key).hexdigest()
 
 
 async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
