@@ -46,6 +46,17 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int | None = None
+    # Slow or idle clients hold a connection and a file handle each (docs/security.md, "HTTP edge"):
+    # the request line and headers must arrive within this many seconds of the connection or of a
+    # next request's first byte, else the connection is closed,
+    http_header_seconds: float = Field(10.0, gt=0)
+    # the whole body within this many seconds of the headers, else 408 and the connection is closed
+    # (16 MiB, the largest upload, needs about 280 KB/s at the default),
+    http_body_seconds: float = Field(60.0, gt=0)
+    # an idle kept-alive connection is closed after this many seconds,
+    http_keep_alive_seconds: float = Field(5.0, gt=0)
+    # and over this many open connections (or requests in progress) a request is answered 503.
+    http_max_connections: int = Field(200, ge=1)
     smtp_url: str = "smtp://127.0.0.1:1025"
     log_level: str = "info"
 

@@ -1,14 +1,18 @@
 """What every service's HTTP side shares: the app, its middleware and its operational routes.
 
 ``create_app`` gives a FastAPI app with problem+json errors, request ids bound as the
-correlation id (``X-Request-ID`` in and out), a body size limit (413), Prometheus metrics,
-and ``/healthz``, ``/readyz``, ``/metrics`` — none of which need a token (CONTRACT §1) —
-plus ``POST /events/replay`` (admin; ``shared.replay``) for subscribers that were away.
+correlation id (``X-Request-ID`` in and out), body limits (size 413, time 408, NUL 400, lone
+surrogates 422), Prometheus metrics with bounded labels, and ``/healthz``, ``/readyz``,
+``/metrics`` — none of which need a token (CONTRACT §1) — plus ``POST /events/replay`` (admin;
+``shared.replay``) for subscribers that were away. Its OpenAPI document is completed by
+:mod:`shared.openapi`. What each control stops: docs/security.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -20,9 +24,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ulid import ULID
 
-from shared import problems
+from shared import errors, problems
 from shared.idempotency import IdempotencyMiddleware
 from shared.logging import bound, get_logger
+from shared.openapi import document
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -31,6 +36,8 @@ Check = Callable[[], Awaitable[bool]]
 
 BODY_LIMIT = 1 << 20  # 1 MiB for JSON bodies
 UPLOAD_LIMIT = 16 << 20  # spreadsheets on */import
+# The methods /metrics names; any other is counted as "other".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def create_app(
@@ -50,15 +57,21 @@ def create_app(
     app.state.readiness = {}
     app.state.registry = CollectorRegistry()
     problems.install(app)
+    app.add_exception_handler(BodyRefused, _body_refused)
     _install_metrics(app)
-    # Outermost last: request id → body limit → idempotency (which buffers the body) → routes.
+    # Outermost last: request id → metrics → guard → body limits → idempotency (which
+    # authenticates, then buffers the body) → routes. Metrics sit outside the guard so that
+    # a refusal made by a middleware is counted with the status the client saw.
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimit)
+    app.add_middleware(Guard)
+    app.add_middleware(Measure)
     app.add_middleware(RequestContext)
     _operational_routes(app)
     from shared.replay import router as replay_router
 
     app.include_router(replay_router)
+    document(app)
     return app
 
 
@@ -87,13 +100,43 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
 
 
+class BodyRefused(HTTPException):
+    """A body refused while it is read (too large, too slow, NUL, lone surrogate).
+
+    An ``HTTPException`` because FastAPI lets only those through when they are raised while it
+    reads a body (anything else it reports as an unreadable body); it carries the problem the
+    client gets, rendered by the handler :func:`create_app` installs, or by :class:`Guard`
+    when a middleware was the reader (the idempotency middleware buffers bodies).
+    """
+
+    def __init__(self, problem: problems.Problem) -> None:
+        super().__init__(problem.status, problem.detail, headers=problem.headers)
+        self.problem = problem
+
+
+async def _body_refused(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BodyRefused)
+    return problems.render(exc.problem, request)
+
+
+# The client's body was not read to its end: close rather than drain what it still sends.
+CLOSE = {"Connection": "close"}
+# A JSON escape of a UTF-16 surrogate (U+D800-U+DFFF); only then can a body hold a lone one.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
 class BodyLimit:
-    """Refuses bodies over the limit with 413 before anything reads them whole, and JSON
-    text carrying NUL characters (valid JSON, but never meaningful in a name or a note,
-    and truncated by C-string consumers downstream) with 400.
+    """Bounds what a request body may be, before anything reads it whole.
+
+    - larger than the limit → 413 (as declared, or as streamed);
+    - not all there within ``http_body_seconds`` of the headers → 408, connection closed;
+    - JSON text with a NUL character → 400 (valid JSON, never meaningful in a name or a
+      note, and truncated by C-string consumers downstream);
+    - JSON text with a lone surrogate (``"\\ud800"``) → 422 naming the field: valid JSON
+      syntax, but not Unicode text, and no store or e-mail can encode it.
 
     Starlette's and FastAPI's own limiters answer in plain text or ``{"detail"}``; every
-    Sinergi error is problem+json, so the limit is enforced here.
+    Sinergi error is problem+json, so the limits are enforced here.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -109,38 +152,134 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(scope, send, limit)
             return
+        settings = getattr(scope["app"].state, "settings", None)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (settings.http_body_seconds if settings else 60.0)
         received = 0
         is_json = b"json" in headers.get(b"content-type", b"")
-        tail = b""
+        chunks: list[bytes] = []
+        complete = False
 
         async def limited_receive() -> Message:
-            nonlocal received, tail
-            message = await receive()
-            if message["type"] == "http.request":
-                chunk = message.get("body", b"")
-                received += len(chunk)
-                # FastAPI passes an HTTPException raised while reading the body through
-                # to the problem handler; anything else would become a 400 without words.
-                if received > limit:
-                    raise HTTPException(413, f"the request body is larger than {limit // 1024} KiB")
-                if is_json and (b"\\u0000" in tail + chunk or b"\0" in chunk):
-                    raise HTTPException(400, "text must not contain NUL (\\u0000) characters")
-                tail = chunk[-5:]
+            nonlocal received, complete
+            if complete:  # after the body: a disconnect listener may wait as long as it likes
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), timeout=max(deadline - loop.time(), 0.0))
+            except TimeoutError:
+                raise BodyRefused(problems.Problem(
+                    f"the request body did not arrive within {_seconds(settings)} s", status=408,
+                    slug="request-timeout", title="Request timeout", headers=CLOSE)) from None
+            if message["type"] != "http.request":
+                return message
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > limit:
+                raise BodyRefused(problems.TooLarge(
+                    f"the request body is larger than {limit // 1024} KiB", headers=CLOSE))
+            if is_json:
+                chunks.append(chunk)
+            if not message.get("more_body"):
+                complete = True
+                if is_json:
+                    _check_json_text(b"".join(chunks))
             return message
 
         await self.app(scope, limited_receive, send)
 
 
+def _seconds(settings: Settings | None) -> str:
+    return f"{settings.http_body_seconds:g}" if settings else "60"
+
+
+def _check_json_text(body: bytes) -> None:
+    if b"\\u0000" in body or b"\0" in body:
+        raise BodyRefused(problems.Problem("text must not contain NUL (\\u0000) characters"))
+    if not SURROGATE_ESCAPE.search(body):
+        return
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return  # not JSON after all: FastAPI names what is wrong with it
+    found = _lone_surrogate(value, ())
+    if found is not None:
+        raise BodyRefused(problems.InvalidField(
+            {problems.field_name(found): "text must be Unicode characters; a lone surrogate "
+                                         "(\\ud800-\\udfff without its pair) is not one"}))
+
+
+def _lone_surrogate(value: Any, at: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """Where in a parsed JSON value a string holds a lone surrogate (``json`` keeps them)."""
+    if isinstance(value, str):
+        return at if any("\ud800" <= c <= "\udfff" for c in value) else None
+    if isinstance(value, list):
+        return next((f for i, item in enumerate(value) if (f := _lone_surrogate(item, (*at, i)))), None)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _lone_surrogate(key, ()) is not None:
+                return (*at, key.encode("utf-8", "backslashreplace").decode())
+            if (found := _lone_surrogate(item, (*at, key))) is not None:
+                return found
+    return None
+
+
+class Guard:
+    """Whatever escapes the middleware (a body refused while the idempotency middleware read it,
+    a store error there, a bug) becomes a problem+json answer, never a dropped connection or
+    Starlette's plain-text 500. Exceptions raised in routes are answered inside, by the handlers
+    :func:`shared.problems.install` registers; this is the net under the middleware."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception as exc:
+            if started:  # half an answer has gone out: nothing honest is left to send
+                log.exception("the request failed after its answer had begun")
+                raise
+            await _send_problem(scope, send, _problem_for(exc, scope))
+
+
+def _problem_for(exc: Exception, scope: Scope) -> problems.Problem:
+    if isinstance(exc, BodyRefused):
+        return exc.problem
+    if isinstance(exc, problems.Problem):
+        return exc
+    if isinstance(exc, errors.ServiceError):
+        return problems.from_service(exc)
+    if isinstance(exc, HTTPException):
+        return problems.Problem(str(exc.detail), status=exc.status_code, headers=exc.headers)
+    log.exception("unhandled error in the middleware", path=scope["path"])
+    return problems.Problem("an unexpected error occurred; it has been logged with this request's id",
+                            status=500, slug="internal", title="Internal error")
+
+
+async def _send_problem(scope: Scope, send: Send, problem: problems.Problem) -> None:
+    body = problem.body(scope["path"])
+    request_id = (scope.get("state") or {}).get("request_id")
+    if request_id:
+        body["request_id"] = request_id
+    headers = [(b"content-type", problems.MEDIA_TYPE.encode())]
+    headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in problem.headers.items()]
+    await send({"type": "http.response.start", "status": problem.status, "headers": headers})
+    await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+
+
 async def _too_large(scope: Scope, send: Send, limit: int) -> None:
-    problem = problems.Problem(
-        f"the request body is larger than {limit // 1024} KiB", status=413, slug="too-large", title="Request too large"
-    )
-    response = JSONResponse(problem.body(scope["path"]), status_code=413, media_type=problems.MEDIA_TYPE)
-    await response(scope, _noop_receive, send)
-
-
-async def _noop_receive() -> Message:
-    return {"type": "http.disconnect"}
+    problem = problems.TooLarge(f"the request body is larger than {limit // 1024} KiB", headers=CLOSE)
+    await _send_problem(scope, send, problem)
 
 
 def _install_metrics(app: FastAPI) -> None:
@@ -152,7 +291,6 @@ def _install_metrics(app: FastAPI) -> None:
         "sinergi_http_request_seconds", "HTTP request latency", ["method", "route"], registry=registry,
         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     )
-    app.add_middleware(Measure)
 
 
 class Measure:
@@ -181,10 +319,13 @@ class Measure:
         try:
             await self.app(scope, receive, send_status)
         finally:
+            # Labels from a bounded set only, or every made-up method or path a client sends
+            # would add series for good (issue 11: 29 KB -> 650 KB of /metrics in 300 requests).
             state = scope["app"].state
-            template = getattr(scope.get("route"), "path", "unmatched")
-            state.http_requests.labels(scope["method"], template, str(status)).inc()
-            state.http_latency.labels(scope["method"], template).observe(time.perf_counter() - started)
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            template = getattr(scope.get("route"), "path", None) or "unmatched"
+            state.http_requests.labels(method, template, str(status)).inc()
+            state.http_latency.labels(method, template).observe(time.perf_counter() - started)
 
 
 def _operational_routes(app: FastAPI) -> None:
