@@ -1,34 +1,144 @@
-"""Run one service as its own process: ``python -m services.<name>`` or ``sinergi serve <name>``."""
+"""Run one service as its own process: ``python -m services.<name>`` (each ``__main__`` passes
+its own ``build``), with the connection bounds of docs/security.md ("HTTP edge").
+
+``PORTS`` is the one table of the services and their default ports.
+"""
 
 from __future__ import annotations
 
-import importlib
+import asyncio
+import json
 import sys
+from collections.abc import Callable
+from typing import Any
 
+import h11
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from shared import problems
+from shared.logging import get_logger
 from shared.settings import Settings
+
+log = get_logger(__name__)
 
 PORTS = {"partners": 8101, "activities": 8102, "notifications": 8103}
 
+# The request line and headers together (h11's own default, stated): more → 400, connection closed.
+HEADER_BYTES = 16 << 10
 
-def serve(service: str) -> None:
+
+def serve(service: str, build: Callable[[Settings], FastAPI]) -> None:
+    settings = _settings(service)
+    uvicorn.run(
+        build(settings),
+        host=settings.host,
+        port=settings.port or PORTS[service],
+        http=bounded_protocol(settings),
+        timeout_keep_alive=settings.http_keep_alive_seconds,  # type: ignore[arg-type] # a float works
+        h11_max_incomplete_event_size=HEADER_BYTES,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _settings(service: str) -> Settings:
     try:
-        settings = Settings()
+        return Settings()
     except ValidationError as exc:
         for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"]) or "settings"
             name = f"SINERGI_{field.upper()}" if field != "settings" else "configuration"
             print(f"sinergi-{service}: {name}: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
         raise SystemExit(2) from None
-    app = importlib.import_module(f"services.{service}.main").build(settings)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port or PORTS[service],
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-    )
+
+
+def bounded_protocol(settings: Settings) -> type[H11Protocol]:
+    """uvicorn's HTTP/1.1 protocol with this process's bounds on slow clients and connections."""
+    return type("BoundedH11Protocol", (BoundedH11Protocol,), {
+        "header_seconds": settings.http_header_seconds,
+        "max_connections": settings.http_max_connections,
+    })
+
+
+class BoundedH11Protocol(H11Protocol):
+    """Closes a connection whose request line and headers have not all arrived in time, and
+    answers 503 (problem+json) over ``max_connections`` open connections or requests in progress.
+
+    uvicorn bounds the idle time between requests (``timeout_keep_alive``) but not the time a
+    request's headers take: any byte received disarms its timer, so a client sending a byte every
+    few seconds held a connection for as long as it liked (issue 11: 45 s and more). An ASGI
+    middleware cannot help, since the app is called only once the headers are complete; so the
+    timer is here, armed when a connection opens or a next request begins, disarmed when its
+    headers are complete. The body's time is bounded in the app (``shared.web.BodyLimit``, 408).
+    uvicorn's own ``limit_concurrency`` answers in plain text, hence the wrapper around the app.
+    """
+
+    header_seconds: float = 10.0
+    max_connections: int = 200
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._headers_due: asyncio.TimerHandle | None = None
+        self.app = self._within_capacity(self.app)
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._await_headers()
+
+    def data_received(self, data: bytes) -> None:
+        if self._headers_due is None and self.conn.their_state is h11.IDLE:
+            self._await_headers()  # the first bytes of a next request on a kept-alive connection
+        super().data_received(data)
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.conn.their_state is not h11.IDLE:  # the headers are in (or the connection is done)
+            self._disarm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _await_headers(self) -> None:
+        self._headers_due = self.loop.call_later(self.header_seconds, self._headers_too_slow)
+
+    def _disarm(self) -> None:
+        if self._headers_due is not None:
+            self._headers_due.cancel()
+            self._headers_due = None
+
+    def _headers_too_slow(self) -> None:
+        self._headers_due = None
+        if self.conn.their_state is not h11.IDLE or self.transport.is_closing():
+            return
+        log.warning("closed a connection whose request headers did not arrive in time",
+                    client=":".join(str(part) for part in self.client or ()), seconds=self.header_seconds)
+        try:
+            self.conn.send(h11.ConnectionClosed())
+        except h11.LocalProtocolError:
+            pass  # already closing on h11's side
+        self.transport.close()
+
+    def _within_capacity(self, app: ASGIApp) -> ASGIApp:
+        async def within_capacity(scope: Scope, receive: Receive, send: Send) -> None:
+            # Both counts include this request's own connection and task.
+            if len(self.connections) > self.max_connections or len(self.tasks) > self.max_connections:
+                await _too_busy(scope, send, self.max_connections)
+                return
+            await app(scope, receive, send)
+
+        return within_capacity
+
+
+async def _too_busy(scope: Scope, send: Send, limit: int) -> None:
+    problem = problems.Unavailable(f"this process is serving its limit of {limit} connections; "
+                                   "try again in a moment")
+    await send({"type": "http.response.start", "status": 503, "headers": [
+        (b"content-type", problems.MEDIA_TYPE.encode()), (b"retry-after", b"1"), (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": json.dumps(problem.body(scope["path"])).encode()})

@@ -1,3 +1,4 @@
+from services.activities.main import build
 from shared.serve import serve
 
-serve("activities")
+serve("activities", build)

@@ -1,3 +1,4 @@
+from services.notifications.main import build
 from shared.serve import serve
 
-serve("notifications")
+serve("notifications", build)

@@ -1,3 +1,4 @@
+from services.partners.main import build
 from shared.serve import serve
 
-serve("partners")
+serve("partners", build)
