@@ -52,6 +52,8 @@ class Loaded(Generic[A]):
 class Repository(Protocol[A]):
     def lock(self, aggregate_id: str) -> Any: ...
     async def load(self, aggregate_id: str) -> Loaded[A] | None: ...
+    # Both may be called again after a refusal (the store busy): they clear the aggregate's
+    # recorded events only once the write succeeded, so a second try still carries them.
     async def add(self, aggregate: A) -> None:
         """Insert a new aggregate with its events; :class:`AlreadyStored` if its id exists."""
     async def save(self, loaded: Loaded[A]) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from faststream.middlewares import AckPolicy
-from faststream.rabbit.annotations import RabbitMessage
-
 from services.activities.store import PartnerReplica
 from shared.events import AnyEvent
 from shared.logging import get_logger
@@ -20,13 +17,6 @@ def register(infra: Infrastructure, replica: PartnerReplica) -> None:
         changed = await replica.apply(event.subject, event.aggregateversion, event.data)
         log.info("partner replica", partner_id=event.subject, version=event.aggregateversion, applied=changed)
 
-    @infra.broker.subscriber(
-        partner_events.queue,
-        partner_events.exchange,
-        channel=partner_events.channel,
-        ack_policy=AckPolicy.MANUAL,
-        title=partner_events.name,
-        description="Keeps this service's copy of the partner registry (all sinergi.partner.* events).",
-    )
-    async def on_partner_event(message: RabbitMessage) -> None:
-        await partner_events.deliver(message, apply_partner_event, infra.broker)
+    partner_events.subscribe(
+        infra.broker, apply_partner_event,
+        description="Keeps this service's copy of the partner registry (all sinergi.partner.* events).")
