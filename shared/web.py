@@ -121,8 +121,10 @@ async def _body_refused(request: Request, exc: Exception) -> JSONResponse:
 
 # The client's body was not read to its end: close rather than drain what it still sends.
 CLOSE = {"Connection": "close"}
-# A JSON escape of a UTF-16 surrogate (U+D800-U+DFFF); only then can a body hold a lone one.
-SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+# JSON escapes of NUL or of a UTF-16 surrogate (U+D800-U+DFFF): only with one of them can a
+# body's strings hold either, and only then is the body parsed here (an escaped backslash
+# before "u0000" is text, so the parse decides).
+ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
 class BodyLimit:
@@ -182,7 +184,7 @@ class BodyLimit:
             if not message.get("more_body"):
                 complete = True
                 if is_json:
-                    _check_json_text(b"".join(chunks))
+                    check_json_text(b"".join(chunks))
             return message
 
         await self.app(scope, limited_receive, send)
@@ -192,34 +194,49 @@ def _seconds(settings: Settings | None) -> str:
     return f"{settings.http_body_seconds:g}" if settings else "60"
 
 
-def _check_json_text(body: bytes) -> None:
-    if b"\\u0000" in body or b"\0" in body:
-        raise BodyRefused(problems.Problem("text must not contain NUL (\\u0000) characters"))
-    if not SURROGATE_ESCAPE.search(body):
+def check_json_text(body: bytes) -> None:
+    """Refuses JSON text whose strings hold NUL (400) or a lone surrogate (422, naming the field)."""
+    if b"\0" in body:  # raw, it is not JSON anyway; said as FastAPI would not
+        raise BodyRefused(problems.Problem(NO_NUL))
+    if not ESCAPE.search(body):
         return
     try:
         value = json.loads(body)
-    except ValueError:
-        return  # not JSON after all: FastAPI names what is wrong with it
-    found = _lone_surrogate(value, ())
-    if found is not None:
-        raise BodyRefused(problems.InvalidField(
-            {problems.field_name(found): "text must be Unicode characters; a lone surrogate "
-                                         "(\\ud800-\\udfff without its pair) is not one"}))
+    except (ValueError, RecursionError):
+        return  # not JSON after all (or nested too deeply): FastAPI names what is wrong with it
+    if (at := _first_string(value, lambda text: "\0" in text)) is not None:
+        raise BodyRefused(problems.Problem(f"{problems.field_name(at)}: {NO_NUL}"))
+    if (at := _first_string(value, _has_lone_surrogate)) is not None:
+        raise BodyRefused(problems.InvalidField({problems.field_name(at): NO_SURROGATE}))
 
 
-def _lone_surrogate(value: Any, at: tuple[Any, ...]) -> tuple[Any, ...] | None:
-    """Where in a parsed JSON value a string holds a lone surrogate (``json`` keeps them)."""
-    if isinstance(value, str):
-        return at if any("\ud800" <= c <= "\udfff" for c in value) else None
-    if isinstance(value, list):
-        return next((f for i, item in enumerate(value) if (f := _lone_surrogate(item, (*at, i)))), None)
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if _lone_surrogate(key, ()) is not None:
-                return (*at, key.encode("utf-8", "backslashreplace").decode())
-            if (found := _lone_surrogate(item, (*at, key))) is not None:
-                return found
+NO_NUL = "text must not contain NUL (\\u0000) characters"
+NO_SURROGATE = "text must be Unicode characters; a lone surrogate (\\ud800-\\udfff without its pair) is not one"
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    # json.loads joins an escaped pair into one character; what is left in the range is alone.
+    return any("\ud800" <= c <= "\udfff" for c in text)
+
+
+def _first_string(value: Any, wrong: Callable[[str], bool]) -> tuple[Any, ...] | None:
+    """Where in a parsed JSON value the first string (value or key) is ``wrong``, as a field path.
+
+    A loop, not recursion: json.loads parses deeper than a recursive walk could follow.
+    """
+    pending: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
+    while pending:
+        item, at = pending.pop()
+        if isinstance(item, str):
+            if wrong(item):
+                return at
+        elif isinstance(item, list):
+            pending.extend((child, (*at, i)) for i, child in reversed(list(enumerate(item))))
+        elif isinstance(item, dict):
+            for key, child in reversed(list(item.items())):
+                pending.append((child, (*at, key)))
+                if wrong(key):  # the key itself, shown with the offending character escaped
+                    pending.append((key, (*at, key.encode("utf-8", "backslashreplace").decode())))
     return None
 
 

@@ -48,6 +48,13 @@ def hostile() -> dict[str, tuple[str, int]]:
         "no exp": (jwt.encode({k: v for k, v in _claims().items() if k != "exp"}, SECRET, algorithm="HS256"), 401),
         "unknown role": (jwt.encode(_claims(role="root"), SECRET, algorithm="HS256"), 401),
         "regions not a list": (jwt.encode(_claims(regions="*"), SECRET, algorithm="HS256"), 401),
+        # signed with our secret, but of the wrong shape: a 401, never a 500
+        "role a list": (jwt.encode(_claims(role=["admin"]), SECRET, algorithm="HS256"), 401),
+        "role an object": (jwt.encode(_claims(role={"admin": True}), SECRET, algorithm="HS256"), 401),
+        "role a number": (jwt.encode(_claims(role=3), SECRET, algorithm="HS256"), 401),
+        "role null": (jwt.encode(_claims(role=None), SECRET, algorithm="HS256"), 401),
+        "regions nested": (jwt.encode(_claims(regions=[["32.73"]]), SECRET, algorithm="HS256"), 401),
+        "sub a list": (jwt.encode(_claims(sub=["mallory"]), SECRET, algorithm="HS256"), 401),
         "garbage": ("not.a.jwt", 401),
         "another region": (token("admin", ["33.16"]), 403),
         "a sibling province": (token("admin", ["33"]), 403),
@@ -71,11 +78,12 @@ async def test_hostile_tokens_are_refused_and_change_nothing(service, settings):
         for name, (bad, status) in hostile().items():
             headers = {"Authorization": f"Bearer {bad}"}
             for method, path in (("POST", write), ("GET", read)):
-                response = await client.request(method, path, headers=headers,
-                                                json=body if method == "POST" else None)
-                assert response.status_code == status, (name, method, path, response.text)
-                assert response.headers["content-type"] == "application/problem+json", name
-                assert "Traceback" not in response.text
+                for key in ({}, {"Idempotency-Key": f"hostile-{name}"}):  # a key changes nothing
+                    response = await client.request(method, path, headers={**headers, **key},
+                                                    json=body if method == "POST" else None)
+                    assert response.status_code == status, (name, method, path, key, response.text)
+                    assert response.headers["content-type"] == "application/problem+json", name
+                    assert "Traceback" not in response.text
         for header in ({}, {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer "}):
             assert (await client.post(write, json=body, headers=header)).status_code == 401, header
         viewer = await client.post(write, json=body, headers=auth("viewer"))

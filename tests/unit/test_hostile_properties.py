@@ -1,15 +1,23 @@
-"""Property tests of the domain rules: whatever the input or the order of commands, the rules hold."""
+"""Property tests of the domain rules: whatever the input or the order of commands, the rules hold;
+and of the HTTP edge: whatever a token or a JSON text holds, the answer is a client error or a
+success, never a crash."""
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import timedelta
 
+import jwt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.activities.domain import ActivityError, Location, Segment, Status
 from services.partners.domain import Invalid, NotAllowed, details, fold
 from services.partners.domain import Status as PartnerStatus
+from shared.auth import verify
+from shared.problems import Unauthorized
+from shared.web import BodyRefused, check_json_text
 from tests.unit.test_activities_domain import NOW, planned
 from tests.unit.test_partners_domain import REGION
 from tests.unit.test_partners_domain import NOW as PNOW
@@ -142,3 +150,64 @@ def test_a_report_never_counts_more_in_a_segment_than_attended(total, by_segment
     assert outcome is not None and outcome.attendance_total >= 0
     assert all(0 <= count <= outcome.attendance_total for count in outcome.attendance_by_segment.values())
     assert 0 <= outcome.women <= outcome.attendance_total and 0 <= outcome.disabled <= outcome.attendance_total
+
+
+# --- the HTTP edge: tokens and JSON text of any shape get a client error, never a crash ---------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+SECRET = "s" * 48
+
+
+@FAST
+@given(role=json_values | st.sampled_from(["viewer", "operator", "admin"]),
+       regions=json_values | st.just(["32.73"]), sub=json_values | st.just("rina"))
+def test_a_signed_token_of_any_shape_is_a_principal_or_refused_as_401(role, regions, sub):
+    claims = {"sub": sub, "role": role, "regions": regions, "exp": int(time.time()) + 600}
+    try:
+        found = verify(SECRET, jwt.encode(claims, SECRET, algorithm="HS256"))
+    except Unauthorized as refused:
+        assert refused.status == 401
+        return
+    assert found.role.name == role and list(found.regions) == regions and found.sub == sub
+
+
+any_text = st.text(st.characters(codec=None), max_size=12)  # surrogates included
+documents = st.recursive(
+    st.none() | st.integers() | any_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(any_text, inner, max_size=3),
+    max_leaves=10,
+)
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+
+
+@FAST
+@given(documents)
+def test_json_text_is_refused_exactly_when_it_holds_a_nul_or_a_lone_surrogate(document):
+    text = json.dumps(document).encode()  # escapes every non-ASCII character, surrogates as \udxxx
+    strings = list(_strings(document))
+    has_nul = any("\0" in s for s in strings)
+    has_surrogate = any("\ud800" <= c <= "\udfff" for s in strings for c in s)
+    try:
+        check_json_text(text)
+    except BodyRefused as refused:
+        assert refused.problem.status == (400 if has_nul else 422)
+        assert has_nul or has_surrogate
+        if refused.problem.status == 422:
+            assert refused.problem.errors and refused.problem.errors[0]["field"]
+        return
+    assert not has_nul and not has_surrogate
