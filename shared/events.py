@@ -113,8 +113,14 @@ class PartnerSnapshot(_Snapshot):
     agreements: list[dict[str, Any]] = []
     status: str
     notes: str | None = None
+    status_history: list[dict[str, Any]] = Field(
+        [], description="each status change: status, previous, reason, at, by (who made it)"
+    )
     changed_fields: list[str] | None = Field(
         None, description="on sinergi.partner.updated: the fields this change touched"
+    )
+    agreement_id: str | None = Field(
+        None, description="on sinergi.partner.agreement_signed: the id of the agreement added"
     )
 
 

@@ -3,8 +3,8 @@
 ``data`` is a :class:`shared.events.PartnerSnapshot` of the partner right after the change
 (CONTRACT §6), filled field by field from the aggregate, never from the API view; plus what
 the event itself adds: ``changed_fields`` on ``updated``, ``agreement_id`` on
-``agreement_signed``. ``status_history`` and ``agreement_id`` ride as the snapshot's extra
-members, as they always have (docs/partners.md shows them), outside the published schema.
+``agreement_signed``; ``status_history`` always (declared in the schema since 2026-12, sent
+since the start: docs/CHANGELOG.md).
 """
 
 from __future__ import annotations
