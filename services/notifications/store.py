@@ -335,17 +335,26 @@ class Deliveries:
 class Jobs:
     """Scheduled work not yet done: one document per (key, occurrence).
 
-    Each subject's job ids are also kept in one document of ``<jobs>_by_subject``, keyed by the
-    subject, so that re-deriving a subject's jobs on every event reads and writes by ``_id`` alone:
-    FerretDB/SQLite answers any other filter by reading the whole collection (docs/performance.md).
-    The index names a job before the job is stored and forgets it only after it is deleted, so a
-    crash between the steps leaves a name without a job (harmless), never a job without a name
-    (which nothing would delete).
+    Each job is also *named* under its subject in ``job_names``, one document per job with ``_id``
+    ``<subject>/<job id>``, so that re-deriving a subject's jobs on every event finds them without
+    reading every job. Naming is an insert and forgetting a delete, each atomic on its own document:
+    two processes changing one subject's jobs at once (or an old and a new version during a
+    rolling deploy) cannot drop each other's names, as rewriting one list per subject did (FerretDB
+    runs an update as a read then a write: the later writer's list replaced the earlier one's, and
+    a job whose name was lost was never deleted). A subject's names are read by an ``_id`` range,
+    its prefix.
+
+    A job is named before it is stored and forgotten after it is deleted, so a crash in between
+    leaves a name without a job (harmless), never a job without a name; and since another process
+    may store a job again while this one deletes it, each side checks after the other's step
+    could have run (:meth:`sync`).
     """
 
     def __init__(self, collection: AsyncCollection) -> None:
         self.collection = collection
-        self.subjects = collection.database[f"{collection.name}_by_subject"]
+        self.names = collection.database["job_names"]
+        # Before job_names: one list of job ids per subject (read, moved to job_names, removed).
+        self.lists = collection.database[f"{collection.name}_by_subject"]
         self._indexed = False
         self._indexing = asyncio.Lock()
 
@@ -354,48 +363,68 @@ class Jobs:
         return {"_id": job.id, "key": job.key, "occurrence": job.occurrence, "kind": str(job.kind),
                 "subject": job.subject, "due_at": job.due_at, "data": job.data, "created_at": now}
 
+    @staticmethod
+    def _name_doc(subject: str, job_id: str, kind: str) -> dict[str, Any]:
+        return {"_id": f"{subject}/{job_id}", "subject": subject, "job": job_id, "kind": kind}
+
     async def sync(self, subject: str, kinds: Iterable[str], desired: list[Job], now: datetime) -> list[Job]:
         """Make the subject's jobs of these kinds exactly ``desired`` (a job already there keeps its
-        due); returns the jobs added. Callers hold the subject's lock."""
+        due); returns the jobs added. Callers hold the subject's lock (one process at a time)."""
         await self._index_older_jobs()
-        kinds = set(kinds)
-        index = await self.subjects.find_one({"_id": subject})
-        named: list[dict[str, str]] = index["jobs"] if index else []
-        others = [entry for entry in named if entry["kind"] not in kinds]
-        existing = {entry["id"]: entry for entry in named if entry["kind"] in kinds}
-        wanted = [{"id": job.id, "kind": str(job.kind)} for job in desired]
-        unnamed = [entry for entry in wanted if entry["id"] not in existing]
-        stale = [job_id for job_id in existing if job_id not in {entry["id"] for entry in wanted}]
-        if unnamed:
-            await self._name(subject, [*others, *existing.values(), *unnamed])
-        for job_id in stale:
-            await self.collection.delete_one({"_id": job_id})
+        kinds = {str(kind) for kind in kinds}
+        existing = {name["job"] for name in await self._named(subject) if name["kind"] in kinds}
+        wanted = {job.id for job in desired}
+        stale = [job_id for job_id in existing if job_id not in wanted]
+        await self._name(subject, [(job.id, str(job.kind)) for job in desired if job.id not in existing])
+        if stale:
+            for job_id in stale:
+                await self.collection.delete_one({"_id": job_id})
+            for job_id in stale:
+                await self.names.delete_one({"_id": f"{subject}/{job_id}"})
+            # Another process may have stored one of them again between the two deletes (its event
+            # wants it): such a job keeps its name.
+            again = await self.collection.find({"_id": {"$in": stale}}, {"kind": 1}).to_list()
+            await self._name(subject, [(doc["_id"], doc["kind"]) for doc in again])
         # Every wanted job is inserted: one already stored keeps its due (its insert is refused),
         # and one a crash left named but not stored is stored now.
         added = await insert_new(self.collection, [self._doc(job, now) for job in desired])
-        if stale or unnamed:
-            await self._name(subject, [*others, *wanted])
+        if added:
+            # Another process deleting one of these as stale may have forgotten its name after
+            # this one named it: name it again (an insert that finds the name changes nothing).
+            await self._name(subject, [(job.id, str(job.kind)) for job in desired if job.id in added])
         return [job for job in desired if job.id in added]
 
-    async def _name(self, subject: str, jobs: list[dict[str, str]]) -> None:
-        await self.subjects.replace_one({"_id": subject}, {"_id": subject, "jobs": jobs}, upsert=True)
+    async def _named(self, subject: str) -> list[dict[str, Any]]:
+        """The subject's names: an ``_id`` range (``/`` sorts just before ``0``), and its list from
+        before job_names if a process of an older version left one, moved here."""
+        prefix = f"{subject}/"
+        names = await self.names.find({"_id": {"$gte": prefix, "$lt": f"{subject}0"},
+                                       "subject": subject}).to_list()
+        listed = await self.lists.find_one({"_id": subject})
+        if listed:
+            moved = [self._name_doc(subject, entry["id"], entry["kind"]) for entry in listed["jobs"]]
+            await insert_new(self.names, moved)
+            # Only the list as read: an older process that rewrote it meanwhile leaves it for next time.
+            await self.lists.delete_one({"_id": subject, "jobs": listed["jobs"]})
+            names += moved
+        return names
+
+    async def _name(self, subject: str, jobs: list[tuple[str, str]]) -> None:
+        await insert_new(self.names, [self._name_doc(subject, job_id, kind) for job_id, kind in jobs])
 
     async def _index_older_jobs(self) -> None:
-        """Once per process: name the jobs of subjects that have none named (jobs stored before the
-        index existed), so their next change finds them."""
+        """Once per process: name the jobs nothing names (stored before any index existed), so their
+        subject's next change finds them."""
         if self._indexed:
             return
         async with self._indexing:
             if self._indexed:
                 return
-            named = {doc["_id"] async for doc in self.subjects.find({}, {"_id": 1})}
-            by_subject: dict[str, list[dict[str, str]]] = {}
-            async for doc in self.collection.find({}, {"subject": 1, "kind": 1}):
-                if doc["subject"] not in named:
-                    by_subject.setdefault(doc["subject"], []).append({"id": doc["_id"], "kind": doc["kind"]})
-            for subject, jobs in by_subject.items():
-                with contextlib.suppress(DuplicateKeyError):  # named meanwhile by another process
-                    await self.subjects.insert_one({"_id": subject, "jobs": jobs})
+            named = {doc["_id"] async for doc in self.names.find({}, {"_id": 1})}
+            unnamed = [self._name_doc(doc["subject"], doc["_id"], doc["kind"])
+                       async for doc in self.collection.find({}, {"subject": 1, "kind": 1})
+                       if f"{doc['subject']}/{doc['_id']}" not in named]
+            await insert_new(self.names, unnamed)
             self._indexed = True
 
     @staticmethod

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pymongo import AsyncMongoClient
+from pymongo.errors import DuplicateKeyError
 
 from services.notifications.domain import Job
 from services.notifications.store import Jobs
@@ -72,6 +75,54 @@ async def test_a_job_named_but_not_stored_when_the_process_died_is_stored_by_the
     jobs = Jobs(db["jobs"])
     h3 = reminder("A-3", 3)
     # What a crash between naming the job and storing it leaves behind.
-    await jobs.subjects.insert_one({"_id": "A-3", "jobs": [{"id": h3.id, "kind": "reminder"}]})
+    await jobs.names.insert_one(Jobs._name_doc("A-3", h3.id, "reminder"))
     assert [j.id for j in await Jobs(db["jobs"]).sync("A-3", ["reminder"], [h3], NOW)] == [h3.id]
     assert await stored(jobs) == {h3.id}
+
+
+async def test_the_job_lists_an_older_version_kept_per_subject_still_name_their_jobs(db):
+    """Before job_names, a subject's job ids were one list under the subject's id; during a rolling
+    deploy an older process still writes them. Their jobs are found (and the list moves over)."""
+    h3, h1 = reminder("A-4", 3), reminder("A-4", 1)
+    await db["jobs"].insert_many([Jobs._doc(h3, NOW), Jobs._doc(h1, NOW)])
+    await db["jobs_by_subject"].insert_one({"_id": "A-4", "jobs": [{"id": h3.id, "kind": "reminder"},
+                                                                   {"id": h1.id, "kind": "reminder"}]})
+    jobs = Jobs(db["jobs"])
+    jobs._indexed = True  # as in a process that indexed before the older one stored these
+    await jobs.sync("A-4", ["reminder", "overdue"], [h1], NOW)  # H-3 no longer wanted
+    assert await stored(jobs) == {h1.id}
+    assert await db["jobs_by_subject"].find_one({"_id": "A-4"}) is None
+    await jobs.sync("A-4", ["reminder", "overdue"], [], NOW)
+    assert await stored(jobs) == set()
+
+
+async def test_two_processes_changing_one_subjects_jobs_at_once_lose_no_job(db, servers):
+    """Two processes (or an old and a new version during a rolling deploy) handle two events of
+    the same activities at the same moment, each on its own connection: one derives the
+    reminders of a scheduled activity, the other the overdue alert of a held one. When the
+    activities are then reported, every job either of them stored must go: a job whose name was
+    lost would stay for ever, since nothing else would delete it."""
+    other = AsyncMongoClient(servers.mongodb_url, tz_aware=True)
+    try:
+        first, second = Jobs(db["jobs"]), Jobs(other[db.name]["jobs"])
+        subjects = [f"A-{i}" for i in range(12)]
+        kinds = ["reminder", "overdue"]
+
+        async def handled(jobs: Jobs, subject: str, desired: list[Job]) -> None:
+            for attempt in range(5):  # as the consumer retries an event whose handling raised
+                try:
+                    await jobs.sync(subject, kinds, desired, NOW)
+                    return
+                except DuplicateKeyError:
+                    await asyncio.sleep(0.05 * attempt)
+
+        await asyncio.gather(*(
+            writer for subject in subjects for writer in (
+                handled(first, subject, [reminder(subject, 3), reminder(subject, 1)]),
+                handled(second, subject, [overdue(subject)]))))
+        assert await stored(first)
+
+        await asyncio.gather(*(first.sync(subject, kinds, [], NOW) for subject in subjects))  # all reported
+        assert await stored(first) == set()
+    finally:
+        await other.close()
