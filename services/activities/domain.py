@@ -29,6 +29,7 @@ from services.activities.fields import (
     time_errors,
 )
 from shared.errors import Conflict
+from shared.stamp import stamp
 from shared.vocabulary import Format, Kind, Method, Segment, Stage, Topic
 
 
@@ -346,10 +347,7 @@ def snapshot(activity: Activity) -> dict[str, Any]:
     if activity.outcome is not None:
         outcome = {**asdict(activity.outcome), "documentation_urls": list(activity.outcome.documentation_urls)}
     return {
-        "id": activity.id,
-        "version": activity.version,
-        "created_at": activity.created_at,
-        "updated_at": activity.updated_at,
+        **stamp(activity),
         "region": activity.region,
         "title": activity.title,
         "description": activity.description,
@@ -377,10 +375,7 @@ def snapshot(activity: Activity) -> dict[str, Any]:
 
 def targets_snapshot(targets: Targets) -> dict[str, Any]:
     return {
-        "id": targets.id,
-        "version": targets.version,
-        "created_at": targets.created_at,
-        "updated_at": targets.updated_at,
+        **stamp(targets),
         "election": targets.election,
         "region": targets.region,
         "participation_target_pct": targets.participation_target_pct,

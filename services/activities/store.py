@@ -28,6 +28,7 @@ from shared.logging import get_logger
 from shared.mongo import when_free
 from shared.outbox import OUTBOX, PENDING, AggregateCollection
 from shared.pagination import page
+from shared.stamp import read_stamp
 from shared.unit_of_work import AlreadyStored, Loaded
 from shared.vocabulary import Format, Kind, Method, PartnerRole, Segment, Stage, Topic
 
@@ -205,10 +206,7 @@ def from_document(doc: dict[str, Any]) -> Activity:
     outcome = doc.get("outcome")
     location = doc.get("location")
     return Activity(
-        id=doc["_id"],
-        version=doc["version"],
-        created_at=doc["created_at"],
-        updated_at=doc["updated_at"],
+        **read_stamp(doc),
         region=doc["region"],
         title=doc["title"],
         description=doc.get("description"),

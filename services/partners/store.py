@@ -33,6 +33,7 @@ from services.partners.events import wire
 from shared.mongo import when_free
 from shared.outbox import OUTBOX, PENDING, AggregateCollection
 from shared.pagination import page
+from shared.stamp import read_stamp, stored_stamp
 from shared.unit_of_work import AlreadyStored, Loaded
 from shared.vocabulary import ChannelKind, DocType, PartnerType, Segment
 
@@ -236,10 +237,7 @@ class PartnerStore:
 
 def _to_doc(partner: Partner) -> dict[str, Any]:
     return {
-        "_id": partner.id,
-        "version": partner.version,
-        "created_at": partner.created_at,
-        "updated_at": partner.updated_at,
+        **stored_stamp(partner),
         "name": partner.name,
         "type": partner.type.value,
         "region": partner.region,
@@ -263,10 +261,7 @@ def _to_doc(partner: Partner) -> dict[str, Any]:
 
 def _from_doc(doc: dict[str, Any]) -> Partner:
     return Partner(
-        id=doc["_id"],
-        version=doc["version"],
-        created_at=doc["created_at"],
-        updated_at=doc["updated_at"],
+        **read_stamp(doc),
         name=doc["name"],
         type=PartnerType(doc["type"]),
         region=doc["region"],
