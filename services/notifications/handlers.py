@@ -70,10 +70,11 @@ class Handlers:
     """What the service does when another service's event arrives, and when a job comes due."""
 
     def __init__(self, models: ReadModels, jobs: Jobs, notifier: Notifier, clock: Clock, config: NotifySettings,
-                 settings: Settings) -> None:
+                 settings: Settings, expect: Callable[[datetime], None]) -> None:
         self.models = models
         self.jobs = jobs
         self.notifier = notifier
+        self.expect = expect  # tells the scheduler when a job it has not seen comes due
         self.clock = clock
         self.config = config
         self.zone = settings.zone
@@ -110,8 +111,9 @@ class Handlers:
             now = self.clock.now()
             added = await self.jobs.sync(event.subject, JOB_KINDS_OF[aggregate],
                                          jobs_of(snapshot, self.config, self.zone, now), now)
-            if any(job.due_at <= now for job in added):
-                self.notifier.wake()  # due already (a reminder for tomorrow's activity): run it now
+            if added:
+                # Due already (a reminder for tomorrow's activity) or before the scheduler's next look.
+                self.expect(min(job.due_at for job in added))
             # What the event replaced: on a redelivery, the read model remembers it.
             replaced = None if previous is None else (
                 previous.previous_status if applied is Applied.SAME else previous.status)

@@ -6,7 +6,7 @@ import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -55,6 +55,9 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
     def wake() -> None:
         scheduler.wake()
 
+    def expect(due: datetime) -> None:
+        scheduler.expect(due)
+
     metrics = Metrics(app.state.registry)
     recipients = Recipients(infra.db["recipients"])
     inboxes = Inboxes(infra.db)
@@ -69,7 +72,7 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
                             clock, config, metrics, wake)
     models = ReadModels(Snapshots(infra.db["partners"], Partner), Snapshots(infra.db["activities"], Activity),
                         Snapshots(infra.db["targets"], Targets))
-    handlers = Handlers(models, jobs, notifier, clock, config, settings)
+    handlers = Handlers(models, jobs, notifier, clock, config, settings, expect)
     scheduler = Scheduler(jobs, claims, deliveries, runner, handlers.run_job, clock, config,
                           owner=f"{socket.gethostname()}:{os.getpid()}:{ULID()}")
     consumers.register(infra, handlers)

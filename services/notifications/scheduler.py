@@ -1,6 +1,7 @@
 """The durable scheduler: due jobs and deliveries, claimed by inserts, in the service's database.
 
-Every tick (each ``poll_seconds``, or at once when woken):
+Every tick (each ``poll_seconds``, at the next due instant it knows of, or at once when woken, also
+when a job is added that comes due before the tick it has planned):
 
 1. each job whose ``due_at`` has come is claimed by inserting ``claims/<job id>`` (the job
    id is key and occurrence), run, and deleted. An insert keyed by ``_id`` succeeds once on
@@ -63,10 +64,17 @@ class Scheduler:
         self._loop: asyncio.Task[None] | None = None
         self._archived = 0.0
         self._shown: dict[str, int] = {}  # dead delivery id -> the version its notification was checked at
+        self._next_look: float | None = None  # monotonic instant of the next tick; None while ticking
         clock.on_change(self.wake)
 
     def wake(self) -> None:
         self._wake.set()
+
+    def expect(self, due: datetime) -> None:
+        """A job was added that comes due at ``due`` (the rules' clock): look then, not at the next
+        poll, if that is later (a reminder due in a second would wait up to ``poll_seconds``)."""
+        if self._next_look is None or time.monotonic() + (due - self.clock.now()).total_seconds() < self._next_look:
+            self.wake()
 
     async def start(self) -> None:
         self._loop = asyncio.create_task(self._run(), name="scheduler")
@@ -85,6 +93,7 @@ class Scheduler:
     async def _run(self) -> None:
         while True:
             self._wake.clear()
+            self._next_look = None  # a job added while this tick reads may be missed by it: wake again
             wait = self.config.poll_seconds
             try:
                 wait = min(wait, await self.tick())
@@ -92,6 +101,7 @@ class Scheduler:
                 raise
             except Exception as exc:
                 log.warning("scheduler tick failed; will retry", error=repr(exc))
+            self._next_look = time.monotonic() + wait
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.01))
 

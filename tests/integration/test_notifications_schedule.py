@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from shared.clock import now_ms
 from shared.events import EventType
 from tests.conftest import running
 from tests.notifications_support import (  # noqa: F401 - smtp and hooks are fixtures
@@ -278,3 +279,23 @@ async def test_a_reminder_that_came_due_while_the_service_was_down_fires_once_on
     async with running("notifications", settings) as (app, client):
         await ticks(app, 3)
         assert len(await _rules(client, staff["id"], "activity.reminder")) == 1
+
+
+async def test_a_reminder_due_a_second_after_its_event_fires_then_not_at_the_next_poll(settings, monkeypatch):
+    """The scheduler looks for due work every ``poll_seconds`` (5 s by default) when nothing wakes
+    it. A reminder that comes due one second after its activity is scheduled is on time, where it
+    used to wait for the next poll (up to 5 s late)."""
+    fast(monkeypatch, SINERGI_NOTIFY_POLL_SECONDS="5", SINERGI_NOTIFY_DISABLED_RULES="digest.weekly")
+    async with running("notifications", settings) as (app, client):
+        await soon(lambda: subscribed(app))
+        staff = await add_recipient(client, name="Staf Sosdiklih")  # an inbox only: no delivery wakes the scheduler
+        starts, h1 = local(WIB, 2030, 3, 6, 9, 0), local(WIB, 2030, 3, 5, 8, 0)
+        await ticks(app, 1)  # it has just looked: the next poll is 5 s away
+        moved_at = now_ms()
+        app.state.clock.offset = h1 - timedelta(seconds=1) - moved_at  # one second before the H-1 reminder
+        await publish(settings, event(EventType.ACTIVITY_SCHEDULED, activity("A-SOON", starts.isoformat())))
+
+        found = await soon(lambda: _exactly(client, staff["id"], "activity.reminder", 1), timeout=15)
+        late = (datetime.fromisoformat(found[0]["created_at"]) - (moved_at + timedelta(seconds=1))).total_seconds()
+        assert found[0]["subject"].endswith("dijadwalkan besok, Rabu 6 Maret 2030 pukul 09.00 WIB di Balai RW 05")
+        assert 0 <= late < 1.0, f"the reminder fired {late:.2f} s after it was due"
