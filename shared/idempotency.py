@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -65,6 +64,9 @@ def resource_id(request: Request) -> str:
 
 
 class IdempotencyMiddleware:
+    """Replays a POST's first answer to its retries. Its refusals (422, 409) are raised, and
+    answered as problem+json by ``shared.web.Guard``, with the request id."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -81,10 +83,12 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if len(key) > 255:
-            await _problem(scope, send, problems.InvalidField({"Idempotency-Key": "at most 255 characters"}))
-            return
+            raise problems.InvalidField({"Idempotency-Key": "at most 255 characters"})
 
-        body, receive = await _buffer(receive)
+        buffered = await _buffer(receive)
+        if buffered is None:  # the client left before its body was in: there is no one to answer
+            return
+        body, receive = buffered
         claim_id = _claim_id(who, key)
         fingerprint = hashlib.sha256(scope["path"].encode() + b"\0" + body).hexdigest()
         now = datetime.now(UTC)
@@ -96,20 +100,17 @@ class IdempotencyMiddleware:
         except DuplicateKeyError:
             claim = await keys.collection.find_one({"_id": claim_id})
             if claim is None:  # pruned or forgotten between the two calls: treat as new next time
-                await _problem(scope, send, problems.Conflict("retry the request"))
-                return
+                raise problems.Conflict("retry the request")
             if claim["fingerprint"] != fingerprint:
-                await _problem(scope, send, problems.InvalidField(
-                    {"Idempotency-Key": "this key was used for a different request; use a new key"}))
-                return
+                raise problems.InvalidField(
+                    {"Idempotency-Key": "this key was used for a different request; use a new key"})
             if claim["state"] == "done":
                 await _replay(claim, send)
                 return
             at = claim["at"] if claim["at"].tzinfo else claim["at"].replace(tzinfo=UTC)
             if now - at < ABANDONED:
-                await _problem(scope, send, problems.Conflict(
-                    "a request with this Idempotency-Key is still being processed; retry in a moment"))
-                return
+                raise problems.Conflict(
+                    "a request with this Idempotency-Key is still being processed; retry in a moment")
             # Take over an abandoned claim; the same resource id keeps the retry from creating twice.
             planned_id = claim["resource_id"]
             await when_free(lambda: keys.collection.update_one({"_id": claim_id}, {"$set": {"at": now}}))
@@ -188,12 +189,13 @@ async def _settle(keys: IdempotencyKeys, claim_id: str, held: list[Message]) -> 
         log.exception("could not record the idempotent response", claim=claim_id)
 
 
-async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
+async def _buffer(receive: Receive) -> tuple[bytes, Receive] | None:
+    """The whole body, and a receive that hands it on; ``None`` if the client disconnected first."""
     chunks: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            return None
         chunks.append(message.get("body", b""))
         if not message.get("more_body"):
             break
@@ -215,10 +217,3 @@ async def _replay(claim: dict[str, Any], send: Send) -> None:
     headers.append((b"idempotent-replayed", b"true"))
     await send({"type": "http.response.start", "status": claim["status"], "headers": headers})
     await send({"type": "http.response.body", "body": base64.b64decode(claim["body"])})
-
-
-async def _problem(scope: Scope, send: Send, problem: problems.Problem) -> None:
-    body = json.dumps(problem.body(scope["path"])).encode()
-    await send({"type": "http.response.start", "status": problem.status,
-                "headers": [(b"content-type", problems.MEDIA_TYPE.encode())]})
-    await send({"type": "http.response.body", "body": body})

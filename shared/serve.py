@@ -75,7 +75,7 @@ class BoundedH11Protocol(H11Protocol):
     few seconds held a connection for as long as it liked (issue 11: 45 s and more). An ASGI
     middleware cannot help, since the app is called only once the headers are complete; so the
     timer is here, armed when a connection opens or a next request begins, disarmed when its
-    headers are complete. The body's time is bounded in the app (``shared.web.BodyLimit``, 408).
+    headers are complete. The body's time is bounded in the app (``shared.body_limits.BodyLimit``, 408).
     uvicorn's own ``limit_concurrency`` answers in plain text, hence the wrapper around the app.
     """
 

@@ -17,7 +17,7 @@ from services.partners.domain import Invalid, NotAllowed, details, fold
 from services.partners.domain import Status as PartnerStatus
 from shared.auth import verify
 from shared.problems import Unauthorized
-from shared.web import BodyRefused, check_json_text
+from shared.body_limits import BodyRefused, check_json_text
 from tests.unit.test_activities_domain import NOW, planned
 from tests.unit.test_partners_domain import REGION
 from tests.unit.test_partners_domain import NOW as PNOW
