@@ -11,7 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from services.notifications.domain import channels_of, normalize_subscription
+from services.notifications.domain import CONTROL_CHARACTERS, channels_of, normalize_subscription
 from services.notifications.notifier import DeliveryRunner
 from services.notifications.store import Deliveries, Inboxes, Jobs, Recipients
 from shared.auth import Admin, Operator, Viewer
@@ -53,6 +53,17 @@ Subscription = Annotated[str, AfterValidator(normalize_subscription)]
 Region = Annotated[str, Field(pattern=REGION_CODE)]
 
 
+def _one_line(value: str) -> str:
+    """A name goes into e-mail headers: a line break there (or any control character) is refused
+    here, where the admin can fix it, not by every e-mail sent to it."""
+    if CONTROL_CHARACTERS.search(value):
+        raise ValueError("must not contain control characters (a line break, a tab...)")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_one_line)]
+
+
 def _unique(values: list[str] | None) -> list[str] | None:
     return None if values is None else list(dict.fromkeys(values))
 
@@ -60,7 +71,7 @@ def _unique(values: list[str] | None) -> list[str] | None:
 class RecipientIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     kind: Literal["staff", "system"]
     email: EmailStr | None = None
     webhook_url: AnyHttpUrl | None = None
@@ -77,7 +88,7 @@ class RecipientIn(BaseModel):
 class RecipientPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: Name | None = None
     email: EmailStr | None = None
     webhook_url: AnyHttpUrl | None = None
     webhook_secret: str | None = Field(None, min_length=16, max_length=200)

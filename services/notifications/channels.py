@@ -17,6 +17,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 import aiosmtplib
 import httpx
 
+from services.notifications.domain import CONTROL_CHARACTERS
+
 SIGNATURE_HEADER = "X-Sinergi-Signature"
 DELIVERY_HEADER = "X-Sinergi-Delivery"
 USER_AGENT = "Sinergi-Notifications/1"
@@ -69,6 +71,13 @@ class Email:
     rule: str
 
 
+def one_line(text: str) -> str:
+    """``text`` fit for a header: control characters become a space. Names come from other services'
+    events (a partner's contact) or were stored before they were refused, and a header with a
+    line break in it is refused by ``email``, which made every attempt fail."""
+    return CONTROL_CHARACTERS.sub(" ", text).strip()
+
+
 class Mailer:
     def __init__(self, server: SmtpServer, sender: str, timeout: float, domain: str) -> None:
         self.server = server
@@ -79,8 +88,8 @@ class Mailer:
     def message(self, email: Email) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self.sender
-        message["To"] = formataddr((email.to_name or "", email.to))
-        message["Subject"] = email.subject
+        message["To"] = formataddr((one_line(email.to_name or ""), email.to))
+        message["Subject"] = one_line(email.subject)
         message["Date"] = format_datetime(datetime.now(UTC))
         # The same delivery always carries the same Message-ID, so mail systems can spot a repeat.
         message["Message-ID"] = f"<{email.delivery_id}@{self.domain}>"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -91,6 +92,11 @@ def covers(recipient_regions: Sequence[str], about: Sequence[str]) -> bool:
 
 def wants(recipient: dict[str, Any], rule: str, regions: Sequence[str]) -> bool:
     return subscribed(recipient.get("subscriptions") or [], rule) and covers(recipient.get("regions") or [], regions)
+
+
+# Control characters (line breaks, tabs, NUL, C1) and the Unicode line and paragraph separators:
+# none belongs in a name, which ends up in an e-mail header.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def channels_of(recipient: dict[str, Any]) -> list[str]:

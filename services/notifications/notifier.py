@@ -226,7 +226,8 @@ class DeliveryRunner:
                 return
             if doc["channel"] == "email":
                 sending = {"status": "sending", "attempts": attempt, "attempt_started_at": started,
-                           "to": target["to"], "version": doc["version"] + 1, "updated_at": started}
+                           "to": target["to"], "to_name": target["to_name"], "version": doc["version"] + 1,
+                           "updated_at": started}
                 if not await self.deliveries.mark(did, doc["version"], sending):
                     return  # changed since the scan; the next tick looks again
                 doc = {**doc, **sending}
@@ -243,7 +244,7 @@ class DeliveryRunner:
             ms = round((time.perf_counter() - began) * 1000, 1)
             async with self.deliveries.lock(did):
                 await self._conclude(doc, attempt, error=error, give_up=False, started=started, ms=ms,
-                                     resumed=resumed)
+                                     resumed=resumed, target=target)
 
     async def _conclude(self, doc: dict[str, Any], attempt: int, **outcome: Any) -> None:
         """Record the outcome on ``doc`` as read; if it changed meanwhile, on the fresh one. A real
@@ -260,14 +261,17 @@ class DeliveryRunner:
             await self._finish(fresh, attempt, **outcome)
 
     async def _target(self, doc: dict[str, Any]) -> dict[str, Any] | str:
-        """Where to send now: a recipient's current address and secret (an admin may have fixed them)."""
+        """Where to send now: a recipient as it is now, its address, name and secret (an admin may
+        have fixed them since the delivery was queued); a partner's contact as the cause named it."""
         if doc["recipient_id"] is None:
-            return {"to": doc["to"]}
+            return {"to": doc["to"], "to_name": doc.get("to_name")}
         recipient = await self._recipient(doc["recipient_id"])
         if recipient is None:
             return "the recipient was removed"
         if doc["channel"] == "email":
-            return {"to": recipient.get("email")} if recipient.get("email") else "the recipient has no e-mail address now"
+            if not recipient.get("email"):
+                return "the recipient has no e-mail address now"
+            return {"to": recipient["email"], "to_name": recipient.get("name")}
         if not recipient.get("webhook_url"):
             return "the recipient has no webhook now"
         return {"to": recipient["webhook_url"], "secret": recipient.get("webhook_secret") or ""}
@@ -297,20 +301,25 @@ class DeliveryRunner:
 
     async def _send(self, doc: dict[str, Any], target: dict[str, Any], attempt: int) -> None:
         if doc["channel"] == "email":
-            await self.mailer.send(Email(doc["_id"], target["to"], doc.get("to_name"), doc["subject"], doc["body"],
+            await self.mailer.send(Email(doc["_id"], target["to"], target["to_name"], doc["subject"], doc["body"],
                                          doc["language"], doc["rule"]))
         else:
             await self.webhooks.send(target["to"], target["secret"], doc["payload"].encode(), doc["_id"], doc["rule"],
                                      attempt)
 
     async def _finish(self, doc: dict[str, Any], attempt: int, error: str | None, give_up: bool, started: datetime,
-                      ms: float, resumed: bool = False) -> None:
+                      ms: float, resumed: bool = False, target: dict[str, Any] | None = None) -> None:
+        """``target``: where the attempt went (none when it was not made), kept on the delivery, in
+        the attempt's history and in the log, since an admin may change a recipient between attempts."""
+        to = target["to"] if target else doc.get("to")
         entry = {"attempt": attempt, "at": started, "ms": ms, "outcome": "sent" if error is None else "failed",
-                 "error": error}
+                 "error": error, "to": to}
         if resumed:
             entry["resumed"] = "the process that first took this attempt stopped before recording its outcome"
         history = [*doc.get("history", []), entry]
-        changes: dict[str, Any] = {"attempts": attempt, "history": history[-HISTORY:], "last_error": error}
+        changes: dict[str, Any] = {"attempts": attempt, "history": history[-HISTORY:], "last_error": error, "to": to}
+        if target and "to_name" in target:
+            changes["to_name"] = target["to_name"]
         if error is None:
             changes.update(status="sent", sent_at=now_ms())
             event = EventType.NOTIFICATION_SENT
@@ -327,8 +336,8 @@ class DeliveryRunner:
         if error is None:
             self.metrics.latency.labels(doc["channel"]).observe(
                 max((now_ms() - doc["created_at"]).total_seconds(), 0))
-        log.info("delivery attempt", delivery_id=doc["_id"], channel=doc["channel"], attempt=attempt, outcome=outcome,
-                 error=error, ms=ms)
+        log.info("delivery attempt", delivery_id=doc["_id"], channel=doc["channel"], attempt=attempt, to=to,
+                 outcome=outcome, error=error, ms=ms)
         if saved["recipient_id"]:
             await self.inboxes.set_delivery(saved["recipient_id"], saved["notification_id"], saved["channel"],
                                             summary(saved), saved["updated_at"], verify=saved.get("shared", True))

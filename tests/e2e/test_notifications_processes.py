@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -158,3 +159,30 @@ async def test_two_processes_side_by_side_send_each_reminder_exactly_once(proces
     assert all("dijadwalkan besok, Rabu 6 November 2024" in m["Subject"] for m in smtp.messages)
     logs = "".join(path.read_text() for path in {first.log, second.log})  # they may share one file
     assert logs.count('"outcome": "sent"') == 18
+
+
+async def test_the_log_shows_where_each_attempt_went_as_the_recipient_was_then(processes, settings, smtp):
+    """An e-mail refused at the old address, then (after the admin fixed the recipient and retried
+    it) sent to the new one: the operator reading the log sees which address each attempt used."""
+    smtp.refuse.add("budi@kpu-bandung.go.id")
+    service = processes("notifications", **_env(smtp))
+    async with httpx.AsyncClient(base_url=service.url) as client:
+        budi = await add_recipient(client, name="Budi", email="budi@kpu-bandung.go.id")
+        await publish(settings, event(EventType.PARTNER_REGISTERED, partner("P-1")))
+
+        async def dead():
+            found = await client.get(f"{service.url}/deliveries", params={"status": "dead"}, headers=auth("operator"))
+            return found.json()["items"]
+        [delivery] = await soon(dead)
+        await client.patch(f"/recipients/{budi['id']}", json={"email": "budi.santoso@kpu-bandung.go.id"},
+                           headers=auth("admin", ["*"]))
+        await client.post(f"/deliveries/{delivery['id']}/retry", headers=auth("admin", ["*"]))
+        await soon(lambda: value(smtp.to("budi.santoso@kpu-bandung.go.id")))
+
+    def attempts():
+        lines = [json.loads(line) for line in service.log.read_text().splitlines() if line.startswith("{")]
+        found = [(e["attempt"], e.get("to"), e["outcome"]) for e in lines if e.get("event") == "delivery attempt"]
+        return found if len(found) == 4 else None
+    logged = await soon(lambda: value(attempts()))
+    old, new = "budi@kpu-bandung.go.id", "budi.santoso@kpu-bandung.go.id"
+    assert logged == [(1, old, "failed"), (2, old, "failed"), (3, old, "dead"), (4, new, "sent")]

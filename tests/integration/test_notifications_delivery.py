@@ -244,3 +244,51 @@ async def test_a_refused_email_address_is_retried_then_dead_and_listed(service_s
         [note] = await inbox(client, staff["id"])
         assert note["delivery"]["email"]["status"] == "dead" and note["delivery"]["inbox"]["status"] == "sent"
 
+
+
+async def test_a_delivery_queued_before_its_recipient_was_fixed_goes_to_the_recipient_as_fixed(service_settings,
+                                                                                               smtp):
+    """Each attempt reads the recipient as it is then: an e-mail that failed to an old address goes,
+    once the admin fixed the recipient and retried it, to the new address under the new name."""
+    smtp.refuse.add("budi@kpu-bandung.go.id")
+    async with running("notifications", service_settings) as (app, client):
+        await soon(lambda: subscribed(app))
+        budi = await add_recipient(client, name="Budi", email="budi@kpu-bandung.go.id")
+        await publish(service_settings, event(EventType.PARTNER_REGISTERED, partner("P-1")))
+
+        async def dead():
+            found = await client.get("/deliveries", params={"status": "dead"}, headers=auth("operator"))
+            return found.json()["items"]
+        [delivery] = await soon(dead)
+        fixed = await client.patch(f"/recipients/{budi['id']}", headers=auth("admin"),
+                                   json={"name": "Budi Santoso", "email": "budi.santoso@kpu-bandung.go.id"})
+        assert fixed.status_code == 200, fixed.text
+        assert (await client.post(f"/deliveries/{delivery['id']}/retry", headers=auth("admin"))).status_code == 200
+
+        [mail] = await soon(lambda: value(smtp.to("budi.santoso@kpu-bandung.go.id")))
+        assert mail["To"].addresses[0].display_name == "Budi Santoso"
+
+        async def sent():
+            found = (await client.get(f"/deliveries/{delivery['id']}", headers=auth("operator"))).json()
+            return found["status"] == "sent" and found
+        done = await soon(sent)
+        assert (done["to"], done["to_name"]) == ("budi.santoso@kpu-bandung.go.id", "Budi Santoso")
+        assert [h["to"] for h in done["history"]] == ["budi@kpu-bandung.go.id"] * 3 + ["budi.santoso@kpu-bandung.go.id"]
+
+
+async def test_a_name_an_older_version_stored_with_a_line_break_no_longer_stops_its_emails(service_settings, smtp,
+                                                                                           mongo):
+    """Names with a line break were accepted before they were refused, and a header with one is
+    refused by the mail library: every e-mail to such a recipient failed. The name is put on one
+    line, and nothing of it becomes a header of its own."""
+    async with running("notifications", service_settings) as (app, client):
+        await soon(lambda: subscribed(app))
+        rina = await add_recipient(client, name="Rina", email="rina@kpu-bandung.go.id")
+        await mongo[service_settings.database_name("notifications")]["recipients"].update_one(
+            {"_id": rina["id"]}, {"$set": {"name": "Rina\r\nBcc: lurker@evil.example"}})  # as an older version stored it
+        await publish(service_settings, event(EventType.PARTNER_REGISTERED, partner("P-1")))
+
+        [mail] = await soon(lambda: value(smtp.to("rina@kpu-bandung.go.id")))
+        [to] = mail["To"].addresses
+        assert (to.display_name, to.addr_spec) == ("Rina Bcc: lurker@evil.example", "rina@kpu-bandung.go.id")
+        assert mail["Bcc"] is None and len(smtp.messages) == 1

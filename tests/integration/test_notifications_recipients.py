@@ -97,3 +97,23 @@ async def test_metrics_count_notifications_and_deliveries(settings, monkeypatch)
             text = (await client.get("/metrics")).text
             return 'sinergi_notifications_total{rule="partner.registered"} 1.0' in text
         await soon(counted)
+
+
+async def test_a_name_with_a_line_break_or_another_control_character_is_refused_naming_the_field(settings,
+                                                                                                 monkeypatch):
+    """A recipient's name goes into the To header of its e-mails, where a line break made every
+    e-mail to it fail; it is refused where the admin can fix it."""
+    fast(monkeypatch)
+    async with running("notifications", settings) as (_, client):
+        rina = await add_recipient(client, name="Rina", email="rina@kpu-bandung.go.id")
+        for name in ("Rina\r\nBcc: lurker@evil.example", "Rina\nSosdiklih", "Rina\tSosdiklih", "Rina\x1b[31m",
+                     "Rina\x85", "Rina\u2028Bcc: lurker@evil.example"):
+            for response in (await client.post("/recipients", headers=ADMIN, json={"name": name, "kind": "staff"}),
+                             await client.patch(f"/recipients/{rina['id']}", headers=ADMIN, json={"name": name})):
+                assert response.status_code == 422, (name, response.text)
+                assert [e["field"] for e in response.json()["errors"]] == ["name"], response.json()
+                assert "control characters" in response.json()["errors"][0]["message"]
+        assert (await client.get(f"/recipients/{rina['id']}", headers=ADMIN)).json()["name"] == "Rina"
+        assert (await client.post("/recipients", headers=ADMIN,
+                                  json={"name": "Ibu Siti Nurhaliza, S.Sos. (Divisi Sosdiklih)", "kind": "staff"}
+                                  )).status_code == 201
