@@ -168,15 +168,19 @@ def serve(service: Annotated[str, typer.Argument(help="partners, activities or n
 
 @infra_app.command("up")
 def infra_up() -> None:
-    """Start RabbitMQ and the store if they are not running, and print their URLs."""
+    """Start RabbitMQ and the store if they are not running, and print their URLs as `export` lines.
+
+    `eval "$(sinergi infra up)"` then sets them for the commands that follow (the tests read them).
+    """
     home = local.Home.default()
     try:
         local.rabbitmq_up(home, _say)
         local.store_up(home, _say)
     except (local.RunnerError, OSError) as exc:
         _fail(exc)
-    print("SINERGI_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/")
-    print("SINERGI_MONGODB_URL=mongodb://127.0.0.1:27017/")
+    # `export`: evaluated without it, the lines set shell variables the tests' processes never see.
+    print("export SINERGI_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/")
+    print("export SINERGI_MONGODB_URL=mongodb://127.0.0.1:27017/")
 
 
 @infra_app.command("down")

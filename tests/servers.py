@@ -29,7 +29,7 @@ from urllib.parse import quote, urlparse, urlunparse
 from sinergi_cli.broker import Management, ManagementError
 
 SESSION_VHOST_PREFIX = "sinergi-test-"
-START_LOCAL = "make test   (or: .venv/bin/sinergi infra up, then export the two URLs it prints)"
+START_LOCAL = "make test   (or: eval \"$(.venv/bin/sinergi infra up)\", which exports the two URLs)"
 
 
 @dataclass

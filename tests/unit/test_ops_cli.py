@@ -63,3 +63,18 @@ def test_each_benchmark_runs_as_a_script_and_explains_itself(script):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("usage:"), f"bench/{script}.py --help printed nothing"
+
+
+def test_infra_up_prints_lines_that_eval_exports_to_the_commands_after_it(monkeypatch):
+    # They were `VAR=value` lines: `eval "$(sinergi infra up)"` set shell variables that the
+    # test run started next never saw.
+    from sinergi_cli import local
+
+    monkeypatch.setattr(local, "rabbitmq_up", lambda home, say: None)
+    monkeypatch.setattr(local, "store_up", lambda home, say: None)
+    printed = CliRunner().invoke(app, ["infra", "up"])
+    assert printed.exit_code == 0, printed.output
+    seen = subprocess.run(["bash", "-c", 'eval "$1"; env', "-", printed.stdout], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin"}, check=True).stdout.splitlines()
+    assert "SINERGI_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/" in seen
+    assert "SINERGI_MONGODB_URL=mongodb://127.0.0.1:27017/" in seen
