@@ -7,6 +7,10 @@
   message, so "published" always means "in a queue".
 - Every consumer queue has a ladder of retry queues (``<queue>.retry.<ms>``, each with a TTL
   that dead-letters back to the queue) and a dead-letter queue ``<queue>.dlq``.
+- A service puts a message into one queue by name (a retry, a dead letter, a replay) through its
+  own direct exchange ``<service>.direct``, where each such queue is bound under its own name;
+  never through the default exchange, which reaches every queue of the vhost and whose write
+  permission RabbitMQ grants all or nothing (``amq.default``), so no service user is given it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit.message import RabbitMessage
 
 from shared.events import CONTENT_TYPE
 from shared.logging import get_logger
@@ -24,10 +29,24 @@ log = get_logger(__name__)
 
 PUBLISH_TIMEOUT = 5.0
 
+# Set on an event an administrator re-published straight to a subscriber's queue (``POST
+# /events/replay``): the routing key it was first published with, which the queue did not see.
+REPLAY_HEADER = "x-sinergi-replay"
+
+
+async def undecoded(message: RabbitMessage) -> bytes:
+    """The decoder of every subscriber: the body as it came. FastStream's own decodes by content
+    type before the handler runs, and fails on a body it cannot read (not JSON under
+    ``application/json``, not UTF-8 under ``text/plain``): with manual acks such a message was
+    neither acked nor parked and held up the queue. The consumer reads the body and parks what it
+    cannot read."""
+    return message.body
+
 
 def make_broker(settings: Settings, service: str) -> RabbitBroker:
     return RabbitBroker(
         settings.rabbitmq_url,
+        decoder=undecoded,
         # Start even while RabbitMQ is away: writes still land in the outbox, and the
         # robust connection (re)subscribes once the broker answers.
         fail_fast=False,
@@ -54,6 +73,14 @@ def events_exchange(settings: Settings) -> RabbitExchange:
 
 def unrouted_exchange(settings: Settings) -> RabbitExchange:
     return RabbitExchange(f"{settings.bus_prefix}sinergi.unrouted", type=ExchangeType.FANOUT, durable=True)
+
+
+def service_exchange(settings: Settings, service: str) -> RabbitExchange:
+    """``<service>.direct``: how ``service`` puts a message into one queue by name. Its retry
+    queues, dead-letter queues and consumer queues are bound here under their own names (the
+    retry queues dead-letter back to the consumer queue through it), and so is a queue the
+    service replays events to; its broker user alone may write here."""
+    return RabbitExchange(f"{settings.bus_prefix}{service}.direct", type=ExchangeType.DIRECT, durable=True)
 
 
 def unrouted_queue(settings: Settings) -> RabbitQueue:

@@ -6,6 +6,12 @@ it was purged, its system was restored from a backup) asks an administrator to r
 that period's events to its queue: the very documents that were published, oldest first,
 optionally only those whose routing key matches a binding. The subscriber skips ids it
 already has (CONTRACT §6: at least once, idempotent on ``id``).
+
+The events go through the service's own exchange ``<service>.direct`` (:func:`shared.bus.service_exchange`),
+the queue bound there under its own name first: the default exchange would need a broker
+permission that reaches every queue of the vhost. The service's broker user may bind the queues
+of subscribers and the consumer queues that take its events anyway, and no other service's
+(``sinergi_cli.ops.topology.service_permissions``).
 """
 
 from __future__ import annotations
@@ -13,20 +19,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from aiormq.exceptions import PublishError
+import aio_pika
+from aiormq.exceptions import AMQPConnectionError, ChannelAccessRefused, ChannelNotFoundEntity, DeliveryError, PublishError
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared import problems
 from shared.auth import Admin
-from shared.bus import publish_stored, topic_matches
+from shared.bus import PUBLISH_TIMEOUT, REPLAY_HEADER, service_exchange, topic_matches
+from shared.events import CONTENT_TYPE
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
 router = APIRouter(tags=["operations"])
 
-REPLAY_HEADER = "x-sinergi-replay"
+__all__ = ["REPLAY_HEADER", "router"]  # REPLAY_HEADER: its home is shared.bus; kept importable from here
 
 
 class ReplayRequest(BaseModel):
@@ -71,19 +79,42 @@ async def replay_events(body: ReplayRequest, request: Request, principal: Admin)
     entries = await infra.event_log.between(body.from_, end)
     if body.binding:
         entries = [e for e in entries if topic_matches(body.binding, e["routing_key"])]
-    replayed = 0
-    for entry in entries:
-        try:
-            await _publish(infra.broker, body.queue, entry)
-        except PublishError as exc:  # returned unroutable: the default exchange knows no such queue
-            raise problems.NotFound(f"no queue named {body.queue!r} on this service's vhost; "
-                                    "the subscriber declares it first") from exc
-        replayed += 1
+    replayed = await _replay(infra.settings, infra.service, body.queue, entries)
     log.info("events replayed", queue=body.queue, count=replayed, by=principal.sub,
              start=body.from_.isoformat(), end=end.isoformat())
     return ReplayResult(queue=body.queue, from_=body.from_, to=end, replayed=replayed)
 
 
-async def _publish(broker: Any, queue: str, entry: dict[str, Any]) -> None:
-    await publish_stored(broker, entry["body"], entry["_id"], entry["type"], entry.get("correlationid"),
-                         queue=queue, headers={REPLAY_HEADER: entry["routing_key"]})
+async def _replay(settings: Any, service: str, queue: str, entries: list[dict[str, Any]]) -> int:
+    """Bind ``queue`` to the service's exchange under its own name, then publish each entry there,
+    persistent, mandatory and confirmed. On a connection of its own: a refusal closes the channel it
+    happens on, and the service's own channels carry its events and its consumers."""
+    try:
+        connection = await aio_pika.connect(settings.rabbitmq_url, timeout=PUBLISH_TIMEOUT)
+    except (AMQPConnectionError, OSError, TimeoutError) as exc:
+        raise problems.Unavailable(f"the broker does not answer ({exc}); try again later") from exc
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        declared = service_exchange(settings, service)
+        exchange = await channel.declare_exchange(declared.name, aio_pika.ExchangeType.DIRECT, durable=True)
+        try:
+            target = await channel.declare_queue(queue, passive=True)
+            await target.bind(exchange, routing_key=queue)
+        except ChannelNotFoundEntity as exc:
+            raise problems.NotFound(f"no queue named {queue!r} on this service's vhost; "
+                                    "the subscriber declares it first") from exc
+        except ChannelAccessRefused as exc:
+            raise problems.InvalidField({"queue": f"this service may not put events into {queue!r}: it is another "
+                                                  "service's queue that does not take this service's events"}) from exc
+        replayed = 0
+        for entry in entries:
+            message = aio_pika.Message(
+                entry["body"].encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT, content_type=CONTENT_TYPE,
+                message_id=entry["_id"], type=entry["type"], correlation_id=entry.get("correlationid"),
+                headers={REPLAY_HEADER: entry["routing_key"]})
+            try:
+                await exchange.publish(message, routing_key=queue, mandatory=True, timeout=PUBLISH_TIMEOUT)
+            except (DeliveryError, PublishError) as exc:  # returned: the queue was deleted meanwhile
+                raise problems.NotFound(f"the queue {queue!r} is gone; the subscriber declares it again") from exc
+            replayed += 1
+    return replayed

@@ -22,7 +22,7 @@ from typing import Any
 
 from faststream.rabbit import RabbitExchange, RabbitQueue
 
-from shared.bus import declare_exchanges
+from shared.bus import declare_exchanges, topic_matches, unrouted_exchange
 from shared.consumer import EventQueue
 from shared.events import EventType, published_by
 from shared.serve import PORTS
@@ -151,24 +151,54 @@ def _alternatives(*patterns: str) -> str:
     return "^(" + "|".join(patterns) + ")$"
 
 
-def service_permissions(settings: Settings, service: str) -> dict[str, str]:
+def service_permissions(settings: Settings, service: str,
+                        found: dict[str, ServiceTopology] | None = None) -> dict[str, str]:
     """Configure, write and read regexes that allow what ``service`` does and nothing more.
 
     - configure: declare the shared exchanges (the code declares them at start) and its own
-      queues ``<service>.*`` (main, retry ladder, dead letters);
-    - write: the same, to bind and fill them, plus the default exchange, through which the
-      consumer moves a failed message to its retry or dead-letter queue;
+      queues and exchange ``<service>.*`` (main, retry ladder, dead letters, ``<service>.direct``);
+    - write: the same, to bind and fill them; and, to replay events to them (binding them to its
+      own exchange), the queues of subscribers (any name outside Sinergi's own namespaces) and the
+      other services' consumer queues that take its events anyway — never another service's retry
+      or dead-letter queue;
     - read: the shared exchanges (to bind to them) and its own queues (to consume).
+
+    Not the default exchange (``amq.default``): RabbitMQ checks a publish there against that one
+    name, whatever queue it is for, so it would open every queue of the vhost. Only while the
+    consumer's retry queues still dead-letter through it (declaring them needs it) is it granted.
     Publishing on ``sinergi.events`` is narrowed further by :func:`service_topic_permissions`.
     """
     prefix = re.escape(settings.bus_prefix)
-    shared = [f"{prefix}{re.escape('sinergi.events')}", f"{prefix}{re.escape('sinergi.unrouted')}"]
+    shared = [re.escape(settings.exchange_name), re.escape(unrouted_exchange(settings).name)]
     own = f"{prefix}{re.escape(service)}\\..*"
+    found = found if found is not None else topology(settings)
+    takers = [re.escape(name) for name in replay_targets(settings, service, found)]
+    ours = "|".join(sorted({*PORTS, *found, "sinergi"}))
+    # Whatever is not Sinergi's own nor the broker's is a subscriber's (``<user>.*``).
+    subscribers = f"(?!{prefix}({ours})\\.|amq\\.).+"
+    write = [*shared, own, *takers, subscribers]
+    if _needs_default_exchange(found):
+        write.append(re.escape(DEFAULT_EXCHANGE))
     return {
         "configure": _alternatives(*shared, own),
-        "write": _alternatives(*shared, own, re.escape(DEFAULT_EXCHANGE)),
+        "write": _alternatives(*write),
         "read": _alternatives(*shared, own),
     }
+
+
+def replay_targets(settings: Settings, service: str, found: dict[str, ServiceTopology]) -> list[str]:
+    """The other services' consumer queues that bind some event of ``service``: an administrator may
+    have it replay its events there (to rebuild a replica), as they are routed there anyway."""
+    keys = [f"{settings.region_digits}.{t.removeprefix('sinergi.')}" for t in published_by(service)]
+    return sorted(queue.name for other, part in found.items() if other != service for queue in part.queues
+                  if any(topic_matches(pattern, key) for pattern in queue.binding_keys for key in keys))
+
+
+def _needs_default_exchange(found: dict[str, ServiceTopology]) -> bool:
+    """Declaring a queue that dead-letters to the default exchange needs write on it: the consumer's
+    retry queues did, before they dead-lettered through ``<service>.direct``."""
+    return any((queue.arguments or {}).get("x-dead-letter-exchange") == ""
+               for part in found.values() for queue in part.declared.queues.values())
 
 
 def service_topic_permissions(settings: Settings, service: str, binding_keys: list[str]) -> dict[str, str]:
@@ -227,7 +257,7 @@ def definitions(
         declared.merge(part.declared)
         user = service_user(vhost, service)
         users.append(_user(user, passwords.get(user)))
-        permissions.append({"user": user, "vhost": vhost, **service_permissions(settings, service)})
+        permissions.append({"user": user, "vhost": vhost, **service_permissions(settings, service, found)})
         keys = [key for queue in part.queues for key in queue.binding_keys]
         topic_permissions.append({"user": user, "vhost": vhost, **service_topic_permissions(settings, service, keys)})
     subscriber = subscriber_user(vhost)

@@ -2,8 +2,9 @@
 
 Each service runs under its own broker user and does its whole job (declares and binds its
 queues, publishes its events, consumes, parks a poison message); it is refused when it
-touches another service's queue or publishes another service's events; the read-only
-subscriber binds its own queue and cannot publish.
+touches another service's queue or publishes another service's events, or writes to the default
+exchange (which reaches every queue); the read-only subscriber binds its own queue and cannot
+publish.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
 
 import aio_pika
 import pytest
 from aiormq.exceptions import ChannelAccessRefused
 
-from shared.events import CATALOGUE, producer
+from shared.bus import declare_exchanges, make_broker, service_exchange
+from shared.consumer import H_ATTEMPT, EventQueue, ProcessedEvents
+from shared.events import CATALOGUE, EventType, make_event, producer
 from shared.serve import PORTS
 from sinergi_cli.ops import topology
 from sinergi_cli.regions import amqp_url
@@ -101,6 +105,72 @@ async def test_each_service_does_its_job_with_its_own_broker_user(region):
 
         await eventually(parked, timeout=5.0)
 
+        # An administrator replays partner events, through the partners service and its own user, to
+        # a subscriber's queue and to the activities queue that takes them; not to a dead-letter queue.
+        subscriber = topology.subscriber_user(vhost)
+        async with channel(urls[subscriber]) as ch:
+            await ch.declare_queue(f"{subscriber}.replay", durable=True)
+        since = {"from": "2000-01-01T00:00:00+00:00", "binding": "*.partner.registered"}
+        for queue in (f"{subscriber}.replay", "activities.partner-replica"):
+            replayed = await partners.post("/events/replay", headers=auth("admin"), json={"queue": queue, **since})
+            assert replayed.status_code == 200 and replayed.json()["replayed"] == 1, replayed.text
+        async with channel(urls[subscriber]) as ch:
+            got = await eventually(lambda: _get(ch, f"{subscriber}.replay"), timeout=5.0)
+            assert json.loads(got.body)["subject"] == partner_id
+        refused = await partners.post("/events/replay", headers=auth("admin"),
+                                      json={"queue": "activities.partner-replica.dlq", **since})
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "queue", refused.text
+
+
+async def _get(ch, queue: str):  # noqa: ANN001, ANN202
+    message = await (await ch.declare_queue(queue, passive=True)).get(fail=False)
+    if message is not None:
+        await message.ack()
+    return message
+
+
+async def test_a_failed_event_is_retried_then_parked_under_the_services_own_user(region, mongo, unique):
+    settings, vhost, urls, admin = region
+    own = settings.model_copy(update={"rabbitmq_url": urls[topology.service_user(vhost, "notifications")]})
+    # A queue of the notifications service (its name is within its permissions), binding what its
+    # real queue binds, with a handler that fails twice and then succeeds.
+    keys = topology.service_topology(settings, "notifications").queues[0].binding_keys
+    queue = EventQueue.of(own, "notifications", f"retried-{unique}", [k.split(".", 1)[1] for k in keys])
+    queue.processed = ProcessedEvents(mongo[own.database_name("notifications")])
+    tries: dict[str, int] = {}
+
+    async def handle(event) -> None:  # noqa: ANN001
+        tries[event.subject] = tries.get(event.subject, 0) + 1
+        if event.subject == "always" or tries[event.subject] <= 2:
+            raise RuntimeError(f"try {tries[event.subject]} of {event.subject} fails")
+
+    broker = make_broker(own, "notifications")
+    queue.subscribe(broker, handle)
+    await broker.connect()
+    await declare_exchanges(broker, own)
+    await queue.open(broker)
+    await broker.start()
+    try:
+        now = datetime.now(UTC).isoformat()
+        async with channel(admin) as ch:
+            exchange = await ch.get_exchange(settings.exchange_name)
+            for subject in ("twice", "always"):
+                event = make_event(EventType.PARTNER_REGISTERED, region="32.73", service="partners", subject=subject,
+                                   version=1, data={"id": subject, "name": subject, "created_at": now,
+                                                    "updated_at": now})
+                await exchange.publish(aio_pika.Message(event.to_wire()), routing_key=event.routing_key)
+        await eventually(lambda: _is(tries.get("twice") == 3 and queue.stats["processed"] == 1), timeout=10.0)
+        async with channel(admin) as ch:
+            parked = await eventually(lambda: _get(ch, queue.dlq_name), timeout=10.0)
+        assert json.loads(parked.body)["subject"] == "always"
+        assert parked.headers[H_ATTEMPT] == 1 + len(settings.retry_delays)
+    finally:
+        await broker.stop()
+
+
+async def _is(value):  # noqa: ANN001, ANN202
+    return value
+
 
 async def _ready(client) -> bool:
     return (await client.get("/readyz")).status_code == 200
@@ -150,6 +220,40 @@ async def test_the_subscriber_binds_its_own_queue_and_cannot_publish(region):
         async with channel(url) as ch:
             # Another's queue: it may not read it (a passive declare alone is not checked).
             await (await ch.declare_queue("activities.partner-replica", passive=True)).get(fail=False)
+
+
+async def test_a_service_user_cannot_put_a_message_into_another_services_queue(region):
+    """Not through its own exchange (it may not bind another service's retry or dead-letter queue
+    there), nor through the default exchange, which reaches every queue by name."""
+    settings, vhost, urls, admin = region
+    found = topology.topology(settings)  # the definitions declared every queue
+    for service in PORTS:
+        url = urls[topology.service_user(vhost, service)]
+        others = [name for other, part in found.items() if other != service for q in part.queues
+                  for name in (q.name, q.dlq_name, q.retry_queue_name(q.retry_delays[0]))]
+        targets = [name for name in others if name not in topology.replay_targets(settings, service, found)]
+        assert targets
+        for queue in targets:
+            with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
+                async with channel(url) as ch:
+                    mine = await ch.declare_exchange(service_exchange(settings, service).name,
+                                                     aio_pika.ExchangeType.DIRECT, durable=True)
+                    await (await ch.declare_queue(queue, passive=True)).bind(mine, routing_key=queue)
+
+
+@pytest.mark.xfail(condition=topology._needs_default_exchange(topology.topology(topology.documentation_settings())),
+                   strict=True, reason="the consumer still moves failed messages through the default exchange "
+                                       "(shared/consumer.py: issue 11 point 6)")
+async def test_a_service_user_may_not_publish_to_the_default_exchange(region):
+    settings, vhost, urls, admin = region
+    found = topology.topology(settings)
+    for service in PORTS:
+        url = urls[topology.service_user(vhost, service)]
+        other = next(q for o, part in found.items() if o != service for q in part.queues)
+        for queue in (other.name, other.dlq_name):
+            with pytest.raises(ChannelAccessRefused, match="ACCESS_REFUSED"):
+                async with channel(url) as ch:
+                    await ch.default_exchange.publish(aio_pika.Message(b"{}"), routing_key=queue)
 
 
 def test_the_committed_definitions_are_what_the_code_generates():
