@@ -38,7 +38,7 @@ class BodyRefused(HTTPException):
         self.problem = problem
 
 
-# The client's body was not read to its end: close rather than drain what it still sends.
+# A body too slow to arrive is not waited for any longer: the connection is closed.
 CLOSE = {"Connection": "close"}
 # JSON escapes of NUL or of a UTF-16 surrogate (U+D800-U+DFFF): only with one of them can a
 # body's strings hold either, and only then is the body parsed here (an escaped backslash
@@ -108,7 +108,9 @@ class BodyLimit:
 
 
 def _too_large(limit: int) -> problems.Problem:
-    return problems.TooLarge(f"the request body is larger than {limit // 1024} KiB", headers=CLOSE)
+    # No "Connection: close": the client is likely still sending, and would meet a reset before
+    # reading this; the server reads the rest and drops it, for a bounded time (shared/serve.py).
+    return problems.TooLarge(f"the request body is larger than {limit // 1024} KiB")
 
 
 def _seconds(settings: Settings | None) -> str:

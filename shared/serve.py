@@ -62,13 +62,15 @@ def bounded_protocol(settings: Settings) -> type[H11Protocol]:
     """uvicorn's HTTP/1.1 protocol with this process's bounds on slow clients and connections."""
     return type("BoundedH11Protocol", (BoundedH11Protocol,), {
         "header_seconds": settings.http_header_seconds,
+        "body_seconds": settings.http_body_seconds,
         "max_connections": settings.http_max_connections,
     })
 
 
 class BoundedH11Protocol(H11Protocol):
-    """Closes a connection whose request line and headers have not all arrived in time, and
-    answers 503 (problem+json) over ``max_connections`` open connections or requests in progress.
+    """Closes a connection whose request line and headers have not all arrived in time, or whose
+    client is still sending a body ``body_seconds`` after it was answered without it, and answers
+    503 (problem+json) over ``max_connections`` open connections or requests in progress.
 
     uvicorn bounds the idle time between requests (``timeout_keep_alive``) but not the time a
     request's headers take: any byte received disarms its timer, so a client sending a byte every
@@ -76,15 +78,20 @@ class BoundedH11Protocol(H11Protocol):
     middleware cannot help, since the app is called only once the headers are complete; so the
     timer is here, armed when a connection opens or a next request begins, disarmed when its
     headers are complete. The body's time is bounded in the app (``shared.body_limits.BodyLimit``, 408).
+    A body answered before it was read (413) is read to its end and dropped, as uvicorn does, so
+    that the client, still sending, can read the answer (closing at once made it a connection
+    reset); for at most ``body_seconds``, or an endless upload would hold the connection.
     uvicorn's own ``limit_concurrency`` answers in plain text, hence the wrapper around the app.
     """
 
     header_seconds: float = 10.0
+    body_seconds: float = 60.0
     max_connections: int = 200
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._headers_due: asyncio.TimerHandle | None = None
+        self._rest_of_body_due: asyncio.TimerHandle | None = None
         self.app = self._within_capacity(self.app)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -99,30 +106,34 @@ class BoundedH11Protocol(H11Protocol):
     def handle_events(self) -> None:
         super().handle_events()
         if self.conn.their_state is not h11.IDLE:  # the headers are in (or the connection is done)
-            self._disarm()
+            self._headers_due = _cancelled(self._headers_due)
+        if self.conn.their_state is not h11.SEND_BODY:
+            self._rest_of_body_due = _cancelled(self._rest_of_body_due)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.conn.their_state is h11.SEND_BODY and not self.transport.is_closing():
+            self._rest_of_body_due = self.loop.call_later(self.body_seconds, self._too_slow, "body")
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._headers_due = _cancelled(self._headers_due)
+        self._rest_of_body_due = _cancelled(self._rest_of_body_due)
         super().connection_lost(exc)
 
     def _await_headers(self) -> None:
-        self._headers_due = self.loop.call_later(self.header_seconds, self._headers_too_slow)
+        self._headers_due = self.loop.call_later(self.header_seconds, self._too_slow, "headers")
 
-    def _disarm(self) -> None:
-        if self._headers_due is not None:
-            self._headers_due.cancel()
-            self._headers_due = None
-
-    def _headers_too_slow(self) -> None:
-        self._headers_due = None
-        if self.conn.their_state is not h11.IDLE or self.transport.is_closing():
+    def _too_slow(self, part: str) -> None:
+        waiting = h11.IDLE if part == "headers" else h11.SEND_BODY
+        if self.conn.their_state is not waiting or self.transport.is_closing():
             return
-        log.warning("closed a connection whose request headers did not arrive in time",
-                    client=":".join(str(part) for part in self.client or ()), seconds=self.header_seconds)
+        log.warning(f"closed a connection whose request {part} did not arrive in time",
+                    client=":".join(str(p) for p in self.client or ()),
+                    seconds=self.header_seconds if part == "headers" else self.body_seconds)
         try:
             self.conn.send(h11.ConnectionClosed())
         except h11.LocalProtocolError:
-            pass  # already closing on h11's side
+            pass  # h11 is past the point of saying so; closing is what matters
         self.transport.close()
 
     def _within_capacity(self, app: ASGIApp) -> ASGIApp:
@@ -134,6 +145,11 @@ class BoundedH11Protocol(H11Protocol):
             await app(scope, receive, send)
 
         return within_capacity
+
+
+def _cancelled(timer: asyncio.TimerHandle | None) -> None:
+    if timer is not None:
+        timer.cancel()
 
 
 async def _too_busy(scope: Scope, send: Send, limit: int) -> None:

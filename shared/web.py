@@ -105,11 +105,12 @@ async def _body_refused(request: Request, exc: Exception) -> JSONResponse:
 
 
 class Guard:
-    """Whatever escapes the middleware becomes a problem+json answer, never a dropped connection
-    or Starlette's plain-text 500: a refusal a middleware raises (a body refused while the
-    idempotency middleware read it, a key used for another request), the store away (503), a
-    bug (500). Exceptions raised in routes are answered inside, by the handlers
-    :func:`shared.problems.install` registers; this is the net under the middleware."""
+    """Whatever escapes the routes' exception handlers and the middleware becomes a problem+json
+    answer with the request id, never a dropped connection or Starlette's plain-text 500: a
+    refusal a middleware raises (a body refused while the idempotency middleware read it, a key
+    used for another request), the store away (503), a bug (500, logged). Starlette hands an
+    unexpected exception to the outermost layer only, after every middleware has seen it; this is
+    that layer, inside the request id and the metrics so both see the answer."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -147,7 +148,7 @@ def _problem_for(exc: Exception, scope: Scope) -> problems.Problem:
         log.warning("database unreachable", error=repr(exc))
         return problems.Unavailable("the database is unreachable; nothing was changed, try again shortly",
                                     headers={"Retry-After": "5"})
-    log.exception("unhandled error in the middleware", path=scope["path"])
+    log.exception("unhandled error", path=scope["path"])
     return problems.Problem("an unexpected error occurred; it has been logged with this request's id",
                             status=500, slug="internal", title="Internal error")
 

@@ -89,12 +89,22 @@ async def test_slow_and_idle_clients_are_cut_off_in_time_and_others_are_served_m
             await writer.drain()
             return await _closed_after(reader, writer, b'{"name": "' + b"a" * 590, 10)
 
-        took, (headers_after, _), idle_after, (next_after, _), (body_after, body_answer) = await asyncio.gather(
-            served_meanwhile(), dribbling_headers(), idle(), dribbling_a_next_request(), dribbling_a_body())
+        async def dribbling_after_a_413() -> tuple[float, bytes]:
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(b"POST /partners HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100000000\r\n\r\n")
+            await writer.drain()
+            refused = await asyncio.wait_for(reader.readuntil(b"}"), timeout=5)
+            assert refused.startswith(b"HTTP/1.1 413"), refused
+            return await _closed_after(reader, writer, b"x" * 600, 10)
+
+        took, (headers_after, _), idle_after, (next_after, _), (body_after, body_answer), (rest_after, _) = (
+            await asyncio.gather(served_meanwhile(), dribbling_headers(), idle(), dribbling_a_next_request(),
+                                 dribbling_a_body(), dribbling_after_a_413()))
 
     assert max(took) < 1.0, took
-    for after in (headers_after, idle_after, next_after, body_after):
-        assert BOUND - 0.2 <= after <= BOUND + SLACK, (headers_after, idle_after, next_after, body_after)
+    for after in (headers_after, idle_after, next_after, body_after, rest_after):
+        assert BOUND - 0.2 <= after <= BOUND + SLACK, (headers_after, idle_after, next_after, body_after, rest_after)
     assert body_answer.startswith(b"HTTP/1.1 408"), body_answer[:300]
     assert b"application/problem+json" in body_answer and b"/problems/request-timeout" in body_answer
     async with httpx.AsyncClient(base_url=partners.url) as client:
@@ -151,3 +161,22 @@ async def _answer(reader: asyncio.StreamReader) -> tuple[int, bytes, bytes]:
             body += (await reader.readexactly(size + 2))[:-2]
         await reader.readuntil(b"\r\n")
     return int(head.split(b" ")[1]), head, body
+
+
+async def test_a_body_over_the_limit_is_answered_413_over_a_real_socket(processes):
+    partners = processes("partners")
+
+    async def two_megabytes():
+        for _ in range(32):
+            yield b"x" * (64 << 10)
+
+    async with httpx.AsyncClient(base_url=partners.url, timeout=10) as client:
+        for headers in ({}, {"Idempotency-Key": "too-large"}):
+            declared = await client.post("/partners", content=b"x" * (2 << 20),
+                                         headers={**auth(), **headers, "Content-Type": "application/json"})
+            chunked = await client.post("/partners", content=two_megabytes(),
+                                        headers={**auth(), **headers, "Content-Type": "application/json"})
+            for response in (declared, chunked):
+                assert response.status_code == 413, response.text
+                assert response.headers["content-type"] == "application/problem+json"
+        assert (await client.get("/partners", headers=auth("viewer"))).json()["items"] == []
