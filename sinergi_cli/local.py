@@ -10,9 +10,11 @@ what ``up`` started.
 
 An :class:`Instance` is what one ``sinergi up`` runs: the default one, or a region's from a
 ``deploy/regions/<code>.env`` file, with its own state directory, ports, vhost and database
-prefix. A region's services each connect with their own least-privilege broker user (its
-definitions are applied first); RabbitMQ and the store are the host's, shared by every
-region and kept in the default state directory, so stopping a region never stops them.
+prefix. Either way its services each connect with their own least-privilege broker user in its
+vhost (the default instance's is ``sinergi-<region digits>``, see :mod:`sinergi_cli.regions`),
+the region's definitions applied first, as in production. RabbitMQ and the store are the
+host's: the default instance starts and stops them; a region's only uses them, so stopping a
+region never stops them.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STORE_SOURCE = ROOT / "deploy" / "local" / "store"
 AMQP_PORT = 5672
 STORE_ADDR = ("127.0.0.1", 27017)
+LOOPBACK = "127.0.0.0/8,::1"
 
 
 def table_console():  # noqa: ANN201 - rich is imported only where tables are shown
@@ -93,8 +96,9 @@ class Instance:
 
     @property
     def is_region(self) -> bool:
-        """A region of a shared host: its own vhost and a broker user per service."""
-        return self.region.vhost != "/"
+        """Started from a region file: a region of a shared host, which uses RabbitMQ and the store
+        the default instance manages."""
+        return self.region.file is not None
 
     @property
     def ports(self) -> dict[str, int]:
@@ -265,15 +269,16 @@ def service_env(instance: Instance) -> dict[str, str]:
     env.setdefault("SINERGI_AUTH_SECRET", instance.home.secret())
     env["SINERGI_DEV"] = "1"
     env["SINERGI_HOME"] = str(instance.home.path)
+    # Webhooks go only to public addresses unless a deployment allows others; a developer's
+    # receivers listen on this machine (SINERGI_NOTIFY_WEBHOOK_ALLOW in services/notifications).
+    env.setdefault("SINERGI_NOTIFY_WEBHOOK_ALLOW", LOOPBACK)
     return env
 
 
 def broker_up(instance: Instance, say) -> dict[str, str]:  # noqa: ANN001
-    """Apply a region's broker definitions; returns each service's own AMQP URL."""
+    """Apply the instance's broker definitions; returns each service's own AMQP URL (its user)."""
     from sinergi_cli import broker
 
-    if not instance.is_region:
-        return {}
     region = instance.region
     passwords = broker.region_passwords(region, instance.home.path / "broker-passwords.json")
     try:

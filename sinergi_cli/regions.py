@@ -5,6 +5,11 @@ plus where it lives on a shared host: its RabbitMQ vhost, its database prefix, i
 ports, its mail catcher and its state directory. Variables already set in the environment
 win over the file, as with ``docker compose`` and its ``.env``: that is how a test or an
 operator moves one region to other ports without editing the file.
+
+Without a file and without a broker named in the environment (``sinergi up`` on a developer's
+machine, the verbs after it), the instance is region 32.73's (or ``SINERGI_REGION``'s) in a vhost
+of its own, ``sinergi-<digits>``, as a region file would place it: its services then run with
+their least-privilege broker users, never as ``guest`` on ``/``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from shared.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 REGIONS_DIR = ROOT / "deploy" / "regions"
 DEFAULT_MANAGEMENT_URL = "http://guest:guest@127.0.0.1:15672"
+DEV_BROKER = "amqp://guest:guest@127.0.0.1:5672/"
 
 
 @dataclass
@@ -48,6 +54,10 @@ class Region:
             values = {k: v for k, v in dotenv_values(path).items() if v is not None}
         if environment:
             values.update({k: v for k, v in os.environ.items() if k.startswith("SINERGI_")})
+        if file is None and "SINERGI_RABBITMQ_URL" not in values and "SINERGI_VHOST" not in values:
+            vhost = f"sinergi-{settings_from(values).region_digits}"
+            values["SINERGI_VHOST"] = vhost
+            values["SINERGI_RABBITMQ_URL"] = DEV_BROKER + quote(vhost, safe="")
         return cls(values, Path(file) if file else None)
 
     @classmethod
