@@ -161,9 +161,11 @@ def serve(service: Annotated[str, typer.Argument(help="partners, activities or n
     """Run one service in the foreground (what `up` runs in the background)."""
     if service not in PORTS:
         _fail(ValueError(f"unknown service {service!r}; one of {', '.join(PORTS)}"))
+    import importlib
+
     from shared.serve import serve as run
 
-    run(service)
+    run(service, importlib.import_module(f"services.{service}.main").build)
 
 
 @infra_app.command("up")
