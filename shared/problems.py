@@ -188,16 +188,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
+        return render(unexpected(exc, request.url.path), request)
 
-        if isinstance(exc, (ServerSelectionTimeoutError, AutoReconnect)):
-            log.warning("database unreachable", error=repr(exc))
-            problem: Problem = Unavailable("the database is unreachable; nothing was changed, try again shortly",
-                                           headers={"Retry-After": "5"})
-        else:
-            log.exception("unhandled error", path=request.url.path)
-            problem = Problem(
-                "an unexpected error occurred; it has been logged with this request's id",
-                status=500, slug="internal", title="Internal error",
-            )
-        return render(problem, request)
+
+def unexpected(exc: Exception, path: str) -> Problem:
+    """What a client sees of an exception nothing foresaw: 503 while the store is unreachable (nothing
+    was changed), else a 500 naming no internals; the traceback goes to the log."""
+    from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
+
+    if isinstance(exc, (ServerSelectionTimeoutError, AutoReconnect)):
+        log.warning("database unreachable", error=repr(exc))
+        return Unavailable("the database is unreachable; nothing was changed, try again shortly",
+                           headers={"Retry-After": "5"})
+    log.exception("unhandled error", path=path)
+    return Problem("an unexpected error occurred; it has been logged with this request's id",
+                   status=500, slug="internal", title="Internal error")

@@ -20,7 +20,6 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ulid import ULID
 
@@ -144,13 +143,7 @@ def _problem_for(exc: Exception, scope: Scope) -> problems.Problem:
         return problems.from_service(exc)
     if isinstance(exc, HTTPException):
         return problems.Problem(str(exc.detail), status=exc.status_code, headers=exc.headers)
-    if isinstance(exc, (ServerSelectionTimeoutError, AutoReconnect)):  # as a route's are (shared.problems)
-        log.warning("database unreachable", error=repr(exc))
-        return problems.Unavailable("the database is unreachable; nothing was changed, try again shortly",
-                                    headers={"Retry-After": "5"})
-    log.exception("unhandled error", path=scope["path"])
-    return problems.Problem("an unexpected error occurred; it has been logged with this request's id",
-                            status=500, slug="internal", title="Internal error")
+    return problems.unexpected(exc, scope["path"])
 
 
 async def _send_problem(scope: Scope, send: Send, problem: problems.Problem) -> None:
