@@ -53,9 +53,16 @@ def smtp() -> Iterator[SmtpSink]:
         yield sink
 
 
+# Webhooks go only to public addresses unless the deployment allows others; the test's own
+# receivers listen on loopback, so a service that sends to them allows it (as the dev runner does).
+LOCAL_RECEIVERS = {"SINERGI_NOTIFY_WEBHOOK_ALLOW": "127.0.0.0/8,::1"}
+
+
 @pytest.fixture
-def hooks() -> Iterator[WebhookReceiver]:
-    """A real HTTP receiver of webhooks for the test."""
+def hooks(monkeypatch: Any) -> Iterator[WebhookReceiver]:
+    """A real HTTP receiver of webhooks for the test; the in-process service may send to it."""
+    for key, value in LOCAL_RECEIVERS.items():
+        monkeypatch.setenv(key, value)
     with WebhookReceiver() as receiver:
         yield receiver
 
@@ -148,6 +155,8 @@ class WebhookReceiver:
     fail_first: dict[str, int] = field(default_factory=dict)
     always_fail: set[str] = field(default_factory=set)
     hang_once: set[str] = field(default_factory=set)  # the first request to these paths gets no answer
+    failure_status: int = 503
+    failure_body: bytes = b"ok"  # what a failing answer says
     hits: list[Hook] = field(default_factory=list)
     hung: list[Hook] = field(default_factory=list)
 
@@ -169,10 +178,11 @@ class WebhookReceiver:
                     return
                 hook.status = receiver._answer(self.path)
                 receiver.hits.append(hook)
+                answer = b"ok" if hook.status == 200 else receiver.failure_body
                 self.send_response(hook.status)
-                self.send_header("content-length", "2")
+                self.send_header("content-length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(answer)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -193,7 +203,7 @@ class WebhookReceiver:
             self._calls[path] += 1
             calls = self._calls[path]
         if path in self.always_fail or calls <= self.fail_first.get(path, 0):
-            return 503
+            return self.failure_status
         return 200
 
     def url(self, path: str) -> str:

@@ -12,11 +12,12 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from services.notifications.domain import CONTROL_CHARACTERS, channels_of, normalize_subscription
+from services.notifications.egress import Egress, TargetRefused
 from services.notifications.notifier import DeliveryRunner
 from services.notifications.store import Deliveries, Inboxes, Jobs, Recipients
 from shared.auth import Admin, Operator, Viewer
 from shared.clock import now_ms
-from shared.errors import NotFound, VersionMismatch
+from shared.errors import Invalid, NotFound, VersionMismatch
 from shared.idempotency import resource_id
 from shared.outbox import OUTBOX, PENDING
 from shared.pagination import Cursor, Limit
@@ -42,6 +43,7 @@ DeliveriesDep = Annotated[Deliveries, _wired("deliveries")]
 RunnerDep = Annotated[DeliveryRunner, _wired("runner")]
 JobsDep = Annotated[Jobs, _wired("jobs")]
 SettingsDep = Annotated[Settings, _wired("settings")]
+EgressDep = Annotated[Egress, _wired("egress")]
 
 SAFE_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 Language = Literal["id", "en"]
@@ -125,6 +127,15 @@ async def _recipient(recipient_id: str, recipients: RecipientsDep) -> dict[str, 
 KnownRecipient = Annotated[dict[str, Any], Depends(_recipient)]
 
 
+async def _check_webhook(url: str | None, egress: Egress) -> None:
+    """A webhook goes only to a public address (or one the deployment allows): 422 otherwise."""
+    if url:
+        try:
+            await egress.admit(url)
+        except TargetRefused as exc:
+            raise Invalid({"webhook_url": str(exc)}) from exc
+
+
 def _check_version(recipient: dict[str, Any], request: Request) -> None:
     wanted = expected_version(request)
     if wanted is not None and wanted != recipient["version"]:
@@ -134,9 +145,10 @@ def _check_version(recipient: dict[str, Any], request: Request) -> None:
 
 @router.post("/recipients", status_code=201, tags=["recipients"], summary="Add a staff member or a system")
 async def add_recipient(body: RecipientIn, request: Request, _: Admin, recipients: RecipientsDep,
-                        inboxes: InboxesDep) -> JSONResponse:
+                        inboxes: InboxesDep, egress: EgressDep) -> JSONResponse:
     now = now_ms()
     values = body.model_dump(mode="json")
+    await _check_webhook(values["webhook_url"], egress)
     if values["webhook_url"] and not values["webhook_secret"]:
         values["webhook_secret"] = secrets.token_urlsafe(32)
     if values["webhook_secret"] and not values["webhook_url"]:
@@ -162,9 +174,10 @@ async def read_recipient(_: Admin, doc: KnownRecipient) -> JSONResponse:
 
 @router.patch("/recipients/{recipient_id}", tags=["recipients"], summary="Change a recipient (If-Match honoured)")
 async def change_recipient(recipient_id: str, body: RecipientPatch, request: Request, _: Admin, doc: KnownRecipient,
-                           recipients: RecipientsDep, runner: RunnerDep) -> JSONResponse:
+                           recipients: RecipientsDep, runner: RunnerDep, egress: EgressDep) -> JSONResponse:
     _check_version(doc, request)
     changes = body.model_dump(mode="json", exclude_unset=True)
+    await _check_webhook(changes.get("webhook_url"), egress)
     rotate = changes.pop("rotate_webhook_secret", False)
     new = {**doc, **changes}
     if not new.get("webhook_url"):

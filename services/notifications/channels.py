@@ -1,11 +1,13 @@
 """The ways out: e-mail over SMTP (aiosmtplib) and signed webhooks (httpx).
 
 A send either returns (the server took the message: SMTP 250, HTTP 2xx) or raises
-:class:`DeliveryFailed` with a reason an operator can act on.
+:class:`DeliveryFailed` with a reason an operator can act on (:class:`DeliveryRefused` when
+trying again cannot help: a webhook target that is not a public address, see ``egress.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -18,14 +20,23 @@ import aiosmtplib
 import httpx
 
 from services.notifications.domain import CONTROL_CHARACTERS
+from services.notifications.egress import TargetRefused, TargetUnresolved
 
 SIGNATURE_HEADER = "X-Sinergi-Signature"
 DELIVERY_HEADER = "X-Sinergi-Delivery"
 USER_AGENT = "Sinergi-Notifications/1"
 
 
+ANSWER_READ = 64 * 1024  # of a 2xx answer's body, read (and dropped) so its connection can serve again
+
+
 class DeliveryFailed(Exception):
     """The receiving server did not take the message."""
+
+
+class DeliveryRefused(DeliveryFailed):
+    """The target is not one to send to (a webhook to a private address): trying again would not
+    help until an admin changes it."""
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -120,6 +131,8 @@ class Mailer:
 
 
 class WebhookSender:
+    """Signed POSTs through a client whose transport checks each target (``egress.PinnedTransport``)."""
+
     def __init__(self, client: httpx.AsyncClient, timeout: float) -> None:
         self.client = client
         self.timeout = timeout
@@ -134,10 +147,31 @@ class WebhookSender:
             "X-Sinergi-Attempt": str(attempt),
         }
         try:
-            response = await self.client.post(url, content=body, headers=headers, timeout=self.timeout)
-        except httpx.TimeoutException as exc:
+            # The timeout bounds each step; this bounds the whole exchange (a receiver that trickles).
+            async with asyncio.timeout(2 * self.timeout):
+                async with self.client.stream("POST", url, content=body, headers=headers,
+                                              timeout=self.timeout) as response:
+                    if 200 <= response.status_code < 300:
+                        await _drop(response)
+        except TargetRefused as exc:
+            raise DeliveryRefused(str(exc)) from exc
+        except TargetUnresolved as exc:
+            raise DeliveryFailed(f"could not reach {url}: {exc}") from exc
+        except (httpx.TimeoutException, TimeoutError) as exc:
             raise DeliveryFailed(f"no answer from {url} within {self.timeout:g} s") from exc
         except httpx.HTTPError as exc:
             raise DeliveryFailed(f"could not reach {url}: {exc!r}") from exc
         if not 200 <= response.status_code < 300:
-            raise DeliveryFailed(f"{url} answered HTTP {response.status_code}: {response.text[:200]}")
+            # The status and its standard reason only: what a receiver answers is not read, so an
+            # internal service's answer never reaches last_error, the log or an event.
+            raise DeliveryFailed(f"{url} answered HTTP {response.status_code} "
+                                 f"{httpx.codes.get_reason_phrase(response.status_code)}".rstrip())
+
+
+async def _drop(response: httpx.Response) -> None:
+    """Read a little of a successful answer (then its connection can be used again) and keep none."""
+    read = 0
+    async for chunk in response.aiter_raw():
+        read += len(chunk)
+        if read > ANSWER_READ:
+            return

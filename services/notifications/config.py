@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.notifications.domain import RULES
+from services.notifications.egress import Allowance
 
 
 def _comma_list(value: object) -> object:
@@ -46,6 +47,9 @@ class NotifySettings(BaseSettings):
     retry_max_seconds: float = Field(3600.0, gt=0)
     max_attempts: int = Field(6, ge=1, le=50)
     webhook_timeout_seconds: float = Field(10.0, gt=0)
+    # Webhooks go only to public addresses (docs/security.md); these networks and host names are
+    # allowed all the same: SINERGI_NOTIFY_WEBHOOK_ALLOW=10.20.0.0/16,hooks.kpu.internal. None by default.
+    webhook_allow: Annotated[list[str], NoDecode] = []
     smtp_timeout_seconds: float = Field(30.0, gt=0)
     mail_from: str = "Sinergi KPU <sinergi@localhost>"
     # Deliveries in flight at once in one process, and of those at most this many over SMTP.
@@ -66,7 +70,7 @@ class NotifySettings(BaseSettings):
     clock_offset_seconds: float = 0.0
     clock_file: Path | None = None
 
-    @field_validator("disabled_rules", "reminder_days", "agreement_days", mode="before")
+    @field_validator("disabled_rules", "reminder_days", "agreement_days", "webhook_allow", mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:
         return _comma_list(value)
@@ -77,6 +81,12 @@ class NotifySettings(BaseSettings):
         unknown = [rule for rule in value if rule not in RULES]
         if unknown:
             raise ValueError(f"unknown rules {', '.join(unknown)}; the rules are {', '.join(RULES)}")
+        return value
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _allowance(cls, value: list[str]) -> list[str]:
+        Allowance.parse(value)  # fails fast on an entry that is neither a network nor a host name
         return value
 
     @field_validator("reminder_days", "agreement_days")

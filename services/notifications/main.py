@@ -16,6 +16,7 @@ from services.notifications import api, consumers
 from services.notifications.channels import Mailer, SmtpServer, WebhookSender
 from services.notifications.clock import Clock
 from services.notifications.config import NotifySettings
+from services.notifications.egress import Allowance, Egress, PinnedTransport
 from services.notifications.events import SERVICE
 from services.notifications.handlers import Handlers, ReadModels
 from services.notifications.notifier import DeliveryRunner, Metrics, Notifier
@@ -36,7 +37,11 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
     configure(SERVICE, settings.region, settings.log_level)
     infra = Infrastructure(settings, SERVICE)
     clock = Clock(timedelta(seconds=config.clock_offset_seconds), config.clock_file)
-    http = httpx.AsyncClient(follow_redirects=False, limits=httpx.Limits(max_connections=config.concurrency))
+    egress = Egress(Allowance.parse(config.webhook_allow), timeout=config.webhook_timeout_seconds)
+    # Redirects are not followed (a 3xx is a failed attempt), and no proxy from the environment
+    # stands between the check of a target and the connection to it.
+    http = httpx.AsyncClient(transport=PinnedTransport(egress, httpx.Limits(max_connections=config.concurrency)),
+                             follow_redirects=False, trust_env=False)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,6 +95,7 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
     app.state.inboxes = inboxes
     app.state.deliveries = deliveries
     app.state.jobs = jobs
+    app.state.egress = egress
     app.state.runner = runner
     app.state.scheduler = scheduler
     app.include_router(api.router)

@@ -35,7 +35,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from services.notifications.channels import DeliveryFailed, Email, Mailer, WebhookSender
+from services.notifications.channels import DeliveryFailed, DeliveryRefused, Email, Mailer, WebhookSender
 from services.notifications.clock import Clock
 from services.notifications.config import NotifySettings
 from services.notifications.domain import (
@@ -234,8 +234,11 @@ class DeliveryRunner:
         with bound(doc.get("correlationid"), doc["cause"]["id"], delivery_id=did, channel=doc["channel"]):
             began = time.perf_counter()
             error: str | None = None
+            give_up = False
             try:
                 await self._send(doc, target, attempt)
+            except DeliveryRefused as exc:
+                error, give_up = str(exc), True  # refused again on every attempt, until an admin changes it
             except DeliveryFailed as exc:
                 error = str(exc)
             except Exception as exc:  # a bug or an unexpected library error: still an outcome to record
@@ -243,7 +246,7 @@ class DeliveryRunner:
                 error = f"{exc.__class__.__name__}: {exc}"
             ms = round((time.perf_counter() - began) * 1000, 1)
             async with self.deliveries.lock(did):
-                await self._conclude(doc, attempt, error=error, give_up=False, started=started, ms=ms,
+                await self._conclude(doc, attempt, error=error, give_up=give_up, started=started, ms=ms,
                                      resumed=resumed, target=target)
 
     async def _conclude(self, doc: dict[str, Any], attempt: int, **outcome: Any) -> None:

@@ -14,6 +14,7 @@ from shared.events import EventType
 from tests.conftest import auth
 from tests.notifications_support import (  # noqa: F401 - smtp and hooks are fixtures
     FAST,
+    LOCAL_RECEIVERS,
     activity,
     add_recipient,
     event,
@@ -78,7 +79,7 @@ async def test_a_kill_mid_send_leaves_the_email_for_an_admin_and_sends_the_webho
     a webhook is at least once (sent again with the same delivery id for the receiver to dedupe)."""
     smtp.hold_once.add("rina@kpu-bandung.go.id")
     hooks.hang_once.add("/dashboard")
-    service = processes("notifications", **_env(smtp))
+    service = processes("notifications", **_env(smtp, **LOCAL_RECEIVERS))
     async with httpx.AsyncClient(base_url=service.url) as client:
         rina = await add_recipient(client, name="Rina", email="rina@kpu-bandung.go.id")
         system = await add_recipient(client, name="Dashboard", kind="system", webhook_url=hooks.url("/dashboard"))
@@ -129,7 +130,7 @@ async def test_two_processes_side_by_side_send_each_reminder_exactly_once(proces
 
     set_clock(due - timedelta(hours=1))
     # A lease longer than any attempt on a busy machine: no claim is taken over from a live process.
-    env = _env(smtp, SINERGI_NOTIFY_CLOCK_FILE=str(clock), SINERGI_NOTIFY_LEASE_SECONDS="60")
+    env = _env(smtp, SINERGI_NOTIFY_CLOCK_FILE=str(clock), SINERGI_NOTIFY_LEASE_SECONDS="60", **LOCAL_RECEIVERS)
     first, second = processes("notifications", **env), processes("notifications", **env)
     async with httpx.AsyncClient(base_url=first.url) as client:
         staff = [await add_recipient(client, name=f"Staf {i}", email=f"staf{i}@kpu-bandung.go.id",

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from tests.conftest import auth, running
 from tests.notifications_support import (
+    LOCAL_RECEIVERS,
     SmtpSink,
     WebhookReceiver,
     add_recipient,
@@ -20,7 +21,7 @@ from tests.notifications_support import (
 
 
 async def test_a_partner_an_activity_scheduled_then_cancelled_notify_staff_contacts_and_systems(settings, monkeypatch):
-    fast(monkeypatch)
+    fast(monkeypatch, **LOCAL_RECEIVERS)
     with SmtpSink() as smtp, WebhookReceiver() as hooks:
         settings = settings.model_copy(update={"smtp_url": smtp.url})
         async with (
