@@ -36,7 +36,8 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # IPv4 addresses reached through a NAT64 gateway
-HOST_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*")
+LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
+HOST_NAME = re.compile(rf"(?=.{{1,253}}$){LABEL}(\.{LABEL})*")
 ALLOW_SETTING = "SINERGI_NOTIFY_WEBHOOK_ALLOW"
 
 
@@ -95,7 +96,8 @@ class Allowance:
                 networks.append(ipaddress.ip_network(entry.strip(), strict=False))
             except ValueError:
                 if not HOST_NAME.fullmatch(host_name(entry)):
-                    raise ValueError(f"{entry!r} is neither a network (10.20.0.0/16, 127.0.0.1) nor a host name") from None
+                    raise ValueError(f"{entry!r} is neither a network (10.20.0.0/16, 127.0.0.1) "
+                                     "nor a host name") from None
                 hosts.add(host_name(entry))
         return cls(tuple(networks), frozenset(hosts))
 
@@ -148,8 +150,8 @@ class Egress:
         if not host:
             raise TargetRefused("a webhook URL needs a host")
         literal = _address(host)
-        addresses = [literal] if literal is not None else await self._resolved(host, parsed.port or
-                                                                                (443 if parsed.scheme == "https" else 80))
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        addresses = [literal] if literal is not None else await self._resolved(host, port)
         trusted = literal is None and host_name(host) in self.allow.hosts
         for address in addresses:
             reason = not_public(address)

@@ -287,8 +287,9 @@ async def test_a_name_an_older_version_stored_with_a_line_break_no_longer_stops_
     async with running("notifications", service_settings) as (app, client):
         await soon(lambda: subscribed(app))
         rina = await add_recipient(client, name="Rina", email="rina@kpu-bandung.go.id")
+        # As an older version stored it.
         await mongo[service_settings.database_name("notifications")]["recipients"].update_one(
-            {"_id": rina["id"]}, {"$set": {"name": "Rina\r\nBcc: lurker@evil.example"}})  # as an older version stored it
+            {"_id": rina["id"]}, {"$set": {"name": "Rina\r\nBcc: lurker@evil.example"}})
         await publish(service_settings, event(EventType.PARTNER_REGISTERED, partner("P-1")))
 
         [mail] = await soon(lambda: value(smtp.to("rina@kpu-bandung.go.id")))
