@@ -5,8 +5,8 @@
   letting RabbitMQ drop it.
 - Publishes are persistent, mandatory and confirmed; the channel raises on a returned
   message, so "published" always means "in a queue".
-- Every consumer queue has a ladder of retry queues (``<queue>.retry.<ms>``, each with a TTL
-  that dead-letters back to the queue) and a dead-letter queue ``<queue>.dlq``.
+- Every consumer queue has a ladder of retry queues (``<queue>.retry-<ms>ms``, each with a TTL
+  that dead-letters back to the queue through ``<service>.direct``) and a dead-letter queue ``<queue>.dlq``.
 - A service puts a message into one queue by name (a retry, a dead letter, a replay) through its
   own direct exchange ``<service>.direct``, where each such queue is bound under its own name;
   never through the default exchange, which reaches every queue of the vhost and whose write

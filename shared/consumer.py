@@ -51,13 +51,12 @@ from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
 
-from shared.bus import PUBLISH_TIMEOUT, events_exchange
+from shared.bus import PUBLISH_TIMEOUT, REPLAY_HEADER, events_exchange, service_exchange, undecoded
 from shared.events import AnyEvent
 from shared.locks import KeyedLocks
 from shared.logging import bound, get_logger
 from shared.mongo import busy
 from shared.regions import digits
-from shared.replay import REPLAY_HEADER
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -131,6 +130,11 @@ class EventQueue:
     # The regions whose events this queue applies (``EventQueue.of``: the instance's own); an event
     # claiming another is parked. Empty: any region whose digits match the routing key.
     regions: tuple[str, ...] = ()
+    # The service's own exchange (``shared.bus.service_exchange``): a failed message goes on to a retry
+    # queue or the DLQ through it, and comes back from a retry queue through it; each of the queue's
+    # siblings is bound there under its own name. Not the default exchange: its write permission
+    # reaches every queue of the vhost, so no service's broker user has it.
+    direct: RabbitExchange | None = None
     channel: Channel = field(init=False, repr=False)
     stats: dict[str, int] = field(default_factory=lambda: {"processed": 0, "duplicates": 0, "retried": 0, "dead": 0})
     _locks: KeyedLocks = field(default_factory=KeyedLocks, repr=False)
@@ -148,6 +152,7 @@ class EventQueue:
             retry_delays=list(settings.retry_delays),
             prefetch=settings.prefetch,
             regions=tuple(regions) if regions is not None else (settings.region,),
+            direct=service_exchange(settings, service),
         )
 
     def __post_init__(self) -> None:
@@ -164,28 +169,34 @@ class EventQueue:
 
     def retry_queue_name(self, delay: float) -> str:
         # The TTL is in the name: changing the ladder declares new queues instead of
-        # clashing with the arguments of the old ones.
-        return f"{self.name}.retry.{int(delay * 1000)}ms"
+        # clashing with the arguments of the old ones. ``retry-`` since they dead-letter through the
+        # service's exchange: ``<queue>.retry.<ms>ms`` dead-lettered through the default one.
+        return f"{self.name}.retry-{int(delay * 1000)}ms"
 
     async def declare(self, broker: RabbitBroker) -> None:
         """Declare the queue's siblings and every binding (FastStream declares the first)."""
+        assert self.direct is not None, "EventQueue.of sets the service's exchange"
         exchange = await broker.declare_exchange(self.exchange)
+        direct = await broker.declare_exchange(self.direct)
         main = await broker.declare_queue(RabbitQueue(self.name, durable=True))
         for key in self.binding_keys:
             await main.bind(exchange, routing_key=key)
-        await broker.declare_queue(RabbitQueue(self.dlq_name, durable=True))
+        await main.bind(direct, routing_key=self.name)
+        dlq = await broker.declare_queue(RabbitQueue(self.dlq_name, durable=True))
+        await dlq.bind(direct, routing_key=self.dlq_name)
         for delay in self.retry_delays:
-            await broker.declare_queue(
+            retry = await broker.declare_queue(
                 RabbitQueue(
                     self.retry_queue_name(delay),
                     durable=True,
                     arguments={
                         "x-message-ttl": int(delay * 1000),
-                        "x-dead-letter-exchange": "",
+                        "x-dead-letter-exchange": self.direct.name,
                         "x-dead-letter-routing-key": self.name,
                     },
                 )
             )
+            await retry.bind(direct, routing_key=self.retry_queue_name(delay))
 
     async def open(self, broker: RabbitBroker) -> None:
         """What :meth:`declare` declares, on a connected broker, the queue itself on its own channel.
@@ -329,7 +340,8 @@ class EventQueue:
         try:
             await broker.publish(
                 message.body,
-                queue=queue,
+                exchange=self.direct,
+                routing_key=queue,
                 persist=True,
                 mandatory=True,
                 headers=headers,
@@ -375,15 +387,6 @@ class _OnChannel:
         # RabbitBroker.declare_queue always uses the default channel; its declarer takes one.
         channel = self._channel if queue.name == self._queue else None
         return await self._broker.config.declarer.declare_queue(queue, channel=channel)
-
-
-async def undecoded(message: RabbitMessage) -> bytes:
-    """The decoder of every event subscriber: the body as it came. FastStream's own decodes by
-    content type before the handler runs, and a body it cannot read (not JSON under
-    ``application/json``, not UTF-8 under ``text/plain``) never reached :meth:`EventQueue.deliver`:
-    with manual acks it was neither acked nor parked, and held up the messages behind it. Here
-    :func:`parse` reads the body, and parks what it cannot read."""
-    return message.body
 
 
 def _attempt(headers: dict[str, Any]) -> int:

@@ -19,7 +19,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.bus import EventPublisher, declare_exchanges, make_broker
-from shared.consumer import EventQueue, ProcessedEvents, undecoded
+from shared.consumer import EventQueue, ProcessedEvents
 from shared.idempotency import IdempotencyKeys
 from shared.logging import get_logger
 from shared.mongo import connect, ping
@@ -59,11 +59,6 @@ class Infrastructure:
         self.client: AsyncMongoClient = connect(settings, service)
         self.db: AsyncDatabase = self.client[settings.database_name(service)]
         self.broker: RabbitBroker = make_broker(settings, service)
-        # Every subscriber of this broker gets the body as it came, as RabbitBroker(decoder=...)
-        # would set it: FastStream's own decoder fails on a body it cannot read before the handler
-        # runs, and with manual acks such a message would stall its queue (EventQueue.subscribe
-        # passes it too; this covers a subscriber registered without it).
-        self.broker.config.broker_config.broker_decoder = undecoded
         self.event_log = EventLog(self.db["event_log"], settings.event_log_days)
         self.relay = OutboxRelay(EventPublisher(self.broker, settings), settings.outbox_sweep_seconds, self.event_log)
         self.processed = ProcessedEvents(self.db)

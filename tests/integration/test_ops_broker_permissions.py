@@ -241,9 +241,6 @@ async def test_a_service_user_cannot_put_a_message_into_another_services_queue(r
                     await (await ch.declare_queue(queue, passive=True)).bind(mine, routing_key=queue)
 
 
-@pytest.mark.xfail(condition=topology._needs_default_exchange(topology.topology(topology.documentation_settings())),
-                   strict=True, reason="the consumer still moves failed messages through the default exchange "
-                                       "(shared/consumer.py: issue 11 point 6)")
 async def test_a_service_user_may_not_publish_to_the_default_exchange(region):
     settings, vhost, urls, admin = region
     found = topology.topology(settings)
