@@ -40,7 +40,9 @@ __all__ = ["REPLAY_HEADER", "router"]  # REPLAY_HEADER: its home is shared.bus; 
 class ReplayRequest(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
-    queue: str = Field(min_length=1, max_length=255, description="the subscriber's queue; it must exist")
+    # The characters AMQP allows in a queue name (pamqp refuses any other before it is sent).
+    queue: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.:@#,/+ -]+$",
+                       description="the subscriber's queue; it must exist")
     from_: datetime = Field(alias="from", description="start of the period (RFC 3339 with offset), inclusive")
     to: datetime | None = Field(None, description="end of the period, exclusive; default now")
     binding: str | None = Field(None, max_length=255,
