@@ -61,7 +61,9 @@ async def run(args: argparse.Namespace) -> None:
     env.update({"SINERGI_RABBITMQ_URL": args.rabbitmq_url, "SINERGI_MONGODB_URL": args.mongodb_url,
                 "SINERGI_AUTH_SECRET": secret, "SINERGI_DB_PREFIX": settings.db_prefix,
                 "SINERGI_BUS_PREFIX": settings.bus_prefix, "SINERGI_PORT": str(port), "SINERGI_LOG_LEVEL": "warning",
-                "SINERGI_NOTIFY_CONCURRENCY": str(args.concurrency)})
+                "SINERGI_NOTIFY_CONCURRENCY": str(args.concurrency),
+                # The bench's webhook receiver listens on loopback, which webhooks may not reach by default.
+                "SINERGI_NOTIFY_WEBHOOK_ALLOW": "127.0.0.0/8,::1"})
     log = open(ROOT / ".sinergi-bench-notifications.log", "wb")  # noqa: SIM115
     service = subprocess.Popen([sys.executable, "-m", "services.notifications"], cwd=ROOT, env=env,
                                stdout=log, stderr=log)

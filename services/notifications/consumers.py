@@ -11,9 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from faststream.middlewares import AckPolicy
-from faststream.rabbit.annotations import RabbitMessage
-
 from services.notifications.handlers import Handlers
 from shared.events import AnyEvent
 from shared.runtime import Infrastructure
@@ -39,13 +36,6 @@ def register(infra: Infrastructure, handlers: Handlers) -> None:
         if on is not None:
             await on(event)
 
-    @infra.broker.subscriber(
-        events.queue,
-        events.exchange,
-        channel=events.channel,
-        ack_policy=AckPolicy.MANUAL,
-        title=events.name,
-        description="Partner, activity and target events: the read models, the schedule and the event rules.",
-    )
-    async def on_event(message: RabbitMessage) -> None:
-        await events.deliver(message, handle, infra.broker)
+    events.subscribe(
+        infra.broker, handle,
+        description="Partner, activity and target events: the read models, the schedule and the event rules.")
