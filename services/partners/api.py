@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.partners import spreadsheet
 from services.partners.domain import Partner, Status
-from services.partners.handlers import Registry
+from services.partners.config import ImportSettings
+from services.partners.handlers import SHOWN_ERRORS, Registry
 from services.partners.store import Filters
 from shared.auth import Operator, Viewer
 from shared.errors import Invalid
@@ -157,7 +158,8 @@ class ImportOut(BaseModel):
     created: int
     updated: int
     unchanged: int
-    errors: list[RowError]
+    errors: list[RowError] = Field(description="the first row errors, by row (at most `max_errors`, 100 unless asked)")
+    error_count: int = Field(description="every row error of the file, shown or not")
     ignored_columns: list[str] = Field(description="columns this service does not know; their cells were not read")
 
 
@@ -227,20 +229,37 @@ async def export(
     return Response(content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@router.post("/partners/import", response_model=ImportOut, summary="Upsert partners from a CSV or XLSX file")
+def import_limits(request: Request) -> spreadsheet.Limits:
+    """The bounds of one upload (SINERGI_IMPORT_MAX_ROWS, SINERGI_IMPORT_MAX_UNPACKED_MB), read once per app."""
+    state = request.app.state
+    if not hasattr(state, "import_limits"):
+        state.import_limits = ImportSettings().limits()
+    return state.import_limits
+
+
+@router.post("/partners/import", response_model=ImportOut, summary="Upsert partners from a CSV or XLSX file",
+             description="At most SINERGI_IMPORT_MAX_ROWS rows (20,000 unless set) and, for XLSX, "
+                         "SINERGI_IMPORT_MAX_UNPACKED_MB unpacked (64): over a bound, 413 naming it. "
+                         "`sinergi partners import` sends larger files in chunks.")
 async def import_file(
     who: Operator,
     partners: RegistryDep,
     file: Annotated[UploadFile, File(description="CSV or XLSX, one partner per row")],
+    limits: Annotated[spreadsheet.Limits, Depends(import_limits)],
+    max_errors: Annotated[int, Query(ge=1, le=10_000, description="row errors to answer with, the first by row")]
+    = SHOWN_ERRORS,
 ) -> JSONResponse:
     content = await file.read()
     if not content:
         raise Invalid({"file": "the file is empty"})
     try:
-        sheet = await asyncio.to_thread(spreadsheet.parse, content)
+        # In a worker thread: reading 20,000 rows is seconds of Python, and /healthz must not wait.
+        sheet = await asyncio.to_thread(spreadsheet.parse, content, limits)
+    except spreadsheet.SheetTooLarge:
+        raise  # 413, naming the limit
     except spreadsheet.Unreadable as exc:
         raise Invalid({"file": str(exc)}) from exc
-    report = await partners.import_rows(sheet.rows, file.filename or "upload", who.sub)
+    report = await partners.import_rows(sheet.rows, file.filename or "upload", who.sub, max_errors)
     report.ignored_columns = sheet.ignored_columns
     return JSONResponse(ImportOut.model_validate(report, from_attributes=True).model_dump(mode="json"))
 

@@ -9,6 +9,7 @@ the domain's own included (``NotAllowed``, ``DuplicateAgreement``, ``NameTaken``
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +39,11 @@ from shared.unit_of_work import Repository, UnitOfWork
 
 # New partners of an import are stored this many at a time.
 BATCH = 250
+# An import lets other requests run after this many rows: checking a row's phones and e-mails
+# is about a millisecond of Python, and /healthz waited 25 s behind a large file (issue 11).
+ROWS_BETWEEN_TURNS = 50
+# Row errors an import answers with (the first ones, by row); all of them are counted.
+SHOWN_ERRORS = 100
 
 
 class Partners(Repository[Partner], Protocol):
@@ -63,14 +69,27 @@ def new_ids() -> Iterator[str]:
 
 @dataclass
 class ImportReport:
+    """What an import did. ``errors`` holds the first ``shown`` row errors by row (a file of
+    a million bad rows answered with 20 MB of them, issue 11); ``error_count`` counts them all."""
+
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
+    error_count: int = 0
     ignored_columns: list[str] = field(default_factory=list)
+    shown: int = SHOWN_ERRORS
 
     def fail(self, row: Row, name: str, message: str) -> None:
+        self.error_count += 1
         self.errors.append({"row": row.number, "field": row.label(name), "message": message})
+        if len(self.errors) > 2 * self.shown:
+            self.keep_first()
+
+    def keep_first(self) -> None:
+        # A stable sort: errors of one row keep the order they were found in.
+        self.errors.sort(key=lambda error: error["row"])
+        del self.errors[self.shown:]
 
 
 class RowRefused(Exception):
@@ -162,20 +181,25 @@ class Registry:
 
     # --- importing -------------------------------------------------------------------------
 
-    async def import_rows(self, rows: list[Row], source: str, by: str | None) -> ImportReport:
+    async def import_rows(self, rows: list[Row], source: str, by: str | None,
+                          shown_errors: int = SHOWN_ERRORS) -> ImportReport:
         """Upsert each row by (region, name). A bad row is reported and skipped; the others go in.
 
         A row that would change nothing writes nothing, so importing the same file twice
         leaves every version and the event stream as they were.
         """
-        report = ImportReport()
-        plans = self._plan(rows, report)
+        report = ImportReport(shown=shown_errors)
+        # Checking the rows is pure Python, a millisecond a row: in a worker thread, so the
+        # service answers other requests meanwhile.
+        plans = await asyncio.to_thread(self._plan, rows, report)
         holders = await self.store.holders([plan.key for plan in plans])
         current = await self.store.get_many(sorted(set(holders.values())))
         ids = self.ids()
         fresh: list[tuple[_Plan, Partner]] = []
         created: list[str] = []
-        for plan in plans:
+        for index, plan in enumerate(plans, start=1):
+            if index % ROWS_BETWEEN_TURNS == 0:
+                await asyncio.sleep(0)
             existing = current.get(holders.get(plan.key, ""))
             why = plan.reason or f"imported from {source}, row {plan.row.number}"
             try:
@@ -200,7 +224,7 @@ class Registry:
                 report.fail(plan.row, "name", exc.detail)
         created += await self._add_batch(fresh, report)
         self.store.announce(created)
-        report.errors.sort(key=lambda error: error["row"])
+        report.keep_first()
         return report
 
     async def _add_batch(self, fresh: list[tuple[_Plan, Partner]], report: ImportReport) -> list[str]:

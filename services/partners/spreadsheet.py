@@ -16,12 +16,19 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
 from services.partners.domain import Partner, Status, fold
+from services.partners.sheetfile import (HEADER_WITHIN, Limits, Record, SheetTooLarge, Unreadable, blank,
+                                         neutralised, protected, records)
 from shared.vocabulary import ChannelKind, DocType, PartnerType, Segment
+
+__all__ = ["Limits", "SheetTooLarge", "Unreadable", "parse", "read_table", "table_csv", "to_csv", "to_xlsx"]
 
 # Canonical name → header aliases (normalised: lower case, words joined by "_").
 COLUMNS: dict[str, list[str]] = {
@@ -94,10 +101,6 @@ LIST_SPLIT = re.compile(r"[,;\n]")
 DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 
 
-class Unreadable(Exception):
-    """The file as a whole cannot be read (not a sheet, no name column...)."""
-
-
 @dataclass
 class Row:
     """One data row: its number in the file, the values found, and where each came from."""
@@ -137,67 +140,51 @@ def normalise(text: Any) -> str:
     return re.sub(r"[^0-9a-z]+", "_", fold(str(text or ""))).strip("_")
 
 
-def read_table(content: bytes) -> Table:
-    """Cells of the first sheet of an XLSX, or of a CSV (UTF-8 or Windows-1252; , ; or tab)."""
-    if content.startswith(b"PK\x03\x04"):
-        records = _xlsx_records(content)
-    elif content.startswith(b"\xd0\xcf\x11\xe0"):
-        raise Unreadable("this is an old .xls workbook; save it as .xlsx or .csv and upload again")
-    else:
-        records = _csv_records(content)
-    for position, (number, cells) in enumerate(records[:20]):
-        if {normalise(cell) for cell in cells} & set(COLUMNS["name"]):
-            rows = [(n, c) for n, c in records[position + 1:] if not all(_blank(x) for x in c)]
-            return Table(number, cells, rows)
-    raise Unreadable("no header row with a 'nama' (or 'name') column in the first 20 rows")
+def read_table(content: bytes, limits: Limits = Limits()) -> Table:
+    """Cells of the first sheet of an XLSX, or of a CSV (UTF-8 or Windows-1252; , ; or tab).
+
+    Rows are streamed and counted as they come, so a file over ``limits`` is refused having
+    read at most the rows it may hold (a 1,000,000-row CSV took 25 s and 3.8 GB, issue 11).
+    Without limits (the CLI reading the operator's own file) any number of rows is read.
+    """
+    rows = records(content, limits, _partner_sheet)
+    with closing(rows):
+        for row in rows:
+            if row.number > HEADER_WITHIN:
+                break
+            if {normalise(cell) for cell in row.cells} & set(COLUMNS["name"]):
+                header = row.cells + [None] * (row.width - len(row.cells))
+                return Table(row.number, header, _data_rows(rows, limits))
+    raise Unreadable(f"no header row with a 'nama' (or 'name') column in the first {HEADER_WITHIN} rows")
 
 
-def _blank(cell: Any) -> bool:
-    return cell is None or (isinstance(cell, str) and not cell.strip())
+def _partner_sheet(names: list[str]) -> str:
+    """The sheet of a workbook an import reads: one named Mitra (or Partners), else the first."""
+    by_name = {normalise(name): name for name in names}
+    return by_name.get("mitra") or by_name.get("partners") or names[0]
 
 
-def _xlsx_records(content: bytes) -> list[tuple[int, list[Any]]]:
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise Unreadable(f"the XLSX file cannot be opened: {exc}") from exc
-    try:
-        names = {normalise(n): n for n in book.sheetnames}
-        sheet = book[names.get("mitra") or names.get("partners") or book.sheetnames[0]]
-        return [(n, list(cells)) for n, cells in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1)]
-    finally:
-        book.close()
+def _data_rows(records: Iterator[Record], limits: Limits) -> list[tuple[int, list[Any]]]:
+    rows = []
+    for row in records:
+        if not row.cells:
+            continue
+        if limits.rows is not None and len(rows) >= limits.rows:
+            raise limits.too_many_rows(f"the file has more than {limits.rows:,} rows below its header")
+        rows.append((row.number, row.cells))
+    return rows
 
 
-def _csv_records(content: bytes) -> list[tuple[int, list[Any]]]:
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = content.decode("cp1252", errors="replace")
-    # The separator of the header line: the one a line of the first twenty uses most (a title
-    # row above the header may have none). Offices with an Indonesian Excel save with ";".
-    lines = text.splitlines()[:20]
-    delimiter = max((",", ";", "\t"), key=lambda d: max((line.count(d) for line in lines), default=0))
-    try:
-        # newline="": the csv module's own handling of line ends, quoted ones included.
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        return [(n, list(cells)) for n, cells in enumerate(reader, start=1)]
-    except csv.Error as exc:
-        raise Unreadable(f"the CSV file cannot be read: {exc}") from exc
-
-
-def parse(content: bytes) -> Sheet:
+def parse(content: bytes, limits: Limits = Limits()) -> Sheet:
     """Read a whole upload into rows of values for the registry."""
-    table = read_table(content)
+    table = read_table(content, limits)
     columns, ignored, row_column = _map_header(table.header)
     rows = []
     for number, cells in table.rows:
         if row_column is not None and row_column < len(cells) and str(cells[row_column] or "").strip().isdigit():
             number = int(str(cells[row_column]).strip())
         row = _row(number, cells, columns)
-        extra = [c for c in cells[len(table.header):] if not _blank(c)]
+        extra = [c for c in cells[len(table.header):] if not blank(c)]
         if extra:
             row.errors.append(("row", f"has {len(table.header) + len(extra)} cells but the header names "
                                       f"{len(table.header)} columns; a comma inside a cell needs quotes"))
@@ -219,7 +206,7 @@ def _map_header(header: list[Any]) -> tuple[list[_Column], list[str], int | None
     row_column = None
     top = {alias: key for key, aliases in COLUMNS.items() for alias in aliases}
     for index, cell in enumerate(header):
-        if _blank(cell):
+        if blank(cell):
             continue
         label, name = str(cell).strip(), normalise(cell)
         if name in ROW_COLUMN and row_column is None:
@@ -265,7 +252,7 @@ def _row(number: int, cells: list[Any], columns: list[_Column]) -> Row:
     for group, numbered in items.items():
         row.values[group] = []
         for n in sorted(numbered):
-            if all(_blank(v) for v in numbered[n].values()):
+            if all(blank(v) for v in numbered[n].values()):
                 continue
             at = f"{group}[{len(row.values[group])}]"
             for part, header in item_labels[group][n].items():
@@ -277,7 +264,7 @@ def _row(number: int, cells: list[Any], columns: list[_Column]) -> Row:
 
 def _cell(kind: str, value: Any, at: str, row: Row) -> Any:
     """One cell as the domain expects it; a cell that cannot be read becomes a row error."""
-    if _blank(value):
+    if blank(value):
         return [] if kind in ("categories", "segments") else None
     if kind in ("categories", "segments"):
         parts = [p.strip() for p in LIST_SPLIT.split(str(value)) if p.strip()]
@@ -368,7 +355,7 @@ def to_csv(partners: list[Partner], lang: str = "id") -> bytes:
     writer = csv.writer(buffer)
     writer.writerow([h for _, h in columns])
     for partner in partners:
-        writer.writerow([_as_text(c) for c in cells(partner, columns)])
+        writer.writerow([neutralised(_as_text(c)) for c in cells(partner, columns)])
     # With a BOM, Excel opens UTF-8 text as UTF-8.
     return buffer.getvalue().encode("utf-8-sig")
 
@@ -381,13 +368,13 @@ def to_xlsx(partners: list[Partner], lang: str = "id", region: str = "") -> byte
     book = Workbook()
     sheet = book.active
     sheet.title = "Mitra" if lang == "id" else "Partners"
-    sheet.append([h for _, h in columns])
+    _write_row(sheet, 1, [h for _, h in columns])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     sheet.freeze_panes = "B2"
     rows = [cells(partner, columns) for partner in partners]
-    for row in rows:
-        sheet.append(row)
+    for number, row in enumerate(rows, start=2):
+        _write_row(sheet, number, row)
     for index, (key, title) in enumerate(columns):
         longest = max([len(title)] + [len(str(row[index] or "")) for row in rows[:200]])
         letter = sheet.cell(1, index + 1).column_letter
@@ -399,9 +386,9 @@ def to_xlsx(partners: list[Partner], lang: str = "id", region: str = "") -> byte
                 # Text keeps +62 and leading zeros; dates show as dates.
                 cell.number_format = "@" if text else "yyyy-mm-dd"
     guide = book.create_sheet("Petunjuk" if lang == "id" else "Guide")
-    guide.append(["kolom" if lang == "id" else "column", "nilai yang diterima" if lang == "id" else "accepted values"])
-    for title, values in _guide(lang, region):
-        guide.append([title, values])
+    _write_row(guide, 1, ["kolom" if lang == "id" else "column", "nilai yang diterima" if lang == "id" else "accepted values"])
+    for number, (title, values) in enumerate(_guide(lang, region), start=2):
+        _write_row(guide, number, [title, values])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
@@ -427,10 +414,23 @@ def table_csv(header: list[Any], rows: list[tuple[int, list[Any]]]) -> bytes:
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([ROW_COLUMN[0], *(_as_text(h) for h in header)])
+    writer.writerow([ROW_COLUMN[0], *(neutralised(_as_text(h)) for h in header)])
     for number, values in rows:
-        writer.writerow([number, *(_as_text(v) for v in values)])
+        writer.writerow([number, *(neutralised(_as_text(v)) for v in values)])
     return buffer.getvalue().encode("utf-8")
+
+
+def _write_row(sheet: Any, number: int, values: list[Any]) -> None:
+    """One row of an XLSX export: text is always a text cell, never a formula (openpyxl makes
+    any string starting with "=" one, and "#N/A" an error), whatever a partner's name says."""
+    for column, value in enumerate(values, start=1):
+        if value is None:
+            continue
+        if isinstance(value, str):
+            cell = sheet.cell(row=number, column=column, value=ILLEGAL_CHARACTERS_RE.sub("", protected(value)))
+            cell.data_type = "s"
+        else:
+            sheet.cell(row=number, column=column, value=value)
 
 
 def _as_text(value: Any) -> str:
