@@ -5,6 +5,11 @@ and per format, the gaps) and one row per activity (``Kegiatan``). CSV: the acti
 alone. The summary adds up the same stored coverage facts that ``GET /stats/coverage`` adds
 up in the database (read along with the rows, in the same scan), so the two agree for the
 same election and period.
+
+Titles, names and notes are what users typed, so no cell is ever a formula: XLSX text cells
+are written as text (openpyxl makes any string starting with "=" a formula), and a CSV cell
+starting with a formula character gets a leading apostrophe (docs/security.md, "Uploads and
+exports"; issue 11).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -43,6 +49,8 @@ TOTAL_LABELS = {
 }
 BOLD = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+# What makes a CSV cell a formula in a spreadsheet program (OWASP's list).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -106,7 +114,7 @@ def to_csv(table: list[list[Any]]) -> bytes:
     writer = csv.writer(buffer)
     writer.writerow([name for name, _ in COLUMNS])
     for row in table:
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(["" if v is None else neutralised(v) if isinstance(v, str) else v for v in row])
     # With a BOM, spreadsheet programs open the UTF-8 text as UTF-8.
     return buffer.getvalue().encode("utf-8-sig")
 
@@ -116,6 +124,9 @@ def to_xlsx(context: ReportContext, table: list[list[Any]], cube: coverage.Cube)
     summary = book.active
     summary.title = "Ringkasan"
     _summary(summary, context, cube)
+    for cells in summary.iter_rows():  # a few dozen rows; the region's and election's names are among them
+        for cell in cells:
+            _text_if_text(cell)
     sheet = book.create_sheet("Kegiatan")
     sheet.append([name for name, _ in COLUMNS])
     for cell in sheet[1]:
@@ -123,13 +134,31 @@ def to_xlsx(context: ReportContext, table: list[list[Any]], cube: coverage.Cube)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for i, (_, width) in enumerate(COLUMNS, start=1):
         sheet.column_dimensions[get_column_letter(i)].width = width
-    for row in table:
-        sheet.append(row)
+    for number, row in enumerate(table, start=2):
+        for column, value in enumerate(row, start=1):
+            if value is not None:
+                _text_if_text(sheet.cell(row=number, column=column, value=_writable(value)))
     sheet.freeze_panes = "E2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(table) + 1}"
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def neutralised(text: str) -> str:
+    """A CSV cell no spreadsheet program runs as a formula: a leading apostrophe, the usual neutraliser."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def _writable(value: Any) -> Any:
+    # XML cannot carry most control characters; openpyxl refuses them (the answer was a 500).
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
+def _text_if_text(cell: Any) -> None:
+    """A text cell stays text: openpyxl makes a string starting with "=" a formula and "#N/A" an error."""
+    if isinstance(cell.value, str):
+        cell.data_type = "s"
 
 
 def _summary(sheet: Any, context: ReportContext, cube: coverage.Cube) -> None:
