@@ -138,11 +138,22 @@ class ActivitySnapshot(_Snapshot):
     outcome: dict[str, Any] | None = None
 
 
+class DistrictTarget(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    district: str = Field(description="the kecamatan's Kemendagri code, e.g. 32.73.02")
+    activities: int = Field(ge=0, description="held activities wanted there")
+
+
 class TargetsSnapshot(_Snapshot):
     election: str
     region: str
     voting_day: str | None = None
     segment_targets: dict[str, int] = {}
+    # A list, not a map keyed by code: a key with a dot can be neither stored (MongoDB) nor taken
+    # by a consumer (shared.consumer.parse parks it), and a map here dead-lettered every targets event.
+    district_targets: list[DistrictTarget] = Field(
+        [], description="held activities wanted per kecamatan, one entry per kecamatan")
 
 
 class NotificationCause(BaseModel):

@@ -44,7 +44,11 @@ def activity_event(activity: Activity, event: object) -> AnyEvent:
 
 
 def targets_event(targets: Targets, event: TargetsSet) -> AnyEvent:
-    data = TargetsSnapshot.model_validate({**targets_snapshot(targets), "changed_fields": list(event.changed_fields)})
+    data = TargetsSnapshot.model_validate({
+        **targets_snapshot(targets),
+        "district_targets": [{"district": d, "activities": n} for d, n in targets.district_targets.items()],
+        "changed_fields": list(event.changed_fields),
+    })
     return make_event(EventType.TARGETS_SET, region=targets.region, service=SERVICE, subject=targets.id,
                       version=targets.version, data=jsonable(data.model_dump()))
 
