@@ -22,13 +22,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from services.activities import coverage
 from services.activities.domain import Activity, Status, Targets
 from services.activities.elections import Election
+from shared.cells import keep_text, neutralised, writable
 from shared.vocabulary import label
 
 COLUMNS = [
@@ -49,8 +49,6 @@ TOTAL_LABELS = {
 }
 BOLD = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-# What makes a CSV cell a formula in a spreadsheet program (OWASP's list).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -126,7 +124,7 @@ def to_xlsx(context: ReportContext, table: list[list[Any]], cube: coverage.Cube)
     _summary(summary, context, cube)
     for cells in summary.iter_rows():  # a few dozen rows; the region's and election's names are among them
         for cell in cells:
-            _text_if_text(cell)
+            keep_text(cell)
     sheet = book.create_sheet("Kegiatan")
     sheet.append([name for name, _ in COLUMNS])
     for cell in sheet[1]:
@@ -137,28 +135,12 @@ def to_xlsx(context: ReportContext, table: list[list[Any]], cube: coverage.Cube)
     for number, row in enumerate(table, start=2):
         for column, value in enumerate(row, start=1):
             if value is not None:
-                _text_if_text(sheet.cell(row=number, column=column, value=_writable(value)))
+                keep_text(sheet.cell(row=number, column=column, value=writable(value)))
     sheet.freeze_panes = "E2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(table) + 1}"
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
-
-
-def neutralised(text: str) -> str:
-    """A CSV cell no spreadsheet program runs as a formula: a leading apostrophe, the usual neutraliser."""
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
-def _writable(value: Any) -> Any:
-    # XML cannot carry most control characters; openpyxl refuses them (the answer was a 500).
-    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
-
-
-def _text_if_text(cell: Any) -> None:
-    """A text cell stays text: openpyxl makes a string starting with "=" a formula and "#N/A" an error."""
-    if isinstance(cell.value, str):
-        cell.data_type = "s"
 
 
 def _summary(sheet: Any, context: ReportContext, cube: coverage.Cube) -> None:

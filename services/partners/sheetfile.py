@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from shared.cells import unescaped
 from shared.errors import TooLarge
 
 # The header is looked for in this many first rows (a title and a blank line may sit above it).
@@ -42,7 +43,6 @@ END_OF_DIRECTORY = b"PK\x05\x06"
 # A text cell starting with one of these is a formula (or starts one) for a spreadsheet program
 # opening the CSV: it is written after an apostrophe, the usual neutraliser, and read back
 # without it (a phone +62…, a name =HYPERLINK(…) survive the round trip).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class Unreadable(Exception):
@@ -242,23 +242,3 @@ def _unpacks_to_more(limits: Limits) -> SheetTooLarge:
     return SheetTooLarge(f"the XLSX file unpacks to more than {megabytes:,} MB; split it, or save it as CSV "
                          "(the bound is SINERGI_IMPORT_MAX_UNPACKED_MB)", limit="unpacked_bytes",
                          maximum=limits.unpacked_bytes, setting="SINERGI_IMPORT_MAX_UNPACKED_MB")
-
-
-# --- formulas --------------------------------------------------------------------------------
-
-
-def neutralised(text: str) -> str:
-    """A CSV cell no spreadsheet program runs as a formula, read back by :func:`unescaped`."""
-    return "'" + text if text.startswith(FORMULA_START) else protected(text)
-
-
-def protected(text: str) -> str:
-    """Text :func:`unescaped` gives back as it is: one that starts like an escape (``'=…``, ``''…``) gets one more."""
-    return "'" + text if unescaped(text) != text else text
-
-
-def unescaped(cell: Any) -> Any:
-    """A cell without the apostrophe an export puts before a formula character or another apostrophe."""
-    if isinstance(cell, str) and len(cell) > 1 and cell[0] == "'" and cell[1] in (*FORMULA_START, "'"):
-        return cell[1:]
-    return cell

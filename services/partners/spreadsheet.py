@@ -21,11 +21,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
 from services.partners.domain import Partner, Status, fold
-from services.partners.sheetfile import (HEADER_WITHIN, Limits, Record, SheetTooLarge, Unreadable, blank,
-                                         neutralised, protected, records)
+from services.partners.sheetfile import HEADER_WITHIN, Limits, Record, SheetTooLarge, Unreadable, blank, records
+from shared.cells import keep_text, neutralised, protected, writable
 from shared.vocabulary import ChannelKind, DocType, PartnerType, Segment
 
 __all__ = ["Limits", "SheetTooLarge", "Unreadable", "parse", "read_table", "table_csv", "to_csv", "to_xlsx"]
@@ -426,11 +424,8 @@ def _write_row(sheet: Any, number: int, values: list[Any]) -> None:
     for column, value in enumerate(values, start=1):
         if value is None:
             continue
-        if isinstance(value, str):
-            cell = sheet.cell(row=number, column=column, value=ILLEGAL_CHARACTERS_RE.sub("", protected(value)))
-            cell.data_type = "s"
-        else:
-            sheet.cell(row=number, column=column, value=value)
+        keep_text(sheet.cell(row=number, column=column,
+                             value=writable(protected(value)) if isinstance(value, str) else value))
 
 
 def _as_text(value: Any) -> str:

@@ -15,6 +15,7 @@ from openpyxl import Workbook, load_workbook
 
 from services.partners import domain, sheetfile, spreadsheet
 from services.partners.domain import Partner
+from shared import cells
 
 NOW = datetime(2024, 10, 17, 3, 0, tzinfo=UTC)
 
@@ -166,16 +167,16 @@ def hostile_partner() -> Partner:
 @pytest.mark.parametrize("text", [HOSTILE_NAME, "+6281222334455", "-", "-1+2", "@SUM(A1)", "\tx", "\rx", "'=x", "''x",
                                   "'x", "'", "''", "x", "", "Komunitas = Warga"])
 def test_a_neutralised_cell_reads_back_as_it_was(text):
-    assert sheetfile.unescaped(sheetfile.neutralised(text)) == text
-    assert sheetfile.unescaped(sheetfile.protected(text)) == text
-    assert not sheetfile.neutralised(text).startswith(sheetfile.FORMULA_START)
+    assert cells.unescaped(cells.neutralised(text)) == text
+    assert cells.unescaped(cells.protected(text)) == text
+    assert not cells.neutralised(text).startswith(cells.FORMULA_START)
 
 
 def test_a_csv_export_starts_no_cell_with_a_formula_character_and_reads_back_unchanged():
     partner = hostile_partner()
     content = spreadsheet.to_csv([partner])
     [_, row] = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
-    assert not [cell for cell in row if cell.startswith(sheetfile.FORMULA_START)]
+    assert not [cell for cell in row if cell.startswith(cells.FORMULA_START)]
     assert "'" + HOSTILE_NAME in row and "'+6281222334455" in row and "'-Asep" in row and "''=sudah diapit petik" in row
     [read] = spreadsheet.parse(content).rows
     assert read.errors == []
