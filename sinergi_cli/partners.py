@@ -30,6 +30,7 @@ console = Console(stderr=True)
 
 SHOWN_ERRORS = 30
 ATTEMPTS = 3
+MAX_ERRORS = 10_000  # the most POST /partners/import answers with; a chunk is at most 2,000 rows
 
 Url = Annotated[str, typer.Option(help="the partners service", envvar="SINERGI_PARTNERS_URL")]
 Token = Annotated[str | None, typer.Option(
@@ -97,8 +98,9 @@ def import_file(
 def _send(client: httpx.Client, name: str, content: bytes, key: str) -> dict[str, Any]:
     for attempt in range(1, ATTEMPTS + 1):
         try:
+            # Every row error of the chunk, not the service's default first 100: the operator fixes them all.
             response = client.post("/partners/import", files={"file": (name, content, "text/csv")},
-                                   headers={"Idempotency-Key": key})
+                                   params={"max_errors": MAX_ERRORS}, headers={"Idempotency-Key": key})
         except httpx.TransportError as exc:
             if attempt == ATTEMPTS:
                 _fail(f"cannot reach the partners service at {client.base_url} ({exc.__class__.__name__}); "

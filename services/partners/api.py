@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.partners import spreadsheet
 from services.partners.domain import Partner, Status
-from services.partners.config import ImportSettings
 from services.partners.handlers import SHOWN_ERRORS, Registry
 from services.partners.store import Filters
 from shared.auth import Operator, Viewer
@@ -230,11 +229,8 @@ async def export(
 
 
 def import_limits(request: Request) -> spreadsheet.Limits:
-    """The bounds of one upload (SINERGI_IMPORT_MAX_ROWS, SINERGI_IMPORT_MAX_UNPACKED_MB), read once per app."""
-    state = request.app.state
-    if not hasattr(state, "import_limits"):
-        state.import_limits = ImportSettings().limits()
-    return state.import_limits
+    """The bounds of one upload (SINERGI_IMPORT_MAX_ROWS, SINERGI_IMPORT_MAX_UNPACKED_MB), read by main.py."""
+    return request.app.state.import_limits
 
 
 @router.post("/partners/import", response_model=ImportOut, summary="Upsert partners from a CSV or XLSX file",

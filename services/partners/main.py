@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.partners import api
+from services.partners.config import ImportSettings
 from services.partners.events import SERVICE
 from services.partners.handlers import Registry
 from services.partners.store import PartnerStore
@@ -37,5 +38,7 @@ def build(settings: Settings | None = None) -> FastAPI:
     app.state.idempotency = infra.idempotency
     app.state.readiness = {"database": infra.database_ready, "broker": infra.broker_ready}
     app.state.registry_service = Registry(store, settings.region)
+    # Read at start, so a bad SINERGI_IMPORT_* value stops the service at once, not at the first import.
+    app.state.import_limits = ImportSettings().limits()
     app.include_router(api.router)
     return app

@@ -67,3 +67,16 @@ async def test_the_cli_imports_a_sheet_in_chunks_naming_bad_rows_of_the_file_and
 
 async def _at_least(events: list, n: int) -> bool:
     return len(events) >= n
+
+
+async def test_every_refused_row_of_a_big_chunk_is_named_by_the_cli(processes, tmp_path):
+    # The service answers a chunk with its first 100 row errors unless asked for more; the CLI asks,
+    # so an operator's error file lists every row to fix.
+    partners = processes("partners")
+    source = tmp_path / "mitra.xlsx"
+    sheet(source, 150, {n + 3: "12345" for n in range(1, 131)})
+    result = sinergi("import", "--batch", "150", "--errors-file", str(tmp_path / "errors.csv"), str(source),
+                     url=partners.url)
+    assert result.returncode == 1, result.stderr
+    assert "20 created, 0 updated, 0 unchanged, 130 row(s) refused" in result.stderr
+    assert len((tmp_path / "errors.csv").read_text(encoding="utf-8-sig").splitlines()[1:]) == 130
