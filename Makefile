@@ -8,7 +8,7 @@ UV := $(PYTHON) -m uv
 SINERGI := .venv/bin/sinergi
 PYTEST_ARGS ?=
 
-.PHONY: help up down status test venv store lint
+.PHONY: help up down status test venv
 
 help:
 	@echo "make up      install, start RabbitMQ, the store and the three services, load the demo region"
