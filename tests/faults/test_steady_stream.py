@@ -1,5 +1,8 @@
 """A steady stream of writes through the HTTP APIs while the servers under it fail, one after another.
 
+(Over 400 lines: one stream of faults is set up once per module, minutes of it, and every check
+reads the same ledger; split, each module would run the stream again.)
+
 Once per module (``stream``): the three services as processes on the session's private
 servers (``conftest.py``, never the shared ones), a staff recipient with an e-mail address,
 two anchor partners whose contacts are invited to activities, and four clients writing

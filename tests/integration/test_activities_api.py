@@ -1,4 +1,7 @@
-"""The activities API on the real store and broker: life cycle, rules, events, targets."""
+"""The activities API on the real store and broker: life cycle, rules, events, targets.
+
+(Over 400 lines: one test per rule of the contract's activities section, CONTRACT §4, read in its order.)
+"""
 
 from __future__ import annotations
 
