@@ -220,8 +220,10 @@ class Registry:
             except Invalid as exc:
                 for error in exc.errors:
                     report.fail(plan.row, error["field"], error["message"])
-            except (Conflict, NotFound) as exc:
+            except NameTaken as exc:
                 report.fail(plan.row, "name", exc.detail)
+            except (Conflict, NotFound) as exc:  # the partner changed or went meanwhile: the whole row
+                report.fail(plan.row, "row", exc.detail)
         created += await self._add_batch(fresh, report)
         self.store.announce(created)
         report.keep_first()
