@@ -68,6 +68,8 @@ class UnitOfWork(Generic[A]):
     repository: Repository[A]
     # The aggregate's name in messages: "partner", "activity", "targets".
     kind: str
+    # Said after the id when it is not found, e.g. " in region 32.73" (the reads say so too).
+    where: str = ""
     attempts: int = 5
 
     async def add(self, aggregate: A) -> bool:
@@ -101,7 +103,7 @@ class UnitOfWork(Generic[A]):
     async def _load(self, aggregate_id: str) -> Loaded[A]:
         loaded = await self.repository.load(aggregate_id)
         if loaded is None:
-            raise NotFound(f"no {self.kind} with id {aggregate_id}")
+            raise NotFound(f"no {self.kind} with id {aggregate_id}{self.where}")
         return loaded
 
     def _check(self, aggregate_id: str, expected: int | None, current: int) -> None:

@@ -121,7 +121,7 @@ class Registry:
     unit: UnitOfWork[Partner] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.unit = UnitOfWork(self.store, kind="partner")
+        self.unit = UnitOfWork(self.store, kind="partner", where=f" in region {self.region}")
 
     # --- reading ---------------------------------------------------------------------------
 
