@@ -94,6 +94,15 @@ def test_every_bad_field_is_named():
     assert "partai" in problems["type"] and "kim" in problems["type"]
 
 
+def test_a_control_character_in_a_name_or_notes_is_named_and_line_breaks_in_notes_stay():
+    # A name copied with a stray \x01 could not even be exported to XLSX; line breaks in notes are fine.
+    problems = errors_of(lambda: domain.details({"name": "KIM\x01 Sekarbela", "type": "kim",
+                                                  "notes": "rapat\x07", "contacts": [{"name": "Bu\x1bSari"}]}, REGION))
+    assert set(problems) == {"name", "notes", "contacts[0].name"}
+    assert "control character" in problems["name"]
+    assert fields(notes="Rapat 1:\n- MoU\tditandatangani")["notes"] == "Rapat 1:\n- MoU\tditandatangani"
+
+
 def test_name_and_type_are_required_to_register_but_not_to_revise():
     assert set(errors_of(lambda: domain.details({}, REGION))) == {"name", "type"}
     assert domain.details({"notes": "baru"}, REGION, partial=True) == {"notes": "baru"}

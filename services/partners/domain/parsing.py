@@ -42,6 +42,10 @@ LOOKS_LIKE_CODE = re.compile(r"^[\d.\s]+$")
 # Spreadsheets separate list items with these, so a category cannot hold them.
 SEPARATORS = re.compile(r"[,;\n]")
 NOT_UNICODE = "holds a character that is not valid Unicode (a lone surrogate); send UTF-8 text"
+# Control characters other than white space: no spreadsheet, e-mail or page can show them (an XLSX
+# export could not even carry them), and a name with one is a typing or copying accident.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+HAS_CONTROL = "holds a control character (e.g. \\x01); remove it"
 
 
 class _Errors:
@@ -80,6 +84,9 @@ def _text(value: Any, name: str, errors: _Errors, *, required: bool = False, lim
         errors.add(name, "must be text")
         return None
     if not _unicode(value, name, errors):
+        return None
+    if CONTROL.search(str(value)):
+        errors.add(name, HAS_CONTROL)
         return None
     text = _squash(value)
     if len(text) > limit:
@@ -199,6 +206,9 @@ def _notes(value: Any, errors: _Errors) -> str | None:
         errors.add("notes", "must be text")
         return None
     if not _unicode(value, "notes", errors):
+        return None
+    if CONTROL.search(value):
+        errors.add("notes", HAS_CONTROL)
         return None
     # Notes keep their line breaks; only the ends are trimmed.
     text = value.strip()
