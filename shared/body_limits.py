@@ -15,9 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from shared import problems
+from shared.asgi import HttpMiddleware
 from shared.settings import Settings
 
 BODY_LIMIT = 1 << 20  # 1 MiB for JSON bodies
@@ -46,7 +47,7 @@ CLOSE = {"Connection": "close"}
 ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
-class BodyLimit:
+class BodyLimit(HttpMiddleware):
     """Bounds what a request body may be, before anything reads it whole.
 
     - larger than the limit → 413 (as declared, or as streamed);
@@ -60,13 +61,7 @@ class BodyLimit:
     Sinergi error is problem+json, so the limits are enforced here.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = UPLOAD_LIMIT if scope["path"].endswith("/import") else BODY_LIMIT
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")

@@ -19,7 +19,6 @@ relay works on an aggregate at a time (its own per-aggregate lock).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -30,6 +29,7 @@ from shared.events import CloudEvent
 from shared.locks import KeyedLocks
 from shared.logging import get_logger
 from shared.mongo import replace_at_version, update_at_version
+from shared.tasks import cancel_all
 
 log = get_logger(__name__)
 
@@ -195,11 +195,7 @@ class OutboxRelay:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         self._tasks = []
 
     async def sweep(self) -> int:

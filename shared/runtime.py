@@ -10,7 +10,6 @@ is deprecated; the broker is started from the lifespan instead).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 
 from faststream.rabbit import RabbitBroker
@@ -25,6 +24,7 @@ from shared.logging import get_logger
 from shared.mongo import connect, ping
 from shared.outbox import AggregateCollection, EventLog, OutboxRelay
 from shared.settings import Settings
+from shared.tasks import cancel_all
 
 log = get_logger(__name__)
 
@@ -133,11 +133,7 @@ class Infrastructure:
                 delay = min(delay * 2, 10.0)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         await self.relay.stop()
         await self.broker.stop()
         await self.client.close()

@@ -20,10 +20,11 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from ulid import ULID
 
 from shared import errors, problems
+from shared.asgi import HttpMiddleware
 from shared.body_limits import BodyLimit, BodyRefused
 from shared.idempotency import IdempotencyMiddleware
 from shared.logging import bound, get_logger
@@ -73,16 +74,10 @@ def create_app(
     return app
 
 
-class RequestContext:
+class RequestContext(HttpMiddleware):
     """Binds ``X-Request-ID`` (or a new id) as the correlation id of everything the request does."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
         given = headers.get(b"x-request-id", b"").decode("latin-1").strip()
         request_id = given[:128] if given and given.isprintable() else str(ULID())
@@ -103,7 +98,7 @@ async def _body_refused(request: Request, exc: Exception) -> JSONResponse:
     return problems.render(exc.problem, request)
 
 
-class Guard:
+class Guard(HttpMiddleware):
     """Whatever escapes the routes' exception handlers and the middleware becomes a problem+json
     answer with the request id, never a dropped connection or Starlette's plain-text 500: a
     refusal a middleware raises (a body refused while the idempotency middleware read it, a key
@@ -111,13 +106,7 @@ class Guard:
     unexpected exception to the outermost layer only, after every middleware has seen it; this is
     that layer, inside the request id and the metrics so both see the answer."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def watched_send(message: Message) -> None:
@@ -168,20 +157,10 @@ def _install_metrics(app: FastAPI) -> None:
     )
 
 
-class Measure:
-    """Counts requests and their latency by route template.
+class Measure(HttpMiddleware):
+    """Counts requests and their latency by route template."""
 
-    A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` reads the body in another task
-    and would wrap errors raised while reading it (413, NUL) in an exception group.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500
 
