@@ -169,18 +169,7 @@ def registry(request: Request) -> Registry:
 RegistryDep = Annotated[Registry, Depends(registry)]
 
 
-def filters(
-    type: PartnerType | None = None,
-    segment: Segment | None = None,
-    category: Annotated[str | None, Query(max_length=60)] = None,
-    status: Status | None = None,
-    district: Annotated[str | None, Query(max_length=100, description="kecamatan code or name")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="part of the name, taken literally")] = None,
-) -> Filters:
-    return Filters(type=type, segment=segment, category=category, status=status, district=district, q=q)
-
-
-FiltersDep = Annotated[Filters, Depends(filters)]
+FiltersDep = Annotated[Filters, Query()]
 
 
 def out(partner: Partner) -> dict:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -47,14 +48,17 @@ class LoadedPartner(Loaded[Partner]):
     name_key: str
 
 
-@dataclass(frozen=True)
-class Filters:
-    type: str | None = None
-    segment: str | None = None
-    category: str | None = None
-    status: str | None = None
-    district: str | None = None
-    q: str | None = None
+class Filters(BaseModel):
+    """Which partners a list or an export wants: the query parameters of ``GET /partners``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: PartnerType | None = None
+    segment: Segment | None = None
+    category: str | None = Field(None, max_length=60)
+    status: Status | None = None
+    district: str | None = Field(None, max_length=100, description="kecamatan code or name")
+    q: str | None = Field(None, max_length=200, description="part of the name, taken literally")
 
 
 class PartnerStore:
@@ -196,9 +200,9 @@ class PartnerStore:
         query: dict[str, Any] = {"region": self.region}
         for name in ("type", "status"):
             if getattr(filters, name):
-                query[name] = getattr(filters, name)
+                query[name] = str(getattr(filters, name))
         if filters.segment:
-            query["segments"] = filters.segment
+            query["segments"] = str(filters.segment)
         if filters.category:
             query["categories"] = fold(filters.category)
         if filters.district:

@@ -191,6 +191,9 @@ async def test_filters_search_literally_and_pages_follow_the_cursor(settings):
         assert await names(q="(lama)") == ["KIM Braga (lama)"]
         for pattern in (".*", "^", "[a-z]", "1.7", "\\"):
             assert await names(q=pattern) == [], pattern
+        for wrong in ({"type": "partai"}, {"segment": "pemuda"}, {"q": "x" * 201}, {"category": "c" * 61}):
+            refused = await client.get("/partners", headers=auth("viewer"), params=wrong)
+            assert refused.status_code == 422 and problem_fields(refused) == set(wrong), refused.text
 
         seen, cursor = [], None
         while True:
