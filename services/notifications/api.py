@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -11,13 +10,14 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from services.notifications.domain import CONTROL_CHARACTERS, channels_of, normalize_subscription
-from services.notifications.egress import Egress, TargetRefused
+from services.notifications.domain import channels_of, normalize_subscription
+from services.notifications.handlers import RecipientCommands
 from services.notifications.notifier import DeliveryRunner
+from services.notifications.recipient import Recipient, one_line
 from services.notifications.store import Deliveries, Inboxes, Jobs, Recipients
 from shared.auth import Admin, Operator, Viewer
 from shared.clock import now_ms
-from shared.errors import Invalid, NotFound, VersionMismatch
+from shared.errors import NotFound
 from shared.idempotency import resource_id
 from shared.outbox import OUTBOX, PENDING
 from shared.pagination import Cursor, Limit
@@ -43,7 +43,7 @@ DeliveriesDep = Annotated[Deliveries, _wired("deliveries")]
 RunnerDep = Annotated[DeliveryRunner, _wired("runner")]
 JobsDep = Annotated[Jobs, _wired("jobs")]
 SettingsDep = Annotated[Settings, _wired("settings")]
-EgressDep = Annotated[Egress, _wired("egress")]
+CommandsDep = Annotated[RecipientCommands, _wired("recipient_commands")]
 
 SAFE_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 Language = Literal["id", "en"]
@@ -55,15 +55,8 @@ Subscription = Annotated[str, AfterValidator(normalize_subscription)]
 Region = Annotated[str, Field(pattern=REGION_CODE)]
 
 
-def _one_line(value: str) -> str:
-    """A name goes into e-mail headers: a line break there (or any control character) is refused
-    here, where the admin can fix it, not by every e-mail sent to it."""
-    if CONTROL_CHARACTERS.search(value):
-        raise ValueError("must not contain control characters (a line break, a tab...)")
-    return value
-
-
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_one_line)]
+# The recipient's rule, checked while parsing too, so a bad name is a 422 with the other field errors.
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(one_line)]
 
 
 def _unique(values: list[str] | None) -> list[str] | None:
@@ -107,6 +100,11 @@ def public(doc: dict[str, Any]) -> dict[str, Any]:
     return {"id": doc["_id"], **{k: v for k, v in doc.items() if k not in {"_id", OUTBOX, PENDING}}}
 
 
+def _shown(recipient: Recipient) -> dict[str, Any]:
+    """A recipient as its stored document, which is what the API shows."""
+    return {"_id": recipient.id, **recipient.state()}
+
+
 def _recipient_out(doc: dict[str, Any], reveal_secret: bool = False) -> dict[str, Any]:
     """A recipient as the API shows it: the webhook secret only in the answer that set it."""
     out = {k: v for k, v in public(doc).items() if k != "webhook_secret"}
@@ -127,37 +125,11 @@ async def _recipient(recipient_id: str, recipients: RecipientsDep) -> dict[str, 
 KnownRecipient = Annotated[dict[str, Any], Depends(_recipient)]
 
 
-async def _check_webhook(url: str | None, egress: Egress) -> None:
-    """A webhook goes only to a public address (or one the deployment allows): 422 otherwise."""
-    if url:
-        try:
-            await egress.admit(url)
-        except TargetRefused as exc:
-            raise Invalid({"webhook_url": str(exc)}) from exc
-
-
-def _check_version(recipient: dict[str, Any], request: Request) -> None:
-    wanted = expected_version(request)
-    if wanted is not None and wanted != recipient["version"]:
-        raise VersionMismatch(f"recipient {recipient['_id']} is at version {recipient['version']}, not {wanted}",
-                              current_version=recipient["version"])
-
-
 @router.post("/recipients", status_code=201, tags=["recipients"], summary="Add a staff member or a system")
-async def add_recipient(body: RecipientIn, request: Request, _: Admin, recipients: RecipientsDep,
-                        inboxes: InboxesDep, egress: EgressDep) -> JSONResponse:
-    now = now_ms()
-    values = body.model_dump(mode="json")
-    await _check_webhook(values["webhook_url"], egress)
-    if values["webhook_url"] and not values["webhook_secret"]:
-        values["webhook_secret"] = secrets.token_urlsafe(32)
-    if values["webhook_secret"] and not values["webhook_url"]:
-        values["webhook_secret"] = None
-    doc = {"_id": resource_id(request), **values, "version": 1, "created_at": now, "updated_at": now}
-    stored = await recipients.add(doc)
-    await inboxes.create(stored["_id"])
-    return with_etag(_recipient_out(stored, reveal_secret=True), stored["version"], 201,
-                     {"Location": f"/recipients/{stored['_id']}"})
+async def add_recipient(body: RecipientIn, request: Request, _: Admin, commands: CommandsDep) -> JSONResponse:
+    recipient = await commands.add(resource_id(request), body.model_dump(mode="json"))
+    return with_etag(_recipient_out(_shown(recipient), reveal_secret=True), recipient.version, 201,
+                     {"Location": f"/recipients/{recipient.id}"})
 
 
 @router.get("/recipients", tags=["recipients"], summary="List recipients")
@@ -173,33 +145,19 @@ async def read_recipient(_: Admin, doc: KnownRecipient) -> JSONResponse:
 
 
 @router.patch("/recipients/{recipient_id}", tags=["recipients"], summary="Change a recipient (If-Match honoured)")
-async def change_recipient(recipient_id: str, body: RecipientPatch, request: Request, _: Admin, doc: KnownRecipient,
-                           recipients: RecipientsDep, runner: RunnerDep, egress: EgressDep) -> JSONResponse:
-    _check_version(doc, request)
+async def change_recipient(recipient_id: str, body: RecipientPatch, request: Request, _: Admin, __: KnownRecipient,
+                           commands: CommandsDep) -> JSONResponse:
     changes = body.model_dump(mode="json", exclude_unset=True)
-    await _check_webhook(changes.get("webhook_url"), egress)
     rotate = changes.pop("rotate_webhook_secret", False)
-    new = {**doc, **changes}
-    if not new.get("webhook_url"):
-        new["webhook_secret"] = None
-    elif rotate or not new.get("webhook_secret"):
-        new["webhook_secret"] = secrets.token_urlsafe(32)
-    reveal = new.get("webhook_secret") != doc.get("webhook_secret") and bool(new.get("webhook_secret"))
-    new.update(version=doc["version"] + 1, updated_at=now_ms())
-    if not await recipients.replace(new, doc["version"]):
-        raise VersionMismatch(f"recipient {recipient_id} changed meanwhile; read it again")
-    runner.forget(recipient_id)
-    return with_etag(_recipient_out(new, reveal_secret=reveal), new["version"])
+    recipient, renewed = await commands.change(recipient_id, expected_version(request), changes, rotate)
+    return with_etag(_recipient_out(_shown(recipient), reveal_secret=renewed), recipient.version)
 
 
 @router.delete("/recipients/{recipient_id}", status_code=204, tags=["recipients"],
                summary="Remove a recipient and its inbox")
-async def remove_recipient(recipient_id: str, request: Request, _: Admin, doc: KnownRecipient,
-                           recipients: RecipientsDep, inboxes: InboxesDep, runner: RunnerDep) -> Response:
-    _check_version(doc, request)
-    await recipients.delete(recipient_id)
-    runner.forget(recipient_id)
-    await inboxes.drop(recipient_id)
+async def remove_recipient(recipient_id: str, request: Request, _: Admin, __: KnownRecipient,
+                           commands: CommandsDep) -> Response:
+    await commands.remove(recipient_id, expected_version(request))
     return Response(status_code=204)
 
 

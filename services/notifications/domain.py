@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from ulid import ULID
 
 from services.notifications.readmodels import Activity, Agreement, Partner, Targets
+from shared.errors import Conflict
 from shared.regions import within
 
 RULES = (
@@ -165,6 +166,43 @@ def behind(shown: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
     instead: only a later version of the delivery replaces what it shows (a summary written
     before summaries carried a version counts as older than any)."""
     return shown is None or shown.get("version", 0) < wanted["version"]
+
+
+class NotRetryable(Conflict):
+    """Only a failed or dead delivery can be retried by hand; ``current_status`` says what it is."""
+
+
+@dataclass(frozen=True)
+class RetryAsked:
+    delivery_id: str
+
+
+@dataclass
+class Delivery:
+    """A delivery as an admin's retry changes it (through the unit of work): its document as stored,
+    and the events it recorded (a retry publishes none)."""
+
+    doc: dict[str, Any]
+    events: list[Any] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return str(self.doc["_id"])
+
+    @property
+    def version(self) -> int:
+        return int(self.doc["version"])
+
+    def retry(self, now: datetime, at: datetime) -> None:
+        """One more attempt, due ``now``; one more allowed if the delivery had used them all."""
+        status = self.doc["status"]
+        if status not in {"failed", "dead"}:
+            raise NotRetryable(f"delivery {self.id} is '{status}'; only failed or dead deliveries can be retried",
+                               current_status=status)
+        self.doc.update(status="pending", next_attempt_at=now,
+                        attempt_limit=max(self.doc["attempt_limit"], self.doc["attempts"] + 1),
+                        version=self.version + 1, updated_at=at)
+        self.events.append(RetryAsked(self.id))
 
 
 def backoff(failures: int, base: float, cap: float, jitter: float) -> float:

@@ -1,4 +1,5 @@
-"""Use cases driven by events and by due jobs: keep the read models and the schedule, fire the rules.
+"""Use cases: those driven by events and by due jobs (keep the read models and the schedule, fire
+the rules), and an admin's changes to recipients (:class:`RecipientCommands`).
 
 An event newer than the read model changes it, re-derives that aggregate's jobs (so reminders
 follow their dates: rescheduling moves them, cancelling or reporting removes them) and fires
@@ -8,11 +9,11 @@ older than what is known does nothing, since it would announce a state that no l
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
@@ -28,14 +29,19 @@ from services.notifications.domain import (
     partner_jobs,
     targets_jobs,
 )
+from services.notifications.egress import Egress, TargetRefused
 from services.notifications.notifier import Notifier
 from services.notifications.readmodels import Activity, Partner, Snapshot, Targets
+from services.notifications.recipient import Recipient
 from services.notifications.rules import Change
-from services.notifications.store import Applied, Jobs, Snapshots
+from services.notifications.store import Applied, Inboxes, Jobs, Recipients, Snapshots
+from shared.clock import now_ms
 from shared.consumer import NotYet, PoisonMessage
+from shared.errors import Invalid
 from shared.events import AnyEvent
 from shared.logging import get_logger
 from shared.settings import Settings
+from shared.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
 
@@ -193,3 +199,59 @@ class Handlers:
             now = self.clock.now()
             if not await self.jobs.any_of(JobKind.digest):
                 await self.jobs.ensure(digest_job(self.config, self.zone, now), now)
+
+
+class RecipientCommands:
+    """An admin adds, changes and removes recipients: each a change of one recipient through the
+    unit of work (its lock, If-Match, a retry when the store is busy or another process wrote first).
+
+    ``forget`` drops the delivery runner's cached copy, so this process's next attempt goes to the
+    recipient as changed.
+    """
+
+    def __init__(self, recipients: Recipients, inboxes: Inboxes, egress: Egress, forget: Callable[[str], None]) -> None:
+        self.recipients = recipients
+        self.inboxes = inboxes
+        self.egress = egress
+        self.forget = forget
+        self.unit: UnitOfWork[Recipient] = UnitOfWork(recipients, kind="recipient")
+
+    async def add(self, recipient_id: str, values: Mapping[str, Any]) -> Recipient:
+        """A new recipient and its inbox; a retried request (the same id) gets the stored one."""
+        await self._admit(values.get("webhook_url"))
+        recipient = Recipient.add(recipient_id, values, now_ms())
+        if not await self.unit.add(recipient):
+            stored = await self.recipients.load(recipient_id)
+            recipient = stored.aggregate if stored else recipient
+        await self.inboxes.create(recipient.id)
+        return recipient
+
+    async def change(self, recipient_id: str, expected: int | None, changes: Mapping[str, Any],
+                     rotate_secret: bool) -> tuple[Recipient, bool]:
+        """The recipient as changed, and whether its webhook secret is new (shown in this answer only)."""
+        renewed = False
+
+        async def apply(recipient: Recipient) -> None:
+            nonlocal renewed
+            # After If-Match is checked, under the lock: a new webhook target takes a DNS lookup.
+            if "webhook_url" in changes:
+                await self._admit(changes["webhook_url"])
+            renewed = recipient.change(changes, rotate_secret, now_ms())
+
+        recipient = await self.unit.change(recipient_id, expected, apply)
+        self.forget(recipient_id)
+        return recipient, renewed
+
+    async def remove(self, recipient_id: str, expected: int | None) -> None:
+        """Remove the recipient, then its inbox (deliveries still pending for it end dead)."""
+        await self.unit.change(recipient_id, expected, lambda recipient: recipient.remove())
+        self.forget(recipient_id)
+        await self.inboxes.drop(recipient_id)
+
+    async def _admit(self, url: str | None) -> None:
+        """A webhook goes only to a public address (or one the deployment allows): 422 otherwise."""
+        if url:
+            try:
+                await self.egress.admit(url)
+            except TargetRefused as exc:
+                raise Invalid({"webhook_url": str(exc)}) from exc

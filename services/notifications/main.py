@@ -18,7 +18,7 @@ from services.notifications.clock import Clock
 from services.notifications.config import NotifySettings
 from services.notifications.egress import Allowance, Egress, PinnedTransport
 from services.notifications.events import SERVICE
-from services.notifications.handlers import Handlers, ReadModels
+from services.notifications.handlers import Handlers, ReadModels, RecipientCommands
 from services.notifications.notifier import DeliveryRunner, Metrics, Notifier
 from services.notifications.readmodels import Activity, Partner, Targets
 from services.notifications.scheduler import Scheduler
@@ -96,6 +96,7 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
     app.state.deliveries = deliveries
     app.state.jobs = jobs
     app.state.egress = egress
+    app.state.recipient_commands = RecipientCommands(recipients, inboxes, egress, runner.forget)
     app.state.runner = runner
     app.state.scheduler = scheduler
     app.include_router(api.router)

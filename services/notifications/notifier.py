@@ -40,6 +40,8 @@ from services.notifications.clock import Clock
 from services.notifications.config import NotifySettings
 from services.notifications.domain import (
     Trigger,
+    Delivery,
+    NotRetryable,
     backoff,
     channels_of,
     delivery_id,
@@ -51,10 +53,11 @@ from services.notifications.events import delivery_ended
 from services.notifications.store import Deliveries, Inboxes, Recipients
 from services.notifications.texts import Texts
 from shared.clock import now_ms
-from shared.errors import Conflict, NotFound
+from shared.errors import NotFound
 from shared.events import EventType
 from shared.logging import bound, get_logger
 from shared.outbox import OUTBOX, PENDING, StaleVersion
+from shared.unit_of_work import UnitOfWork
 
 log = get_logger(__name__)
 
@@ -199,6 +202,7 @@ class DeliveryRunner:
         self._slots = {"email": asyncio.Semaphore(config.smtp_concurrency),
                        "webhook": asyncio.Semaphore(config.concurrency)}
         self._recipients: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self.unit: UnitOfWork[Delivery] = UnitOfWork(deliveries, kind="delivery")
 
     def slot(self, channel: str) -> asyncio.Semaphore:
         return self._slots[channel]
@@ -348,14 +352,20 @@ class DeliveryRunner:
             self.wake()
 
     async def _save(self, doc: dict[str, Any], event: EventType | None = None, **changes: Any) -> dict[str, Any]:
-        """One version-conditioned write of the delivery, with its outcome event if any."""
+        """One version-conditioned write of the delivery, with its outcome event if any.
+
+        Not the unit of work: an attempt is the delivery worker's state machine, holding the
+        delivery's lock across two writes around the send (``sending``, then the outcome), and on
+        a lost race it decides on the fresh state (:meth:`_conclude`) rather than applying the
+        same change again. Its writes are still checked by ``_id`` and wait for a busy store
+        (``Deliveries.mark``/``record``)."""
         new = {k: v for k, v in doc.items() if k not in {OUTBOX, PENDING}}
         new.update(changes, version=doc["version"] + 1, updated_at=now_ms())
         events = []
         if event is not None:
             with bound(doc.get("correlationid"), doc["cause"]["id"]):
                 events.append(delivery_ended(event, new))
-        await self.deliveries.save(new, doc["version"], events, pending=doc.get(OUTBOX) or [])
+        await self.deliveries.record(new, doc["version"], events, pending=doc.get(OUTBOX) or [])
         return new
 
     async def recover(self, did: str) -> None:
@@ -370,24 +380,18 @@ class DeliveryRunner:
             await self._finish(doc, attempt, error=INTERRUPTED_EMAIL, give_up=True, started=started, ms=0)
 
     async def retry(self, did: str) -> dict[str, Any]:
-        """An admin's retry of a failed or dead delivery: one more attempt, now."""
-        async with self.deliveries.lock(did):
-            doc = await self.deliveries.at_work(did)
-            if doc is None:
-                if await self.deliveries.logged(did):
-                    raise Conflict(f"delivery {did} was sent; there is nothing to retry", status_now="sent")
-                raise NotFound(f"no delivery with id {did}")
-            if doc["status"] not in {"failed", "dead"}:
-                raise Conflict(f"delivery {did} is '{doc['status']}'; only failed or dead deliveries can be retried",
-                               status_now=doc["status"])
-            try:
-                saved = await self._save(doc, status="pending", next_attempt_at=self.clock.now(),
-                                         attempt_limit=max(doc["attempt_limit"], doc["attempts"] + 1))
-            except StaleVersion as exc:
-                raise Conflict(f"delivery {did} changed meanwhile; look again and retry") from exc
+        """An admin's retry of a failed or dead delivery: one more attempt, now. A client's change
+        of one delivery, so through the unit of work (the same lock as an attempt's)."""
+        try:
+            delivery = await self.unit.change(did, None, lambda d: d.retry(self.clock.now(), now_ms()))
+        except NotFound:
+            if await self.deliveries.logged(did):
+                raise NotRetryable(f"delivery {did} was sent; there is nothing to retry",
+                                   current_status="sent") from None
+            raise
+        saved = delivery.doc
         if saved["recipient_id"]:
             await self.inboxes.set_delivery(saved["recipient_id"], saved["notification_id"], saved["channel"],
                                             summary(saved), saved["updated_at"], verify=saved.get("shared", True))
         self.wake()
         return saved
-

@@ -34,13 +34,15 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError
 
-from services.notifications.domain import Job, JobKind, behind, summary
+from services.notifications.domain import Delivery, Job, JobKind, behind, summary
 from services.notifications.readmodels import Snapshot
+from services.notifications.recipient import Recipient
 from shared.events import AnyEvent
 from shared.locks import KeyedLocks
-from shared.mongo import replace_at_version
-from shared.outbox import OUTBOX, PENDING, AggregateCollection
+from shared.mongo import filters_only_by_id, replace_at_version, update_at_version, when_free
+from shared.outbox import OUTBOX, PENDING, AggregateCollection, StaleVersion
 from shared.pagination import decode_cursor, encode_cursor, page
+from shared.unit_of_work import AlreadyStored, Loaded
 
 DUPLICATE_KEY = 11000
 REPAIRS_AT_ONCE = 8  # recipients whose notifications one repair pass reads at the same time
@@ -126,17 +128,48 @@ class Snapshots(Generic[S]):
 
 
 class Recipients:
+    """Recipients: the :class:`~shared.unit_of_work.Repository` of :class:`Recipient` (``lock``,
+    ``load``, ``add``, ``save``) and the reads of the notifier and the API (documents).
+
+    A save checks the version by ``_id`` (``shared.mongo.replace_at_version``: any other filter
+    FerretDB evaluates by scanning, and not atomically), under the per-recipient lock the unit of
+    work holds; the unit of work also retries a write the store refused as busy. A recipient's
+    events are not published: they are cleared once written.
+    """
+
     def __init__(self, collection: AsyncCollection) -> None:
         self.collection = collection
+        self._locks = KeyedLocks()
 
-    async def add(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """Insert; a retried request (same id) gets the stored one back."""
+    def lock(self, recipient_id: str) -> asyncio.Lock:
+        return self._locks(recipient_id)
+
+    async def load(self, recipient_id: str) -> Loaded[Recipient] | None:
+        doc = await self.get(recipient_id)
+        if doc is None:
+            return None
+        recipient = _recipient(doc)
+        return Loaded(recipient, recipient.version, [])
+
+    async def add(self, recipient: Recipient) -> None:
+        """Insert a new recipient; ``AlreadyStored`` if its id exists (a retried request)."""
         try:
-            await self.collection.insert_one(doc)
-            return doc
+            await self.collection.insert_one(_recipient_doc(recipient))
         except DuplicateKeyError:
-            found = await self.get(doc["_id"])
-            return found or doc
+            raise AlreadyStored(recipient.id) from None
+        recipient.events.clear()
+
+    async def save(self, loaded: Loaded[Recipient]) -> None:
+        """Write (or, once removed, delete) the recipient if still at ``loaded.version``, else ``StaleVersion``."""
+        recipient = loaded.aggregate
+        if recipient.removed:
+            written = await _delete_at_version(self.collection, recipient.id, loaded.version)
+        else:
+            written = await replace_at_version(self.collection, recipient.id, loaded.version,
+                                               _recipient_doc(recipient))
+        if not written:
+            raise StaleVersion(recipient.id)
+        recipient.events.clear()
 
     async def get(self, recipient_id: str) -> dict[str, Any] | None:
         return await self.collection.find_one({"_id": recipient_id})
@@ -147,12 +180,28 @@ class Recipients:
     async def page(self, query: dict[str, Any], limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         return await page(self.collection, query, limit, cursor)
 
-    async def replace(self, doc: dict[str, Any], expected_version: int) -> bool:
-        result = await self.collection.replace_one({"_id": doc["_id"], "version": expected_version}, doc)
-        return result.matched_count == 1
 
-    async def delete(self, recipient_id: str) -> bool:
-        return (await self.collection.delete_one({"_id": recipient_id})).deleted_count == 1
+def _recipient_doc(recipient: Recipient) -> dict[str, Any]:
+    return {"_id": recipient.id, **recipient.state()}
+
+
+def _recipient(doc: dict[str, Any]) -> Recipient:
+    return Recipient(id=doc["_id"], name=doc["name"], kind=doc["kind"], email=doc.get("email"),
+                     webhook_url=doc.get("webhook_url"), webhook_secret=doc.get("webhook_secret"),
+                     language=doc.get("language") or "id", subscriptions=list(doc.get("subscriptions") or []),
+                     regions=list(doc.get("regions") or []), version=doc["version"], created_at=doc["created_at"],
+                     updated_at=doc["updated_at"])
+
+
+async def _delete_at_version(collection: AsyncCollection, doc_id: str, version: int) -> bool:
+    """Delete the document if it is still at ``version`` (by ``_id`` on FerretDB, as
+    ``shared.mongo.replace_at_version`` does for a replace)."""
+    if await filters_only_by_id(collection):
+        current = await collection.find_one({"_id": doc_id}, {"version": 1})
+        if current is None or current.get("version") != version:
+            return False
+        return (await collection.delete_one({"_id": doc_id})).deleted_count == 1
+    return (await collection.delete_one({"_id": doc_id, "version": version})).deleted_count == 1
 
 
 class Inboxes:
@@ -181,8 +230,8 @@ class Inboxes:
 
     async def mark_read(self, recipient_id: str, notification_id: str, at: datetime) -> dict[str, Any] | None:
         inbox = self.of(recipient_id)
-        await inbox.update_one({"_id": notification_id, "read_at": None},
-                               {"$set": {"read_at": at, "updated_at": at}, "$inc": {"version": 1}})
+        await when_free(lambda: inbox.update_one({"_id": notification_id, "read_at": None},
+                                                 {"$set": {"read_at": at, "updated_at": at}, "$inc": {"version": 1}}))
         return await inbox.find_one({"_id": notification_id})
 
     async def set_delivery(self, recipient_id: str, notification_id: str, channel: str, summary: dict[str, Any],
@@ -241,10 +290,10 @@ class Inboxes:
     async def create(self, recipient_id: str) -> None:
         """Create a new recipient's inbox up front, so a fan-out does not pay for it."""
         with contextlib.suppress(CollectionInvalid):
-            await self.db.create_collection(f"inbox_{recipient_id}")
+            await when_free(lambda: self.db.create_collection(f"inbox_{recipient_id}"))
 
     async def drop(self, recipient_id: str) -> None:
-        await self.of(recipient_id).drop()
+        await when_free(lambda: self.of(recipient_id).drop())
 
 
 class Deliveries:
@@ -283,14 +332,37 @@ class Deliveries:
 
     async def mark(self, delivery_id: str, version: int, changes: dict[str, Any]) -> bool:
         """Set ``changes`` if the delivery is still at ``version`` (no event: ``sending`` is not an outcome)."""
-        stored = await self.active.collection.update_one({"_id": delivery_id, "version": version}, {"$set": changes})
-        return stored.matched_count == 1
+        return await when_free(lambda: update_at_version(self.active.collection, delivery_id, version,
+                                                         {"$set": changes}))
 
-    async def save(self, doc: dict[str, Any], expected_version: int, events: list[AnyEvent],
-                   pending: list[dict[str, Any]]) -> None:
+    async def record(self, doc: dict[str, Any], expected_version: int, events: list[AnyEvent],
+                     pending: list[dict[str, Any]]) -> None:
         """Replace the delivery if still at ``expected_version`` (else :class:`StaleVersion`), with its
-        outcome events in the same write."""
-        await self.active.replace(doc, expected_version, events, pending=pending)
+        outcome events in the same write; a store busy with other writes is waited for."""
+        await when_free(lambda: self.active.replace(doc, expected_version, events, pending=pending))
+
+    # --- the Repository of the unit of work, for an admin's retry ------------------------------
+
+    async def load(self, delivery_id: str) -> Loaded[Delivery] | None:
+        """A delivery at work (one in the log is sent: nothing changes it any more)."""
+        doc = await self.active.get(delivery_id)
+        if doc is None:
+            return None
+        pending = list(doc.pop(OUTBOX, None) or [])
+        doc.pop(PENDING, None)
+        return Loaded(Delivery(doc), doc["version"], pending)
+
+    async def add(self, delivery: Delivery) -> None:
+        try:
+            await self.active.insert(delivery.doc, [])
+        except DuplicateKeyError:
+            raise AlreadyStored(delivery.id) from None
+        delivery.events.clear()
+
+    async def save(self, loaded: Loaded[Delivery]) -> None:
+        """Replace the delivery if still at the version read, keeping its unpublished outcome events."""
+        await self.active.replace(loaded.aggregate.doc, loaded.version, [], pending=loaded.pending)
+        loaded.aggregate.events.clear()
 
     async def working(self) -> list[dict[str, Any]]:
         """Every delivery in the working set (the scheduler's scan; an attempt starts from it)."""
