@@ -28,6 +28,9 @@ class EventType(StrEnum):
     PARTNER_REACTIVATED = "sinergi.partner.reactivated"
     PARTNER_ARCHIVED = "sinergi.partner.archived"
     PARTNER_AGREEMENT_SIGNED = "sinergi.partner.agreement_signed"
+    PARTNER_AGREEMENT_EXPIRING = "sinergi.partner.agreement_expiring"
+    PARTNER_AGREEMENT_LAPSED = "sinergi.partner.agreement_lapsed"
+    PARTNER_STATUS_CORRECTED = "sinergi.partner.status_corrected"
     ACTIVITY_PLANNED = "sinergi.activity.planned"
     ACTIVITY_UPDATED = "sinergi.activity.updated"
     ACTIVITY_SCHEDULED = "sinergi.activity.scheduled"
@@ -120,7 +123,7 @@ class PartnerSnapshot(_Snapshot):
         None, description="on sinergi.partner.updated: the fields this change touched"
     )
     agreement_id: str | None = Field(
-        None, description="on sinergi.partner.agreement_signed: the id of the agreement added"
+        None, description="on sinergi.partner.agreement_signed, _expiring and _lapsed: the agreement's id"
     )
 
 
@@ -198,6 +201,13 @@ CATALOGUE: dict[EventType, tuple[type[CloudEvent[Any]], str]] = {
     EventType.PARTNER_REACTIVATED: (PartnerEvent, "a suspended partner is reactivated"),
     EventType.PARTNER_ARCHIVED: (PartnerEvent, "a partner is archived"),
     EventType.PARTNER_AGREEMENT_SIGNED: (PartnerEvent, "an MoU or PKS is added to a partner"),
+    EventType.PARTNER_AGREEMENT_EXPIRING: (
+        PartnerEvent, "an agreement's valid_until is 30 days away (once per agreement); data.agreement_id names it"),
+    EventType.PARTNER_AGREEMENT_LAPSED: (
+        PartnerEvent, "an agreement's valid_until has passed (once per agreement, at once if recorded lapsed); "
+        "data.agreement_id names it"),
+    EventType.PARTNER_STATUS_CORRECTED: (
+        PartnerEvent, "a mistaken status change is corrected; the last status_history entry has the reason"),
     EventType.ACTIVITY_PLANNED: (ActivityEvent, "an activity is planned"),
     EventType.ACTIVITY_UPDATED: (ActivityEvent, "a planned or scheduled activity is edited"),
     EventType.ACTIVITY_SCHEDULED: (ActivityEvent, "an activity gets its date"),
