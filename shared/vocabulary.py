@@ -35,6 +35,8 @@ class Format(StrEnum):
     budaya_lokal = "budaya_lokal"
     rapat_koordinasi = "rapat_koordinasi"
     kunjungan_rpp = "kunjungan_rpp"
+    lokakarya = "lokakarya"  # workshop, e.g. with agencies, ormas and media (KPU Karanganyar)
+    bimtek = "bimtek"  # bimbingan teknis: technical guidance for ad hoc bodies and partners
     # indirect (media)
     media_cetak = "media_cetak"
     radio = "radio"
@@ -177,7 +179,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
                "door_to_door": "Door to door", "goes_to_school": "KPU goes to school",
                "goes_to_campus": "KPU goes to campus", "pentas_seni": "Pentas seni", "budaya_lokal": "Budaya lokal",
                "rapat_koordinasi": "Rapat koordinasi", "kunjungan_rpp": "Kunjungan Rumah Pintar Pemilu",
-               "media_cetak": "Media cetak", "radio": "Radio", "televisi": "Televisi", "media_online": "Media daring",
+               "lokakarya": "Lokakarya", "bimtek": "Bimbingan teknis (bimtek)", "media_cetak": "Media cetak", "radio": "Radio", "televisi": "Televisi", "media_online": "Media daring",
                "media_sosial": "Media sosial", "luar_ruang": "Media luar ruang",
                "bahan_sosialisasi": "Bahan sosialisasi", "konten_kreatif": "Konten kreatif", "lainnya": "Lainnya"},
         "en": {"tatap_muka": "Face-to-face meeting", "forum_warga": "Community forum", "diskusi": "Discussion",
@@ -185,6 +187,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
                "door_to_door": "Door-to-door visits", "goes_to_school": "School visit",
                "goes_to_campus": "Campus visit", "pentas_seni": "Art show", "budaya_lokal": "Local culture event",
                "rapat_koordinasi": "Coordination meeting", "kunjungan_rpp": "Visit to the voter education house",
+               "lokakarya": "Workshop", "bimtek": "Technical guidance (bimtek)",
                "media_cetak": "Print media", "radio": "Radio", "televisi": "Television",
                "media_online": "Online media", "media_sosial": "Social media", "luar_ruang": "Outdoor media",
                "bahan_sosialisasi": "Outreach materials", "konten_kreatif": "Creative content", "lainnya": "Other"},
