@@ -94,6 +94,14 @@ class RecipientPatch(BaseModel):
 
     _unique_subscriptions = field_validator("subscriptions")(_unique)
 
+    @field_validator("name", "language", "subscriptions", "regions", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Left out keeps the value; null would store a recipient without a name (or language) to send to.
+        if value is None:
+            raise ValueError("may not be null; leave the field out to keep its value")
+        return value
+
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:
     """A stored document as the API shows it: ``id`` instead of ``_id``, no outbox bookkeeping."""

@@ -49,6 +49,10 @@ async def test_recipients_are_managed_by_admins_and_a_webhook_secret_is_shown_on
         assert renamed.json()["webhook_secret"] is None and renamed.json()["version"] == 3
         unhooked = await client.patch(f"/recipients/{system['id']}", headers=ADMIN, json={"webhook_url": None})
         assert unhooked.json()["webhook_secret_set"] is False and unhooked.json()["channels"] == ["inbox"]
+        for field in ("name", "language"):  # null is not "leave it": it would leave nothing to send to
+            nulled = await client.patch(f"/recipients/{system['id']}", headers=ADMIN, json={field: None})
+            assert nulled.status_code == 422 and nulled.json()["errors"][0]["field"] == field, nulled.text
+        assert (await client.get(f"/recipients/{system['id']}", headers=ADMIN)).json()["name"] == "Dashboard Jabar"
 
         removed = await client.delete(f"/recipients/{staff['id']}", headers=ADMIN)
         assert removed.status_code == 204
