@@ -92,6 +92,11 @@ class OptionalReasonIn(_In):
     reason: str | None = None
 
 
+class CorrectionIn(_In):
+    status: Status = Field(description="the status the partner should have had")
+    reason: str = Field(examples=["diarsipkan karena salah pilih mitra; mitra masih aktif"])
+
+
 class ContactOut(BaseModel):
     name: str
     role: str | None
@@ -290,3 +295,11 @@ async def reactivate(partner_id: str, request: Request, who: Operator, partners:
 async def archive(partner_id: str, body: ReasonIn, request: Request, who: Operator,
                   partners: RegistryDep) -> JSONResponse:
     return answer(await partners.archive(partner_id, body.reason, expected_version(request), who.sub))
+
+
+@router.post("/partners/{partner_id}/status/correct", response_model=PartnerOut,
+             summary="Correct a mistaken status change (an archive included), with a reason")
+async def correct_status(partner_id: str, body: CorrectionIn, request: Request, who: Operator,
+                         partners: RegistryDep) -> JSONResponse:
+    return answer(await partners.correct_status(partner_id, body.status, body.reason, expected_version(request),
+                                                who.sub))

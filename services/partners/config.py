@@ -1,7 +1,8 @@
 """The partners service's own settings, prefix ``SINERGI_`` like every other (CONTRACT §1).
 
 Only what no other service needs: the bounds of a spreadsheet import (docs/partners.md,
-"Spreadsheets"; docs/security.md, "Uploads and exports").
+"Spreadsheets"; docs/security.md, "Uploads and exports"), and how often agreements are
+checked for facts that come with time (docs/partners.md, "Events").
 """
 
 from __future__ import annotations
@@ -23,3 +24,11 @@ class ImportSettings(BaseSettings):
 
     def limits(self) -> Limits:
         return Limits(rows=self.import_max_rows, unpacked_bytes=self.import_max_unpacked_mb << 20)
+
+
+class AgreementSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SINERGI_", extra="ignore")
+
+    # Seconds between two looks for agreements reaching 30 days before their end, or passing it.
+    # The facts are per day; an hour keeps the announcement within an hour of the day starting.
+    agreement_check_seconds: float = Field(3600.0, ge=1.0, le=86_400.0)

@@ -3,7 +3,7 @@
 ``data`` is a :class:`shared.events.PartnerSnapshot` of the partner right after the change
 (CONTRACT §6), filled field by field from the aggregate, never from the API view; plus what
 the event itself adds: ``changed_fields`` on ``updated``, ``agreement_id`` on
-``agreement_signed``; ``status_history`` always (declared in the schema since 2026-12, sent
+``agreement_signed``, ``agreement_expiring`` and ``agreement_lapsed``; ``status_history`` always (declared in the schema since 2026-12, sent
 since the start: docs/CHANGELOG.md).
 """
 
@@ -24,6 +24,9 @@ EVENT_TYPES: dict[type[PartnerEvent], EventType] = {
     domain.PartnerReactivated: EventType.PARTNER_REACTIVATED,
     domain.PartnerArchived: EventType.PARTNER_ARCHIVED,
     domain.AgreementSigned: EventType.PARTNER_AGREEMENT_SIGNED,
+    domain.AgreementExpiring: EventType.PARTNER_AGREEMENT_EXPIRING,
+    domain.AgreementLapsed: EventType.PARTNER_AGREEMENT_LAPSED,
+    domain.PartnerStatusCorrected: EventType.PARTNER_STATUS_CORRECTED,
 }
 
 
@@ -65,6 +68,7 @@ def snapshot(partner: Partner, **extra: Any) -> PartnerSnapshot:
 
 
 def _agreement(agreement: Agreement) -> dict[str, Any]:
+    # Which facts were announced is the registry's bookkeeping, not part of the agreement.
     return {"id": agreement.id, "doc_type": agreement.doc_type.value, "number": agreement.number,
             "valid_from": agreement.valid_from.isoformat(), "valid_until": agreement.valid_until.isoformat(),
             "title": agreement.title, "scope": agreement.scope}

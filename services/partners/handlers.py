@@ -179,6 +179,28 @@ class Registry:
         text = reason(why, required=True)
         return await self.unit.change(partner_id, expected, lambda partner: partner.archive(text, self.clock(), by))
 
+    async def correct_status(self, partner_id: str, status: Status, why: Any, expected: int | None,
+                             by: str | None) -> Partner:
+        text = reason(why, required=True)
+        return await self.unit.change(partner_id, expected,
+                                      lambda partner: partner.correct_status(status, text, self.clock(), by))
+
+    # --- facts that come with time -----------------------------------------------------------
+
+    async def announce_agreements(self) -> int:
+        """Announce every agreement that reached 30 days before its end or passed it, once per
+        fact (the agreement remembers what was announced; a second look, or two overlapping,
+        find nothing left under the partner's lock). Returns how many partners had news."""
+        today = self.clock().date()
+        due = [partner.id async for partner in self.store.every(Filters()) if partner.agreements_due(today)]
+        for partner_id in due:
+            try:
+                await self.unit.change(partner_id, None,
+                                       lambda partner: partner.announce_agreements(today, self.clock()))
+            except NotFound:  # gone meanwhile
+                continue
+        return len(due)
+
     # --- importing -------------------------------------------------------------------------
 
     async def import_rows(self, rows: list[Row], source: str, by: str | None,

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.partners import api
-from services.partners.config import ImportSettings
+from services.partners.config import AgreementSettings, ImportSettings
 from services.partners.events import SERVICE
 from services.partners.handlers import Registry
 from services.partners.store import PartnerStore
@@ -37,7 +37,9 @@ def build(settings: Settings | None = None) -> FastAPI:
     app.state.infra = infra
     app.state.idempotency = infra.idempotency
     app.state.readiness = {"database": infra.database_ready, "broker": infra.broker_ready}
-    app.state.registry_service = Registry(store, settings.region)
+    registry = app.state.registry_service = Registry(store, settings.region)
+    # Agreements reaching their end are announced by a timer (issue 12, point 8).
+    infra.every("agreement-facts", AgreementSettings().agreement_check_seconds, registry.announce_agreements)
     # Read at start, so a bad SINERGI_IMPORT_* value stops the service at once, not at the first import.
     app.state.import_limits = ImportSettings().limits()
     app.include_router(api.router)

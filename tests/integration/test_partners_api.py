@@ -20,7 +20,7 @@ SEKARBELA = {
                   "email": "kim.sekarbela@example.id"}],
     "channels": [{"kind": "facebook", "handle_or_url": "https://facebook.com/kimsekarbela", "audience_size": 3400}],
     "agreements": [{"doc_type": "mou", "number": "027/PP.08-NK/3273/2024", "title": "Sosialisasi Pilkada 2024",
-                    "valid_from": "2024-06-01", "valid_until": "2024-12-31", "scope": "informasi tahapan"}],
+                    "valid_from": "2026-06-01", "valid_until": "2029-12-31", "scope": "informasi tahapan"}],
     "notes": "Menginformasikan setiap tahapan pemilihan kepada warga.",
 }
 
@@ -55,7 +55,7 @@ async def test_a_partner_is_registered_read_and_announced_with_its_full_snapshot
         assert created.headers["etag"] == '"1"' and created.headers["location"] == f"/partners/{partner['id']}"
         assert partner["status"] == "active" and partner["version"] == 1
         assert partner["contacts"][0]["phone"] == "+6281907001122"
-        assert partner["agreements"][0]["id"] and partner["agreements"][0]["valid_until"] == "2024-12-31"
+        assert partner["agreements"][0]["id"] and partner["agreements"][0]["valid_until"] == "2029-12-31"
 
         read = await client.get(f"/partners/{partner['id']}", headers=auth("viewer"))
         assert read.status_code == 200 and read.json() == partner and read.headers["etag"] == '"1"'
@@ -281,7 +281,7 @@ async def test_status_changes_keep_their_reasons_and_are_announced(settings):
 
 async def test_an_agreement_is_added_once_and_announced(settings):
     pks = {"doc_type": "pks", "number": "045/PKS/KPU-Kot-011.329/2024", "title": "Pentas seni Pilwalkot",
-           "valid_from": "2024-09-01", "valid_until": "2024-12-31", "scope": "pentas seni, media sosial"}
+           "valid_from": "2024-09-01", "valid_until": "2029-12-31", "scope": "pentas seni, media sosial"}
     async with tap(settings, PARTNER_EVENTS) as published, running("partners", settings) as (_, client):
         partner = await register(client)
         url = f"/partners/{partner['id']}/agreements"
@@ -302,7 +302,7 @@ async def test_an_agreement_is_added_once_and_announced(settings):
         await eventually(lambda: count_at_least(published, 2))
         [event] = of_type(published, "agreement_signed")
         assert event["aggregateversion"] == 2 and event["data"]["agreement_id"] == agreements[1]["id"]
-        assert event["data"]["agreements"][1]["valid_until"] == "2024-12-31"
+        assert event["data"]["agreements"][1]["valid_until"] == "2029-12-31"
         assert len(published) == 2
 
 

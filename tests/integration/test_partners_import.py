@@ -41,7 +41,7 @@ def thousand_rows() -> bytes:
             "Kanal1 Jenis": "whatsapp_group", "Kanal1 Akun": f"Grup Warga RW {n}", "Kanal1 Pengikut": 100 + n,
             "Perjanjian1 Jenis": "pks" if n % 10 == 0 else "", "Perjanjian1 Nomor": f"{n}/PKS/2024" if n % 10 == 0 else "",
             "Perjanjian1 Mulai": "2024-06-01" if n % 10 == 0 else "",
-            "Perjanjian1 Berakhir": "2024-12-31" if n % 10 == 0 else "",
+            "Perjanjian1 Berakhir": "2029-12-31" if n % 10 == 0 else "",
         }
         if number in BAD:
             column, value = BAD[number]
@@ -49,7 +49,7 @@ def thousand_rows() -> bytes:
             if column.startswith("Perjanjian1"):
                 row.update({"Perjanjian1 Jenis": "mou", "Perjanjian1 Nomor": f"{n}/MoU/2024",
                             "Perjanjian1 Mulai": row["Perjanjian1 Mulai"] or "2024-06-01",
-                            "Perjanjian1 Berakhir": row["Perjanjian1 Berakhir"] or "2024-12-31"})
+                            "Perjanjian1 Berakhir": row["Perjanjian1 Berakhir"] or "2029-12-31"})
         sheet.append([row[h] for h in HEADER])
     buffer = io.BytesIO()
     book.save(buffer)
@@ -107,7 +107,7 @@ async def test_a_thousand_rows_with_ten_bad_ones_then_the_same_file_again_change
 
 async def test_a_changed_row_updates_its_partner_and_new_agreements_are_signed(settings):
     sheet = ("nama,jenis,segmen,perjanjian1_jenis,perjanjian1_nomor,perjanjian1_mulai,perjanjian1_berakhir\n"
-             "KIM Sekarbela,kim,pemilih_pemula,mou,027/PP.08-NK/3273/2024,2024-06-01,2024-12-31\n")
+             "KIM Sekarbela,kim,pemilih_pemula,mou,027/PP.08-NK/3273/2024,2024-06-01,2029-12-31\n")
     async with tap(settings, PARTNER_EVENTS) as published, running("partners", settings) as (_, client):
         partner = await register(client)
         changed = sheet.replace("pemilih_pemula", '"pemilih_pemula, perempuan"') + "Karang Taruna Antapani,ormas_komunitas,,,,,\n"
@@ -124,7 +124,7 @@ async def test_a_changed_row_updates_its_partner_and_new_agreements_are_signed(s
             ("registered", 1), ("updated", 2), ("agreement_signed", 3)]
         assert mine[1]["data"]["changed_fields"] == ["segments"]
 
-        conflicting = sheet.replace("2024-12-31", "2025-12-31")
+        conflicting = sheet.replace("2029-12-31", "2030-12-31")
         report = await upload(client, conflicting.encode(), "lain.csv")
         assert report["updated"] == 0
         assert [(e["row"], e["field"]) for e in report["errors"]] == [(2, "perjanjian1_nomor")]
@@ -153,7 +153,7 @@ async def build_registry(client) -> None:
     })
     await client.post(f"/partners/{braga['id']}/agreements", headers=auth(), json={
         "doc_type": "pks", "number": "045/PKS/2024", "title": "Pentas seni", "valid_from": "2024-09-01",
-        "valid_until": "2024-12-31", "scope": "Pilwalkot 2024"})
+        "valid_until": "2029-12-31", "scope": "Pilwalkot 2024"})
     radio = await register(client, {"name": "Radio Komunitas Cibiru 107.7 FM", "type": "media", "district": "Cibiru",
                                      "channels": [{"kind": "radio", "handle_or_url": "107.7 FM", "audience_size": 20000}]})
     await client.post(f"/partners/{radio['id']}/suspend", headers=auth(), json={"reason": "izin siaran diperpanjang"})

@@ -10,6 +10,8 @@ from services.partners.domain.model import (
     EDITABLE,
     MAX_AGREEMENTS,
     Agreement,
+    AgreementExpiring,
+    AgreementLapsed,
     AgreementSigned,
     Channel,
     Contact,
@@ -21,6 +23,7 @@ from services.partners.domain.model import (
     PartnerEvent,
     PartnerReactivated,
     PartnerRegistered,
+    PartnerStatusCorrected,
     PartnerSuspended,
     PartnerUpdated,
     Status,
@@ -32,8 +35,8 @@ from services.partners.domain.parsing import agreement, agreements, details, ema
 from shared.errors import Invalid
 
 __all__ = [
-    "EDITABLE", "MAX_AGREEMENTS", "Agreement", "AgreementSigned", "Channel", "Contact", "DuplicateAgreement",
+    "EDITABLE", "MAX_AGREEMENTS", "Agreement", "AgreementExpiring", "AgreementLapsed", "AgreementSigned", "Channel", "Contact", "DuplicateAgreement",
     "Invalid", "NameTaken", "NotAllowed", "Partner", "PartnerArchived", "PartnerEvent", "PartnerReactivated",
-    "PartnerRegistered", "PartnerSuspended", "PartnerUpdated", "Status", "StatusChange", "StatusChanged",
+    "PartnerRegistered", "PartnerStatusCorrected", "PartnerSuspended", "PartnerUpdated", "Status", "StatusChange", "StatusChanged",
     "agreement", "agreements", "details", "email", "fold", "phone", "reason",
 ]

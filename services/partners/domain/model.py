@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, NoReturn
 
@@ -27,6 +27,8 @@ class Status(StrEnum):
 
 
 MAX_AGREEMENTS = 200
+# An agreement is announced as expiring this long before its last valid day (issue 12, point 8).
+EXPIRY_NOTICE = timedelta(days=30)
 
 # What an operator edits; the rest (region, status, agreements) changes through its own door.
 EDITABLE = ("name", "type", "district", "categories", "segments", "contacts", "channels", "notes")
@@ -88,6 +90,9 @@ class Agreement:
     valid_until: date
     title: str | None = None
     scope: str | None = None
+    # Facts already announced, so each is announced once: data, not a guess from the clock.
+    expiring_announced: bool = False
+    lapsed_announced: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -95,7 +100,23 @@ class Agreement:
         return self.doc_type.value, " ".join(self.number.casefold().split())
 
     def same_terms(self, other: Agreement) -> bool:
-        return dataclasses.replace(other, id=self.id) == self
+        return self._terms() == other._terms()
+
+    def _terms(self) -> tuple[Any, ...]:
+        return self.doc_type, self.number, self.valid_from, self.valid_until, self.title, self.scope
+
+    def lapsed_on(self, today: date) -> bool:
+        """``valid_until`` is the last valid day: the agreement has lapsed the day after."""
+        return today > self.valid_until
+
+    def expiring_on(self, today: date) -> bool:
+        return today >= self.valid_until - EXPIRY_NOTICE
+
+    def due(self, today: date) -> bool:
+        """Has a fact about this agreement to announce on ``today``."""
+        if self.lapsed_on(today):
+            return not self.lapsed_announced
+        return self.expiring_on(today) and not self.expiring_announced
 
 
 @dataclass(frozen=True)
@@ -146,9 +167,21 @@ class PartnerArchived(StatusChanged):
     pass
 
 
+class PartnerStatusCorrected(StatusChanged):
+    """A mistaken status change set right (any status to any other), with the reason why."""
+
+
 @dataclass(frozen=True)
 class AgreementSigned(PartnerEvent):
     agreement: Agreement | None = None
+
+
+class AgreementExpiring(AgreementSigned):
+    """An agreement's last valid day is :data:`EXPIRY_NOTICE` away or nearer."""
+
+
+class AgreementLapsed(AgreementSigned):
+    """An agreement's last valid day has passed."""
 
 
 # --- the aggregate -------------------------------------------------------------------------
@@ -190,6 +223,8 @@ class Partner:
         partner.agreements = list(agreements)
         partner.status_history = [StatusChange(Status.active, None, "registered", now, by)]
         partner.events.append(PartnerRegistered(partner._copy()))
+        # An agreement recorded already lapsed (or near its end) is announced in the same write.
+        partner.announce_agreements(now.date(), now)
         return partner
 
     @property
@@ -219,6 +254,29 @@ class Partner:
             self._refuse(f"partner {self.id} already has {MAX_AGREEMENTS} agreements")
         self.agreements = [*self.agreements, agreement]
         self._record(now, AgreementSigned, agreement=agreement)
+        self.announce_agreements(now.date(), now)
+
+    def announce_agreements(self, today: date, now: datetime) -> None:
+        """Record each agreement's fact due on ``today`` that was not announced yet: lapsed
+        (its last valid day passed) or else expiring (that day is 30 days away or nearer).
+        An agreement that lapsed before it was announced as expiring is only announced lapsed.
+        An archived partner's agreements are no longer followed."""
+        if self.status is Status.archived:
+            return
+        for index, agreement in enumerate(self.agreements):
+            if not agreement.due(today):
+                continue
+            if agreement.lapsed_on(today):
+                marked = dataclasses.replace(agreement, expiring_announced=True, lapsed_announced=True)
+                event: type[PartnerEvent] = AgreementLapsed
+            else:
+                marked = dataclasses.replace(agreement, expiring_announced=True)
+                event = AgreementExpiring
+            self.agreements = [*self.agreements[:index], marked, *self.agreements[index + 1:]]
+            self._record(now, event, agreement=marked)
+
+    def agreements_due(self, today: date) -> bool:
+        return self.status is not Status.archived and any(a.due(today) for a in self.agreements)
 
     def suspend(self, reason: str, now: datetime, by: str | None) -> None:
         if self.status is not Status.active:
@@ -233,6 +291,13 @@ class Partner:
     def archive(self, reason: str, now: datetime, by: str | None) -> None:
         self._refuse_when_archived("archived again")
         self._change_status(Status.archived, reason, now, by, PartnerArchived)
+
+    def correct_status(self, status: Status, reason: str, now: datetime, by: str | None) -> None:
+        """Set right a mistaken status change (an archive included): any status to another one,
+        always with a reason, kept in the history like every change."""
+        if status is self.status:
+            self._refuse(f"partner {self.id} is '{self.status}' already; there is nothing to correct")
+        self._change_status(status, reason, now, by, PartnerStatusCorrected)
 
     def move_to(self, status: Status, reason: str | None, now: datetime, by: str | None) -> None:
         """Reach ``status`` by the allowed change (an import names the status it wants)."""
