@@ -39,6 +39,7 @@ class EventType(StrEnum):
     ACTIVITY_REPORTED = "sinergi.activity.reported"
     ACTIVITY_CANCELLED = "sinergi.activity.cancelled"
     TARGETS_SET = "sinergi.targets.set"
+    ELECTION_UPDATED = "sinergi.election.updated"
     NOTIFICATION_SENT = "sinergi.notification.sent"
     NOTIFICATION_FAILED = "sinergi.notification.failed"
 
@@ -139,6 +140,7 @@ class ActivitySnapshot(_Snapshot):
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     outcome: dict[str, Any] | None = None
+    programme: str | None = Field(None, description="the named programme the activity belongs to, e.g. GERDU PEMILU")
 
 
 class DistrictTarget(BaseModel):
@@ -157,6 +159,20 @@ class TargetsSnapshot(_Snapshot):
     # by a consumer (shared.consumer.parse parks it), and a map here dead-lettered every targets event.
     district_targets: list[DistrictTarget] = Field(
         [], description="held activities wanted per kecamatan, one entry per kecamatan")
+
+
+class ElectionSnapshot(_Snapshot):
+    region: str = Field(description="the region whose calendar this is")
+    name: str
+    kind: str = Field(description="pemilu, pilkada, pemungutan_suara_ulang, pemungutan_suara_lanjutan, "
+                                  "pemungutan_suara_susulan, berkelanjutan (a standing programme)")
+    voting_day: str | None = Field(None, description="local date; none for a standing programme")
+    participation_target_pct: float | None = None
+    stages: list[dict[str, Any]] = Field(
+        [], description="the stage windows: {stage (the vocabulary's word), from, to (local dates, included)}")
+    turnout: dict[str, Any] | None = Field(
+        None, description="the region's actual turnout: turnout_pct, districts [{district, turnout_pct}], source")
+    changed_fields: list[str] = Field([], description="what this change touched (turnout: the turnout recorded)")
 
 
 class NotificationCause(BaseModel):
@@ -193,6 +209,10 @@ class NotificationEvent(CloudEvent[NotificationSnapshot]):
     pass
 
 
+class ElectionEvent(CloudEvent[ElectionSnapshot]):
+    pass
+
+
 # Each event type, the model of its document and when it is emitted (for AsyncAPI and docs).
 CATALOGUE: dict[EventType, tuple[type[CloudEvent[Any]], str]] = {
     EventType.PARTNER_REGISTERED: (PartnerEvent, "a partner is registered"),
@@ -216,6 +236,9 @@ CATALOGUE: dict[EventType, tuple[type[CloudEvent[Any]], str]] = {
     EventType.ACTIVITY_REPORTED: (ActivityEvent, "an activity's outcome is reported"),
     EventType.ACTIVITY_CANCELLED: (ActivityEvent, "an activity is cancelled"),
     EventType.TARGETS_SET: (TargetsEvent, "an election's targets are set or changed"),
+    EventType.ELECTION_UPDATED: (
+        ElectionEvent, "an election of the calendar is created or changed (voting day, stages, targets) or its "
+        "turnout recorded; data.changed_fields names what changed"),
     EventType.NOTIFICATION_SENT: (NotificationEvent, "a delivery succeeded"),
     EventType.NOTIFICATION_FAILED: (NotificationEvent, "a delivery was given up (dead)"),
 }
@@ -228,6 +251,7 @@ PRODUCERS: dict[str, str] = {
     "partner": "partners",
     "activity": "activities",
     "targets": "activities",
+    "election": "activities",
     "notification": "notifications",
 }
 

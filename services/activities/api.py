@@ -2,190 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt
 
-from services.activities.domain import Activity, Status
-from services.activities.elections import ELECTIONS
+from services.activities.coverage import GROUPINGS
+from services.activities.domain import Activity
+from services.activities.elections import in_order
 from services.activities.figures import Figures, Period
-from services.activities.handlers import Activities, TargetBook
-from services.activities.store import ActivityFilter, PartnerReplica
+from services.activities.handlers import Activities, ElectionBook, TargetBook
+from services.activities.schemas import (
+    ActivityFields, ActivityIn, ActivityOut, ActivityPage, CancelIn, ElectionIn, ReportFormat, ReportIn, ScheduleIn,
+    TargetsIn, TargetsOut, TurnoutIn,
+)
+from services.activities.store import ActivityFilter, ElectionStore, PartnerReplica
 from services.activities.views import ActivityViews, targets_view
-from shared.auth import Operator, Viewer
-from shared.errors import NotFound
+from shared.auth import Admin, Operator, Viewer
+from shared.errors import Invalid, NotFound
 from shared.idempotency import resource_id
 from shared.pagination import Cursor, Limit
-from shared.vocabulary import Format, Kind, Method, PartnerRole, Segment, Stage, Topic
 from shared.web import expected_version, with_etag
 
 router = APIRouter()
-
-# --- bodies --------------------------------------------------------------------------------
-
-Text = Annotated[str, Field(max_length=5000)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PartnerRefIn(Strict):
-    partner_id: str = Field(min_length=1, max_length=64)
-    role: PartnerRole
-
-
-class SpeakerIn(Strict):
-    name: str = Field(min_length=1, max_length=200)
-    affiliation: str | None = Field(None, max_length=300)
-
-
-class LocationIn(Strict):
-    district: str | None = Field(None, max_length=20, description="kecamatan code, e.g. 32.73.02")
-    village: str | None = Field(None, max_length=20, description="desa/kelurahan code, e.g. 32.73.02.1004")
-    venue: str | None = Field(None, max_length=300)
-    online_url: str | None = Field(None, max_length=2000)
-
-
-class ActivityFields(Strict):
-    title: str | None = Field(None, min_length=1, max_length=200)
-    description: Text | None = None
-    kind: Kind | None = None
-    election: str | None = Field(None, max_length=40, description="an id from GET /elections")
-    stage: Stage | None = None
-    topics: list[Topic] | None = Field(None, max_length=20)
-    method: Method | None = None
-    format: Format | None = None
-    segments: list[Segment] | None = Field(None, max_length=20)
-    partners: list[PartnerRefIn] | None = Field(None, max_length=50)
-    speakers: list[SpeakerIn] | None = Field(None, max_length=50)
-    location: LocationIn | None = None
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
-    planned_reach: NonNegativeInt | None = None
-
-
-class ActivityIn(ActivityFields):
-    title: str = Field(min_length=1, max_length=200)
-    kind: Kind
-    election: str = Field(max_length=40, description="an id from GET /elections")
-    method: Method
-    format: Format
-    segments: list[Segment] = Field(min_length=1, max_length=20)
-
-
-class ScheduleIn(Strict):
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
-    location: LocationIn | None = None
-
-
-class ReportIn(Strict):
-    attendance_total: NonNegativeInt
-    attendance_by_segment: dict[Segment, NonNegativeInt] = {}
-    women: NonNegativeInt = 0
-    disabled: NonNegativeInt = 0
-    reach: NonNegativeInt | None = Field(None, description="people reached; defaults to attendance_total")
-    documentation_urls: list[Annotated[str, Field(max_length=2000)]] = Field([], max_length=50)
-    notes: Text | None = None
-
-
-class CancelIn(Strict):
-    reason: str = Field(min_length=1, max_length=1000)
-
-
-class TargetsIn(Strict):
-    participation_target_pct: float | None = Field(None, gt=0, le=100,
-                                                   description="defaults to the national target")
-    voting_day: date | None = Field(None, description="defaults to the catalogue's voting day")
-    segment_targets: dict[Segment, NonNegativeInt] = Field({}, description="held activities wanted per segment")
-    district_targets: dict[str, NonNegativeInt] = Field({}, description="held activities wanted per kecamatan code")
-    reach_target: NonNegativeInt | None = None
-    source: str | None = Field(None, max_length=500, description="where the figures come from")
-
-
-class GroupBy(StrEnum):
-    segment = "segment"
-    format = "format"
-    partner = "partner"
-    district = "district"
-    month = "month"
-
-
-class ReportFormat(StrEnum):
-    xlsx = "xlsx"
-    csv = "csv"
-
-
-# --- answers (documentation of the shapes) --------------------------------------------------------
-
-
-class PartnerOnActivity(BaseModel):
-    partner_id: str
-    role: PartnerRole
-    name: str | None
-    status: str = Field(description="in this service's copy of the registry: active, suspended, archived, unknown")
-
-
-class ActivityWarning(BaseModel):
-    code: str = Field(description="masa_tenang | partner_not_active")
-    message: str
-    partner_id: str | None = None
-
-
-class ActivityOut(BaseModel):
-    id: str
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    region: str
-    title: str
-    description: str | None
-    kind: Kind
-    election: str
-    stage: Stage | None
-    topics: list[Topic]
-    method: Method
-    format: Format
-    segments: list[Segment]
-    partners: list[PartnerOnActivity]
-    speakers: list[dict[str, Any]]
-    location: dict[str, Any] | None
-    starts_at: datetime | None
-    ends_at: datetime | None
-    planned_reach: int | None
-    status: Status
-    outcome: dict[str, Any] | None
-    scheduled_at: datetime | None
-    held_at: datetime | None
-    cancelled_at: datetime | None
-    cancel_reason: str | None
-    warnings: list[ActivityWarning]
-
-
-class ActivityPage(BaseModel):
-    items: list[ActivityOut]
-    next_cursor: str | None
-
-
-class TargetsOut(BaseModel):
-    id: str
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    election: str
-    region: str
-    participation_target_pct: float
-    voting_day: date
-    segment_targets: dict[str, int]
-    district_targets: dict[str, int]
-    reach_target: int | None
-    source: str | None
-
 
 # --- wiring --------------------------------------------------------------------------------
 
@@ -210,11 +49,34 @@ def _replica(request: Request) -> PartnerReplica:
     return request.app.state.replica
 
 
+def _calendar(request: Request) -> ElectionStore:
+    return request.app.state.calendar
+
+
+def _election_book(request: Request) -> ElectionBook:
+    return request.app.state.elections
+
+
+def only(*names: str) -> Any:
+    """A dependency refusing a query parameter the endpoint does not know (422 naming it): a
+    mistyped or unsupported filter must not silently answer everything."""
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - set(names))
+        if unknown:
+            raise Invalid({name: f"unknown query parameter; this endpoint takes {', '.join(names)}"
+                           for name in unknown})
+
+    return Depends(check)
+
+
 ActivitiesDep = Annotated[Activities, Depends(_activities)]
 ViewsDep = Annotated[ActivityViews, Depends(_views)]
 ReplicaDep = Annotated[PartnerReplica, Depends(_replica)]
 TargetsDep = Annotated[TargetBook, Depends(_targets)]
 FiguresDep = Annotated[Figures, Depends(_figures)]
+CalendarDep = Annotated[ElectionStore, Depends(_calendar)]
+ElectionBookDep = Annotated[ElectionBook, Depends(_election_book)]
 From = Annotated[str | None, Query(alias="from", description="2024-10-01 (local day) or a date-time with offset")]
 To = Annotated[str | None, Query(alias="to", description="2024-10-31 (included) or a date-time (excluded)")]
 ElectionId = Annotated[str, Query(description="an id from GET /elections")]
@@ -249,7 +111,9 @@ async def plan(body: ActivityIn, request: Request, _: Operator, activities: Acti
     return await _show(views, activity, 201, {"Location": f"/activities/{activity_id}"})
 
 
-@router.get("/activities", response_model=ActivityPage, tags=["activities"], summary="List activities")
+@router.get("/activities", response_model=ActivityPage, tags=["activities"], summary="List activities",
+            dependencies=[only("status", "election", "segment", "format", "partner_id", "district", "stage",
+                               "programme", "from", "to", "limit", "cursor")])
 async def list_activities(
     _: Viewer,
     views: ViewsDep,
@@ -329,15 +193,24 @@ async def get_targets(election: str, _: Viewer, targets: TargetsDep) -> JSONResp
 
 
 @router.get("/stats/coverage", tags=["figures"],
-            summary="Activities by status, attendance and reach per group, against targets, with gaps")
+            summary="Activities by status, attendance and reach per group (or per cell of two), against targets",
+            dependencies=[only("election", "group_by", "from", "to")])
 async def coverage(
     _: Viewer,
     figures: FiguresDep,
     election: ElectionId,
     period: During,
-    group_by: GroupBy = GroupBy.segment,
+    group_by: Annotated[str, Query(max_length=40, description=f"one or two of {', '.join(GROUPINGS)}, "
+                                   "comma-separated; segment,district is the matrix")] = "segment",
 ) -> dict[str, Any]:
-    return await figures.coverage(election, group_by.value, period)
+    return await figures.coverage(election, _groupings(group_by), period)
+
+
+def _groupings(group_by: str) -> tuple[str, ...]:
+    wanted = tuple(part.strip() for part in group_by.split(","))
+    if not 1 <= len(wanted) <= 2 or len(set(wanted)) != len(wanted) or not set(wanted) <= set(GROUPINGS):
+        raise Invalid({"group_by": f"one or two different ones of {', '.join(GROUPINGS)}, e.g. segment,district"})
+    return wanted
 
 
 @router.get("/reports/activities", tags=["figures"], response_class=Response,
@@ -357,17 +230,37 @@ async def activity_report(
 # --- reference data and the replica -----------------------------------------------------------
 
 
-@router.get("/elections", tags=["reference"], summary="The election catalogue: voting days and stage windows")
-async def elections(_: Viewer) -> dict[str, Any]:
-    return {"items": [e.describe() for e in ELECTIONS.values()], "next_cursor": None}
+@router.get("/elections", tags=["elections"], summary="The election calendar: voting days and stage windows")
+async def elections(_: Viewer, calendar: CalendarDep) -> dict[str, Any]:
+    return {"items": [e.describe() for e in in_order(await calendar.all())], "next_cursor": None}
 
 
-@router.get("/elections/{election_id}", tags=["reference"], summary="One election of the catalogue")
-async def election(election_id: str, _: Viewer) -> dict[str, Any]:
-    found = ELECTIONS.get(election_id)
+@router.get("/elections/{election_id}", tags=["elections"], summary="One election of the calendar")
+async def election(election_id: str, _: Viewer, calendar: CalendarDep) -> JSONResponse:
+    found = await calendar.get(election_id)
     if found is None:
-        raise NotFound(f"unknown election {election_id!r}; one of {', '.join(ELECTIONS)}")
-    return found.describe()
+        raise NotFound(f"unknown election {election_id!r}; one of {', '.join(await calendar.all())}")
+    return _answer(found.describe())
+
+
+@router.put("/elections/{election_id}", tags=["elections"],
+            summary="Create or replace an election of the calendar (admin; 201 when created; If-Match honoured)")
+async def put_election(election_id: str, body: ElectionIn, request: Request, _: Admin,
+                       book: ElectionBookDep) -> JSONResponse:
+    values = body.model_dump(exclude={"stages"})
+    values["stages"] = [{"stage": w.stage.value, "from": w.starts_on, "to": w.ends_on} for w in body.stages]
+    values["kind"] = body.kind.value
+    found, created = await book.put(election_id, values, expected_version(request))
+    return _answer(found.describe(), 201 if created else 200)
+
+
+@router.put("/elections/{election_id}/turnout", tags=["elections"],
+            summary="Record the region's actual turnout after voting day, per kecamatan when known")
+async def put_turnout(election_id: str, body: TurnoutIn, request: Request, _: Operator,
+                      book: ElectionBookDep) -> JSONResponse:
+    found = await book.record_turnout(election_id, body.turnout_pct, [d.model_dump() for d in body.districts],
+                                      body.source, expected_version(request))
+    return _answer(found.describe())
 
 
 @router.get("/replica/partners", tags=["replica"], summary="This service's copy of the partner registry")

@@ -37,7 +37,11 @@ from zoneinfo import ZoneInfo
 from services.activities.domain import Activity, Status
 
 FIELD = "_cov"
+# The dimensions each document's stored facts cover; stage and programme groups (and two-way
+# matrices) are added up from the activities themselves (:func:`grouped`), so activities stored
+# before those dimensions existed count in them too.
 DIMENSIONS = ("segment", "format", "partner", "district", "month")
+GROUPINGS = ("segment", "district", "format", "stage", "programme", "partner", "month")
 METRICS = ("attendance", "women", "disabled", "reach")
 NONE_KEY = ""  # an activity without a district or a date
 
@@ -65,6 +69,13 @@ class Tally:
         for metric in METRICS:
             setattr(self, metric, getattr(self, metric) + getattr(other, metric))
 
+    def take(self, contribution: Contribution) -> None:
+        for metric, value in contribution.items():
+            if metric.startswith("n:"):
+                self.by_status[metric[2:]] += value
+            else:
+                setattr(self, metric, getattr(self, metric) + value)
+
     def figures(self) -> dict[str, Any]:
         return {
             "activities": self.activities,
@@ -77,36 +88,64 @@ class Tally:
 Cube = dict[str, dict[str | None, Tally]]
 
 
-def facts(activity: Activity, zone: ZoneInfo) -> list[dict[str, Any]]:
-    """The activity's contribution to every coverage figure (stored as ``_cov``)."""
+Contribution = dict[str, int]  # metric (n:<status>, attendance, ...) → value
+
+
+def memberships(activity: Activity, zone: ZoneInfo) -> dict[str, dict[str | None, Contribution]]:
+    """What the activity adds to each group of each dimension (``None``: no district, date, stage,
+    programme). A segment it did not target but reported attendance of gets that attendance only."""
     status = f"n:{activity.status.value}"
     outcome = activity.outcome
     measured = {} if outcome is None else {
         "attendance": outcome.attendance_total, "women": outcome.women,
         "disabled": outcome.disabled, "reach": outcome.reach,
     }
-    out: list[dict[str, Any]] = []
-
-    def add(dimension: str, key: str, metric: str, value: int) -> None:
-        if value:
-            out.append({"k": f"{dimension}|{key}|{metric}", "v": value})
-
-    month = activity.starts_at.astimezone(zone).strftime("%Y-%m") if activity.starts_at else NONE_KEY
-    district = (activity.location.district if activity.location else None) or NONE_KEY
-    partners = dict.fromkeys(p.partner_id for p in activity.partners)
-    single = [("format", activity.format.value), ("district", district), ("month", month)]
-    for dimension, key in [*single, *(("partner", pid) for pid in partners)]:
-        add(dimension, key, status, 1)
-        for metric, value in measured.items():
-            add(dimension, key, metric, value)
-    for segment in activity.segments:
-        add("segment", segment.value, status, 1)
-        for metric in ("women", "disabled", "reach"):
-            add("segment", segment.value, metric, measured.get(metric, 0))
+    whole = {status: 1, **measured}
+    month = activity.starts_at.astimezone(zone).strftime("%Y-%m") if activity.starts_at else None
+    segments: dict[str | None, Contribution] = {
+        s.value: {status: 1, **{m: measured.get(m, 0) for m in ("women", "disabled", "reach")}}
+        for s in activity.segments}
     if outcome is not None:
         for segment, count in outcome.attendance_by_segment.items():
-            add("segment", segment, "attendance", count)
-    return out
+            segments.setdefault(segment, {})["attendance"] = count
+    return {
+        "segment": segments,
+        "format": {activity.format.value: whole},
+        "district": {(activity.location.district if activity.location else None): whole},
+        "month": {month: whole},
+        "stage": {(activity.stage.value if activity.stage else None): whole},
+        "programme": {activity.programme: whole},
+        "partner": {pid: whole for pid in dict.fromkeys(p.partner_id for p in activity.partners)},
+    }
+
+
+def facts(activity: Activity, zone: ZoneInfo) -> list[dict[str, Any]]:
+    """The activity's contribution to every coverage figure of :data:`DIMENSIONS` (stored as ``_cov``)."""
+    found = memberships(activity, zone)
+    return [{"k": f"{dimension}|{key or NONE_KEY}|{metric}", "v": value}
+            for dimension in ("format", "district", "month", "partner", "segment")
+            for key, contribution in found[dimension].items()
+            for metric, value in contribution.items() if value]
+
+
+def grouped(activities: list[Activity], zone: ZoneInfo, dimensions: tuple[str, ...]) -> dict[tuple, Tally]:
+    """Figures per group of one dimension, or per cell of two (``("segment", "district")``: the matrix).
+
+    In a cell with ``segment`` the segment's figures count (its attendance, as in a segment group);
+    otherwise the activity's own.
+    """
+    cells: dict[tuple, Tally] = {}
+    for activity in activities:
+        found = memberships(activity, zone)
+        if len(dimensions) == 1:
+            pairs = [((k,), c) for k, c in found[dimensions[0]].items()]
+        else:
+            first, second = dimensions
+            pairs = [((k1, k2), c1 if first == "segment" or second != "segment" else c2)
+                     for k1, c1 in found[first].items() for k2, c2 in found[second].items()]
+        for key, contribution in pairs:
+            cells.setdefault(key, Tally()).take(contribution)
+    return cells
 
 
 def pipeline(match: dict[str, Any]) -> list[dict[str, Any]]:

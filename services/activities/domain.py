@@ -1,5 +1,7 @@
 """The ``Activity`` aggregate and the election ``Targets``: the rules of outreach, no I/O.
 
+(Over 400 lines: the two aggregates, their events and their plain-data forms read best together.)
+
 Life cycle (CONTRACT §4)::
 
     planned ──schedule──▶ scheduled ──hold──▶ held ──report──▶ reported
@@ -16,13 +18,14 @@ are ``shared.vocabulary``'s; what each field accepts is in ``fields.py``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.activities.elections import ELECTIONS
+from services.activities.elections import ELECTIONS, Election
 from services.activities.fields import (
     DETAILS, TARGET_FIELDS, ActivityError, InvalidActivity, Location, Outcome, PartnerRef, Speaker, clean,
     clean_location, detail_errors, election_of, location_errors, outcome_errors, refuse, target_values, text,
@@ -119,6 +122,7 @@ class Activity:
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     planned_reach: int | None = None
+    programme: str | None = None  # a named programme the activity belongs to, e.g. GERDU PEMILU
     status: Status = Status.planned
     outcome: Outcome | None = None
     scheduled_at: datetime | None = None
@@ -131,18 +135,21 @@ class Activity:
     # -- creation and edits ---------------------------------------------------------------
 
     @classmethod
-    def plan(cls, *, id: str, region: str, now: datetime, **details: Any) -> Activity:
-        """A new activity, ``planned``; ``starts_at`` may already be known."""
+    def plan(cls, *, id: str, region: str, now: datetime, calendar: Mapping[str, Election] | None = None,
+             **details: Any) -> Activity:
+        """A new activity, ``planned``; ``starts_at`` may already be known. ``election`` must be in the
+        ``calendar`` (the stored one; the shipped one when not given)."""
         unknown = set(details) - set(DETAILS)
         if unknown:
             raise InvalidActivity({name: "not a field of an activity" for name in sorted(unknown)})
         values = clean(details)
-        refuse(detail_errors(region, values))
+        refuse(detail_errors(region, values, calendar))
         activity = cls(id=id, region=region, created_at=now, updated_at=now, **values)
         activity.events.append(ActivityPlanned())
         return activity
 
-    def edit(self, changes: dict[str, Any], now: datetime) -> tuple[str, ...]:
+    def edit(self, changes: dict[str, Any], now: datetime,
+             calendar: Mapping[str, Election] | None = None) -> tuple[str, ...]:
         """Change details while ``planned`` or ``scheduled``; returns the fields that changed."""
         self._require(EDITABLE_STATUSES, "edited", "only planned or scheduled activities can be edited")
         unknown = set(changes) - set(DETAILS)
@@ -153,7 +160,7 @@ class Activity:
             raise InvalidActivity({moved: f"activity {self.id} is scheduled; move it with "
                                           f"POST /activities/{self.id}/schedule"})
         merged = clean({**self.details(), **changes})
-        refuse(detail_errors(self.region, merged))
+        refuse(detail_errors(self.region, merged, calendar))
         changed = tuple(name for name in DETAILS if merged[name] != getattr(self, name))
         if not changed:
             return ()
@@ -167,10 +174,13 @@ class Activity:
 
     # -- the life cycle -----------------------------------------------------------------------
 
-    def schedule(self, starts_at: datetime, ends_at: datetime, location: Location | None, now: datetime) -> bool:
+    def schedule(self, starts_at: datetime, ends_at: datetime, location: Location | None, now: datetime,
+                 election: Election | None = None, zone: ZoneInfo | None = None) -> bool:
         """Give a planned activity its date (``scheduled``), or move a scheduled one (rescheduled).
 
         A date in the past is fine: offices often record an activity after it took place.
+        Without a ``stage``, the stage is the one of the ``election`` whose window holds the local
+        date (``zone``); a stage that was the old date's follows the date when it moves.
         Returns False when a scheduled activity is asked to stay exactly where it is.
         """
         self._require(EDITABLE_STATUSES, "scheduled")
@@ -183,6 +193,10 @@ class Activity:
             return False
         previous = (self.starts_at, self.ends_at)
         was = self.status
+        if election is not None:
+            old = election.stage_on(self.starts_at.astimezone(zone).date()) if self.starts_at else None
+            if self.stage is None or self.stage == old:
+                self.stage = election.stage_on(starts_at.astimezone(zone).date()) or self.stage
         self.starts_at, self.ends_at, self.location = starts_at, ends_at, place
         if was is Status.planned:
             self.status = Status.scheduled
@@ -254,9 +268,9 @@ class Activity:
 
     # -- what the office should know ----------------------------------------------------------
 
-    def quiet_period_warning(self, zone: ZoneInfo) -> str | None:
-        """A sentence when the activity falls inside its election's *masa tenang*."""
-        election = ELECTIONS.get(self.election)
+    def quiet_period_warning(self, zone: ZoneInfo, election: Election | None = None) -> str | None:
+        """A sentence (Bahasa Indonesia) when the activity falls inside its election's *masa tenang*."""
+        election = election or ELECTIONS.get(self.election)
         quiet = election.quiet_period if election else None
         if quiet is None or self.starts_at is None or self.status is Status.cancelled:
             return None
@@ -264,9 +278,28 @@ class Activity:
         last = (self.ends_at or self.starts_at).astimezone(zone).date()
         if last < quiet.starts_on or first > quiet.ends_on:
             return None
-        return (f"{first.isoformat()} is inside the quiet period (masa tenang) of {self.election}, "
-                f"{quiet.starts_on.isoformat()} to {quiet.ends_on.isoformat()}: no campaigning, and "
-                "outreach must not favour any candidate")
+        return (f"{first.isoformat()} berada dalam masa tenang {self.election} ({quiet.starts_on.isoformat()} "
+                f"s.d. {quiet.ends_on.isoformat()}): tidak boleh ada kampanye, dan sosialisasi tidak boleh "
+                "menguntungkan peserta mana pun")
+
+    def stage_warning(self, zone: ZoneInfo, election: Election | None = None) -> str | None:
+        """A sentence (Bahasa Indonesia) when the given ``stage`` contradicts the date: the election's
+        window for that stage does not hold it (or the election has no such stage)."""
+        election = election or ELECTIONS.get(self.election)
+        if (election is None or not election.stages or self.stage is None or self.starts_at is None
+                or self.status is Status.cancelled):
+            return None
+        day = self.starts_at.astimezone(zone).date()
+        window = election.window(self.stage.value)
+        if window is not None and window.holds(day):
+            return None
+        actual = election.stage_on(day)
+        on_day = f"tahapan {actual.value}" if actual else "di luar semua tahapan"
+        if window is None:
+            return (f"tahapan {self.stage.value} tidak ada dalam jadwal {self.election}; tanggal "
+                    f"{day.isoformat()} termasuk {on_day}")
+        return (f"tahapan {self.stage.value} {self.election} berlangsung {window.starts_on.isoformat()} s.d. "
+                f"{window.ends_on.isoformat()}, sedangkan tanggal kegiatan {day.isoformat()} termasuk {on_day}")
 
     # -- internals --------------------------------------------------------------------------
 
@@ -291,7 +324,7 @@ class Targets:
     election: str
     region: str
     participation_target_pct: float
-    voting_day: date
+    voting_day: date | None  # a standing programme has none
     created_at: datetime
     updated_at: datetime
     segment_targets: dict[str, int] = field(default_factory=dict)
@@ -306,16 +339,18 @@ class Targets:
         return self.election
 
     @classmethod
-    def set_for(cls, *, election: str, region: str, now: datetime, **values: Any) -> Targets:
-        catalogue = election_of(election)
+    def set_for(cls, *, election: str, region: str, now: datetime, known: Election | None = None,
+                **values: Any) -> Targets:
+        """``known``: the election as the calendar has it (the shipped one when not given)."""
+        catalogue = known or election_of(election)
         values = target_values(region, catalogue, values)
         targets = cls(election=election, region=region, created_at=now, updated_at=now, **values)
         targets.events.append(TargetsSet(TARGET_FIELDS))
         return targets
 
-    def change(self, now: datetime, **values: Any) -> tuple[str, ...]:
+    def change(self, now: datetime, known: Election | None = None, **values: Any) -> tuple[str, ...]:
         """Replace the targets (PUT semantics); returns what changed, recording an event if anything did."""
-        values = target_values(self.region, election_of(self.election), values)
+        values = target_values(self.region, known or election_of(self.election), values)
         changed = tuple(name for name in TARGET_FIELDS if values[name] != getattr(self, name))
         if changed:
             for name in changed:
@@ -364,6 +399,7 @@ def snapshot(activity: Activity) -> dict[str, Any]:
         "starts_at": activity.starts_at,
         "ends_at": activity.ends_at,
         "planned_reach": activity.planned_reach,
+        "programme": activity.programme,
         "status": activity.status.value,
         "outcome": outcome,
         "scheduled_at": activity.scheduled_at,
@@ -379,7 +415,7 @@ def targets_snapshot(targets: Targets) -> dict[str, Any]:
         "election": targets.election,
         "region": targets.region,
         "participation_target_pct": targets.participation_target_pct,
-        "voting_day": targets.voting_day.isoformat(),
+        "voting_day": targets.voting_day.isoformat() if targets.voting_day else None,
         "segment_targets": dict(targets.segment_targets),
         "district_targets": dict(targets.district_targets),
         "reach_target": targets.reach_target,

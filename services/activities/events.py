@@ -15,7 +15,8 @@ from services.activities.domain import (
     Activity, ActivityCancelled, ActivityHeld, ActivityPlanned, ActivityReported, ActivityRescheduled,
     ActivityScheduled, ActivityUpdated, Targets, TargetsSet, jsonable, snapshot, targets_snapshot,
 )
-from shared.events import ActivitySnapshot, AnyEvent, EventType, TargetsSnapshot, make_event
+from services.activities.elections import Election, ElectionUpdated
+from shared.events import ActivitySnapshot, AnyEvent, ElectionSnapshot, EventType, TargetsSnapshot, make_event
 
 SERVICE = "activities"
 
@@ -52,3 +53,12 @@ def targets_event(targets: Targets, event: TargetsSet) -> AnyEvent:
     return make_event(EventType.TARGETS_SET, region=targets.region, service=SERVICE, subject=targets.id,
                       version=targets.version, data=jsonable(data.model_dump()))
 
+
+
+def election_event(election: Election, event: ElectionUpdated, region: str) -> AnyEvent:
+    """``sinergi.election.updated``: the election as ``GET /elections`` shows it, and what changed
+    (subscribers that keep reminders tied to a voting day follow ``voting_day`` from here)."""
+    data = ElectionSnapshot.model_validate({**election.describe(), "region": region,
+                                            "changed_fields": list(event.changed_fields)})
+    return make_event(EventType.ELECTION_UPDATED, region=region, service=SERVICE, subject=election.id,
+                      version=election.version, data=jsonable(data.model_dump()))

@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields, replace
 from datetime import MAXYEAR, MINYEAR, datetime
 from typing import Any
 
+from collections.abc import Mapping
+
 from services.activities.elections import ELECTIONS, Election, known_elections
 from shared.clock import utc_ms
 from shared.errors import Invalid, ServiceError
@@ -26,7 +28,8 @@ WEB_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 FIRST_YEAR, LAST_YEAR = MINYEAR + 1, MAXYEAR - 1
 # What POST /activities and PATCH may set; the life-cycle fields change only by transitions.
 DETAILS = ("title", "description", "kind", "election", "stage", "topics", "method", "format", "segments",
-           "partners", "speakers", "location", "starts_at", "ends_at", "planned_reach")
+           "partners", "speakers", "location", "starts_at", "ends_at", "planned_reach", "programme")
+PROGRAMME_LENGTH = 120
 
 # --- errors ----------------------------------------------------------------------------------
 
@@ -81,10 +84,12 @@ class Outcome:
     reported_at: datetime
 
 
-def election_of(election_id: str) -> Election:
-    election = ELECTIONS.get(election_id)
+def election_of(election_id: str, calendar: Mapping[str, Election] | None = None) -> Election:
+    """The election of the calendar (the shipped one unless the stored ``calendar`` is given)."""
+    calendar = ELECTIONS if calendar is None else calendar
+    election = calendar.get(election_id)
     if election is None:
-        raise InvalidActivity({"election": f"unknown election {election_id!r}; one of {known_elections()}"})
+        raise InvalidActivity({"election": f"unknown election {election_id!r}; one of {known_elections(calendar)}"})
     return election
 
 
@@ -129,6 +134,7 @@ def clean(values: dict[str, Any]) -> dict[str, Any]:
     out = {name: values.get(name) for name in DETAILS}
     out["title"] = text(out["title"]) or ""
     out["description"] = text(out["description"], multiline=True)
+    out["programme"] = text(out["programme"])
     out["kind"], out["method"] = _enum(Kind, out["kind"]), _enum(Method, out["method"])
     out["format"], out["stage"] = _enum(Format, out["format"]), _enum(Stage, out["stage"])
     out["topics"] = _unique([Topic(t) for t in out["topics"] or []])
@@ -151,16 +157,20 @@ def refuse(errors: dict[str, str]) -> None:
         raise InvalidActivity(errors)
 
 
-def detail_errors(region: str, v: dict[str, Any]) -> dict[str, str]:
-    """What is wrong with cleaned details (:func:`clean`), field by field."""
+def detail_errors(region: str, v: dict[str, Any], calendar: Mapping[str, Election] | None = None) -> dict[str, str]:
+    """What is wrong with cleaned details (:func:`clean`), field by field; ``election`` must be in the
+    calendar (the shipped one unless the stored ``calendar`` is given)."""
+    calendar = ELECTIONS if calendar is None else calendar
     errors: dict[str, str] = {}
     if not v["title"]:
         errors["title"] = "an activity needs a title"
     for name in ("kind", "method", "format"):
         if v[name] is None:
             errors[name] = "required"
-    if v["election"] not in ELECTIONS:
-        errors["election"] = f"unknown election {v['election']!r}; one of {known_elections()}"
+    if v["election"] not in calendar:
+        errors["election"] = f"unknown election {v['election']!r}; one of {known_elections(calendar)}"
+    if v["programme"] is not None and len(v["programme"]) > PROGRAMME_LENGTH:
+        errors["programme"] = f"a programme's name is at most {PROGRAMME_LENGTH} characters"
     if v["method"] is Method.langsung and v["format"] in MEDIA_FORMATS:
         errors["format"] = (f"{v['format'].value!r} is a media format; it goes with method 'tidak_langsung', "
                             "not 'langsung'")
@@ -249,8 +259,11 @@ def target_values(region: str, election: Election, values: dict[str, Any]) -> di
     unknown = set(values) - set(TARGET_FIELDS)
     refuse({name: "not a field of targets" for name in sorted(unknown)})
     pct = values.get("participation_target_pct")
+    pct = election.participation_target_pct if pct is None else pct
+    if pct is None:  # a standing programme has no target of its own
+        refuse({"participation_target_pct": f"required: {election.id} has no participation target of its own"})
     out = {
-        "participation_target_pct": election.national_target_pct if pct is None else float(pct),
+        "participation_target_pct": float(pct),
         "voting_day": values.get("voting_day") or election.voting_day,
         "segment_targets": {str(k): int(v) for k, v in (values.get("segment_targets") or {}).items()},
         "district_targets": {str(k): int(v) for k, v in (values.get("district_targets") or {}).items()},

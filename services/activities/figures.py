@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.activities import coverage, report
-from services.activities.domain import Targets, election_of
+from services.activities.domain import Targets
 from services.activities.elections import Election
 from services.activities.fields import FIRST_YEAR, LAST_YEAR
 from services.activities.handlers import TargetBook
@@ -23,6 +23,9 @@ from services.activities.views import month_label
 from shared.clock import Clock, now_ms
 from shared.errors import Invalid
 from shared.vocabulary import label
+
+# Answered from the stored facts by the database; the other groupings from the activities (coverage.grouped).
+STORED = set(coverage.DIMENSIONS)
 
 # Cached coverage figures: dropped when any activity changes, and after this long regardless
 # (a write whose revision bump was lost to a crash is then seen within a minute).
@@ -106,15 +109,23 @@ class Figures:
         self._cache[key] = (token, monotonic(), cube)
         return cube
 
-    async def coverage(self, election_id: str, group_by: str, period: Period) -> dict[str, Any]:
-        election = election_of(election_id)
+    async def coverage(self, election_id: str, group_by: tuple[str, ...], period: Period) -> dict[str, Any]:
+        election = await self.targets.election(election_id)
         targets = await self.targets.get(election_id)
-        cube = await self.cube(election_id, period)
-        names = await self.partner_names(cube["partner"]) if group_by == "partner" else {}
-        return coverage_view(self.region, election, targets, group_by, cube, names, period, self.today())
+        if len(group_by) == 1 and group_by[0] in STORED:
+            cube = await self.cube(election_id, period)
+            cells = {(k,): tally for k, tally in cube[group_by[0]].items()}
+        else:
+            found, cube = await self.store.all_with_figures(
+                query(ActivityFilter(election=election_id), period.start, period.end))
+            cells = coverage.grouped(found, self.zone, group_by)
+        names = {}
+        if "partner" in group_by:
+            names = await self.partner_names({key[group_by.index("partner")] for key in cells})
+        return coverage_view(self.region, election, targets, group_by, cube, cells, names, period, self.today())
 
-    async def partner_names(self, groups: dict[str | None, coverage.Tally]) -> dict[str, str]:
-        known = await self.replica.many({k for k in groups if k})
+    async def partner_names(self, ids: set[str | None]) -> dict[str, str]:
+        known = await self.replica.many({k for k in ids if k})
         return {pid: p.name for pid, p in known.items()}
 
     def today(self) -> date:
@@ -122,7 +133,7 @@ class Figures:
 
     async def report(self, election_id: str, period: Period, fmt: str) -> tuple[bytes, str, str]:
         """The period report: (content, media type, file name)."""
-        election = election_of(election_id)
+        election = await self.targets.election(election_id)
         targets = await self.targets.get(election_id)
         match = query(ActivityFilter(election=election_id), period.start, period.end)
         found, cube = await self.store.all_with_figures(match)
@@ -142,36 +153,48 @@ def coverage_view(
     region: str,
     election: Election,
     targets: Targets | None,
-    group_by: str,
+    group_by: tuple[str, ...],
     cube: coverage.Cube,
+    cells: dict[tuple, coverage.Tally],
     partner_names: dict[str, str],
     period: Period,
     today: date,
 ) -> dict[str, Any]:
+    """One ``group_by``: ``groups`` of ``{key, label, ...figures}``, with ``target`` and ``progress_pct``
+    for segments and districts. Two (the matrix): one row per cell that has anything, ``key`` and
+    ``label`` then lists in the order of ``group_by`` (targets are per segment and per kecamatan,
+    not per cell, so cells carry none)."""
     totals = coverage.total(cube)
     voting_day = targets.voting_day if targets else election.voting_day
-    days_left = (voting_day - today).days
-    wanted = {"segment": targets.segment_targets, "district": targets.district_targets}.get(group_by, {}) \
+    days_left = (voting_day - today).days if voting_day else None
+    single = group_by[0] if len(group_by) == 1 else None
+    wanted = {"segment": targets.segment_targets, "district": targets.district_targets}.get(single or "", {}) \
         if targets else {}
-    groups_by_key = dict(cube[group_by])
+    cells = dict(cells)
     for key in wanted:  # a targeted key with nothing yet is a row too
-        groups_by_key.setdefault(key, coverage.Tally())
+        cells.setdefault((key,), coverage.Tally())
+    turnout = turnout_view(election, targets)
+    by_district = {d["district"]: d["turnout_pct"] for d in (turnout or {}).get("districts", [])}
     groups = []
-    for key in sorted(groups_by_key, key=lambda k: (k is None, k or "")):
-        tally = groups_by_key[key]
-        row: dict[str, Any] = {"key": key, "label": _group_label(group_by, key, partner_names), **tally.figures()}
-        if group_by in ("segment", "district"):
-            target = wanted.get(key) if key else None
+    for key in sorted(cells, key=lambda ks: tuple((k is None, k or "") for k in ks)):
+        tally = cells[key]
+        labels = [_group_label(dim, k, partner_names) for dim, k in zip(group_by, key, strict=True)]
+        row: dict[str, Any] = {"key": key[0] if single else list(key), "label": labels[0] if single else labels,
+                               **tally.figures()}
+        if single in ("segment", "district"):
+            target = wanted.get(key[0]) if key[0] else None
             row["target"] = target
             row["progress_pct"] = _pct(tally.held, target)
+        if single == "district" and turnout is not None:
+            row["turnout_pct"] = by_district.get(key[0])
         groups.append(row)
     return {
         "election": election.id,
         "region": region,
-        "group_by": group_by,
+        "group_by": ",".join(group_by),
         "period": period.describe(),
         "as_of": today.isoformat(),
-        "voting_day": voting_day.isoformat(),
+        "voting_day": voting_day.isoformat() if voting_day else None,
         "days_to_voting_day": days_left,
         "totals": totals.figures(),
         "targets": None if targets is None else {
@@ -183,12 +206,29 @@ def coverage_view(
             "district_targets": dict(targets.district_targets),
             "source": targets.source,
         },
+        "turnout": turnout,
         "groups": groups,
         "gaps": gaps(targets, cube, days_left),
     }
 
 
-def gaps(targets: Targets | None, cube: coverage.Cube, days_left: int) -> dict[str, Any]:
+def turnout_view(election: Election, targets: Targets | None) -> dict[str, Any] | None:
+    """The region's recorded turnout against the participation target (``gap_pct``: turnout − target)."""
+    if election.turnout is None:
+        return None
+    target = targets.participation_target_pct if targets else election.participation_target_pct
+    recorded = election.turnout
+
+    def gap(pct: float) -> float | None:
+        return None if target is None else round(pct - target, 2)
+
+    return {"turnout_pct": recorded.turnout_pct, "participation_target_pct": target,
+            "gap_pct": gap(recorded.turnout_pct), "target_met": None if target is None else recorded.turnout_pct >= target,
+            "source": recorded.source,
+            "districts": [{"district": d, "turnout_pct": p, "gap_pct": gap(p)} for d, p in recorded.districts]}
+
+
+def gaps(targets: Targets | None, cube: coverage.Cube, days_left: int | None) -> dict[str, Any]:
     """Targeted segments and districts where no activity has taken place yet."""
     return {
         "segments": coverage.missing(targets.segment_targets, cube, "segment") if targets else [],
@@ -201,10 +241,11 @@ def _group_label(group_by: str, key: str | None, partner_names: dict[str, str]) 
     if group_by == "month":
         return month_label(key)
     if key is None:
-        return "Tanpa kecamatan" if group_by == "district" else "-"
+        return {"district": "Tanpa kecamatan", "stage": "Tanpa tahapan", "programme": "Tanpa program"}.get(
+            group_by, "-")
     if group_by == "partner":
         return partner_names.get(key, key)
-    return label(key, group_by) if group_by in ("segment", "format") else key
+    return label(key, group_by) if group_by in ("segment", "format", "stage") else key
 
 
 def _pct(value: int, target: int | None) -> float | None:

@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from services.activities.domain import Activity, Location, Targets, election_of
+from services.activities.elections import Calendar, Election, ShippedCalendar
 from services.activities.fields import partner_ref, utc
-from services.activities.store import ActivityStore, PartnerReplica, TargetStore
+from services.activities.store import ActivityStore, ElectionStore, PartnerReplica, TargetStore
 from shared.clock import Clock, now_ms
 from shared.errors import Invalid, NotFound, VersionMismatch
 from shared.unit_of_work import UnitOfWork
@@ -27,13 +29,16 @@ class Activities:
     replica: PartnerReplica
     region: str
     clock: Clock = field(default=now_ms)
+    calendar: Calendar = field(default_factory=ShippedCalendar)
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Jakarta"))
 
     def __post_init__(self) -> None:
         self.uow = UnitOfWork(self.store, kind="activity")
 
     async def plan(self, activity_id: str, details: dict[str, Any]) -> Activity:
         await self._check_partners(details.get("partners") or [], already=set())
-        activity = Activity.plan(id=activity_id, region=self.region, now=self.clock(), **_times(details))
+        activity = Activity.plan(id=activity_id, region=self.region, now=self.clock(),
+                                 calendar=await self.calendar.all(), **_times(details))
         if await self.uow.add(activity):
             return activity
         # The id comes with the Idempotency-Key: a retry of a request that created it already.
@@ -48,15 +53,19 @@ class Activities:
         async def edit(activity: Activity) -> None:
             if "partners" in changes:
                 await self._check_partners(changes["partners"] or [], {p.partner_id for p in activity.partners})
-            activity.edit(changes, self.clock())
+            activity.edit(changes, self.clock(), await self.calendar.all())
 
         return await self.uow.change(activity_id, expected, edit)
 
     async def schedule(self, activity_id: str, starts_at: datetime, ends_at: datetime,
                        location: dict[str, Any] | None, expected: int | None) -> Activity:
         place = Location(**location) if location is not None else None
-        return await self.uow.change(
-            activity_id, expected, lambda a: a.schedule(utc(starts_at), utc(ends_at), place, self.clock()))
+
+        async def schedule(activity: Activity) -> None:
+            election = await self.calendar.get(activity.election)  # its stages fill a missing stage
+            activity.schedule(utc(starts_at), utc(ends_at), place, self.clock(), election, self.zone)
+
+        return await self.uow.change(activity_id, expected, schedule)
 
     async def hold(self, activity_id: str, expected: int | None) -> Activity:
         return await self.uow.change(activity_id, expected, lambda a: a.hold(self.clock()))
@@ -99,25 +108,64 @@ class TargetBook:
     store: TargetStore
     region: str
     clock: Clock = field(default=now_ms)
+    calendar: Calendar = field(default_factory=ShippedCalendar)
 
     def __post_init__(self) -> None:
         self.uow = UnitOfWork(self.store, kind="targets")
 
+    async def election(self, election: str) -> Election:
+        """The election as the calendar has it now; 422 naming ``election`` when it has none."""
+        found = await self.calendar.get(election)
+        return found if found is not None else election_of(election, await self.calendar.all())
+
     async def get(self, election: str) -> Targets | None:
-        election_of(election)
+        await self.election(election)
         loaded = await self.store.load(election)
         return loaded.aggregate if loaded else None
 
     async def put(self, election: str, values: dict[str, Any], expected: int | None) -> tuple[Targets, bool]:
         """Set the election's targets; returns them and whether they were created."""
-        election_of(election)
+        known = await self.election(election)
         if await self.store.load(election) is None:
             if expected not in (None, 0):
                 raise VersionMismatch(
                     f"targets {election} are not set yet (version 0), not at version {expected}; nothing was "
                     "changed", current_version=0)
-            targets = Targets.set_for(election=election, region=self.region, now=self.clock(), **values)
+            targets = Targets.set_for(election=election, region=self.region, now=self.clock(), known=known, **values)
             if await self.uow.add(targets):
                 return targets, True
             # Set by another request meanwhile: this one is a change to what it set.
-        return await self.uow.change(election, expected, lambda t: t.change(self.clock(), **values)), False
+        return await self.uow.change(election, expected, lambda t: t.change(self.clock(), known, **values)), False
+
+
+@dataclass
+class ElectionBook:
+    """The election calendar's commands: an admin sets an election, an operator records its turnout."""
+
+    store: ElectionStore
+    region: str
+    zone: ZoneInfo
+    clock: Clock = field(default=now_ms)
+
+    def __post_init__(self) -> None:
+        self.uow = UnitOfWork(self.store, kind="election")
+
+    async def put(self, election_id: str, values: dict[str, Any], expected: int | None) -> tuple[Election, bool]:
+        """Create or replace an election; returns it and whether it was created (201)."""
+        if await self.store.load(election_id) is None:
+            if expected not in (None, 0):
+                raise VersionMismatch(
+                    f"election {election_id} does not exist yet (version 0), not at version {expected}; nothing "
+                    "was changed", current_version=0)
+            election = Election.define(election_id, self.clock(), values)
+            if await self.uow.add(election):
+                return election, True
+            # Created by another request meanwhile: this one is a change to it.
+        return await self.uow.change(election_id, expected, lambda e: e.change(self.clock(), values)), False
+
+    async def record_turnout(self, election_id: str, turnout_pct: float, districts: list[dict[str, Any]],
+                             source: str | None, expected: int | None) -> Election:
+        now = self.clock()
+        today = now.astimezone(self.zone).date()
+        return await self.uow.change(election_id, expected, lambda e: e.record_turnout(
+            now, today, self.region, turnout_pct, districts, source))

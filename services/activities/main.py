@@ -10,9 +10,8 @@ from fastapi import FastAPI
 from services.activities import api, consumers
 from services.activities.events import SERVICE
 from services.activities.figures import Figures
-from services.activities.handlers import Activities, TargetBook
-from services.activities.store import PartnerReplica
-from services.activities.store import ActivityStore, Revision, TargetStore
+from services.activities.handlers import Activities, ElectionBook, TargetBook
+from services.activities.store import ActivityStore, ElectionStore, PartnerReplica, Revision, TargetStore
 from services.activities.views import ActivityViews
 from shared.logging import configure
 from shared.runtime import Infrastructure
@@ -26,7 +25,8 @@ def build(settings: Settings | None = None) -> FastAPI:
     infra = Infrastructure(settings, SERVICE)
     replica = PartnerReplica(infra.db["partner_replica"])
     store = ActivityStore(infra.aggregates("activities"), Revision(infra.db["revisions"]), settings.zone)
-    targets = TargetBook(TargetStore(infra.aggregates("targets")), settings.region)
+    calendar = ElectionStore(infra.aggregates("elections"), settings.region)
+    targets = TargetBook(TargetStore(infra.aggregates("targets")), settings.region, calendar=calendar)
     consumers.register(infra, replica)
 
     @asynccontextmanager
@@ -43,8 +43,10 @@ def build(settings: Settings | None = None) -> FastAPI:
     app.state.idempotency = infra.idempotency
     app.state.readiness = {"database": infra.database_ready, "broker": infra.broker_ready}
     app.state.replica = replica
-    app.state.activities = Activities(store, replica, settings.region)
-    app.state.views = ActivityViews(store, replica, settings.zone)
+    app.state.calendar = calendar
+    app.state.elections = ElectionBook(calendar, settings.region, settings.zone)
+    app.state.activities = Activities(store, replica, settings.region, calendar=calendar, zone=settings.zone)
+    app.state.views = ActivityViews(store, replica, settings.zone, calendar)
     app.state.targets = targets
     app.state.figures = Figures(store, targets, replica, settings.region, settings.region_name, settings.zone)
     app.include_router(api.router)

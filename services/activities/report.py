@@ -153,7 +153,8 @@ def _summary(sheet: Any, context: ReportContext, cube: coverage.Cube) -> None:
     sheet["A1"].font = Font(bold=True, size=13)
     sheet.append([f"KPU {context.region_name} ({context.region})"])
     voting_day = targets.voting_day if targets else election.voting_day
-    sheet.append([f"Pemilihan: {election.name}; hari pemungutan suara {voting_day.isoformat()}"])
+    day = f"hari pemungutan suara {voting_day.isoformat()}" if voting_day else "tanpa hari pemungutan suara"
+    sheet.append([f"Pemilihan: {election.name}; {day}"])
     sheet.append([f"Periode: {context.period_text}"])
     sheet.append([f"Disusun: {context.prepared_on.isoformat()}"])
     sheet.append([])
@@ -202,7 +203,7 @@ def _summary(sheet: Any, context: ReportContext, cube: coverage.Cube) -> None:
     sheet.append(["Segmen sasaran tanpa kegiatan terlaksana",
                   ", ".join(label(s, "segment") for s in missing_segments) or "-"])
     sheet.append(["Kecamatan sasaran tanpa kegiatan terlaksana", ", ".join(missing_districts) or "-"])
-    sheet.append(["Hari menuju pemungutan suara", (voting_day - context.prepared_on).days])
+    sheet.append(["Hari menuju pemungutan suara", (voting_day - context.prepared_on).days if voting_day else "-"])
 
 
 def _heading(sheet: Any, values: list[str]) -> None:

@@ -1,5 +1,8 @@
 """The activities service on MongoDB: one document per activity, per election's targets, per known partner.
 
+(Over 400 lines: every collection of the service is here, as the interior walls want — activities,
+targets, the election calendar, the partner replica — each section short.)
+
 An activity's document holds the aggregate, its unpublished events (``_outbox``, written in the
 same write by :class:`shared.outbox.AggregateCollection`) and its coverage facts (``_cov``, see
 ``coverage.py``), so state, events and figures never disagree. The partner replica is at the end.
@@ -21,7 +24,10 @@ from services.activities import coverage
 from services.activities.domain import (
     Activity, Location, Outcome, PartnerRef, Speaker, Status, Targets, snapshot, targets_snapshot,
 )
-from services.activities.events import activity_event, targets_event
+from services.activities.elections import ELECTIONS as ELECTION_IDS
+from services.activities.elections import Election, StageWindow, Turnout, shipped
+from services.activities.events import activity_event, election_event, targets_event
+from shared.outbox import StaleVersion
 from shared.errors import Unavailable
 from shared.events import AnyEvent
 from shared.logging import get_logger
@@ -32,7 +38,7 @@ from shared.stamp import read_stamp
 from shared.unit_of_work import AlreadyStored, Loaded
 from shared.vocabulary import Format, Kind, Method, PartnerRole, Segment, Stage, Topic
 
-A = TypeVar("A", Activity, Targets)
+A = TypeVar("A", Activity, Targets, Election)
 INTERNAL = {OUTBOX: 0, PENDING: 0, coverage.FIELD: 0}
 # Whole-collection reads in one batch: FerretDB re-reads far more per getMore than per document.
 FULL_BATCH = 10_000
@@ -170,6 +176,8 @@ class ActivityFilter:
     format: Format | None = None
     partner_id: str | None = None
     district: str | None = None
+    stage: Stage | None = None
+    programme: str | None = None
 
 
 def query(wanted: ActivityFilter, starts_from: datetime | None = None,
@@ -178,7 +186,8 @@ def query(wanted: ActivityFilter, starts_from: datetime | None = None,
     found: dict[str, Any] = {}
     for name, value in (("election", wanted.election), ("status", wanted.status), ("segments", wanted.segment),
                         ("format", wanted.format), ("partners.partner_id", wanted.partner_id),
-                        ("location.district", wanted.district)):
+                        ("location.district", wanted.district), ("stage", wanted.stage),
+                        ("programme", " ".join(wanted.programme.split()) if wanted.programme else None)):
         if value is not None:
             found[name] = value
     period: dict[str, Any] = {}
@@ -223,6 +232,7 @@ def from_document(doc: dict[str, Any]) -> Activity:
         starts_at=doc.get("starts_at"),
         ends_at=doc.get("ends_at"),
         planned_reach=doc.get("planned_reach"),
+        programme=doc.get("programme"),
         status=Status(doc["status"]),
         outcome=Outcome(**{**outcome, "documentation_urls": tuple(outcome.get("documentation_urls", []))})
         if outcome else None,
@@ -262,7 +272,7 @@ def targets_from_document(doc: dict[str, Any]) -> Targets:
         election=doc["election"],
         region=doc["region"],
         participation_target_pct=doc["participation_target_pct"],
-        voting_day=date.fromisoformat(doc["voting_day"]),
+        voting_day=date.fromisoformat(doc["voting_day"]) if doc.get("voting_day") else None,
         created_at=doc["created_at"],
         updated_at=doc["updated_at"],
         segment_targets=doc.get("segment_targets", {}),
@@ -270,6 +280,92 @@ def targets_from_document(doc: dict[str, Any]) -> Targets:
         reach_target=doc.get("reach_target"),
         source=doc.get("source"),
         version=doc["version"],
+    )
+
+
+# --- the election calendar --------------------------------------------------------------------
+
+# The outbox a shipped election that was never stored is "loaded" with: save() inserts it then.
+_NEVER_STORED: list[dict[str, Any]] = []
+
+
+class ElectionStore(AggregateStore[Election]):
+    """The calendar: one document per election an admin set or changed; a shipped election
+    (elections.toml) without a document is read as shipped, at version 1, and stored on its first change."""
+
+    def __init__(self, elections: AggregateCollection, region: str) -> None:
+        super().__init__(elections)
+        self.region = region  # the calendar is this region's office's: its events say so
+
+    def to_document(self, election: Election) -> dict[str, Any]:
+        return election_document(election)
+
+    def from_document(self, doc: dict[str, Any]) -> Election:
+        return election_from_document(doc)
+
+    def wire(self, election: Election) -> list[AnyEvent]:
+        return [election_event(election, event, self.region) for event in election.events]
+
+    async def load(self, election_id: str) -> Loaded[Election] | None:
+        found = await super().load(election_id)
+        if found is not None:
+            return found
+        seed = shipped(election_id)
+        return Loaded(seed, seed.version, _NEVER_STORED) if seed else None
+
+    async def save(self, loaded: Loaded[Election]) -> None:
+        if loaded.pending is not _NEVER_STORED:
+            return await super().save(loaded)
+        try:  # the first change of a shipped election: an insert, so two first changes cannot both win
+            await self.add(loaded.aggregate)
+        except AlreadyStored:
+            raise StaleVersion(loaded.aggregate.id) from None
+
+    async def get(self, election_id: str) -> Election | None:
+        found = await self.load(election_id)
+        return found.aggregate if found else None
+
+    async def all(self) -> dict[str, Election]:
+        """The whole calendar: the shipped elections, each replaced by its stored version if any."""
+        docs = await self.aggregates.collection.find({}, {OUTBOX: 0, PENDING: 0}).to_list(length=None)
+        calendar = {e: found for e in ELECTION_IDS if (found := shipped(e)) is not None}
+        calendar.update({doc["_id"]: election_from_document(doc) for doc in docs})
+        return calendar
+
+
+def election_document(election: Election) -> dict[str, Any]:
+    turnout = election.turnout
+    return {
+        "_id": election.id, "version": election.version,
+        "created_at": election.created_at, "updated_at": election.updated_at,
+        "name": election.name, "kind": election.kind,
+        "voting_day": election.voting_day.isoformat() if election.voting_day else None,
+        "participation_target_pct": election.participation_target_pct,
+        "stages": [{"stage": w.stage, "from": w.starts_on.isoformat(), "to": w.ends_on.isoformat()}
+                   for w in election.stages],
+        "types": list(election.types), "source": election.source,
+        "turnout_pct": election.turnout_pct, "turnout_note": election.turnout_note,
+        # Kecamatan codes contain dots, which field names must not: a list.
+        "turnout": None if turnout is None else {
+            "turnout_pct": turnout.turnout_pct, "source": turnout.source, "recorded_at": turnout.recorded_at,
+            "districts": [{"district": d, "turnout_pct": p} for d, p in turnout.districts]},
+    }
+
+
+def election_from_document(doc: dict[str, Any]) -> Election:
+    turnout = doc.get("turnout")
+    return Election(
+        id=doc["_id"], name=doc["name"], kind=doc["kind"],
+        voting_day=date.fromisoformat(doc["voting_day"]) if doc.get("voting_day") else None,
+        participation_target_pct=doc.get("participation_target_pct"),
+        stages=tuple(StageWindow(w["stage"], date.fromisoformat(w["from"]), date.fromisoformat(w["to"]))
+                     for w in doc.get("stages", [])),
+        types=tuple(doc.get("types", [])), source=doc.get("source"),
+        turnout_pct=doc.get("turnout_pct"), turnout_note=doc.get("turnout_note"),
+        turnout=None if not turnout else Turnout(
+            turnout["turnout_pct"], tuple((d["district"], d["turnout_pct"]) for d in turnout.get("districts", [])),
+            turnout.get("source"), turnout.get("recorded_at")),
+        created_at=doc.get("created_at"), updated_at=doc.get("updated_at"), version=doc["version"],
     )
 
 

@@ -7,12 +7,13 @@ replica, and ``warnings`` — what the office should look at, refusing nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.activities.domain import Activity, Targets, jsonable, snapshot, targets_snapshot
+from services.activities.elections import Calendar, Election, ShippedCalendar
 from services.activities.store import ActivityFilter, ActivityStore, KnownPartner, PartnerReplica, query
 from shared.errors import NotFound
 
@@ -20,17 +21,22 @@ MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agust
           "November", "Desember")
 
 
-def view(activity: Activity, known: dict[str, KnownPartner], zone: ZoneInfo) -> dict[str, Any]:
+def view(activity: Activity, known: dict[str, KnownPartner], zone: ZoneInfo,
+         election: Election | None = None) -> dict[str, Any]:
     """The activity as the API answers it, with partner names and warnings.
 
-    ``warnings`` flags an activity inside its election's quiet period, and a partner no longer
-    active (or unknown) in the replica.
+    ``warnings`` flags an activity inside its election's quiet period, a ``stage`` its date
+    contradicts (both in Bahasa Indonesia, from the ``election`` as the calendar has it), and a
+    partner no longer active (or unknown) in the replica.
     """
     data = jsonable(snapshot(activity))
     warnings: list[dict[str, Any]] = []
-    quiet = activity.quiet_period_warning(zone)
+    quiet = activity.quiet_period_warning(zone, election)
     if quiet:
         warnings.append({"code": "masa_tenang", "message": quiet})
+    wrong_stage = activity.stage_warning(zone, election)
+    if wrong_stage:
+        warnings.append({"code": "tahapan_tidak_sesuai", "message": wrong_stage})
     partners = []
     for ref in activity.partners:
         partner = known.get(ref.partner_id)
@@ -65,6 +71,7 @@ class ActivityViews:
     store: ActivityStore
     replica: PartnerReplica
     zone: ZoneInfo
+    calendar: Calendar = field(default_factory=ShippedCalendar)
 
     async def get(self, activity_id: str) -> dict[str, Any]:
         activity = await self.store.get(activity_id)
@@ -76,8 +83,9 @@ class ActivityViews:
                      limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         found, next_cursor = await self.store.page(query(wanted, starts_from, starts_before), limit, cursor)
         known = await self.replica.many({p.partner_id for a in found for p in a.partners})
-        return [view(a, known, self.zone) for a in found], next_cursor
+        calendar = await self.calendar.all() if found else {}
+        return [view(a, known, self.zone, calendar.get(a.election)) for a in found], next_cursor
 
     async def present(self, activity: Activity) -> dict[str, Any]:
         known = await self.replica.many({p.partner_id for p in activity.partners})
-        return view(activity, known, self.zone)
+        return view(activity, known, self.zone, await self.calendar.get(activity.election))

@@ -302,18 +302,20 @@ async def test_activities_are_listed_with_filters_and_pages(settings):
 async def test_an_activity_inside_the_quiet_period_carries_a_warning(service):
     settings, client = service
     async with tap(settings, "*.activity.*") as published:
-        activity = await plan(client)
+        activity = await plan(client, stage=None)  # scheduling fills the stage from the date
         quiet = await post(client, activity["id"], "schedule", {"starts_at": "2024-11-25T09:00:00+07:00",
                                                                  "ends_at": "2024-11-25T11:00:00+07:00"})
         assert quiet.status_code == 200
+        assert quiet.json()["stage"] == "masa_tenang"
         warnings = quiet.json()["warnings"]
         assert [w["code"] for w in warnings] == ["masa_tenang"]
-        assert "2024-11-24 to 2024-11-26" in warnings[0]["message"]
+        assert "masa tenang pilkada-2024 (2024-11-24 s.d. 2024-11-26)" in warnings[0]["message"]
         events = await events_of(published, activity["id"], 2)
         assert events[1]["data"] == on_the_wire(quiet.json()), "warnings are the API's, not the event's"
         calm = await post(client, activity["id"], "schedule", {"starts_at": "2024-11-20T09:00:00+07:00",
                                                                 "ends_at": "2024-11-20T11:00:00+07:00"})
         assert calm.json()["warnings"] == []
+        assert calm.json()["stage"] == "kampanye", "a stage filled from the date follows the date"
 
 
 async def test_reads_need_a_viewer_and_writes_an_operator(service):

@@ -261,12 +261,15 @@ def test_the_catalogue_has_the_four_elections_with_their_voting_days_and_quiet_p
     assert {k: e.voting_day for k, e in ELECTIONS.items()} == {
         "pemilu-2019": date(2019, 4, 17), "pilkada-2020": date(2020, 12, 9),
         "pemilu-2024": date(2024, 2, 14), "pilkada-2024": date(2024, 11, 27),
+        "berkelanjutan": None,  # the standing programme between elections
     }
+    standing = ELECTIONS["berkelanjutan"]
+    assert (standing.kind, standing.stages, standing.participation_target_pct) == ("berkelanjutan", (), None)
     pilkada = ELECTIONS["pilkada-2024"]
     assert (pilkada.quiet_period.starts_on, pilkada.quiet_period.ends_on) == (date(2024, 11, 24), date(2024, 11, 26))
     assert pilkada.window("kampanye").starts_on == date(2024, 9, 25)
     assert ELECTIONS["pemilu-2024"].quiet_period.starts_on == date(2024, 2, 11)
-    for election in ELECTIONS.values():
+    for election in (e for e in ELECTIONS.values() if e.voting_day):
         assert election.quiet_period.ends_on < election.voting_day
         assert all(w.starts_on <= w.ends_on for w in election.stages)
 
