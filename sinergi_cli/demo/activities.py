@@ -27,7 +27,7 @@ class Demo:
     format: str
     segments: list[str]
     topics: list[str]
-    stage: str
+    stage: str | None = None  # none: scheduling fills it from the date
     starts_at: str | None = None  # with its offset (WIB)
     ends_at: str | None = None
     description: str | None = None
@@ -38,6 +38,8 @@ class Demo:
     planned_reach: int | None = None
     outcome: dict[str, Any] | None = None
     cancel_reason: str | None = None
+    programme: str | None = None  # e.g. GERDU PEMILU
+    election: str | None = None  # the season's unless given (berkelanjutan: between elections)
 
     @property
     def method(self) -> str:
@@ -59,8 +61,9 @@ def load(console: Console, client: httpx.Client, partner_ids: list[str]) -> None
     partners = _wait_for_partners(console, client, partner_ids)
     _request(client, "PUT", f"/targets/{ELECTION}", TARGETS)
     existing: dict[str, dict[str, Any]] = {}
-    for item in every(client, "/activities", election=ELECTION):
-        existing.setdefault(item["title"], item)
+    for election in dict.fromkeys([ELECTION, *(d.election for d in SEASON if d.election)]):
+        for item in every(client, "/activities", election=election):
+            existing.setdefault(item["title"], item)
     for demo in SEASON:
         activity = existing.get(demo.title) or _create(client, demo, partners)
         _advance(client, demo, activity)
@@ -102,10 +105,10 @@ def _create(client: httpx.Client, demo: Demo, partners: list[dict[str, Any]]) ->
         partner_id = _pick(partners, wanted["type"], district)
         if partner_id and all(p["partner_id"] != partner_id for p in chosen):
             chosen.append({"partner_id": partner_id, "role": wanted["role"]})
-    body = {"title": demo.title, "description": demo.description, "kind": demo.kind, "election": ELECTION,
-            "stage": demo.stage, "topics": demo.topics, "method": demo.method, "format": demo.format,
-            "segments": demo.segments, "partners": chosen, "speakers": demo.speakers, "location": demo.location,
-            "planned_reach": demo.planned_reach}
+    body = {"title": demo.title, "description": demo.description, "kind": demo.kind,
+            "election": demo.election or ELECTION, "stage": demo.stage, "topics": demo.topics, "method": demo.method,
+            "format": demo.format, "segments": demo.segments, "partners": chosen, "speakers": demo.speakers,
+            "location": demo.location, "planned_reach": demo.planned_reach, "programme": demo.programme}
     key = f"demo-activity-{demo.title}"
     response = client.post("/activities", json=body, headers={"Idempotency-Key": key})
     refused = _refused_partners(response)

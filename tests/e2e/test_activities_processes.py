@@ -49,7 +49,15 @@ async def test_the_demo_season_loads_twice_into_running_services_and_the_cli_wri
         demo_activities.load(console, a, partner_ids)
         again = a.get("/activities", params={"election": "pilkada-2024", "limit": 500}).json()["items"]
 
-    assert len(first) == len(demo_activities.SEASON)
+    assert len(first) == sum(d.election is None for d in demo_activities.SEASON)
+    assert {x["title"] for x in first if x["programme"] == "GERDU PEMILU"} >= {
+        "Forum warga: tahapan Pilwalkot Bandung 2024 di Kelurahan Dago"}
+    with httpx.Client(base_url=activities.url, headers=headers, timeout=30) as a:
+        between = a.get("/activities", params={"election": "berkelanjutan", "limit": 500}).json()["items"]
+        a_between = a.get("/stats/coverage", params={"election": "berkelanjutan", "group_by": "programme"}).json()
+    assert {x["programme"] for x in between} == {"Desa Peduli Pemilu dan Pemilihan", "Sekolah Kader Demokrasi"}
+    assert {g["key"]: g["held"] for g in a_between["groups"]} == {
+        "Desa Peduli Pemilu dan Pemilihan": 1, "Sekolah Kader Demokrasi": 0}
     assert [(x["id"], x["version"]) for x in again] == [(x["id"], x["version"]) for x in first]
     statuses = Counter(x["status"] for x in first)
     assert set(statuses) == {"planned", "scheduled", "held", "reported", "cancelled"}
