@@ -147,6 +147,17 @@ class PartnerOut(BaseModel):
     status_history: list[StatusChangeOut]
 
 
+class DuplicateOut(BaseModel):
+    id: str
+    name: str
+
+
+class RegisteredOut(PartnerOut):
+    possible_duplicates: list[DuplicateOut] | None = Field(
+        None, description="partners with a similar name (present only when there are some); the partner "
+                          "was registered. A partner that looks the same (phone, e-mail or name) is a 409")
+
+
 class PartnerPage(BaseModel):
     items: list[PartnerOut]
     next_cursor: str | None
@@ -158,10 +169,18 @@ class RowError(BaseModel):
     message: str
 
 
+class ImportWarning(BaseModel):
+    row: int
+    message: str
+    possible_duplicates: list[DuplicateOut]
+
+
 class ImportOut(BaseModel):
     created: int
     updated: int
     unchanged: int
+    warnings: list[ImportWarning] = Field(
+        [], description="rows imported that look like a partner registered already (or another row)")
     errors: list[RowError] = Field(description="the first row errors, by row (at most `max_errors`, 100 unless asked)")
     error_count: int = Field(description="every row error of the file, shown or not")
     ignored_columns: list[str] = Field(description="columns this service does not know; their cells were not read")
@@ -186,10 +205,21 @@ def answer(partner: Partner, status_code: int = 200, headers: dict[str, str] | N
     return with_etag(out(partner), partner.version, status_code, headers)
 
 
-@router.post("/partners", status_code=201, response_model=PartnerOut, summary="Register a partner")
-async def register(body: PartnerIn, request: Request, who: Operator, partners: RegistryDep) -> JSONResponse:
-    partner = await partners.register(resource_id(request), body.model_dump(exclude_unset=True), who.sub)
-    return answer(partner, 201, {"Location": f"/partners/{partner.id}"})
+@router.post("/partners", status_code=201, response_model=RegisteredOut, summary="Register a partner",
+             description="A partner whose phone, e-mail or normalised name (case, spacing, punctuation, "
+                         "abbreviations such as Diskominfo, Kab., Kec.) is a registered one's is a 409 with "
+                         "`possible_duplicates`, unless `confirm=true`.")
+async def register(
+    body: PartnerIn, request: Request, who: Operator, partners: RegistryDep,
+    confirm: Annotated[bool, Query(description="register even if it looks like a registered partner")] = False,
+) -> JSONResponse:
+    partner, similar = await partners.register(resource_id(request), body.model_dump(exclude_unset=True), who.sub,
+                                               confirm)
+    response = answer(partner, 201, {"Location": f"/partners/{partner.id}"})
+    if similar:
+        response = with_etag({**out(partner), "possible_duplicates": similar}, partner.version, 201,
+                             {"Location": f"/partners/{partner.id}"})
+    return response
 
 
 @router.get("/partners", response_model=PartnerPage, summary="List partners, filtered")

@@ -31,6 +31,7 @@ from services.partners.domain import (
     fold,
     reason,
 )
+from services.partners.domain.duplicates import Candidate, Directory, Found, PossibleDuplicate
 from services.partners.spreadsheet import Row
 from services.partners.store import Filters
 from shared.clock import Clock, now_ms
@@ -53,6 +54,7 @@ class Partners(Repository[Partner], Protocol):
     async def holders(self, keys: list[str]) -> dict[str, str]: ...
     async def get_many(self, partner_ids: list[str]) -> dict[str, Partner]: ...
     async def add_many(self, partners: list[Partner]) -> dict[str, NameTaken]: ...
+    async def candidates(self) -> list[Candidate]: ...
     def announce(self, partner_ids: list[str]) -> None: ...
     async def find(self, filters: Filters, limit: int, cursor: str | None) -> tuple[list[Partner], str | None]: ...
     def every(self, filters: Filters) -> AsyncIterator[Partner]: ...
@@ -77,6 +79,8 @@ class ImportReport:
     unchanged: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     error_count: int = 0
+    # Rows imported although they look like a partner registered already (issue 12, point 10).
+    warnings: list[dict[str, Any]] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     shown: int = SHOWN_ERRORS
 
@@ -85,6 +89,12 @@ class ImportReport:
         self.errors.append({"row": row.number, "field": row.label(name), "message": message})
         if len(self.errors) > 2 * self.shown:
             self.keep_first()
+
+    def warn(self, row: Row, found: Found) -> None:
+        duplicates = Found.listed(found.same + found.similar)
+        names = ", ".join(d["name"] for d in duplicates)
+        self.warnings.append({"row": row.number, "message": f"mungkin sama dengan mitra yang sudah terdaftar: {names}",
+                              "possible_duplicates": duplicates})
 
     def keep_first(self) -> None:
         # A stable sort: errors of one row keep the order they were found in.
@@ -139,7 +149,11 @@ class Registry:
 
     # --- registering -----------------------------------------------------------------------
 
-    async def register(self, partner_id: str, raw: dict[str, Any], by: str | None) -> Partner:
+    async def register(self, partner_id: str, raw: dict[str, Any], by: str | None,
+                       confirm: bool = False) -> tuple[Partner, list[dict[str, str]]]:
+        """Register a partner; answers it with the partners it is merely similar to. One that
+        looks the same as a registered one (phone, e-mail, normalised name) is refused with
+        :class:`PossibleDuplicate` unless ``confirm``."""
         region = raw.get("region") or self.region
         if region != self.region:
             raise Invalid({"region": f"this instance serves region {self.region}, not {region}"})
@@ -150,9 +164,12 @@ class Registry:
             raise Invalid(errors)
         partner = Partner.register(id=partner_id, region=self.region, now=self.clock(), by=by, fields=fields,
                                    agreements=signed)
+        found = Directory.of(await self.store.candidates()).look(Directory.of_partner(partner))
+        if found.same and not confirm:
+            raise PossibleDuplicate(partner.name, found.same)
         if not await self.unit.add(partner):  # a retried request that created it before it could answer
-            return await self.get(partner_id)
-        return partner
+            return await self.get(partner_id), []
+        return partner, Found.listed(found.same + found.similar)
 
     # --- changing --------------------------------------------------------------------------
 
@@ -216,6 +233,7 @@ class Registry:
         plans = await asyncio.to_thread(self._plan, rows, report)
         holders = await self.store.holders([plan.key for plan in plans])
         current = await self.store.get_many(sorted(set(holders.values())))
+        directory = Directory.of(await self.store.candidates())
         ids = self.ids()
         fresh: list[tuple[_Plan, Partner]] = []
         created: list[str] = []
@@ -226,7 +244,14 @@ class Registry:
             why = plan.reason or f"imported from {source}, row {plan.row.number}"
             try:
                 if existing is None:
-                    fresh.append((plan, self._new(plan, next(ids), why, by)))
+                    partner = self._new(plan, next(ids), why, by)
+                    fresh.append((plan, partner))
+                    # Imported either way; a possible duplicate is a warning on its row.
+                    candidate = Directory.of_partner(partner)
+                    found = directory.look(candidate)
+                    if found.same or found.similar:
+                        report.warn(plan.row, found)
+                    directory.add(candidate)
                     if len(fresh) >= BATCH:
                         created += await self._add_batch(fresh, report)
                     continue

@@ -30,6 +30,7 @@ from services.partners.domain import (
     StatusChange,
     fold,
 )
+from services.partners.domain.duplicates import Candidate
 from services.partners.events import wire
 from shared.mongo import when_free
 from shared.outbox import OUTBOX, PENDING, AggregateCollection
@@ -169,6 +170,13 @@ class PartnerStore:
         for partner in ready:
             partner.events.clear()
         return refused
+
+    async def candidates(self) -> list[Candidate]:
+        """The region's partners as the duplicate check compares them: one scan of names and contacts."""
+        found = self.partners.collection.find({"region": self.region}, {"name": 1, "contacts": 1})
+        return [Candidate(doc["_id"], doc["name"], tuple(c["phone"] for c in doc.get("contacts") or [] if c.get("phone")),
+                          tuple(c["email"] for c in doc.get("contacts") or [] if c.get("email")))
+                async for doc in found]
 
     def announce(self, partner_ids: list[str]) -> None:
         """Have the relay publish these partners' pending events now (not at its next sweep).

@@ -90,3 +90,64 @@ async def test_a_mistaken_archive_is_corrected_with_a_reason_kept_in_the_history
         [event] = of_type(published, "status_corrected")
         assert event["aggregateversion"] == 3 and event["data"]["status"] == "active"
         assert event["data"]["status_history"][-1]["reason"] == "salah pilih mitra; komunitas masih aktif"
+
+
+# --- possible duplicates (issue 12, point 10) -----------------------------------------------------
+
+
+async def test_a_partner_that_looks_registered_already_is_a_409_unless_confirmed_a_similar_one_a_warning(settings):
+    async with tap(settings, PARTNER_EVENTS) as published, running("partners", settings) as (_, client):
+        kominfo = await register(client, {"name": "Diskominfo Kab. Bandung", "type": "opd_diskominfo"})
+        sekarbela = await register(client, {"name": "KIM Sekarbela", "type": "kim", "contacts": [
+            {"name": "Lalu", "phone": "0819-0700-1122", "email": "kim.sekarbela@example.id"}]})
+
+        spelled_out = await client.post("/partners", headers=auth(), json={
+            "name": "Dinas Komunikasi dan Informatika Kabupaten  Bandung", "type": "opd_diskominfo"})
+        assert spelled_out.status_code == 409, spelled_out.text
+        assert spelled_out.json()["possible_duplicates"] == [{"id": kominfo["id"], "name": kominfo["name"]}]
+        same_phone = await client.post("/partners", headers=auth(), json={
+            "name": "Kelompok Informasi Masyarakat Ampenan", "type": "kim",
+            "contacts": [{"name": "Lalu", "phone": "+6281907001122"}]})
+        assert same_phone.status_code == 409
+        assert same_phone.json()["possible_duplicates"] == [{"id": sekarbela["id"], "name": "KIM Sekarbela"}]
+        same_email = await client.post("/partners", headers=auth(), json={
+            "name": "Forum Warga Ampenan", "type": "ormas_komunitas",
+            "contacts": [{"name": "Lalu", "email": "KIM.Sekarbela@example.id"}]})
+        assert same_email.status_code == 409
+
+        confirmed = await client.post("/partners?confirm=true", headers=auth(), json={
+            "name": "Dinas Komunikasi dan Informatika Kabupaten Bandung", "type": "opd_diskominfo"})
+        assert confirmed.status_code == 201
+        similar = await client.post("/partners", headers=auth(), json={"name": "KIM Sekarbela Bdg", "type": "kim"})
+        assert similar.status_code == 201, similar.text
+        assert similar.json()["possible_duplicates"] == [{"id": sekarbela["id"], "name": "KIM Sekarbela"}]
+        typo = await client.post("/partners", headers=auth(), json={"name": "KIM Sekarbella", "type": "kim"})
+        assert typo.status_code == 201 and {d["id"] for d in typo.json()["possible_duplicates"]} == {sekarbela["id"]}
+        plain = await client.post("/partners", headers=auth(), json={"name": "Radio Mora FM", "type": "media"})
+        assert plain.status_code == 201 and "possible_duplicates" not in plain.json()
+
+        await eventually(lambda: count_at_least(published, 6))
+        assert len(of_type(published, "registered")) == 6
+
+
+async def test_an_import_imports_possible_duplicates_and_lists_them_as_warnings_per_row(settings):
+    async with running("partners", settings) as (_, client):
+        kominfo = await register(client, {"name": "Diskominfo Kota Bandung", "type": "opd_diskominfo"})
+        sheet = ("nama,jenis,nama kontak,no hp\n"
+                 "Dinas Komunikasi dan Informatika Kota Bandung,opd_diskominfo,,\n"
+                 "KIM Sekarbela,kim,Lalu,0819-0700-1122\n"
+                 "KIM Sekarbela Bdg,kim,,\n"
+                 "Forum Warga Ampenan,ormas_komunitas,Baiq,0819 0700 1122\n"
+                 "Radio Mora FM,media,,\n")
+        answer = await client.post("/partners/import", headers=auth(),
+                                   files={"file": ("mitra.csv", sheet.encode(), "text/csv")})
+        assert answer.status_code == 200, answer.text
+        report = answer.json()
+        assert report["created"] == 5 and report["errors"] == []
+        warned = {w["row"]: {d["name"] for d in w["possible_duplicates"]} for w in report["warnings"]}
+        assert warned == {2: {kominfo["name"]}, 4: {"KIM Sekarbela"}, 5: {"KIM Sekarbela"}}
+        assert all(w["message"] for w in report["warnings"])
+
+        again = (await client.post("/partners/import", headers=auth(),
+                                   files={"file": ("mitra.csv", sheet.encode(), "text/csv")})).json()
+        assert (again["created"], again["warnings"]) == (0, [])  # nothing new, nothing to warn about

@@ -11,6 +11,7 @@ import pytest
 
 from pymongo.errors import OperationFailure
 
+from services.partners.domain.duplicates import Directory
 from services.partners import spreadsheet
 from services.partners.domain import NameTaken, Partner, PartnerUpdated, Status
 from services.partners.handlers import Registry
@@ -66,6 +67,9 @@ class FakePartners:
             except NameTaken as exc:
                 refused[partner.id] = exc
         return refused
+
+    async def candidates(self):
+        return [Directory.of_partner(p) for p in self.stored.values()]
 
     def announce(self, partner_ids):
         self.announced = [*getattr(self, "announced", []), *partner_ids]
@@ -158,7 +162,7 @@ async def test_an_import_updates_changed_rows_and_refuses_an_archived_partner(re
 
 
 async def test_a_stale_save_is_retried_without_if_match_and_refused_with_it(registry, fake):
-    partner = await registry.register("p1", {"name": "KIM Antapani", "type": "kim"}, "op")
+    partner, _ = await registry.register("p1", {"name": "KIM Antapani", "type": "kim"}, "op")
     fake.interfere.append(partner.id)
     revised = await registry.revise(partner.id, {"notes": "a"}, None)
     assert revised.version == 3 and revised.notes == "a"  # reloaded after the other writer's version 2
@@ -170,7 +174,7 @@ async def test_a_stale_save_is_retried_without_if_match_and_refused_with_it(regi
 
 
 async def test_if_match_on_an_old_version_changes_nothing(registry, fake):
-    partner = await registry.register("p1", {"name": "KIM Antapani", "type": "kim"}, "op")
+    partner, _ = await registry.register("p1", {"name": "KIM Antapani", "type": "kim"}, "op")
     await registry.revise(partner.id, {"notes": "a"}, 1)
     with pytest.raises(VersionMismatch, match="is at version 2, not 1"):
         await registry.suspend(partner.id, "x", 1, "op")
@@ -190,7 +194,7 @@ async def test_renaming_onto_a_taken_name_is_a_conflict(registry, fake):
 
 
 async def test_a_refused_change_is_a_conflict_with_the_status_it_met(registry, fake):
-    partner = await registry.register("p1", {"name": "KIM Antapani", "type": "kim"}, "op")
+    partner, _ = await registry.register("p1", {"name": "KIM Antapani", "type": "kim"}, "op")
     with pytest.raises(Conflict, match="only a suspended partner can be reactivated") as refused:
         await registry.reactivate(partner.id, None, None, "op")
     assert refused.value.facts == {"current_status": "active"}
@@ -200,14 +204,14 @@ async def test_a_refused_change_is_a_conflict_with_the_status_it_met(registry, f
 
 
 async def test_a_write_the_store_refused_as_busy_is_tried_again(registry, fake):
-    partner = await registry.register("p1", {"name": "KIM Antapani", "type": "kim"}, "op")
+    partner, _ = await registry.register("p1", {"name": "KIM Antapani", "type": "kim"}, "op")
     fake.busy = 2
     revised = await registry.revise(partner.id, {"notes": "a"}, 1)
     assert revised.version == 2 and fake.stored[partner.id].notes == "a"
 
 
 async def test_a_store_that_stays_busy_is_unavailable_and_nothing_changes(registry, fake):
-    partner = await registry.register("p1", {"name": "KIM Antapani", "type": "kim"}, "op")
+    partner, _ = await registry.register("p1", {"name": "KIM Antapani", "type": "kim"}, "op")
     fake.busy = 100
     with pytest.raises(Unavailable, match="nothing was changed") as refused:
         await registry.suspend(partner.id, "vakum", None, "op")
