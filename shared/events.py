@@ -38,6 +38,9 @@ class EventType(StrEnum):
     ACTIVITY_HELD = "sinergi.activity.held"
     ACTIVITY_REPORTED = "sinergi.activity.reported"
     ACTIVITY_CANCELLED = "sinergi.activity.cancelled"
+    ACTIVITY_AMENDED = "sinergi.activity.amended"
+    ACTIVITY_REOPENED = "sinergi.activity.reopened"
+    ACTIVITY_REPORT_OVERDUE = "sinergi.activity.report_overdue"
     TARGETS_SET = "sinergi.targets.set"
     ELECTION_UPDATED = "sinergi.election.updated"
     NOTIFICATION_SENT = "sinergi.notification.sent"
@@ -141,6 +144,10 @@ class ActivitySnapshot(_Snapshot):
     ends_at: datetime | None = None
     outcome: dict[str, Any] | None = None
     programme: str | None = Field(None, description="the named programme the activity belongs to, e.g. GERDU PEMILU")
+    amended: dict[str, dict[str, Any]] | None = Field(
+        None, description="on sinergi.activity.amended: each corrected outcome field as {before, after}")
+    reason: str | None = Field(
+        None, description="on sinergi.activity.amended and .reopened: why the correction was made")
 
 
 class DistrictTarget(BaseModel):
@@ -235,6 +242,13 @@ CATALOGUE: dict[EventType, tuple[type[CloudEvent[Any]], str]] = {
     EventType.ACTIVITY_HELD: (ActivityEvent, "an activity took place"),
     EventType.ACTIVITY_REPORTED: (ActivityEvent, "an activity's outcome is reported"),
     EventType.ACTIVITY_CANCELLED: (ActivityEvent, "an activity is cancelled"),
+    EventType.ACTIVITY_AMENDED: (
+        ActivityEvent, "a reported activity's outcome is corrected; data.amended has each changed field's before "
+        "and after, data.reason why"),
+    EventType.ACTIVITY_REOPENED: (
+        ActivityEvent, "an activity marked held by mistake goes back to scheduled; data.reason says why"),
+    EventType.ACTIVITY_REPORT_OVERDUE: (
+        ActivityEvent, "an activity held 3 days ago (the region's days) still has no report (once per activity)"),
     EventType.TARGETS_SET: (TargetsEvent, "an election's targets are set or changed"),
     EventType.ELECTION_UPDATED: (
         ElectionEvent, "an election of the calendar is created or changed (voting day, stages, targets) or its "
