@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 from typing import Any, Protocol
 
 from ulid import ULID
@@ -128,10 +129,15 @@ class Registry:
     region: str
     clock: Clock = now_ms
     ids: Callable[[], Iterator[str]] = new_ids
+    # The office's zone: an agreement's valid_until is a date of its calendar, not UTC's.
+    zone: ZoneInfo = ZoneInfo("Asia/Jakarta")
     unit: UnitOfWork[Partner] = field(init=False)
 
     def __post_init__(self) -> None:
         self.unit = UnitOfWork(self.store, kind="partner", where=f" in region {self.region}")
+
+    def today(self) -> date:
+        return self.clock().astimezone(self.zone).date()
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -162,7 +168,8 @@ class Registry:
         signed = _collect(errors, lambda: agreements(raw.get("agreements"), self.ids()))
         if errors:
             raise Invalid(errors)
-        partner = Partner.register(id=partner_id, region=self.region, now=self.clock(), by=by, fields=fields,
+        partner = Partner.register(id=partner_id, region=self.region, now=self.clock(), today=self.today(), by=by,
+                                   fields=fields,
                                    agreements=signed)
         found = Directory.of(await self.store.candidates()).look(Directory.of_partner(partner))
         if found.same and not confirm:
@@ -181,7 +188,8 @@ class Registry:
 
     async def sign(self, partner_id: str, agreement_id: str, raw: dict[str, Any], expected: int | None) -> Partner:
         signed = agreement(raw, agreement_id)
-        return await self.unit.change(partner_id, expected, lambda partner: partner.sign(signed, self.clock()))
+        return await self.unit.change(partner_id, expected,
+                                      lambda partner: partner.sign(signed, self.clock(), self.today()))
 
     async def suspend(self, partner_id: str, why: Any, expected: int | None, by: str | None) -> Partner:
         text = reason(why, required=True)
@@ -208,7 +216,7 @@ class Registry:
         """Announce every agreement that reached 30 days before its end or passed it, once per
         fact (the agreement remembers what was announced; a second look, or two overlapping,
         find nothing left under the partner's lock). Returns how many partners had news."""
-        today = self.clock().date()
+        today = self.today()
         due = [partner.id async for partner in self.store.every(Filters()) if partner.agreements_due(today)]
         for partner_id in due:
             try:
@@ -256,11 +264,12 @@ class Registry:
                         created += await self._add_batch(fresh, report)
                     continue
                 # Try the row on the copy just read: most rows of a re-import change nothing.
-                _apply(plan, existing, self.clock(), why, by)
+                _apply(plan, existing, self.clock(), self.today(), why, by)
                 if not existing.events:
                     report.unchanged += 1
                     continue
-                await self.unit.change(existing.id, None, lambda partner: _apply(plan, partner, self.clock(), why, by))
+                await self.unit.change(existing.id, None,
+                                       lambda partner: _apply(plan, partner, self.clock(), self.today(), why, by))
                 report.updated += 1
             except RowRefused as exc:
                 report.fail(plan.row, exc.field, str(exc))
@@ -321,14 +330,15 @@ class Registry:
         if plan.fields.get("type") is None:
             raise RowRefused("type", "is required to register a new partner")
         now = self.clock()
-        partner = Partner.register(id=partner_id, region=self.region, now=now, by=by, fields=plan.fields,
+        partner = Partner.register(id=partner_id, region=self.region, now=now, today=self.today(), by=by,
+                                   fields=plan.fields,
                                    agreements=plan.agreements)
         if plan.status is not None:
             partner.move_to(plan.status, why, now, by)
         return partner
 
 
-def _apply(plan: _Plan, partner: Partner, now: datetime, why: str, by: str | None) -> None:
+def _apply(plan: _Plan, partner: Partner, now: datetime, today: date, why: str, by: str | None) -> None:
     """What one import row asks of an existing partner: edits, new agreements, a status."""
     try:
         partner.revise(plan.fields, now)
@@ -338,7 +348,7 @@ def _apply(plan: _Plan, partner: Partner, now: datetime, why: str, by: str | Non
         stored = next((a for a in partner.agreements if a.key == signed.key), None)
         if stored is None:
             try:
-                partner.sign(signed, now)
+                partner.sign(signed, now, today)
             except NotAllowed as exc:
                 raise RowRefused(f"agreements[{index}].number", exc.detail) from exc
         elif not stored.same_terms(signed):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
@@ -37,7 +38,7 @@ def build(settings: Settings | None = None) -> FastAPI:
     app.state.infra = infra
     app.state.idempotency = infra.idempotency
     app.state.readiness = {"database": infra.database_ready, "broker": infra.broker_ready}
-    registry = app.state.registry_service = Registry(store, settings.region)
+    registry = app.state.registry_service = Registry(store, settings.region, zone=ZoneInfo(settings.timezone))
     # Agreements reaching their end are announced by a timer (issue 12, point 8).
     infra.every("agreement-facts", AgreementSettings().agreement_check_seconds, registry.announce_agreements)
     # Read at start, so a bad SINERGI_IMPORT_* value stops the service at once, not at the first import.

@@ -217,3 +217,15 @@ async def test_a_store_that_stays_busy_is_unavailable_and_nothing_changes(regist
         await registry.suspend(partner.id, "vakum", None, "op")
     assert refused.value.retry_after >= 1  # the edge answers 503 with Retry-After
     assert fake.stored[partner.id].status is Status.active and fake.stored[partner.id].version == 1
+
+
+async def test_an_agreement_lapses_by_the_offices_calendar_not_utcs(fake):
+    # 00:30 WIB on 1 Jan 2025 is still 31 Dec 2024 in UTC: an MoU valid until 31 Dec 2024 has lapsed
+    # for the office in Bandung, and is announced so.
+    just_after_midnight = datetime(2024, 12, 31, 17, 30, tzinfo=UTC)
+    registry = Registry(fake, REGION, clock=lambda: just_after_midnight)
+    partner, _ = await registry.register("p1", {
+        "name": "Diskominfo Kota Bandung", "type": "opd_diskominfo", "agreements": [
+            {"doc_type": "mou", "number": "01/PP.06-NK/3273/2023", "valid_from": "2023-01-01",
+             "valid_until": "2024-12-31"}]}, by="op")
+    assert partner.agreements[0].lapsed_announced

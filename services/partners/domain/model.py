@@ -217,14 +217,16 @@ class Partner:
         by: str | None,
         fields: Mapping[str, Any],
         agreements: Iterable[Agreement] = (),
+        today: date | None = None,
     ) -> Partner:
-        """A new, active partner from checked ``fields`` (see :func:`.parsing.details`)."""
+        """A new, active partner from checked ``fields`` (see :func:`.parsing.details`); ``today`` is the
+        office's date (an agreement's dates are), UTC's when not given."""
         partner = cls(id=id, region=region, created_at=now, updated_at=now, **fields)
         partner.agreements = list(agreements)
         partner.status_history = [StatusChange(Status.active, None, "registered", now, by)]
         partner.events.append(PartnerRegistered(partner._copy()))
         # An agreement recorded already lapsed (or near its end) is announced in the same write.
-        partner.announce_agreements(now.date(), now)
+        partner.announce_agreements(today or now.date(), now)
         return partner
 
     @property
@@ -243,7 +245,7 @@ class Partner:
         self._record(now, PartnerUpdated, changed_fields=tuple(changed))
         return changed
 
-    def sign(self, agreement: Agreement, now: datetime) -> None:
+    def sign(self, agreement: Agreement, now: datetime, today: date | None = None) -> None:
         self._refuse_when_archived("given an agreement")
         for existing in self.agreements:
             if existing.key == agreement.key:
@@ -254,7 +256,7 @@ class Partner:
             self._refuse(f"partner {self.id} already has {MAX_AGREEMENTS} agreements")
         self.agreements = [*self.agreements, agreement]
         self._record(now, AgreementSigned, agreement=agreement)
-        self.announce_agreements(now.date(), now)
+        self.announce_agreements(today or now.date(), now)
 
     def announce_agreements(self, today: date, now: datetime) -> None:
         """Record each agreement's fact due on ``today`` that was not announced yet: lapsed
