@@ -1,6 +1,6 @@
 """The notifications service's subscriptions, in one place.
 
-One queue takes partner, activity and target events. The channel prefetches several messages
+One queue takes partner, activity, target and election (the calendar's) events. The channel prefetches several messages
 and each runs in its own task: one aggregate's events are handled one at a time, in the order
 they arrive (``EventQueue.deliver``), different aggregates' side by side. An activity that names
 a partner whose event is still in flight on another lane raises ``PartnerNotKnownYet`` and is
@@ -22,13 +22,14 @@ def aggregate_of(event: AnyEvent) -> str:
 
 
 def register(infra: Infrastructure, handlers: Handlers) -> None:
-    events = infra.queue("events", ["partner.*", "activity.*", "targets.*"])
+    events = infra.queue("events", ["partner.*", "activity.*", "targets.*", "election.*"])
     # Each followed aggregate's events and the handler that keeps its read model; every event
     # type of an aggregate goes to it, so a new one still updates the read model.
     followed: dict[str, Callable[[AnyEvent], Awaitable[None]]] = {
         "partner": handlers.on_partner,
         "activity": handlers.on_activity,
         "targets": handlers.on_targets,
+        "election": handlers.on_election,
     }
 
     async def handle(event: AnyEvent) -> None:
@@ -38,4 +39,5 @@ def register(infra: Infrastructure, handlers: Handlers) -> None:
 
     events.subscribe(
         infra.broker, handle,
-        description="Partner, activity and target events: the read models, the schedule and the event rules.")
+        description="Partner, activity, target and election events: the read models, the schedule and the event "
+                    "rules.")

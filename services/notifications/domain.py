@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from ulid import ULID
 
-from services.notifications.readmodels import Activity, Agreement, Partner, Targets
+from services.notifications.readmodels import Activity, Agreement, Election, Partner, Targets, voting_date
 from shared.errors import Conflict
 from shared.regions import within
 
@@ -249,6 +249,8 @@ class Job:
 
 
 # The kinds of job each followed aggregate's snapshot implies (re-derived on each of its events).
+# An election's coverage check (kept under "targets") follows both its targets and its calendar
+# entry (the voting day): either one's event re-derives it, under the election's id.
 JOB_KINDS_OF = {"activity": (JobKind.reminder, JobKind.overdue), "partner": (JobKind.agreement,),
                 "targets": (JobKind.coverage,)}
 
@@ -307,10 +309,13 @@ def partner_jobs(partner: Partner, timing: Timing, zone: tzinfo, now: datetime) 
     return jobs
 
 
-def targets_jobs(targets: Targets, timing: Timing, zone: tzinfo, now: datetime) -> list[Job]:
-    """The coverage check, ``coverage_days`` before voting day (at once if that has passed)."""
-    voting = targets.voting_date(zone)
-    if voting is None or not targets.targeted_segments or voting < now.astimezone(zone).date():
+def targets_jobs(targets: Targets, timing: Timing, zone: tzinfo, now: datetime,
+                 election: Election | None = None) -> list[Job]:
+    """The coverage check, ``coverage_days`` before voting day (at once if that has passed); the
+    voting day is the election's as the calendar has it, when the election is known here."""
+    voting = voting_date(targets, election, zone)
+    targeted = targets.targeted_segments or targets.targeted_districts
+    if voting is None or not targeted or voting < now.astimezone(zone).date():
         return []
     due = local_instant(voting - timedelta(days=timing.coverage_days), timing.reminder_time, zone)
     return [Job(f"targets:{targets.id}:coverage", voting.isoformat(), JobKind.coverage, targets.id, due)]
@@ -330,15 +335,23 @@ def digest_job(timing: Timing, zone: tzinfo, after: datetime) -> Job:
 # --- What the jobs report --------------------------------------------------------------------
 
 
+def _took_place(targets: Targets, activities: Iterable[Activity]) -> list[Activity]:
+    return [a for a in activities if a.election == targets.of_election and a.status in {"held", "reported"}]
+
+
 def coverage_gaps(targets: Targets, activities: Iterable[Activity]) -> list[str]:
     """Targeted segments no held (or reported) activity of the election has reached."""
-    covered = {
-        segment
-        for activity in activities
-        if activity.election == targets.of_election and activity.status in {"held", "reported"}
-        for segment in activity.segments
-    }
+    covered = {segment for activity in _took_place(targets, activities) for segment in activity.segments}
     return [segment for segment in targets.targeted_segments if segment not in covered]
+
+
+def district_gaps(targets: Targets, activities: Iterable[Activity]) -> list[str]:
+    """Targeted kecamatan (codes) where no held (or reported) activity of the election took place:
+    its ``location.district`` is the kecamatan, or its desa/kelurahan lies in it."""
+    places = [code for activity in _took_place(targets, activities) if activity.location
+              for code in (activity.location.district, activity.location.village) if code]
+    return [district for district in targets.targeted_districts
+            if not any(within(code, district) for code in places)]
 
 
 @dataclass(frozen=True)

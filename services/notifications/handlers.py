@@ -31,7 +31,7 @@ from services.notifications.domain import (
 )
 from services.notifications.egress import Egress, TargetRefused
 from services.notifications.notifier import Notifier
-from services.notifications.readmodels import Activity, Partner, Snapshot, Targets
+from services.notifications.readmodels import Activity, Election, Partner, Snapshot, Targets
 from services.notifications.recipient import Recipient
 from services.notifications.rules import Change
 from services.notifications.store import Applied, Inboxes, Jobs, Recipients, Snapshots
@@ -39,6 +39,7 @@ from shared.clock import now_ms
 from shared.consumer import NotYet, PoisonMessage
 from shared.errors import Invalid
 from shared.events import AnyEvent
+from shared.locks import KeyedLocks
 from shared.logging import get_logger
 from shared.settings import Settings
 from shared.unit_of_work import UnitOfWork
@@ -70,6 +71,7 @@ class ReadModels:
     partners: Snapshots[Partner]
     activities: Snapshots[Activity]
     targets: Snapshots[Targets]
+    elections: Snapshots[Election]
 
 
 class Handlers:
@@ -84,6 +86,7 @@ class Handlers:
         self.clock = clock
         self.config = config
         self.zone = settings.zone
+        self._coverage = KeyedLocks()  # per election: its coverage check, from its targets and its calendar entry
         # Each kind of job and the rule it runs.
         self._job_rules: dict[JobKind, Callable[[Job, datetime], Awaitable[rules.Trigger | None]]] = {
             JobKind.reminder: self._reminder,
@@ -97,7 +100,7 @@ class Handlers:
 
     @asynccontextmanager
     async def _applying(self, model: Snapshots[S], event: AnyEvent, aggregate: str,
-                        jobs_of: Callable[[S, NotifySettings, tzinfo, datetime], list[Job]],
+                        jobs_of: Callable[[S, NotifySettings, tzinfo, datetime], list[Job]] | None,
                         ) -> AsyncIterator[Applying[S] | None]:
         """Apply the event's snapshot to its read model and re-derive the aggregate's jobs, holding
         the aggregate's lock for what the caller does next; ``None`` for a stale event."""
@@ -115,11 +118,8 @@ class Handlers:
                 yield None
                 return
             now = self.clock.now()
-            added = await self.jobs.sync(event.subject, JOB_KINDS_OF[aggregate],
-                                         jobs_of(snapshot, self.config, self.zone, now), now)
-            if added:
-                # Due already (a reminder for tomorrow's activity) or before the scheduler's next look.
-                self.expect(min(job.due_at for job in added))
+            if jobs_of is not None:
+                await self._sync(event.subject, aggregate, jobs_of(snapshot, self.config, self.zone, now), now)
             # What the event replaced: on a redelivery, the read model remembers it.
             replaced = None if previous is None else (
                 previous.previous_status if applied is Applied.SAME else previous.status)
@@ -133,7 +133,7 @@ class Handlers:
             if found and fire:
                 for trigger in fire(found.change, found.snapshot):
                     trigger.correlation_id = event.correlationid
-                    await self.notifier.notify(trigger, rerun=found.rerun)
+                    await self._notify(trigger, rerun=found.rerun)
 
     async def on_activity(self, event: AnyEvent) -> None:
         missing: list[str] = []
@@ -145,14 +145,51 @@ class Handlers:
             triggers, missing = fire(found.change, found.snapshot, partners.get)
             for trigger in triggers:
                 trigger.correlation_id = event.correlationid
-                await self.notifier.notify(trigger, rerun=found.rerun)
+                await self._notify(trigger, rerun=found.rerun)
         if missing:
             raise PartnerNotKnownYet(f"partners {', '.join(missing)} of activity {event.subject} are not known yet; "
                                      "their contacts get the invitation once their events arrive")
 
+    async def _sync(self, subject: str, aggregate: str, desired: list[Job], now: datetime) -> None:
+        added = await self.jobs.sync(subject, JOB_KINDS_OF[aggregate], desired, now)
+        if added:
+            # Due already (a reminder for tomorrow's activity) or before the scheduler's next look.
+            self.expect(min(job.due_at for job in added))
+
     async def on_targets(self, event: AnyEvent) -> None:
-        async with self._applying(self.models.targets, event, "targets", targets_jobs):
-            pass
+        async with self._applying(self.models.targets, event, "targets", None) as found:
+            if found:
+                await self._reschedule_coverage(event.subject)
+
+    async def on_election(self, event: AnyEvent) -> None:
+        """The calendar changed: the coverage check follows the election's voting day."""
+        async with self._applying(self.models.elections, event, "election", None) as found:
+            if found:
+                await self._reschedule_coverage(event.subject)
+
+    async def _reschedule_coverage(self, election_id: str) -> None:
+        """Re-derive an election's coverage check from its targets and its calendar entry (the targets'
+        id is the election's). Each comes by its own events, which another process may be handling at
+        the same time: after the sync, both are read again, and a newer one is synced again, so the
+        last sync to finish used what is newest."""
+        async with self._coverage(election_id):
+            for _ in range(5):
+                targets = await self.models.targets.get(election_id)
+                election = await self.models.elections.get(election_id)
+                now = self.clock.now()
+                desired = targets_jobs(targets, self.config, self.zone, now, election) if targets else []
+                await self._sync(election_id, "targets", desired, now)
+                again = (await self.models.targets.get(election_id), await self.models.elections.get(election_id))
+                if [m.version if m else None for m in again] == [m.version if m else None
+                                                                  for m in (targets, election)]:
+                    return
+
+    async def _notify(self, trigger: rules.Trigger, rerun: bool) -> None:
+        """Notify, the elections the texts mention named as the calendar names them now."""
+        about = [trigger.context.get("election"), (trigger.context.get("a") or {}).get("election")]
+        known = await self.models.elections.many([e for e in about if isinstance(e, str)])
+        trigger.context["election_names"] = {e.id: e.name for e in known if e.name}
+        await self.notifier.notify(trigger, rerun=rerun)
 
     async def _partners_of(self, activity: Activity | None) -> dict[str, Partner]:
         if activity is None:
@@ -168,7 +205,7 @@ class Handlers:
         if trigger is None:
             log.info("job no longer applies", job=job.id)
         else:
-            await self.notifier.notify(trigger, rerun=rerun)
+            await self._notify(trigger, rerun=rerun)
         if job.kind == JobKind.digest and self.config.enabled("digest.weekly"):
             await self.jobs.ensure(digest_job(self.config, self.zone, max(now, job.due_at)), now)
 
@@ -187,9 +224,9 @@ class Handlers:
 
     async def _coverage_gap(self, job: Job, now: datetime) -> rules.Trigger | None:
         targets = await self.models.targets.get(job.subject)
-        election = targets.of_election if targets else job.subject
-        activities = await self.models.activities.all(election=election)
-        return rules.coverage_gap(job, targets, activities, self.zone, now)
+        of = targets.of_election if targets else job.subject
+        activities = await self.models.activities.all(election=of)
+        return rules.coverage_gap(job, targets, await self.models.elections.get(of), activities, self.zone, now)
 
     async def _digest(self, job: Job, now: datetime) -> rules.Trigger | None:
         return rules.digest(job, await self.models.activities.all(), self.zone, date.fromisoformat(job.occurrence))

@@ -20,7 +20,7 @@ from services.notifications.egress import Allowance, Egress, PinnedTransport
 from services.notifications.events import SERVICE
 from services.notifications.handlers import Handlers, ReadModels, RecipientCommands
 from services.notifications.notifier import DeliveryRunner, Metrics, Notifier
-from services.notifications.readmodels import Activity, Partner, Targets
+from services.notifications.readmodels import Activity, Election, Partner, Targets
 from services.notifications.scheduler import Scheduler
 from services.notifications.store import Claims, Deliveries, Inboxes, Jobs, Recipients, Snapshots
 from services.notifications.texts import Texts
@@ -76,7 +76,7 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
     runner = DeliveryRunner(deliveries, inboxes, recipients, mailer, WebhookSender(http, config.webhook_timeout_seconds),
                             clock, config, metrics, wake)
     models = ReadModels(Snapshots(infra.db["partners"], Partner), Snapshots(infra.db["activities"], Activity),
-                        Snapshots(infra.db["targets"], Targets))
+                        Snapshots(infra.db["targets"], Targets), Snapshots(infra.db["elections"], Election))
     handlers = Handlers(models, jobs, notifier, clock, config, settings, expect)
     scheduler = Scheduler(jobs, claims, deliveries, runner, handlers.run_job, clock, config,
                           owner=f"{socket.gethostname()}:{os.getpid()}:{ULID()}")

@@ -1,4 +1,4 @@
-"""What notifications knows of partners, activities and election targets: typed read models.
+"""What notifications knows of partners, activities, elections and their targets: typed read models.
 
 They are built only from the other services' events and parsed once, where an event or a stored
 snapshot comes in (``handlers.py``, ``store.Snapshots``); the rules, the schedule and the texts
@@ -182,13 +182,27 @@ class Activity(Snapshot):
         return int((self.outcome or Outcome()).attendance_total or 0)
 
 
-# --- election targets --------------------------------------------------------------------------
+# --- elections and their targets ---------------------------------------------------------------
+
+
+def _district_targets(value: Any) -> Any:
+    """A list of ``{district, activities}``; a map keyed by code (what producers sent before
+    issue 12, which no store could keep) is read as the same list."""
+    if isinstance(value, dict):
+        return [{"district": code, "activities": n} for code, n in value.items()]
+    return value if isinstance(value, list) else []
+
+
+class DistrictTarget(_Read):
+    district: str = ""
+    activities: Number = None
 
 
 class Targets(Snapshot):
     election: str | None = None
     voting_day: Day = None
     segment_targets: dict[str, Any] = {}
+    district_targets: Annotated[list[DistrictTarget], BeforeValidator(_district_targets)] = []
 
     def voting_date(self, zone: tzinfo) -> date | None:
         return local_date(self.voting_day, zone)
@@ -201,3 +215,28 @@ class Targets(Snapshot):
     def targeted_segments(self) -> list[str]:
         """Segments with a target above zero."""
         return sorted(s for s, n in self.segment_targets.items() if isinstance(n, int | float) and n > 0)
+
+    @property
+    def targeted_districts(self) -> dict[str, int]:
+        """Kecamatan codes with a target above zero, and their targets."""
+        return {t.district: int(t.activities) for t in sorted(self.district_targets, key=lambda t: t.district)
+                if t.district and t.activities and t.activities > 0}
+
+
+class Election(Snapshot):
+    """An election of the activities service's calendar (``sinergi.election.updated``); a standing
+    programme (``berkelanjutan``) has no voting day."""
+
+    name: str = ""
+    kind: str | None = None
+    region: str | None = None
+    voting_day: Day = None
+
+    def voting_date(self, zone: tzinfo) -> date | None:
+        return local_date(self.voting_day, zone)
+
+
+def voting_date(targets: Targets, election: Election | None, zone: tzinfo) -> date | None:
+    """The election's voting day as the calendar has it now; the targets' copy (set with the
+    targets, and not changed when the calendar is) only while the election is not known here."""
+    return election.voting_date(zone) if election is not None else targets.voting_date(zone)

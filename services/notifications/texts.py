@@ -13,15 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date, format_time
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 
 from shared import vocabulary
 from shared.vocabulary import LANGUAGES
 
 TEMPLATES = Path(__file__).with_name("templates")
 
-# Elections are the activities service's catalogue, not a word of the shared vocabulary: their
-# names as a sentence reads them.
+# Elections are the activities service's calendar, not a word of the shared vocabulary. Their names
+# come from the calendar's events (the ``election_names`` a rule's context carries, from the
+# read model); this table of the shipped ones is the fallback while an election is not known here.
 ELECTIONS = {
     "id": {"pemilu-2019": "Pemilu 2019", "pilkada-2020": "Pemilihan Serentak 2020", "pemilu-2024": "Pemilu 2024",
            "pilkada-2024": "Pilkada 2024"},
@@ -58,13 +60,15 @@ def in_sentence(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def label(value: Any, kind: str, language: str = "id", start: bool = False) -> str:
+def label(value: Any, kind: str, language: str = "id", start: bool = False,
+          names: dict[str, str] | None = None) -> str:
     """What a sentence says for a code: the shared vocabulary's label, lower-cased inside a
-    sentence; as the vocabulary writes it where it begins one (``start``)."""
+    sentence; as the vocabulary writes it where it begins one (``start``). An election reads as
+    the calendar names it (``names``), else as the shipped table does."""
     if value is None:
         return ""
     if kind == "election":
-        return ELECTIONS.get(language, {}).get(str(value)) or str(value)
+        return (names or {}).get(str(value)) or ELECTIONS.get(language, {}).get(str(value)) or str(value)
     found = vocabulary.label(value, kind, language)
     return found if start else in_sentence(found)
 
@@ -94,7 +98,11 @@ class Texts:
         env.filters["long_date"] = lambda m: format_date(local(m), DATE_FORMAT[language], locale=language)
         env.filters["short_date"] = lambda m: format_date(local(m), SHORT_DATE_FORMAT[language], locale=language)
         env.filters["clock"] = lambda m: format_time(local(m), TIME_FORMAT[language], locale=language)
-        env.filters["label"] = lambda value, kind, start=False: label(value, kind, language, start)
+        @pass_context
+        def label_in(ctx: Context, value: Any, kind: str, start: bool = False) -> str:
+            return label(value, kind, language, start, ctx.get("election_names"))
+
+        env.filters["label"] = label_in
         env.filters["labels"] = lambda values, kind: ", ".join(label(v, kind, language) for v in values or [])
         env.globals.update(region_name=self.region_name, zone=zone_abbreviation(zone), language=language)
         return env
