@@ -13,8 +13,8 @@ from services.activities.elections import in_order
 from services.activities.figures import Figures, Period
 from services.activities.handlers import Activities, ElectionBook, TargetBook
 from services.activities.schemas import (
-    ActivityFields, ActivityIn, ActivityOut, ActivityPage, CancelIn, ElectionIn, ReportFormat, ReportIn, ScheduleIn,
-    TargetsIn, TargetsOut, TurnoutIn,
+    ActivityFields, ActivityIn, ActivityOut, ActivityPage, AmendIn, CancelIn, ElectionIn, ReopenIn, ReportFormat,
+    ReportIn, ScheduleIn, TargetsIn, TargetsOut, TurnoutIn,
 )
 from services.activities.store import ActivityFilter, ElectionStore, PartnerReplica
 from services.activities.views import ActivityViews, targets_view
@@ -169,6 +169,21 @@ async def report(activity_id: str, body: ReportIn, request: Request, _: Operator
 async def cancel(activity_id: str, body: CancelIn, request: Request, _: Operator,
                  activities: ActivitiesDep, views: ViewsDep) -> JSONResponse:
     return await _show(views, await activities.cancel(activity_id, body.reason, expected_version(request)))
+
+
+@router.post("/activities/{activity_id}/amend", response_model=ActivityOut, tags=["corrections"],
+             summary="Correct a reported outcome, with a reason (sinergi.activity.amended: before and after)")
+async def amend(activity_id: str, body: AmendIn, request: Request, _: Operator, activities: ActivitiesDep,
+                views: ViewsDep) -> JSONResponse:
+    return await _show(views, await activities.amend(activity_id, body.corrections(), body.reason,
+                                                      expected_version(request)))
+
+
+@router.post("/activities/{activity_id}/reopen", response_model=ActivityOut, tags=["corrections"],
+             summary="A held activity that was not held after all goes back to scheduled, with a reason")
+async def reopen(activity_id: str, body: ReopenIn, request: Request, _: Operator, activities: ActivitiesDep,
+                 views: ViewsDep) -> JSONResponse:
+    return await _show(views, await activities.reopen(activity_id, body.reason, expected_version(request)))
 
 
 # --- targets, figures, reports -----------------------------------------------------------------

@@ -4,9 +4,9 @@
 
 Life cycle (CONTRACT §4)::
 
-    planned ──schedule──▶ scheduled ──hold──▶ held ──report──▶ reported
-       │                   │  ▲ schedule again = reschedule
-       └──cancel──▶ cancelled ◀──cancel──┘
+    planned ──schedule──▶ scheduled ──hold──▶ held ──report──▶ reported ──amend──▶ reported
+       │                   │  ▲ ◀──reopen (held by mistake)──┘
+       └──cancel──▶ cancelled ◀──cancel──┘     (schedule again = reschedule)
 
 Every method checks its rule, changes state, bumps ``version`` by one and records exactly one
 past-tense event; a call that changes nothing records nothing. A broken rule raises
@@ -19,8 +19,8 @@ are ``shared.vocabulary``'s; what each field accepts is in ``fields.py``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -92,6 +92,26 @@ class ActivityCancelled:
 
 
 @dataclass(frozen=True)
+class OutcomeAmended:
+    """A reported outcome was corrected: each changed field as (field, before, after), and why."""
+
+    amended: tuple[tuple[str, Any, Any], ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class ActivityReopened:
+    """An activity marked held by mistake is scheduled again."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReportFellOverdue:
+    """Held ``REPORT_DUE_DAYS`` days ago (the region's days) and still without a report."""
+
+
+@dataclass(frozen=True)
 class TargetsSet:
     changed_fields: tuple[str, ...]
 
@@ -99,6 +119,11 @@ class TargetsSet:
 # --- the aggregate ---------------------------------------------------------------------------
 
 EDITABLE_STATUSES = frozenset({Status.planned, Status.scheduled})
+# What a correction of a reported outcome may change (POST /activities/{id}/amend).
+AMENDABLE = ("attendance_total", "attendance_by_segment", "women", "disabled", "reach", "notes",
+             "documentation_urls")
+# H+3: a held activity's report is overdue from the third local day after it was held.
+REPORT_DUE_DAYS = 3
 
 
 @dataclass
@@ -129,6 +154,8 @@ class Activity:
     held_at: datetime | None = None
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
+    # When the missing report was announced overdue (bookkeeping: kept, never shown or published).
+    overdue_announced_at: datetime | None = None
     version: int = 1
     events: list[object] = field(default_factory=list, repr=False, compare=False)
 
@@ -265,6 +292,79 @@ class Activity:
         self.cancelled_at = now
         self.cancel_reason = reason
         self._record(ActivityCancelled(reason), now)
+
+    # -- corrections ----------------------------------------------------------------------------
+
+    def amend(self, corrections: dict[str, Any], reason: str | None, now: datetime) -> tuple[str, ...]:
+        """Correct a reported outcome; returns the fields that changed (none: nothing recorded).
+
+        The outcome's rules hold for the corrected outcome as a whole. ``reach`` stays as reported
+        unless corrected itself (it may differ from attendance, e.g. a radio talkshow's listeners).
+        """
+        self._require({Status.reported}, "amended", "only a reported activity's outcome is corrected; a held "
+                      f"one is reported with POST /activities/{self.id}/report")
+        assert self.outcome is not None  # every reported activity has its outcome
+        errors: dict[str, str] = {}
+        unknown = set(corrections) - set(AMENDABLE)
+        errors.update({name: "not an outcome field that can be corrected" for name in sorted(unknown)})
+        reason = text(reason, multiline=True)
+        if not reason:
+            errors["reason"] = "say why the outcome is corrected"
+        if not corrections:
+            errors["outcome"] = f"name at least one field to correct: {', '.join(AMENDABLE)}"
+        refuse(errors)
+        values = dict(corrections)
+        if "attendance_by_segment" in values:
+            values["attendance_by_segment"] = {str(k): v for k, v in (values["attendance_by_segment"] or {}).items()}
+        if "documentation_urls" in values:
+            values["documentation_urls"] = tuple(values["documentation_urls"] or ())
+        if "notes" in values:
+            values["notes"] = text(values["notes"], multiline=True)
+        corrected = replace(self.outcome, **values)
+        refuse(outcome_errors(corrected))
+        amended = tuple((name, getattr(self.outcome, name), getattr(corrected, name)) for name in AMENDABLE
+                        if getattr(corrected, name) != getattr(self.outcome, name))
+        if not amended:
+            return ()
+        self.outcome = corrected
+        self._record(OutcomeAmended(amended, reason or ""), now)
+        return tuple(name for name, _, _ in amended)
+
+    def reopen(self, reason: str | None, now: datetime) -> None:
+        """A ``held`` marked by mistake: back to ``scheduled`` (its date and place kept)."""
+        self._require({Status.held}, "reopened", "only a held activity goes back to scheduled"
+                      + (f"; a reported outcome is corrected with POST /activities/{self.id}/amend"
+                         if self.status is Status.reported else ""))
+        reason = text(reason, multiline=True)
+        if not reason:
+            raise InvalidActivity({"reason": "say why the activity was not held after all"})
+        self.status = Status.scheduled
+        self.held_at = None
+        self.overdue_announced_at = None  # a new hold is a new fact, announced again if unreported
+        self._record(ActivityReopened(reason), now)
+
+    # -- facts that come with time ------------------------------------------------------------
+
+    def report_due_on(self, zone: ZoneInfo) -> date | None:
+        """The local day a held activity's report falls overdue: H+3, H being the later of the day
+        it ended and the day it was marked held (one marked held late gets its three days too)."""
+        if self.status is not Status.held or self.held_at is None:
+            return None
+        days = [moment.astimezone(zone).date() for moment in (self.ends_at or self.starts_at, self.held_at) if moment]
+        return max(days) + timedelta(days=REPORT_DUE_DAYS)
+
+    def report_overdue(self, now: datetime, zone: ZoneInfo) -> bool:
+        """Overdue and not announced yet."""
+        due = self.report_due_on(zone)
+        return due is not None and self.overdue_announced_at is None and now.astimezone(zone).date() >= due
+
+    def announce_overdue(self, now: datetime, zone: ZoneInfo) -> bool:
+        """Record that the report fell overdue, once per hold; False when there is nothing to say."""
+        if not self.report_overdue(now, zone):
+            return False
+        self.overdue_announced_at = now
+        self._record(ReportFellOverdue(), now)
+        return True
 
     # -- what the office should know ----------------------------------------------------------
 

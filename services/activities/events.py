@@ -2,7 +2,8 @@
 
 Each event's ``data`` is the aggregate after the change, as the public models of
 ``shared.events`` describe it (:class:`ActivitySnapshot`, :class:`TargetsSnapshot`: the aggregate's
-own fields), plus what the domain event itself says (``changed_fields``, ``previous_starts_at``).
+own fields), plus what the domain event itself says (``changed_fields``, ``previous_starts_at``, ``amended`` with
+``reason``).
 Presentation never goes on the wire: no partner names or statuses from this service's replica,
 no ``warnings`` — those belong to the API's answers (views.py).
 """
@@ -12,8 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from services.activities.domain import (
-    Activity, ActivityCancelled, ActivityHeld, ActivityPlanned, ActivityReported, ActivityRescheduled,
-    ActivityScheduled, ActivityUpdated, Targets, TargetsSet, jsonable, snapshot, targets_snapshot,
+    Activity, ActivityCancelled, ActivityHeld, ActivityPlanned, ActivityReopened, ActivityReported,
+    ActivityRescheduled, ActivityScheduled, ActivityUpdated, OutcomeAmended, ReportFellOverdue, Targets, TargetsSet,
+    jsonable, snapshot, targets_snapshot,
 )
 from services.activities.elections import Election, ElectionUpdated
 from shared.events import ActivitySnapshot, AnyEvent, ElectionSnapshot, EventType, TargetsSnapshot, make_event
@@ -28,7 +30,12 @@ EVENT_TYPES: dict[type, EventType] = {
     ActivityHeld: EventType.ACTIVITY_HELD,
     ActivityReported: EventType.ACTIVITY_REPORTED,
     ActivityCancelled: EventType.ACTIVITY_CANCELLED,
+    OutcomeAmended: EventType.ACTIVITY_AMENDED,
+    ActivityReopened: EventType.ACTIVITY_REOPENED,
+    ReportFellOverdue: EventType.ACTIVITY_REPORT_OVERDUE,
 }
+
+EVENT_ONLY = {"amended", "reason"}
 
 
 def activity_event(activity: Activity, event: object) -> AnyEvent:
@@ -39,9 +46,15 @@ def activity_event(activity: Activity, event: object) -> AnyEvent:
     elif isinstance(event, ActivityRescheduled):
         said["previous_starts_at"] = event.previous_starts_at
         said["previous_ends_at"] = event.previous_ends_at
+    elif isinstance(event, OutcomeAmended):
+        said["amended"] = {name: {"before": before, "after": after} for name, before, after in event.amended}
+        said["reason"] = event.reason
+    elif isinstance(event, ActivityReopened):
+        said["reason"] = event.reason
     data = ActivitySnapshot.model_validate({**snapshot(activity), **said})
+    # ``amended`` and ``reason`` ride only on the events they belong to, not as nulls on every other.
     return make_event(EVENT_TYPES[type(event)], region=activity.region, service=SERVICE, subject=activity.id,
-                      version=activity.version, data=jsonable(data.model_dump()))
+                      version=activity.version, data=jsonable(data.model_dump(exclude=EVENT_ONLY - set(said))))
 
 
 def targets_event(targets: Targets, event: TargetsSet) -> AnyEvent:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from services.activities.domain import Activity, Location, Targets, election_of
 from services.activities.elections import Calendar, Election, ShippedCalendar
 from services.activities.fields import partner_ref, utc
-from services.activities.store import ActivityStore, ElectionStore, PartnerReplica, TargetStore
+from services.activities.store import ActivityStore, Claims, ElectionStore, PartnerReplica, TargetStore
 from shared.clock import Clock, now_ms
 from shared.errors import Invalid, NotFound, VersionMismatch
 from shared.unit_of_work import UnitOfWork
@@ -31,6 +31,7 @@ class Activities:
     clock: Clock = field(default=now_ms)
     calendar: Calendar = field(default_factory=ShippedCalendar)
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Jakarta"))
+    claims: Claims | None = None  # facts announced once across processes (see announce_overdue)
 
     def __post_init__(self) -> None:
         self.uow = UnitOfWork(self.store, kind="activity")
@@ -75,6 +76,42 @@ class Activities:
 
     async def cancel(self, activity_id: str, reason: str, expected: int | None) -> Activity:
         return await self.uow.change(activity_id, expected, lambda a: a.cancel(reason, self.clock()))
+
+    async def amend(self, activity_id: str, corrections: dict[str, Any], reason: str | None,
+                    expected: int | None) -> Activity:
+        """Correct a reported outcome (``sinergi.activity.amended``, before and after each field)."""
+        return await self.uow.change(activity_id, expected, lambda a: a.amend(corrections, reason, self.clock()))
+
+    async def reopen(self, activity_id: str, reason: str | None, expected: int | None) -> Activity:
+        """A ``held`` marked by mistake goes back to ``scheduled``."""
+        return await self.uow.change(activity_id, expected, lambda a: a.reopen(reason, self.clock()))
+
+    async def announce_overdue(self) -> int:
+        """Announce every held activity whose report fell overdue (H+3, the region's days), once per
+        hold: the activity remembers it (a second look in this process finds nothing to say), and
+        the fact is claimed by an insert first, so two processes looking at once cannot both
+        announce it. Returns how many were announced."""
+        now = self.clock()
+        announced = 0
+        for activity in await self.store.held():
+            if not activity.report_overdue(now, self.zone):
+                continue
+            assert activity.held_at is not None  # every held activity was marked held at some time
+            fact = f"report_overdue:{activity.id}:{activity.held_at.isoformat()}"
+            if self.claims is not None and not await self.claims.take(fact):
+                continue
+            said: list[bool] = []  # what the last try (after a lost race, the one stored) said
+            try:
+                await self.uow.change(activity.id, None,
+                                      lambda a: said.append(a.announce_overdue(now, self.zone)))
+            except NotFound:
+                continue
+            except Exception:
+                if self.claims is not None:
+                    await self.claims.give_back(fact)
+                raise
+            announced += bool(said and said[-1])
+        return announced
 
     async def _check_partners(self, partners: list[Any], already: set[str]) -> None:
         """Partners newly named must be known and active here (those already on it may stay)."""

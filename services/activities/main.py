@@ -11,7 +11,8 @@ from services.activities import api, consumers
 from services.activities.events import SERVICE
 from services.activities.figures import Figures
 from services.activities.handlers import Activities, ElectionBook, TargetBook
-from services.activities.store import ActivityStore, ElectionStore, PartnerReplica, Revision, TargetStore
+from services.activities.config import OverdueSettings
+from services.activities.store import ActivityStore, Claims, ElectionStore, PartnerReplica, Revision, TargetStore
 from services.activities.views import ActivityViews
 from shared.logging import configure
 from shared.runtime import Infrastructure
@@ -45,7 +46,10 @@ def build(settings: Settings | None = None) -> FastAPI:
     app.state.replica = replica
     app.state.calendar = calendar
     app.state.elections = ElectionBook(calendar, settings.region, settings.zone)
-    app.state.activities = Activities(store, replica, settings.region, calendar=calendar, zone=settings.zone)
+    activities = app.state.activities = Activities(store, replica, settings.region, calendar=calendar,
+                                                   zone=settings.zone, claims=Claims(infra.db["claims"]))
+    # Reports not in by H+3 are announced by a timer (issue 12, point 8).
+    infra.every("report-overdue", OverdueSettings().report_overdue_check_seconds, activities.announce_overdue)
     app.state.views = ActivityViews(store, replica, settings.zone, calendar)
     app.state.targets = targets
     app.state.figures = Figures(store, targets, replica, settings.region, settings.region_name, settings.zone)

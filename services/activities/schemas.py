@@ -88,6 +88,31 @@ class CancelIn(Strict):
     reason: str = Field(min_length=1, max_length=1000)
 
 
+class AmendIn(Strict):
+    """A correction of a reported outcome: the reason, and only the fields to correct (those left
+    out stay as reported)."""
+
+    reason: str = Field(min_length=1, max_length=1000, description="why the outcome is corrected")
+    attendance_total: NonNegativeInt = 0
+    attendance_by_segment: dict[Segment, NonNegativeInt] = {}
+    women: NonNegativeInt = 0
+    disabled: NonNegativeInt = 0
+    reach: NonNegativeInt = 0
+    documentation_urls: list[Annotated[str, Field(max_length=2000)]] = Field([], max_length=50)
+    notes: Text | None = None
+
+    def corrections(self) -> dict[str, Any]:
+        """The outcome fields the client sent (segments as their words)."""
+        sent = self.model_dump(exclude_unset=True, exclude={"reason"})
+        if "attendance_by_segment" in sent:
+            sent["attendance_by_segment"] = {k.value: v for k, v in self.attendance_by_segment.items()}
+        return sent
+
+
+class ReopenIn(Strict):
+    reason: str = Field(min_length=1, max_length=1000, description="why it was not held after all")
+
+
 class TargetsIn(Strict):
     participation_target_pct: float | None = Field(None, gt=0, le=100,
                                                    description="defaults to the national target")

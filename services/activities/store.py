@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -40,6 +40,7 @@ from shared.vocabulary import Format, Kind, Method, PartnerRole, Segment, Stage,
 
 A = TypeVar("A", Activity, Targets, Election)
 INTERNAL = {OUTBOX: 0, PENDING: 0, coverage.FIELD: 0}
+HELD = "held"
 # Whole-collection reads in one batch: FerretDB re-reads far more per getMore than per document.
 FULL_BATCH = 10_000
 log = get_logger(__name__)
@@ -160,10 +161,40 @@ class ActivityStore(AggregateStore[Activity]):
                        key=lambda a: (a.starts_at is None, a.starts_at or a.created_at, a.id))
         return found, cube
 
+    async def held(self) -> list[Activity]:
+        """Every activity marked held and not reported yet (the overdue timer's candidates).
+
+        A filter on ``status`` is a scan on FerretDB (only ``_id`` is looked up): at a region's
+        size (a few thousand activities, about a second) that is fine once an hour.
+        """
+        docs = await self.aggregates.collection.find({"status": HELD}, INTERNAL,
+                                                     batch_size=FULL_BATCH).to_list(length=None)
+        return [from_document(doc) for doc in docs]
+
     async def coverage(self, query: dict[str, Any]) -> coverage.Cube:
         """The figures of every key of every dimension, added up by the database (coverage.py)."""
         cursor = await self.aggregates.collection.aggregate(coverage.pipeline(query))
         return coverage.fold(await cursor.to_list(length=None))
+
+
+class Claims:
+    """Facts announced at most once across processes: whoever inserts a fact's ``_id`` first
+    announces it. An insert of a unique ``_id`` is atomic on FerretDB, where a version check
+    (read, then write) can let two processes both win."""
+
+    def __init__(self, collection: AsyncCollection) -> None:
+        self.collection = collection
+
+    async def take(self, fact: str) -> bool:
+        try:
+            await when_free(lambda: self.collection.insert_one({"_id": fact, "at": datetime.now(UTC)}))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def give_back(self, fact: str) -> None:
+        """The claimant could not record it: another look may."""
+        await when_free(lambda: self.collection.delete_one({"_id": fact}))
 
 
 @dataclass(frozen=True)
@@ -208,6 +239,7 @@ def document(activity: Activity, zone: ZoneInfo) -> dict[str, Any]:
     doc = snapshot(activity)
     doc["_id"] = doc.pop("id")
     doc[coverage.FIELD] = coverage.facts(activity, zone)
+    doc["overdue_announced_at"] = activity.overdue_announced_at  # bookkeeping: not in views or events
     return doc
 
 
@@ -240,6 +272,7 @@ def from_document(doc: dict[str, Any]) -> Activity:
         held_at=doc.get("held_at"),
         cancelled_at=doc.get("cancelled_at"),
         cancel_reason=doc.get("cancel_reason"),
+        overdue_announced_at=doc.get("overdue_announced_at"),
     )
 
 
