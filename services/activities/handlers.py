@@ -98,7 +98,8 @@ class Activities:
                 continue
             assert activity.held_at is not None  # every held activity was marked held at some time
             fact = f"report_overdue:{activity.id}:{activity.held_at.isoformat()}"
-            if self.claims is not None and not await self.claims.take(fact):
+            claim = await self.claims.take(fact) if self.claims is not None else None
+            if self.claims is not None and claim is None:
                 continue
             said: list[bool] = []  # what the last try (after a lost race, the one stored) said
             try:
@@ -107,8 +108,8 @@ class Activities:
             except NotFound:
                 continue
             except Exception:
-                if self.claims is not None:
-                    await self.claims.give_back(fact)
+                if self.claims is not None and claim is not None:
+                    await self.claims.give_back(claim)
                 raise
             announced += bool(said and said[-1])
         return announced

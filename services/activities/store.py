@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -180,21 +180,34 @@ class ActivityStore(AggregateStore[Activity]):
 class Claims:
     """Facts announced at most once across processes: whoever inserts a fact's ``_id`` first
     announces it. An insert of a unique ``_id`` is atomic on FerretDB, where a version check
-    (read, then write) can let two processes both win."""
+    (read, then write) can let two processes both win.
 
-    def __init__(self, collection: AsyncCollection) -> None:
+    A claimant that dies between its claim and its write would keep the fact unannounced for good,
+    so a claim older than ``lease`` is taken over by a claim of its own (``<fact>#1``, ``#2`` …),
+    again by an insert: one taker per expired claim. (A claimant still alive after the lease —
+    minutes for one write — would announce twice; that is the trade.)"""
+
+    def __init__(self, collection: AsyncCollection, lease: timedelta = timedelta(minutes=10)) -> None:
         self.collection = collection
+        self.lease = lease
 
-    async def take(self, fact: str) -> bool:
-        try:
-            await when_free(lambda: self.collection.insert_one({"_id": fact, "at": datetime.now(UTC)}))
-        except DuplicateKeyError:
-            return False
-        return True
+    async def take(self, fact: str) -> str | None:
+        """The claim taken for ``fact`` (to give back if the write fails), or ``None``: not yours."""
+        for attempt in range(100):
+            claim = fact if attempt == 0 else f"{fact}#{attempt}"
+            try:
+                document = {"_id": claim, "at": datetime.now(UTC)}
+                await when_free(lambda: self.collection.insert_one(document))  # noqa: B023 - awaited at once
+                return claim
+            except DuplicateKeyError:
+                held = await self.collection.find_one({"_id": claim})
+                if held is None or datetime.now(UTC) - held["at"] < self.lease:
+                    return None  # someone holds it now (or gave it back a moment ago: next look)
+        return None
 
-    async def give_back(self, fact: str) -> None:
+    async def give_back(self, claim: str) -> None:
         """The claimant could not record it: another look may."""
-        await when_free(lambda: self.collection.delete_one({"_id": fact}))
+        await when_free(lambda: self.collection.delete_one({"_id": claim}))
 
 
 @dataclass(frozen=True)
