@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import Message, Receive, Scope, Send
@@ -210,6 +210,16 @@ async def _check(check: Check) -> bool:
         return bool(await asyncio.wait_for(check(), timeout=2.0))
     except Exception:
         return False
+
+
+def wired(name: str) -> Any:
+    """A route's dependency on what the service's main.py put on ``app.state`` under ``name``, so a
+    route names only what it uses: ``Annotated[Registry, wired("registry_service")]``."""
+
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return Depends(get)
 
 
 def etag(version: int) -> str:

@@ -22,39 +22,11 @@ from shared.auth import Admin, Operator, Viewer
 from shared.errors import Invalid, NotFound
 from shared.idempotency import resource_id
 from shared.pagination import Cursor, Limit
-from shared.web import expected_version, with_etag
+from shared.web import expected_version, wired, with_etag
 
 router = APIRouter()
 
 # --- wiring --------------------------------------------------------------------------------
-
-
-def _activities(request: Request) -> Activities:
-    return request.app.state.activities
-
-
-def _views(request: Request) -> ActivityViews:
-    return request.app.state.views
-
-
-def _targets(request: Request) -> TargetBook:
-    return request.app.state.targets
-
-
-def _figures(request: Request) -> Figures:
-    return request.app.state.figures
-
-
-def _replica(request: Request) -> PartnerReplica:
-    return request.app.state.replica
-
-
-def _calendar(request: Request) -> ElectionStore:
-    return request.app.state.calendar
-
-
-def _election_book(request: Request) -> ElectionBook:
-    return request.app.state.elections
 
 
 def only(*names: str) -> Any:
@@ -70,13 +42,8 @@ def only(*names: str) -> Any:
     return Depends(check)
 
 
-ActivitiesDep = Annotated[Activities, Depends(_activities)]
-ViewsDep = Annotated[ActivityViews, Depends(_views)]
-ReplicaDep = Annotated[PartnerReplica, Depends(_replica)]
-TargetsDep = Annotated[TargetBook, Depends(_targets)]
-FiguresDep = Annotated[Figures, Depends(_figures)]
-CalendarDep = Annotated[ElectionStore, Depends(_calendar)]
-ElectionBookDep = Annotated[ElectionBook, Depends(_election_book)]
+ActivitiesDep = Annotated[Activities, wired("activities")]
+ViewsDep = Annotated[ActivityViews, wired("views")]
 From = Annotated[str | None, Query(alias="from", description="2024-10-01 (local day) or a date-time with offset")]
 To = Annotated[str | None, Query(alias="to", description="2024-10-31 (included) or a date-time (excluded)")]
 ElectionId = Annotated[str, Query(description="an id from GET /elections")]
@@ -117,7 +84,7 @@ async def plan(body: ActivityIn, request: Request, _: Operator, activities: Acti
 async def list_activities(
     _: Viewer,
     views: ViewsDep,
-    wanted: Annotated[ActivityFilter, Depends()],
+    wanted: Annotated[ActivityFilter, Query()],
     period: During,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -188,6 +155,9 @@ async def reopen(activity_id: str, body: ReopenIn, request: Request, _: Operator
 
 # --- targets, figures, reports -----------------------------------------------------------------
 
+TargetsDep = Annotated[TargetBook, wired("targets")]
+FiguresDep = Annotated[Figures, wired("figures")]
+
 
 @router.put("/targets/{election}", response_model=TargetsOut, tags=["targets"],
             summary="Set an election's targets (201 when first set; If-Match honoured)")
@@ -243,6 +213,10 @@ async def activity_report(
 
 
 # --- reference data and the replica -----------------------------------------------------------
+
+CalendarDep = Annotated[ElectionStore, wired("calendar")]
+ElectionBookDep = Annotated[ElectionBook, wired("elections")]
+ReplicaDep = Annotated[PartnerReplica, wired("replica")]
 
 
 @router.get("/elections", tags=["elections"], summary="The election calendar: voting days and stage windows")

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel, ConfigDict, Field
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 from ulid import ULID
@@ -210,18 +211,20 @@ class Claims:
         await when_free(lambda: self.collection.delete_one({"_id": claim}))
 
 
-@dataclass(frozen=True)
-class ActivityFilter:
-    """Which stored activities a read wants (the query parameters of ``GET /activities``)."""
+class ActivityFilter(BaseModel):
+    """Which stored activities a read wants: the query parameters of ``GET /activities``, each text
+    bounded (a filter is matched by a scan on FerretDB; a megabyte of it is nobody's filter)."""
+
+    model_config = ConfigDict(frozen=True)
 
     status: Status | None = None
-    election: str | None = None
+    election: str | None = Field(None, max_length=64)
     segment: Segment | None = None
     format: Format | None = None
-    partner_id: str | None = None
-    district: str | None = None
+    partner_id: str | None = Field(None, max_length=64)
+    district: str | None = Field(None, max_length=100, description="kecamatan code")
     stage: Stage | None = None
-    programme: str | None = None
+    programme: str | None = Field(None, max_length=120)
 
 
 def query(wanted: ActivityFilter, starts_from: datetime | None = None,

@@ -23,27 +23,18 @@ from shared.outbox import OUTBOX, PENDING
 from shared.pagination import Cursor, Limit
 from shared.regions import REGION_CODE
 from shared.settings import Settings
-from shared.web import expected_version, with_etag
+from shared.web import expected_version, wired, with_etag
 
 router = APIRouter()
 
 
-def _wired(name: str) -> Any:
-    """A dependency on what main.py wired under ``name``, so a route names only what it uses."""
-
-    def wired(request: Request) -> Any:
-        return getattr(request.app.state, name)
-
-    return Depends(wired)
-
-
-RecipientsDep = Annotated[Recipients, _wired("recipients")]
-InboxesDep = Annotated[Inboxes, _wired("inboxes")]
-DeliveriesDep = Annotated[Deliveries, _wired("deliveries")]
-RunnerDep = Annotated[DeliveryRunner, _wired("runner")]
-JobsDep = Annotated[Jobs, _wired("jobs")]
-SettingsDep = Annotated[Settings, _wired("settings")]
-CommandsDep = Annotated[RecipientCommands, _wired("recipient_commands")]
+RecipientsDep = Annotated[Recipients, wired("recipients")]
+InboxesDep = Annotated[Inboxes, wired("inboxes")]
+DeliveriesDep = Annotated[Deliveries, wired("deliveries")]
+RunnerDep = Annotated[DeliveryRunner, wired("runner")]
+JobsDep = Annotated[Jobs, wired("jobs")]
+SettingsDep = Annotated[Settings, wired("settings")]
+CommandsDep = Annotated[RecipientCommands, wired("recipient_commands")]
 
 SAFE_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 Language = Literal["id", "en"]

@@ -25,7 +25,7 @@ from shared.idempotency import resource_id
 from shared.pagination import Cursor, Limit
 from shared.regions import REGION_CODE
 from shared.vocabulary import ChannelKind, DocType, PartnerType, Segment
-from shared.web import expected_version, with_etag
+from shared.web import expected_version, wired, with_etag
 
 router = APIRouter(tags=["partners"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -186,11 +186,7 @@ class ImportOut(BaseModel):
     ignored_columns: list[str] = Field(description="columns this service does not know; their cells were not read")
 
 
-def registry(request: Request) -> Registry:
-    return request.app.state.registry_service
-
-
-RegistryDep = Annotated[Registry, Depends(registry)]
+RegistryDep = Annotated[Registry, wired("registry_service")]
 
 
 FiltersDep = Annotated[Filters, Query()]

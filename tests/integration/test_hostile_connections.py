@@ -22,21 +22,14 @@ async def _closed_after(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
     """Send ``dribble`` a byte every 0.1 s until the server closes; (seconds it took, what it said)."""
     started = time.monotonic()
     answer = b""
-    for byte in dribble:
-        if reader.at_eof() or time.monotonic() - started > limit:
-            break
-        try:
-            writer.write(bytes([byte]))
-            await writer.drain()
-        except ConnectionError:
-            break
-        try:
-            answer += await asyncio.wait_for(reader.read(65536), timeout=0.1)
-        except TimeoutError:
-            continue
-        except ConnectionError:
-            break
+    pending = list(dribble)
     while not reader.at_eof() and time.monotonic() - started < limit:
+        if pending:
+            try:
+                writer.write(bytes([pending.pop(0)]))
+                await writer.drain()
+            except ConnectionError:
+                break
         try:
             answer += await asyncio.wait_for(reader.read(65536), timeout=0.1)
         except TimeoutError:
