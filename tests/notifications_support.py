@@ -302,6 +302,15 @@ async def inbox(client: Any, recipient_id: str, **params: Any) -> list[dict[str,
     return response.json()["items"]
 
 
+async def deliveries(client: Any, **params: Any) -> list[dict[str, Any]]:
+    """``GET /deliveries`` as an operator sees it (``status="dead"``, ``channel="email"``...)."""
+    from tests.conftest import auth
+
+    response = await client.get("/deliveries", params=params, headers=auth("operator"))
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
 async def jobs(client: Any, **params: Any) -> list[dict[str, Any]]:
     from tests.conftest import auth
 

@@ -242,14 +242,20 @@ def private_rabbit(tmp_path_factory: pytest.TempPathFactory, run_id: str) -> Ite
             broker.kill()
 
 
-@pytest.fixture(scope="session")
-def private_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateStore]:
-    home = tmp_path_factory.mktemp("store")
+@contextlib.contextmanager
+def store_of_its_own(home: Path) -> Iterator[PrivateStore]:
+    """A private store with its data under ``home``, stopped at the end (or by the watchdog)."""
     store = PrivateStore(_store_binary(), home / "data", home / "store.log")
     with watchdog(store.pidfile, str(store.data)):
         store.start()
         yield store
         store.stop()
+
+
+@pytest.fixture(scope="session")
+def private_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateStore]:
+    with store_of_its_own(tmp_path_factory.mktemp("store")) as store:
+        yield store
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from tests.conftest import auth, running
 from tests.notifications_support import (  # noqa: F401 - smtp and hooks are fixtures
     activity,
     add_recipient,
+    deliveries,
     event,
     fast,
     hooks,
@@ -203,10 +204,7 @@ async def test_a_webhook_that_always_fails_ends_dead_and_can_be_retried_by_hand(
         await add_recipient(client, name="Down", kind="system", webhook_url=hooks.url("/down"))
         await publish(service_settings, event(EventType.PARTNER_REGISTERED, partner("P-1")))
 
-        async def dead():
-            found = await client.get("/deliveries", params={"status": "dead"}, headers=auth("operator"))
-            return found.json()["items"]
-        [delivery] = await soon(dead)
+        [delivery] = await soon(lambda: deliveries(client, status="dead"))
         assert delivery["attempts"] == 3 and "HTTP 503" in delivery["last_error"]
         assert len(hooks.to("/down")) == 3
         failed = await soon(lambda: value([e for e in published if e["type"] == "sinergi.notification.failed"]))
@@ -237,11 +235,7 @@ async def test_a_refused_email_address_is_retried_then_dead_and_listed(service_s
         staff = await add_recipient(client, name="Gone", email="gone@kpu-bandung.go.id")
         await publish(service_settings, event(EventType.PARTNER_REGISTERED, partner("P-1")))
 
-        async def dead():
-            found = await client.get("/deliveries", params={"status": "dead", "channel": "email"},
-                                     headers=auth("operator"))
-            return found.json()["items"]
-        [delivery] = await soon(dead)
+        [delivery] = await soon(lambda: deliveries(client, status="dead", channel="email"))
         assert "refused gone@kpu-bandung.go.id" in delivery["last_error"]
 
         async def shown_dead():  # the notification's copy is a second write, a moment after the delivery's
@@ -261,10 +255,7 @@ async def test_a_delivery_queued_before_its_recipient_was_fixed_goes_to_the_reci
         budi = await add_recipient(client, name="Budi", email="budi@kpu-bandung.go.id")
         await publish(service_settings, event(EventType.PARTNER_REGISTERED, partner("P-1")))
 
-        async def dead():
-            found = await client.get("/deliveries", params={"status": "dead"}, headers=auth("operator"))
-            return found.json()["items"]
-        [delivery] = await soon(dead)
+        [delivery] = await soon(lambda: deliveries(client, status="dead"))
         fixed = await client.patch(f"/recipients/{budi['id']}", headers=auth("admin"),
                                    json={"name": "Budi Santoso", "email": "budi.santoso@kpu-bandung.go.id"})
         assert fixed.status_code == 200, fixed.text

@@ -21,6 +21,7 @@ from tests.notifications_support import (  # noqa: F401 - hooks is a fixture
     LOCAL_RECEIVERS,
     WebhookReceiver,
     add_recipient,
+    deliveries,
     event,
     fast,
     hooks,
@@ -53,11 +54,6 @@ INSIDE = [
     "http://[fe80::1]/",
     "http://[fd00::1]/",
 ]
-
-
-async def _dead(client):
-    found = await client.get("/deliveries", params={"status": "dead"}, headers=auth("operator"))
-    return found.json()["items"]
 
 
 async def test_targets_inside_the_deployment_userinfo_and_other_schemes_are_refused_naming_webhook_url(
@@ -114,7 +110,7 @@ async def test_a_target_allowed_when_registered_is_refused_when_sending_once_it_
         async with running("notifications", settings) as (app, client):
             await soon(lambda: subscribed(app))
             await publish(settings, event(EventType.PARTNER_REGISTERED, partner("P-1")))
-            [delivery] = await soon(lambda: _dead(client))
+            [delivery] = await soon(lambda: deliveries(client, status="dead"))
         assert delivery["attempts"] == 1  # refused, not retried: only an admin's change can help
         assert delivery["last_error"].startswith("localhost resolves to ")
         assert "a loopback address; webhooks go only to public addresses" in delivery["last_error"]
@@ -140,7 +136,7 @@ async def test_a_name_that_resolves_to_a_public_address_when_checked_and_to_loop
                                 webhook_url=f"http://hooks.rebind.example:{receiver.port}/x")
             answers["hooks.rebind.example"] = ["127.0.0.1"]
             await publish(settings, event(EventType.PARTNER_REGISTERED, partner("P-1")))
-            [delivery] = await soon(lambda: _dead(client))
+            [delivery] = await soon(lambda: deliveries(client, status="dead"))
         assert delivery["last_error"].startswith("hooks.rebind.example resolves to 127.0.0.1, a loopback address")
         assert receiver.hits == [] and asked == ["hooks.rebind.example"] * 2
 
@@ -178,7 +174,7 @@ async def test_a_failing_receivers_answer_is_kept_nowhere_only_its_status(settin
         await soon(lambda: subscribed(app))
         await add_recipient(client, name="Down", kind="system", webhook_url=hooks.url("/down"))
         await publish(settings, event(EventType.PARTNER_REGISTERED, partner("P-1")))
-        [delivery] = await soon(lambda: _dead(client))
+        [delivery] = await soon(lambda: deliveries(client, status="dead"))
         full = (await client.get(f"/deliveries/{delivery['id']}", headers=auth("operator"))).json()
         failed = await soon(lambda: value([e for e in published if e["type"] == "sinergi.notification.failed"]))
     reason = {500: "Internal Server Error", 404: "Not Found"}[status]

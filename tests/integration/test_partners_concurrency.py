@@ -72,14 +72,10 @@ BUSY_TIMEOUT = 10.0
 
 @pytest.fixture(scope="module")
 def own_store(tmp_path_factory):
-    from tests.faults.conftest import PrivateStore, _store_binary, watchdog
+    from tests.faults.conftest import store_of_its_own
 
-    home = tmp_path_factory.mktemp("busy-store")
-    store = PrivateStore(_store_binary(), home / "data", home / "store.log")
-    with watchdog(store.pidfile, str(store.data)):
-        store.start()
+    with store_of_its_own(tmp_path_factory.mktemp("busy-store")) as store:
         yield store
-        store.stop()
 
 
 @contextlib.contextmanager
