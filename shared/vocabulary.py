@@ -7,7 +7,11 @@ so a segment or a format means the same in the registry, the activities and the 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable
 from enum import StrEnum
+from functools import lru_cache
+from typing import Any
 
 
 class Kind(StrEnum):
@@ -273,3 +277,78 @@ def label(value: object, kind: str, language: str = "id") -> str:
         return found
     text = code.replace("_", " ")
     return text[:1].upper() + text[1:]
+
+
+# --- reading what a person wrote -----------------------------------------------------------------
+# The importer and the JSON APIs read an enumerated value the same way (issue 12, point 9): the code
+# in any case, with spaces or hyphens for underscores, a label in either language, or a word an
+# office writes otherwise (below). What matches nothing is left for the caller to refuse.
+
+ENUMS: dict[str, type[StrEnum]] = {
+    "kind": Kind, "method": Method, "format": Format, "segment": Segment, "topic": Topic, "stage": Stage,
+    "role": PartnerRole, "partner_type": PartnerType, "channel_kind": ChannelKind, "doc_type": DocType,
+}
+
+# kind → a word as an office writes it (normalised: lower case, words joined by "_") → code.
+ALIASES: dict[str, dict[str, str]] = {
+    "partner_type": {"diskominfo": "opd_diskominfo", "kominfo": "opd_diskominfo", "dinas_kominfo": "opd_diskominfo",
+                     "opd": "opd_lain", "komunitas": "ormas_komunitas", "ormas": "ormas_komunitas",
+                     "pt": "perguruan_tinggi", "kampus": "perguruan_tinggi", "universitas": "perguruan_tinggi",
+                     "pers": "media", "desa": "desa_kelurahan", "kelurahan": "desa_kelurahan",
+                     "ppk": "badan_adhoc", "pps": "badan_adhoc", "kpps": "badan_adhoc", "relasi": "relawan",
+                     "relawan_demokrasi": "relawan"},
+    "segment": {"pemula": "pemilih_pemula", "muda": "pemilih_muda", "warganet": "warga_internet",
+                "netizen": "warga_internet", "agama": "keagamaan", "adat": "masyarakat_adat",
+                "difabel": "disabilitas", "penyandang_disabilitas": "disabilitas", "wanita": "perempuan"},
+    "channel_kind": {"tv": "televisi", "koran": "media_cetak", "cetak": "media_cetak", "web": "website",
+                     "situs": "website", "ig": "instagram", "fb": "facebook", "twitter": "x",
+                     "whatsapp": "whatsapp_group", "wa": "whatsapp_group", "grup_whatsapp": "whatsapp_group",
+                     "grup_wa": "whatsapp_group", "online": "media_online", "media_daring": "media_online"},
+    "doc_type": {"nota_kesepahaman": "mou", "perjanjian_kerja_sama": "pks", "perjanjian_kerjasama": "pks"},
+    "format": {"workshop": "lokakarya", "bimbingan_teknis": "bimtek", "media_daring": "media_online"},
+    "partner_status": {"aktif": "active", "ditangguhkan": "suspended", "nonaktif": "suspended",
+                       "non_aktif": "suspended", "diarsipkan": "archived", "arsip": "archived"},
+}
+
+_LONGEST_WORD = 200  # longer than any label; a longer value is refused without being read
+
+
+def normalised(value: object) -> str:
+    """A word compared ignoring case, spacing and punctuation: ``Forum Warga`` → ``forum_warga``."""
+    return re.sub(r"[^0-9a-z]+", "_", str(value).casefold()).strip("_")
+
+
+@lru_cache(maxsize=64)
+def _words(kind: str, codes: tuple[str, ...]) -> dict[str, str]:
+    found = {normalised(a): c for a, c in ALIASES.get(kind, {}).items() if c in codes}
+    for language in LANGUAGES:
+        for value, text in LABELS.get(kind, {}).get(language, {}).items():
+            if value in codes:
+                found[normalised(text)] = value
+    found.update({normalised(c): c for c in codes})  # a code always means itself
+    return found
+
+
+def code(kind: str, value: object, choices: Iterable[str] | None = None) -> str | None:
+    """The code a person's word stands for, or None: ``code("segment", "Warganet")`` → ``warga_internet``.
+
+    ``choices`` are the codes of an enumeration not listed in ``ENUMS`` (a status)."""
+    if not isinstance(value, str) or len(value) > _LONGEST_WORD:
+        return None
+    enum = ENUMS.get(kind)
+    if choices is None and enum is None:
+        raise KeyError(kind)
+    words = _words(kind, tuple(str(c) for c in (choices if choices is not None else enum)))  # type: ignore[union-attr]
+    found = words.get(normalised(value))
+    return enum(found) if enum is not None and found is not None else found
+
+
+def lenient(kind: str) -> Callable[[Any], Any]:
+    """A reader for a validator: a word becomes its code; anything else passes on unchanged, for
+    the enumeration to refuse with the accepted codes."""
+
+    def read(value: Any) -> Any:
+        found = code(kind, value)
+        return value if found is None else found
+
+    return read

@@ -18,7 +18,9 @@ from services.activities.elections import ELECTIONS, Election, known_elections
 from shared.clock import utc_ms
 from shared.errors import Invalid, ServiceError
 from shared.regions import within
-from shared.vocabulary import DIRECT_FORMATS, MEDIA_FORMATS, Format, Kind, Method, PartnerRole, Segment, Stage, Topic
+from shared.vocabulary import (
+    DIRECT_FORMATS, ENUMS, MEDIA_FORMATS, Format, Kind, Method, PartnerRole, Segment, Stage, Topic, code,
+)
 
 DISTRICT_CODE = re.compile(r"^\d{2}\.\d{2}\.\d{2}$")
 VILLAGE_CODE = re.compile(r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")
@@ -118,15 +120,21 @@ def utc(value: Any) -> Any:
 
 
 def partner_ref(value: PartnerRef | dict[str, Any]) -> PartnerRef:
-    return value if isinstance(value, PartnerRef) else PartnerRef(value["partner_id"], PartnerRole(value["role"]))
+    if isinstance(value, PartnerRef):
+        return value
+    return PartnerRef(value["partner_id"], _enum(PartnerRole, value["role"]))
 
 
 def _unique(values: list[Any]) -> list[Any]:
     return list(dict.fromkeys(values))
 
 
+_VOCABULARY = {enum: name for name, enum in ENUMS.items()}
+
+
 def _enum(kind: type, value: Any) -> Any:
-    return kind(value) if value is not None else None
+    # a label or an office's word reads as its code, as in the API's bodies (issue 12, point 9)
+    return kind(code(_VOCABULARY[kind], value) or value) if value is not None else None
 
 
 def clean(values: dict[str, Any]) -> dict[str, Any]:
@@ -137,8 +145,8 @@ def clean(values: dict[str, Any]) -> dict[str, Any]:
     out["programme"] = text(out["programme"])
     out["kind"], out["method"] = _enum(Kind, out["kind"]), _enum(Method, out["method"])
     out["format"], out["stage"] = _enum(Format, out["format"]), _enum(Stage, out["stage"])
-    out["topics"] = _unique([Topic(t) for t in out["topics"] or []])
-    out["segments"] = _unique([Segment(s) for s in out["segments"] or []])
+    out["topics"] = _unique([_enum(Topic, t) for t in out["topics"] or []])
+    out["segments"] = _unique([_enum(Segment, s) for s in out["segments"] or []])
     out["partners"] = _unique([partner_ref(p) for p in out["partners"] or []])
     out["speakers"] = [replace(s, name=text(s.name) or "", affiliation=text(s.affiliation))
                        for s in (x if isinstance(x, Speaker) else Speaker(**x) for x in out["speakers"] or [])]

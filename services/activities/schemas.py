@@ -7,15 +7,26 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, NonNegativeInt
 
 from services.activities.domain import Status
 from services.activities.elections import ElectionKind
-from shared.vocabulary import Format, Kind, Method, PartnerRole, Segment, Stage, Topic
+from shared.vocabulary import Format, Kind, Method, PartnerRole, Segment, Stage, Topic, lenient
 
 # --- bodies --------------------------------------------------------------------------------
 
 Text = Annotated[str, Field(max_length=5000)]
+
+# What a body may say for an enumeration: the code, or a label or word the partners importer also
+# reads ("Forum Warga", "Langsung", "warganet"); the code is stored and answered, the schema keeps
+# the enumeration's codes (issue 12, point 9).
+KindIn = Annotated[Kind, BeforeValidator(lenient("kind"))]
+MethodIn = Annotated[Method, BeforeValidator(lenient("method"))]
+FormatIn = Annotated[Format, BeforeValidator(lenient("format"))]
+SegmentIn = Annotated[Segment, BeforeValidator(lenient("segment"))]
+TopicIn = Annotated[Topic, BeforeValidator(lenient("topic"))]
+StageIn = Annotated[Stage, BeforeValidator(lenient("stage"))]
+RoleIn = Annotated[PartnerRole, BeforeValidator(lenient("role"))]
 
 
 class Strict(BaseModel):
@@ -24,7 +35,7 @@ class Strict(BaseModel):
 
 class PartnerRefIn(Strict):
     partner_id: str = Field(min_length=1, max_length=64)
-    role: PartnerRole
+    role: RoleIn
 
 
 class SpeakerIn(Strict):
@@ -42,13 +53,13 @@ class LocationIn(Strict):
 class ActivityFields(Strict):
     title: str | None = Field(None, min_length=1, max_length=200)
     description: Text | None = None
-    kind: Kind | None = None
+    kind: KindIn | None = None
     election: str | None = Field(None, max_length=40, description="an id from GET /elections")
-    stage: Stage | None = None
-    topics: list[Topic] | None = Field(None, max_length=20)
-    method: Method | None = None
-    format: Format | None = None
-    segments: list[Segment] | None = Field(None, max_length=20)
+    stage: StageIn | None = None
+    topics: list[TopicIn] | None = Field(None, max_length=20)
+    method: MethodIn | None = None
+    format: FormatIn | None = None
+    segments: list[SegmentIn] | None = Field(None, max_length=20)
     partners: list[PartnerRefIn] | None = Field(None, max_length=50)
     speakers: list[SpeakerIn] | None = Field(None, max_length=50)
     location: LocationIn | None = None
@@ -61,11 +72,11 @@ class ActivityFields(Strict):
 
 class ActivityIn(ActivityFields):
     title: str = Field(min_length=1, max_length=200)
-    kind: Kind
+    kind: KindIn
     election: str = Field(max_length=40, description="an id from GET /elections")
-    method: Method
-    format: Format
-    segments: list[Segment] = Field(min_length=1, max_length=20)
+    method: MethodIn
+    format: FormatIn
+    segments: list[SegmentIn] = Field(min_length=1, max_length=20)
 
 
 class ScheduleIn(Strict):
@@ -126,7 +137,7 @@ class TargetsIn(Strict):
 class StageWindowIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    stage: Stage
+    stage: StageIn
     starts_on: date = Field(alias="from", description="first day (local date)")
     ends_on: date = Field(alias="to", description="last day, included")
 

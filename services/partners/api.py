@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from services.partners import spreadsheet
 from services.partners.domain import Partner, Status
@@ -24,11 +24,19 @@ from shared.errors import Invalid
 from shared.idempotency import resource_id
 from shared.pagination import Cursor, Limit
 from shared.regions import REGION_CODE
-from shared.vocabulary import ChannelKind, DocType, PartnerType, Segment
+from shared.vocabulary import ChannelKind, DocType, PartnerType, Segment, lenient
 from shared.web import expected_version, wired, with_etag
 
 router = APIRouter(tags=["partners"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+# What a body may say for an enumeration: the code, or a label or word the importer also reads
+# ("KIM", "Warganet"); the code is stored and answered. The schema keeps the enumeration's codes.
+TypeIn = Annotated[PartnerType, BeforeValidator(lenient("partner_type"))]
+SegmentIn = Annotated[Segment, BeforeValidator(lenient("segment"))]
+ChannelKindIn = Annotated[ChannelKind, BeforeValidator(lenient("channel_kind"))]
+DocTypeIn = Annotated[DocType, BeforeValidator(lenient("doc_type"))]
 
 
 class _In(BaseModel):
@@ -43,13 +51,13 @@ class ContactIn(_In):
 
 
 class ChannelIn(_In):
-    kind: ChannelKind
+    kind: ChannelKindIn
     handle_or_url: str = Field(examples=["@kimcoblong", "https://kimcoblong.id"])
     audience_size: int | None = Field(None, ge=0, description="followers, listeners or members")
 
 
 class AgreementIn(_In):
-    doc_type: DocType
+    doc_type: DocTypeIn
     number: str = Field(examples=["027/PP.08-NK/3273/2024"])
     title: str | None = None
     valid_from: date
@@ -59,11 +67,11 @@ class AgreementIn(_In):
 
 class PartnerIn(_In):
     name: str = Field(examples=["KIM Coblong Berdaya"])
-    type: PartnerType
+    type: TypeIn
     region: str | None = Field(None, pattern=REGION_CODE, description="defaults to this instance's region")
     district: str | None = Field(None, description="kecamatan code (32.73.02) or name")
     categories: list[str] = Field([], examples=[["kepemudaan", "seni"]])
-    segments: list[Segment] = []
+    segments: list[SegmentIn] = []
     contacts: list[ContactIn] = []
     channels: list[ChannelIn] = []
     agreements: list[AgreementIn] = []
@@ -74,11 +82,11 @@ class PartnerPatch(_In):
     """Fields to change; absent ones stay, ``null`` clears an optional one, lists are replaced whole."""
 
     name: str | None = None
-    type: PartnerType | None = None
+    type: TypeIn | None = None
     region: str | None = Field(None, pattern=REGION_CODE)
     district: str | None = None
     categories: list[str] | None = None
-    segments: list[Segment] | None = None
+    segments: list[SegmentIn] | None = None
     contacts: list[ContactIn] | None = None
     channels: list[ChannelIn] | None = None
     notes: str | None = None
@@ -105,14 +113,14 @@ class ContactOut(BaseModel):
 
 
 class ChannelOut(BaseModel):
-    kind: ChannelKind
+    kind: ChannelKindIn
     handle_or_url: str
     audience_size: int | None
 
 
 class AgreementOut(BaseModel):
     id: str
-    doc_type: DocType
+    doc_type: DocTypeIn
     number: str
     title: str | None
     valid_from: date

@@ -24,6 +24,7 @@ from typing import Any
 from services.partners.domain import Partner, Status, fold
 from services.partners.sheetfile import HEADER_WITHIN, Limits, Record, SheetTooLarge, Unreadable, blank, records
 from shared.cells import keep_text, neutralised, protected, writable
+from shared import vocabulary
 from shared.vocabulary import ChannelKind, DocType, PartnerType, Segment
 
 __all__ = ["Limits", "SheetTooLarge", "Unreadable", "parse", "read_table", "table_csv", "to_csv", "to_xlsx"]
@@ -75,24 +76,9 @@ EXPORT_HEADERS = {
     "en": {key: key for key in COLUMNS},
 }
 
-# Loose words an office writes for an enumerated value.
-VALUE_ALIASES: dict[str, dict[str, str]] = {
-    "type": {"diskominfo": "opd_diskominfo", "kominfo": "opd_diskominfo", "opd": "opd_lain", "komunitas": "ormas_komunitas",
-             "ormas": "ormas_komunitas", "kampus": "perguruan_tinggi", "universitas": "perguruan_tinggi",
-             "pers": "media", "desa": "desa_kelurahan", "kelurahan": "desa_kelurahan", "ppk": "badan_adhoc",
-             "pps": "badan_adhoc", "kpps": "badan_adhoc", "relasi": "relawan", "relawan_demokrasi": "relawan"},
-    "segments": {"pemula": "pemilih_pemula", "muda": "pemilih_muda", "warganet": "warga_internet",
-                 "netizen": "warga_internet", "agama": "keagamaan", "adat": "masyarakat_adat",
-                 "difabel": "disabilitas", "penyandang_disabilitas": "disabilitas", "wanita": "perempuan"},
-    "channels.kind": {"tv": "televisi", "koran": "media_cetak", "cetak": "media_cetak", "web": "website",
-                      "situs": "website", "ig": "instagram", "fb": "facebook", "twitter": "x",
-                      "whatsapp": "whatsapp_group", "wa": "whatsapp_group", "grup_whatsapp": "whatsapp_group",
-                      "grup_wa": "whatsapp_group", "online": "media_online"},
-    "agreements.doc_type": {"nota_kesepahaman": "mou", "perjanjian_kerja_sama": "pks",
-                            "perjanjian_kerjasama": "pks"},
-    "status": {"aktif": "active", "ditangguhkan": "suspended", "nonaktif": "suspended", "non_aktif": "suspended",
-               "diarsipkan": "archived", "arsip": "archived"},
-}
+# The vocabulary kind of each enumerated column; its words are read as the JSON APIs read them.
+VOCABULARY = {"type": "partner_type", "segments": "segment", "channels.kind": "channel_kind",
+              "agreements.doc_type": "doc_type", "status": "partner_status"}
 ENUMS = {"type": PartnerType, "segments": Segment, "channels.kind": ChannelKind, "agreements.doc_type": DocType,
          "status": Status}
 LIST_SPLIT = re.compile(r"[,;\n]")
@@ -287,9 +273,8 @@ def _cell(kind: str, value: Any, at: str, row: Row) -> Any:
 
 def _word(kind: str, value: Any) -> str:
     """The enumerated value an office's word stands for; else the word as written, for the error."""
-    word = normalise(value)
-    word = VALUE_ALIASES.get(kind, {}).get(word, word)
-    return word if word in ENUMS[kind].__members__.values() else str(value).strip()
+    found = vocabulary.code(VOCABULARY[kind], str(value), [str(c) for c in ENUMS[kind]])
+    return str(found) if found is not None else str(value).strip()
 
 
 def _date(value: Any) -> Any:

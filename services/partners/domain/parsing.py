@@ -27,7 +27,7 @@ from services.partners.domain.model import (
     fold,
 )
 from shared.errors import Invalid
-from shared.vocabulary import ChannelKind, DocType, PartnerType, Segment
+from shared.vocabulary import ENUMS, ChannelKind, DocType, PartnerType, Segment, code
 
 # Limits that keep one partner a reasonable document.
 NAME_MAX = 200
@@ -95,12 +95,15 @@ def _text(value: Any, name: str, errors: _Errors, *, required: bool = False, lim
     return text
 
 
+_VOCABULARY = {enum: name for name, enum in ENUMS.items()}
+
+
 def _choice(value: Any, kind: type[StrEnum], name: str, errors: _Errors) -> Any:
     if value is None:
         errors.add(name, f"is required: one of {', '.join(kind)}")
         return None
-    try:
-        return kind(value)
+    try:  # a label or an office's word reads as its code, as in the importer (issue 12, point 9)
+        return code(_VOCABULARY[kind], value) or kind(value)
     except ValueError:
         # repr escapes what is not printable, a lone surrogate included.
         errors.add(name, f"{value!r} is not one of: {', '.join(kind)}")
