@@ -1,4 +1,5 @@
-"""API tokens: JWT HS256 with ``sub``, ``role``, ``regions``, ``exp`` (CONTRACT §2).
+"""API tokens: JWT HS256 with ``sub``, ``role``, ``regions``, ``exp`` (CONTRACT §2), and an optional
+display ``name``.
 
 ``viewer`` reads, ``operator`` writes, ``admin`` also manages recipients and replays. A token
 covers a region when it lists it, one of its parents (a province token ``32`` covers
@@ -16,6 +17,7 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shared.logging import actor_id, actor_name
 from shared.problems import Forbidden, Unauthorized
 from shared.regions import is_region_code, within
 from shared.settings import Settings
@@ -45,12 +47,14 @@ class Principal:
     sub: str
     role: Role
     regions: tuple[str, ...]
+    name: str | None = None  # the token's display name claim, when it has one (the audit trail shows it)
 
     def covers(self, region: str) -> bool:
         return any(r == "*" or within(region, r) for r in self.regions)
 
 
-def mint(secret: str, *, sub: str, role: str, regions: list[str], ttl: timedelta = timedelta(hours=12)) -> str:
+def mint(secret: str, *, sub: str, role: str, regions: list[str], ttl: timedelta = timedelta(hours=12),
+         name: str | None = None) -> str:
     if role not in Role.__members__:
         raise ValueError(f"role must be one of {', '.join(Role.__members__)}")
     for region in regions:
@@ -58,6 +62,8 @@ def mint(secret: str, *, sub: str, role: str, regions: list[str], ttl: timedelta
             raise ValueError(f"{region!r} is not a dotted Kemendagri region code such as 32.73")
     now = datetime.now(UTC)
     claims = {"sub": sub, "role": role, "regions": regions, "iat": now, "exp": now + ttl}
+    if name:
+        claims["name"] = name
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -75,7 +81,9 @@ def verify(secret: str, token: str) -> Principal:
         raise Unauthorized(f"the token's role {role!r} is not one of {', '.join(Role.__members__)}")
     if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
         raise Unauthorized("the token's regions claim must be a list of region codes")
-    return Principal(sub=str(claims["sub"]), role=Role[role], regions=tuple(regions))
+    name = claims.get("name")
+    name = name.strip()[:200] if isinstance(name, str) else ""  # a display name only; never trusted for access
+    return Principal(sub=str(claims["sub"]), role=Role[role], regions=tuple(regions), name=name or None)
 
 
 def authenticate(settings: Settings, authorization: str) -> Principal:
@@ -98,11 +106,17 @@ def authenticate(settings: Settings, authorization: str) -> Principal:
         raise Forbidden(
             f"this token covers {', '.join(found.regions)}; this instance serves region {settings.region}"
         )
+    # The events this request records carry who made it (shared.events.make_event); the request's
+    # shared.logging.bound undoes it afterwards.
+    actor_id.set(found.sub)
+    actor_name.set(found.name)
     return found
 
 
-def principal(request: Request,
-              _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None) -> Principal:
+async def principal(request: Request,
+                    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None) -> Principal:
+    # async, so it runs in the request's own context: the actor it sets reaches the route (a plain
+    # def would run in a worker thread, on a copy of the context).
     found = authenticate(request.app.state.settings, request.headers.get("authorization", ""))
     request.state.principal = found
     return found

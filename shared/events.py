@@ -76,6 +76,9 @@ class CloudEvent(BaseModel, Generic[D]):
     aggregateversion: int = Field(ge=1)
     correlationid: str | None = None
     causationid: str | None = None
+    actor: str | None = Field(None, description="who made the change: the verified token's sub; "
+                                                "absent when no request made it (timers, consumers)")
+    actorname: str | None = Field(None, description="the display name claim of that token, when it has one")
 
     @field_validator("time")
     @classmethod
@@ -288,7 +291,7 @@ def make_event(
     event_type: EventType, *, region: str, service: str, subject: str, version: int, data: dict[str, Any]
 ) -> AnyEvent:
     """An event about one aggregate, carrying the correlation and causation of the work in hand."""
-    from shared.logging import causation_id, correlation_id
+    from shared.logging import actor_id, actor_name, causation_id, correlation_id
 
     return AnyEvent(
         source=f"/sinergi/{region}/{service}",
@@ -299,4 +302,6 @@ def make_event(
         aggregateversion=version,
         correlationid=correlation_id.get(),
         causationid=causation_id.get(),
+        actor=actor_id.get(),
+        actorname=actor_name.get(),
     )

@@ -18,6 +18,10 @@ import structlog
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 # The id of the event being handled, so events published while handling it name their cause.
 causation_id: ContextVar[str | None] = ContextVar("causation_id", default=None)
+# Who made the work in hand: the verified token's ``sub`` and its display ``name`` claim, set by
+# shared.auth once a token is verified; ``None`` for work no request made (timers, consumers).
+actor_id: ContextVar[str | None] = ContextVar("actor_id", default=None)
+actor_name: ContextVar[str | None] = ContextVar("actor_name", default=None)
 
 
 def configure(service: str, region: str, level: str = "info") -> None:
@@ -47,13 +51,17 @@ def configure(service: str, region: str, level: str = "info") -> None:
 @contextmanager
 def bound(correlation: str | None, causation: str | None = None, **extra: object) -> Iterator[None]:
     """Bind the ids of the current request or message for everything logged or published inside."""
-    tokens = (correlation_id.set(correlation), causation_id.set(causation))
+    # The actor starts empty for each request or message and is undone after it, so one request's
+    # actor never rides on the events of the next work done in the same context.
+    tokens = (correlation_id.set(correlation), causation_id.set(causation), actor_id.set(None), actor_name.set(None))
     with structlog.contextvars.bound_contextvars(correlation_id=correlation, **extra):
         try:
             yield
         finally:
             correlation_id.reset(tokens[0])
             causation_id.reset(tokens[1])
+            actor_id.reset(tokens[2])
+            actor_name.reset(tokens[3])
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

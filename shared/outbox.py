@@ -19,13 +19,15 @@ relay works on an aggregate at a time (its own per-aggregate lock).
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from shared.events import CloudEvent
+from shared.clock import utc_ms
+from shared.events import AnyEvent, CloudEvent
 from shared.locks import KeyedLocks
 from shared.logging import get_logger
 from shared.mongo import replace_at_version, update_at_version
@@ -123,6 +125,14 @@ def _entry(event: CloudEvent[Any]) -> dict[str, Any]:
     }
 
 
+def audit_facts(body: str) -> dict[str, Any]:
+    """What ``GET /audit`` filters and sorts on, taken from an event's document once, when it is logged:
+    its subject, who made it, its aggregate's version and its time (``shared.audit``)."""
+    event = AnyEvent.model_validate(json.loads(body))
+    return {"subject": event.subject, "actor": event.actor, "actorname": event.actorname,
+            "aggregateversion": event.aggregateversion, "time": utc_ms(event.time)}
+
+
 class EventLog:
     """Every event a service published, keyed by event id, for replays to a subscriber that was away.
 
@@ -143,7 +153,8 @@ class EventLog:
             return
         now = datetime.now(UTC)
         docs = [{"_id": e["id"], "type": e["type"], "routing_key": e["routing_key"], "body": e["body"],
-                 "correlationid": e.get("correlationid"), "published_at": now} for e in entries]
+                 "correlationid": e.get("correlationid"), "published_at": now, **audit_facts(e["body"])}
+                for e in entries]
         try:
             await self.collection.insert_many(docs, ordered=False)
         except BulkWriteError as exc:

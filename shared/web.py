@@ -4,7 +4,7 @@
 correlation id (``X-Request-ID`` in and out), body limits (size 413, time 408, NUL 400, lone
 surrogates 422), Prometheus metrics with bounded labels, and ``/healthz``, ``/readyz``,
 ``/metrics`` — none of which need a token (CONTRACT §1) — plus ``POST /events/replay`` (admin;
-``shared.replay``) for subscribers that were away. Its OpenAPI document is completed by
+``shared.replay``) for subscribers that were away and ``GET /audit`` (admin; ``shared.audit``). Its OpenAPI document is completed by
 :mod:`shared.openapi`. What each control stops: docs/security.md.
 """
 
@@ -67,9 +67,11 @@ def create_app(
     app.add_middleware(Measure)
     app.add_middleware(RequestContext)
     _operational_routes(app)
+    from shared.audit import router as audit_router
     from shared.replay import router as replay_router
 
     app.include_router(replay_router)
+    app.include_router(audit_router)
     document(app)
     return app
 
