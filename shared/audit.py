@@ -25,8 +25,9 @@ from shared.pagination import decode_cursor, encode_cursor
 
 router = APIRouter(tags=["operations"])
 
-# Fields every snapshot changes on every write, or that only describe the write itself.
-NOT_CHANGES = frozenset({"version", "updated_at", "changed_fields"})
+# Fields every snapshot changes on every write, or that only describe the write itself (not a
+# field of the subject that changed).
+NOT_CHANGES = frozenset({"version", "updated_at", "changed_fields", "changes", "amended", "reason", "agreement_id"})
 BATCH = 200  # log entries read per round trip while a page is gathered
 
 

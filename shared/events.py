@@ -132,6 +132,8 @@ class PartnerSnapshot(_Snapshot):
     agreement_id: str | None = Field(
         None, description="on sinergi.partner.agreement_signed, _expiring and _lapsed: the agreement's id"
     )
+    changes: dict[str, dict[str, Any]] | None = Field(
+        None, description="on sinergi.partner.updated: each changed field as {before, after}")
 
 
 class ActivitySnapshot(_Snapshot):
@@ -151,6 +153,8 @@ class ActivitySnapshot(_Snapshot):
         None, description="on sinergi.activity.amended: each corrected outcome field as {before, after}")
     reason: str | None = Field(
         None, description="on sinergi.activity.amended and .reopened: why the correction was made")
+    changes: dict[str, dict[str, Any]] | None = Field(
+        None, description="on sinergi.activity.updated: each changed field as {before, after}")
 
 
 class DistrictTarget(BaseModel):

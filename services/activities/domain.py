@@ -63,6 +63,8 @@ class ActivityPlanned:
 @dataclass(frozen=True)
 class ActivityUpdated:
     changed_fields: tuple[str, ...]
+    # What each changed field was right before (audit, subscribers): (field, before) pairs.
+    before: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -191,9 +193,10 @@ class Activity:
         changed = tuple(name for name in DETAILS if merged[name] != getattr(self, name))
         if not changed:
             return ()
+        before = tuple((name, getattr(self, name)) for name in changed)
         for name in changed:
             setattr(self, name, merged[name])
-        self._record(ActivityUpdated(changed), now)
+        self._record(ActivityUpdated(changed, before), now)
         return changed
 
     def details(self) -> dict[str, Any]:

@@ -10,6 +10,8 @@ no ``warnings`` — those belong to the API's answers (views.py).
 
 from __future__ import annotations
 
+import dataclasses
+
 from typing import Any
 
 from services.activities.domain import (
@@ -35,7 +37,7 @@ EVENT_TYPES: dict[type, EventType] = {
     ReportFellOverdue: EventType.ACTIVITY_REPORT_OVERDUE,
 }
 
-EVENT_ONLY = {"amended", "reason"}
+EVENT_ONLY = {"amended", "reason", "changes"}
 
 
 def activity_event(activity: Activity, event: object) -> AnyEvent:
@@ -43,6 +45,9 @@ def activity_event(activity: Activity, event: object) -> AnyEvent:
     said: dict[str, Any] = {}
     if isinstance(event, ActivityUpdated):
         said["changed_fields"] = list(event.changed_fields)
+        now = snapshot(activity)
+        was = snapshot(dataclasses.replace(activity, **dict(event.before)))
+        said["changes"] = {name: {"before": was.get(name), "after": now.get(name)} for name in event.changed_fields}
     elif isinstance(event, ActivityRescheduled):
         said["previous_starts_at"] = event.previous_starts_at
         said["previous_ends_at"] = event.previous_ends_at

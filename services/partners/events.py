@@ -36,6 +36,11 @@ def wire(event: PartnerEvent) -> AnyEvent:
     extra: dict[str, Any] = {}
     if isinstance(event, domain.PartnerUpdated):
         extra["changed_fields"] = list(event.changed_fields)
+        if event.before is not None:
+            was = snapshot(event.before).model_dump(mode="json")
+            now = snapshot(partner).model_dump(mode="json")
+            extra["changes"] = {name: {"before": was.get(name), "after": now.get(name)}
+                                for name in event.changed_fields}
     if isinstance(event, domain.AgreementSigned) and event.agreement is not None:
         extra["agreement_id"] = event.agreement.id
     data = snapshot(partner, **extra)

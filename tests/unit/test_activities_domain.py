@@ -13,7 +13,7 @@ from services.activities.domain import (
 )
 from services.activities.elections import ELECTIONS
 from shared.errors import Conflict, Invalid
-from shared.vocabulary import DIRECT_FORMATS, MEDIA_FORMATS, Format
+from shared.vocabulary import DIRECT_FORMATS, MEDIA_FORMATS, Format, Segment
 
 NOW = datetime(2024, 10, 1, 3, 0, tzinfo=UTC)
 WIB = ZoneInfo("Asia/Jakarta")
@@ -194,7 +194,8 @@ def test_an_edit_records_the_fields_it_changed():
     activity = planned()
     changed = activity.edit({"title": "Baru", "segments": ["pemilih_pemula", "pelajar"]}, LATER)
     assert changed == ("title", "segments")
-    assert activity.events == [ActivityUpdated(("title", "segments"))]
+    assert activity.events == [ActivityUpdated(("title", "segments"), before=(
+        ("title", "Forum warga pemilih pemula Coblong"), ("segments", [Segment.pemilih_pemula])))]
 
 
 def test_a_scheduled_activity_moves_only_by_rescheduling():

@@ -148,6 +148,8 @@ class PartnerRegistered(PartnerEvent):
 @dataclass(frozen=True)
 class PartnerUpdated(PartnerEvent):
     changed_fields: tuple[str, ...] = ()
+    # The partner right before the change: what each changed field was (audit, subscribers).
+    before: Partner | None = None
 
 
 @dataclass(frozen=True)
@@ -240,9 +242,10 @@ class Partner:
         changed = [key for key in EDITABLE if key in changes and changes[key] != getattr(self, key)]
         if not changed:
             return []
+        before = self._copy()
         for key in changed:
             setattr(self, key, changes[key])
-        self._record(now, PartnerUpdated, changed_fields=tuple(changed))
+        self._record(now, PartnerUpdated, changed_fields=tuple(changed), before=before)
         return changed
 
     def sign(self, agreement: Agreement, now: datetime, today: date | None = None) -> None:
