@@ -141,6 +141,7 @@ def token(
     role: Annotated[str, typer.Option(help="admin, operator or viewer")] = "operator",
     region: Annotated[list[str] | None, typer.Option(help="region code(s) the token covers, or '*'")] = None,
     sub: Annotated[str, typer.Option(help="who the token is for")] = "cli",
+    name: Annotated[str | None, typer.Option(help="their display name, shown in the audit trail")] = None,
     hours: Annotated[float, typer.Option(help="validity")] = 12.0,
     region_file: RegionFile = None,
 ) -> None:
@@ -151,7 +152,7 @@ def token(
     secret = os.environ.get("SINERGI_AUTH_SECRET") or instance.home.secret()
     try:
         print(mint(secret, sub=sub, role=role, regions=region or [instance.region.settings.region],
-                   ttl=timedelta(hours=hours)))
+                   ttl=timedelta(hours=hours), name=name))
     except ValueError as exc:
         _fail(exc)
 
