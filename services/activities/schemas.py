@@ -7,26 +7,17 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, NonNegativeInt
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt
 
 from services.activities.domain import Status
 from services.activities.elections import ElectionKind
-from shared.vocabulary import Format, Kind, Method, PartnerRole, Segment, Stage, Topic, lenient
+from shared.vocabulary import Format, Kind, Method, PartnerRole, Segment, Stage, Topic
+from shared.vocabulary_in import FormatIn, KindIn, MethodIn, RoleIn, SegmentIn, StageIn, TopicIn
 
 # --- bodies --------------------------------------------------------------------------------
 
 Text = Annotated[str, Field(max_length=5000)]
 
-# What a body may say for an enumeration: the code, or a label or word the partners importer also
-# reads ("Forum Warga", "Langsung", "warganet"); the code is stored and answered, the schema keeps
-# the enumeration's codes (issue 12, point 9).
-KindIn = Annotated[Kind, BeforeValidator(lenient("kind"))]
-MethodIn = Annotated[Method, BeforeValidator(lenient("method"))]
-FormatIn = Annotated[Format, BeforeValidator(lenient("format"))]
-SegmentIn = Annotated[Segment, BeforeValidator(lenient("segment"))]
-TopicIn = Annotated[Topic, BeforeValidator(lenient("topic"))]
-StageIn = Annotated[Stage, BeforeValidator(lenient("stage"))]
-RoleIn = Annotated[PartnerRole, BeforeValidator(lenient("role"))]
 
 
 class Strict(BaseModel):

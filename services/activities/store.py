@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 from ulid import ULID
@@ -37,7 +37,8 @@ from shared.outbox import OUTBOX, PENDING, AggregateCollection
 from shared.pagination import page
 from shared.stamp import read_stamp
 from shared.unit_of_work import AlreadyStored, Loaded
-from shared.vocabulary import Format, Kind, Method, PartnerRole, Segment, Stage, Topic, lenient
+from shared.vocabulary import Format, Kind, Method, PartnerRole, Segment, Stage, Topic
+from shared.vocabulary_in import FormatIn, SegmentIn, StageIn
 
 A = TypeVar("A", Activity, Targets, Election)
 INTERNAL = {OUTBOX: 0, PENDING: 0, coverage.FIELD: 0}
@@ -220,11 +221,11 @@ class ActivityFilter(BaseModel):
     status: Status | None = None
     election: str | None = Field(None, max_length=64)
     # a label or an office's word reads as its code, as in a body (?format=Forum%20Warga)
-    segment: Annotated[Segment | None, BeforeValidator(lenient("segment"))] = None
-    format: Annotated[Format | None, BeforeValidator(lenient("format"))] = None
+    segment: SegmentIn | None = None
+    format: FormatIn | None = None
     partner_id: str | None = Field(None, max_length=64)
     district: str | None = Field(None, max_length=100, description="kecamatan code")
-    stage: Annotated[Stage | None, BeforeValidator(lenient("stage"))] = None
+    stage: StageIn | None = None
     programme: str | None = Field(None, max_length=120)
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.partners import spreadsheet
 from services.partners.domain import Partner, Status
@@ -24,19 +24,14 @@ from shared.errors import Invalid
 from shared.idempotency import resource_id
 from shared.pagination import Cursor, Limit
 from shared.regions import REGION_CODE
-from shared.vocabulary import ChannelKind, DocType, PartnerType, Segment, lenient
+from shared.vocabulary import PartnerType, Segment
+from shared.vocabulary_in import ChannelKindIn, DocTypeIn, PartnerTypeIn, SegmentIn
 from shared.web import expected_version, wired, with_etag
 
 router = APIRouter(tags=["partners"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-# What a body may say for an enumeration: the code, or a label or word the importer also reads
-# ("KIM", "Warganet"); the code is stored and answered. The schema keeps the enumeration's codes.
-TypeIn = Annotated[PartnerType, BeforeValidator(lenient("partner_type"))]
-SegmentIn = Annotated[Segment, BeforeValidator(lenient("segment"))]
-ChannelKindIn = Annotated[ChannelKind, BeforeValidator(lenient("channel_kind"))]
-DocTypeIn = Annotated[DocType, BeforeValidator(lenient("doc_type"))]
 
 
 class _In(BaseModel):
@@ -67,7 +62,7 @@ class AgreementIn(_In):
 
 class PartnerIn(_In):
     name: str = Field(examples=["KIM Coblong Berdaya"])
-    type: TypeIn
+    type: PartnerTypeIn
     region: str | None = Field(None, pattern=REGION_CODE, description="defaults to this instance's region")
     district: str | None = Field(None, description="kecamatan code (32.73.02) or name")
     categories: list[str] = Field([], examples=[["kepemudaan", "seni"]])
@@ -82,7 +77,7 @@ class PartnerPatch(_In):
     """Fields to change; absent ones stay, ``null`` clears an optional one, lists are replaced whole."""
 
     name: str | None = None
-    type: TypeIn | None = None
+    type: PartnerTypeIn | None = None
     region: str | None = Field(None, pattern=REGION_CODE)
     district: str | None = None
     categories: list[str] | None = None

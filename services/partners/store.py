@@ -14,9 +14,9 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -37,7 +37,8 @@ from shared.outbox import OUTBOX, PENDING, AggregateCollection
 from shared.pagination import page
 from shared.stamp import read_stamp, stored_stamp
 from shared.unit_of_work import AlreadyStored, Loaded
-from shared.vocabulary import ChannelKind, DocType, PartnerType, Segment, lenient
+from shared.vocabulary import ChannelKind, DocType, PartnerType, Segment
+from shared.vocabulary_in import PartnerTypeIn, SegmentIn
 
 HIDDEN = {OUTBOX: 0, PENDING: 0, "name_key": 0, "district_key": 0}
 
@@ -55,8 +56,8 @@ class Filters(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     # a label or an office's word reads as its code, as in a body (?type=KIM)
-    type: Annotated[PartnerType | None, BeforeValidator(lenient("partner_type"))] = None
-    segment: Annotated[Segment | None, BeforeValidator(lenient("segment"))] = None
+    type: PartnerTypeIn | None = None
+    segment: SegmentIn | None = None
     category: str | None = Field(None, max_length=60)
     status: Status | None = None
     district: str | None = Field(None, max_length=100, description="kecamatan code or name")
