@@ -8,8 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 Clock = Callable[[], datetime]
+
+
+def _with_offset(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("give the time with its offset, e.g. 2026-11-01T00:00:00+07:00")
+    return value
+
+
+# An instant a client sends (a query's from/to): without an offset it could be any of three zones.
+Instant = Annotated[datetime, AfterValidator(_with_offset)]
 
 
 def utc_ms(value: datetime) -> datetime:
