@@ -55,7 +55,7 @@ from shared.bus import PUBLISH_TIMEOUT, REPLAY_HEADER, events_exchange, service_
 from shared.events import AnyEvent
 from shared.locks import KeyedLocks
 from shared.logging import bound, get_logger
-from shared.mongo import busy
+from shared.mongo import busy, stopping
 from shared.regions import digits
 from shared.settings import Settings
 
@@ -291,9 +291,12 @@ class EventQueue:
                     raise
                 delay, error, waiting_for = min(5.0, 0.1 * 2**tries), exc, "the database to answer again"
             except OperationFailure as exc:
-                if not busy(exc) or waited >= STORE_PATIENCE:
+                if not (busy(exc) or stopping(exc)) or waited >= STORE_PATIENCE:
                     raise
-                delay, error, waiting_for = min(1.0, 0.05 * 2**tries), exc, "the database to take writes again"
+                if stopping(exc):  # seen in the steady-stream fault test: the store stopping mid-write
+                    delay, error, waiting_for = min(5.0, 0.1 * 2**tries), exc, "the database to answer again"
+                else:
+                    delay, error, waiting_for = min(1.0, 0.05 * 2**tries), exc, "the database to take writes again"
             except NotYet as exc:
                 if waited >= NOT_YET_PATIENCE:
                     raise

@@ -35,6 +35,12 @@ async def ping(client: AsyncMongoClient) -> bool:
     return True
 
 
+def stopping(exc: BaseException) -> bool:
+    """FerretDB cancels the statements in flight when it shuts down (``context canceled``): the
+    statement's transaction was rolled back, and the store is going away, as when unreachable."""
+    return isinstance(exc, OperationFailure) and "context canceled" in str(exc)
+
+
 def busy(exc: BaseException) -> bool:
     """FerretDB on SQLite answers ``database is locked (SQLITE_BUSY)`` when writers collide; the
     refused statement was rolled back whole, so trying it again a moment later is safe."""

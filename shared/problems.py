@@ -196,7 +196,9 @@ def unexpected(exc: Exception, path: str) -> Problem:
     was changed), else a 500 naming no internals; the traceback goes to the log."""
     from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
-    if isinstance(exc, (ServerSelectionTimeoutError, AutoReconnect)):
+    from shared.mongo import stopping
+
+    if isinstance(exc, (ServerSelectionTimeoutError, AutoReconnect)) or stopping(exc):
         log.warning("database unreachable", error=repr(exc))
         return Unavailable("the database is unreachable; nothing was changed, try again shortly",
                            headers={"Retry-After": "5"})

@@ -171,6 +171,33 @@ async def test_a_write_the_store_refused_as_busy_is_tried_again_in_place_before_
     assert handled == [1, 2], "the refused write went round the retry ladder and was overtaken"
 
 
+async def test_a_write_cut_off_by_the_store_stopping_is_tried_again_in_place_before_the_next_event(settings, mongo):
+    """A stopping FerretDB cancels the statements in flight ("context canceled"); sent round the retry
+    ladder, an activity's scheduled event was overtaken by its cancellation and its notification lost."""
+    queue = EventQueue.of(settings, "test", "stopping", ["partner.*"])
+    queue.processed = ProcessedEvents(mongo[settings.database_name("test")])
+    handled: list[int] = []
+    cut = {1: 1}
+
+    async def handle(event: AnyEvent) -> None:
+        if cut.get(event.aggregateversion):
+            cut[event.aggregateversion] -= 1
+            raise OperationFailure("[msg_insert.go:168 handler.(*Handler).MsgInsert] [db.go:134 "
+                                   "fsql.(*DB).InTransaction] context canceled", code=1)
+        handled.append(event.aggregateversion)
+
+    broker = make_broker(settings, "test")
+    await _subscribe(broker, settings, queue, handle)
+    await broker.start()
+    try:
+        await _publish(settings, _event("p-stop", 1).to_wire())
+        await _publish(settings, _event("p-stop", 2).to_wire())
+        await eventually(lambda: _async(len(handled) == 2), timeout=10)
+    finally:
+        await broker.stop()
+    assert handled == [1, 2], "the cut-off write went round the retry ladder and was overtaken"
+
+
 @pytest.mark.parametrize("attempt", ["many", -10, True, 2.5])
 async def test_a_message_with_a_retry_header_not_of_ours_is_parked_and_holds_up_nothing(settings, consumer, attempt):
     """Only our retries write the attempt header, always a whole number from 0; -10 used to index the
