@@ -19,7 +19,8 @@ from services.notifications.domain import CONTROL_CHARACTERS, channels_of
 from shared.errors import Invalid
 
 # What a recipient is made of, as given by an admin (POST) or changed by one (PATCH).
-FIELDS = ("name", "kind", "email", "webhook_url", "webhook_secret", "language", "subscriptions", "regions")
+FIELDS = ("name", "kind", "email", "webhook_url", "webhook_secret", "language", "subscriptions", "regions",
+          "user_id")
 NOT_ONE_LINE = "must not contain control characters (a line break, a tab...)"
 
 
@@ -68,6 +69,8 @@ class Recipient:
     updated_at: datetime
     removed: bool = False
     events: list[Any] = field(default_factory=list)
+    # The console user this staff recipient is (their token's ``sub``): their inbox is theirs alone.
+    user_id: str | None = None
 
     @classmethod
     def add(cls, recipient_id: str, values: Mapping[str, Any], at: datetime,
