@@ -1,7 +1,8 @@
 """Run one service as its own process: ``python -m services.<name>`` (each ``__main__`` passes
 its own ``build``), with the connection bounds of docs/security.md ("HTTP edge").
 
-``PORTS`` is the one table of the services and their default ports.
+``PORTS`` is the one table of the event services and their default ports (each has a broker user
+and queues); ``APPS`` adds the web console, which talks to them only over HTTP.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from shared.settings import Settings
 log = get_logger(__name__)
 
 PORTS = {"partners": 8101, "activities": 8102, "notifications": 8103}
+# Every deployable that serves HTTP: the services and the console (services/console, issue 13).
+APPS = {**PORTS, "console": 8100}
 
 # The request line and headers together (h11's own default, stated): more → 400, connection closed.
 HEADER_BYTES = 16 << 10
@@ -36,7 +39,7 @@ def serve(service: str, build: Callable[[Settings], FastAPI]) -> None:
     uvicorn.run(
         build(settings),
         host=settings.host,
-        port=settings.port or PORTS[service],
+        port=settings.port or APPS[service],
         http=bounded_protocol(settings),
         timeout_keep_alive=settings.http_keep_alive_seconds,  # type: ignore[arg-type] # a float works
         h11_max_incomplete_event_size=HEADER_BYTES,
