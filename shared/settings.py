@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -22,6 +23,11 @@ class Settings(BaseSettings):
     region_name: str = "Kota Bandung"
     timezone: str = "Asia/Jakarta"
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Further RabbitMQ nodes of the same cluster, tried in turn when one is away (docs/operations.md,
+    # "Scaling"): ``host:port`` entries take the URL's user, password and vhost; whole URLs are
+    # taken as they are. SINERGI_RABBITMQ_URL may also list several URLs separated by commas: the
+    # first stays ``rabbitmq_url`` (the CLI and tools use it), the others are added here.
+    rabbitmq_nodes: Annotated[list[str], NoDecode] = []
     mongodb_url: str = "mongodb://127.0.0.1:27017/"
     auth_secret: str | None = None
     # During a secret rotation, tokens signed with the previous secret stay valid until they
@@ -39,6 +45,9 @@ class Settings(BaseSettings):
     prefetch: int = Field(32, ge=1, le=10_000)
     # Comma separated in the environment: SINERGI_RETRY_DELAYS=1,5,30
     retry_delays: Annotated[list[float], NoDecode] = [1.0, 5.0, 30.0]
+    # A quorum queue dead-letters a message RabbitMQ delivered this many times without an ack
+    # (consumers killed mid-message, nacks) to its ``.dlq`` (docs/reliability.md).
+    delivery_limit: int = Field(20, ge=2, le=1000)
     # How often the outbox relay sweeps for events a crash left unpublished.
     outbox_sweep_seconds: float = Field(10.0, gt=0)
     # How long published events are kept for replays to subscribers that were away.
@@ -69,6 +78,23 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _url_list(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(url := data.get("rabbitmq_url"), str) and "," in url:
+            first, *more = [part.strip() for part in url.split(",") if part.strip()]
+            nodes = data.get("rabbitmq_nodes") or []
+            nodes = [part for part in nodes.split(",") if part.strip()] if isinstance(nodes, str) else list(nodes)
+            data = {**data, "rabbitmq_url": first, "rabbitmq_nodes": [*more, *nodes]}
+        return data
+
+    @field_validator("rabbitmq_nodes", mode="before")
+    @classmethod
+    def _node_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     @field_validator("retry_delays", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
@@ -96,6 +122,19 @@ class Settings(BaseSettings):
     @property
     def region_digits(self) -> str:
         return digits(self.region)
+
+    @property
+    def broker_urls(self) -> list[str]:
+        """``rabbitmq_url`` and then each of ``rabbitmq_nodes`` as a whole URL."""
+        first = urlsplit(self.rabbitmq_url)
+        credentials = first.netloc.rpartition("@")[0]
+        urls = [self.rabbitmq_url]
+        for node in self.rabbitmq_nodes:
+            if "://" in node:
+                urls.append(node)
+            else:
+                urls.append(urlunsplit(first._replace(netloc=f"{credentials}@{node}" if credentials else node)))
+        return urls
 
     @property
     def exchange_name(self) -> str:
