@@ -297,7 +297,7 @@ async def add_recipient(client: Any, **body: Any) -> dict[str, Any]:
 async def inbox(client: Any, recipient_id: str, **params: Any) -> list[dict[str, Any]]:
     from tests.conftest import auth
 
-    response = await client.get(f"/inbox/{recipient_id}", params=params, headers=auth("viewer", ["*"]))
+    response = await client.get(f"/inbox/{recipient_id}", params=params, headers=auth("admin", ["*"]))
     assert response.status_code == 200, response.text
     return response.json()["items"]
 

@@ -15,12 +15,13 @@ from services.notifications.handlers import RecipientCommands
 from services.notifications.notifier import DeliveryRunner
 from services.notifications.recipient import Recipient, one_line
 from services.notifications.store import Deliveries, Inboxes, Jobs, Recipients
-from shared.auth import Admin, Operator, Viewer
+from shared.auth import Admin, Operator, Role, Viewer
 from shared.clock import now_ms
 from shared.errors import NotFound
 from shared.idempotency import resource_id
 from shared.outbox import OUTBOX, PENDING
 from shared.pagination import Cursor, Limit
+from shared.problems import Forbidden
 from shared.regions import REGION_CODE
 from shared.settings import Settings
 from shared.web import expected_version, wired, with_etag
@@ -44,6 +45,7 @@ Status = Literal["pending", "sending", "sent", "failed", "dead"]
 # A rule name, a prefix (activity.*) or an event type, stored as the rule it names.
 Subscription = Annotated[str, AfterValidator(normalize_subscription)]
 Region = Annotated[str, Field(pattern=REGION_CODE)]
+UserId = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(one_line)]
 
 
 # The recipient's rule, checked while parsing too, so a bad name is a 422 with the other field errors.
@@ -67,6 +69,8 @@ class RecipientIn(BaseModel):
     subscriptions: list[Subscription] = Field([], description="rule names (activity.reminder), prefixes "
                                                               "(activity.*) or event types; none means every rule")
     regions: list[Region] = Field([], description="region codes; none means the whole instance")
+    user_id: UserId | None = Field(None, description="the console user this staff member is (their token's sub): "
+                                                     "they read this inbox as /inbox/me")
 
     _unique_subscriptions = field_validator("subscriptions")(_unique)
 
@@ -82,6 +86,7 @@ class RecipientPatch(BaseModel):
     language: Language | None = None
     subscriptions: list[Subscription] | None = None
     regions: list[Region] | None = None
+    user_id: UserId | None = None
 
     _unique_subscriptions = field_validator("subscriptions")(_unique)
 
@@ -161,40 +166,108 @@ async def remove_recipient(recipient_id: str, request: Request, _: Admin, __: Kn
 
 
 # --- Inbox -------------------------------------------------------------------------------------
+# An inbox is its recipient's: the staff member whose console user (``user_id``) is the token's
+# ``sub`` reads and marks it, an admin any (issue 13 point 3). ``/inbox/me`` is the caller's own.
 
 
-@router.get("/inbox/{recipient_id}", tags=["inbox"], summary="A recipient's notifications, newest first")
-async def read_inbox(recipient_id: str, _: Viewer, __: KnownRecipient, inboxes: InboxesDep,
-                     unread: Annotated[bool, Query(description="only those not yet read")] = False,
-                     limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
-    docs, next_cursor = await inboxes.page(recipient_id, unread, limit, cursor)
-    return {"items": [jsonable_encoder(public(d)) for d in docs], "next_cursor": next_cursor}
+async def _own_inbox(recipient_id: str, caller: Viewer, recipients: RecipientsDep) -> dict[str, Any]:
+    """The recipient the path names, if the caller may read its inbox: 404 for an admin when there
+    is none, 403 for anyone else unless it is theirs (whether it exists is not theirs to learn)."""
+    found = await recipients.get(recipient_id) if SAFE_ID.match(recipient_id) else None
+    if caller.role == Role.admin:
+        if found is None:
+            raise NotFound(f"no recipient with id {recipient_id}")
+        return found
+    if found is None or not found.get("user_id") or found.get("user_id") != caller.sub:
+        raise Forbidden(f"inbox {recipient_id} is not yours; /inbox/me is (an admin reads any)")
+    return found
 
 
-async def _notification(recipient_id: str, notification_id: str, _: KnownRecipient,
-                        inboxes: InboxesDep) -> dict[str, Any]:
-    doc = await inboxes.get(recipient_id, notification_id)
+async def _my_inbox(caller: Viewer, recipients: RecipientsDep) -> dict[str, Any]:
+    found = await recipients.of_user(caller.sub)
+    if found is None:
+        raise NotFound(f"no recipient is linked to your user ({caller.sub}); an admin links one with "
+                       "PATCH /recipients/{id} {\"user_id\": ...}", user_id=caller.sub)
+    return found
+
+
+OwnInbox = Annotated[dict[str, Any], Depends(_own_inbox)]
+MyInbox = Annotated[dict[str, Any], Depends(_my_inbox)]
+
+
+async def _inbox_page(recipient: dict[str, Any], inboxes: Inboxes, unread: bool, limit: int,
+                      cursor: str | None) -> dict[str, Any]:
+    docs, next_cursor = await inboxes.page(recipient["_id"], unread, limit, cursor)
+    return {"recipient_id": recipient["_id"], "items": [jsonable_encoder(public(d)) for d in docs],
+            "next_cursor": next_cursor, "unread": await inboxes.unread(recipient["_id"])}
+
+
+async def _one(recipient: dict[str, Any], notification_id: str, inboxes: Inboxes) -> JSONResponse:
+    doc = await inboxes.get(recipient["_id"], notification_id)
     if doc is None:
-        raise NotFound(f"recipient {recipient_id} has no notification {notification_id}")
-    return doc
+        raise NotFound(f"recipient {recipient['_id']} has no notification {notification_id}")
+    return with_etag(jsonable_encoder(public(doc)), doc["version"])
 
 
-# The notification the path names, in the inbox of the recipient it names.
-KnownNotification = Annotated[dict[str, Any], Depends(_notification)]
+async def _mark(recipient: dict[str, Any], notification_id: str, inboxes: Inboxes) -> JSONResponse:
+    if await inboxes.get(recipient["_id"], notification_id) is None:
+        raise NotFound(f"recipient {recipient['_id']} has no notification {notification_id}")
+    doc = await inboxes.mark_read(recipient["_id"], notification_id, now_ms())
+    if doc is None:
+        raise NotFound(f"recipient {recipient['_id']} has no notification {notification_id}")
+    return with_etag(jsonable_encoder(public(doc)), doc["version"])
+
+
+async def _mark_all(recipient: dict[str, Any], inboxes: Inboxes) -> dict[str, Any]:
+    marked = await inboxes.mark_all_read(recipient["_id"], now_ms())
+    return {"recipient_id": recipient["_id"], "marked": marked, "unread": await inboxes.unread(recipient["_id"])}
+
+
+UnreadOnly = Annotated[bool, Query(description="only those not yet read")]
+
+
+# /inbox/me first: "me" would otherwise be read as a recipient id.
+@router.get("/inbox/me", tags=["inbox"], summary="Your own notifications, newest first, and how many are unread")
+async def read_my_inbox(recipient: MyInbox, inboxes: InboxesDep, unread: UnreadOnly = False, limit: Limit = 50,
+                        cursor: Cursor = None) -> dict[str, Any]:
+    return await _inbox_page(recipient, inboxes, unread, limit, cursor)
+
+
+@router.post("/inbox/me/read-all", tags=["inbox"], summary="Mark all your notifications read")
+async def mark_all_mine_read(recipient: MyInbox, inboxes: InboxesDep) -> dict[str, Any]:
+    return await _mark_all(recipient, inboxes)
+
+
+@router.get("/inbox/me/{notification_id}", tags=["inbox"], summary="One of your notifications")
+async def read_my_notification(notification_id: str, recipient: MyInbox, inboxes: InboxesDep) -> JSONResponse:
+    return await _one(recipient, notification_id, inboxes)
+
+
+@router.post("/inbox/me/{notification_id}/read", tags=["inbox"], summary="Mark one of your notifications read")
+async def mark_mine_read(notification_id: str, recipient: MyInbox, inboxes: InboxesDep) -> JSONResponse:
+    return await _mark(recipient, notification_id, inboxes)
+
+
+@router.get("/inbox/{recipient_id}", tags=["inbox"],
+            summary="A recipient's notifications, newest first (the recipient's user or an admin)")
+async def read_inbox(recipient: OwnInbox, inboxes: InboxesDep, unread: UnreadOnly = False, limit: Limit = 50,
+                     cursor: Cursor = None) -> dict[str, Any]:
+    return await _inbox_page(recipient, inboxes, unread, limit, cursor)
+
+
+@router.post("/inbox/{recipient_id}/read-all", tags=["inbox"], summary="Mark all of a recipient's notifications read")
+async def mark_all_read(recipient: OwnInbox, inboxes: InboxesDep) -> dict[str, Any]:
+    return await _mark_all(recipient, inboxes)
 
 
 @router.get("/inbox/{recipient_id}/{notification_id}", tags=["inbox"], summary="One notification")
-async def read_notification(_: Viewer, doc: KnownNotification) -> JSONResponse:
-    return with_etag(jsonable_encoder(public(doc)), doc["version"])
+async def read_notification(notification_id: str, recipient: OwnInbox, inboxes: InboxesDep) -> JSONResponse:
+    return await _one(recipient, notification_id, inboxes)
 
 
 @router.post("/inbox/{recipient_id}/{notification_id}/read", tags=["inbox"], summary="Mark a notification read")
-async def mark_read(recipient_id: str, notification_id: str, _: Viewer, __: KnownNotification,
-                    inboxes: InboxesDep) -> JSONResponse:
-    doc = await inboxes.mark_read(recipient_id, notification_id, now_ms())
-    if doc is None:
-        raise NotFound(f"recipient {recipient_id} has no notification {notification_id}")
-    return with_etag(jsonable_encoder(public(doc)), doc["version"])
+async def mark_read(notification_id: str, recipient: OwnInbox, inboxes: InboxesDep) -> JSONResponse:
+    return await _mark(recipient, notification_id, inboxes)
 
 
 # --- Deliveries --------------------------------------------------------------------------------

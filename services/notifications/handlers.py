@@ -37,7 +37,7 @@ from services.notifications.rules import Change
 from services.notifications.store import Applied, Inboxes, Jobs, Recipients, Snapshots
 from shared.clock import now_ms
 from shared.consumer import NotYet, PoisonMessage
-from shared.errors import Invalid
+from shared.errors import Conflict, Invalid
 from shared.events import AnyEvent
 from shared.locks import KeyedLocks
 from shared.logging import get_logger
@@ -256,6 +256,7 @@ class RecipientCommands:
     async def add(self, recipient_id: str, values: Mapping[str, Any]) -> Recipient:
         """A new recipient and its inbox; a retried request (the same id) gets the stored one."""
         await self._admit(values.get("webhook_url"))
+        await self._user_free(recipient_id, values.get("user_id"))
         recipient = Recipient.add(recipient_id, values, now_ms())
         if not await self.unit.add(recipient):
             stored = await self.recipients.load(recipient_id)
@@ -273,6 +274,8 @@ class RecipientCommands:
             # After If-Match is checked, under the lock: a new webhook target takes a DNS lookup.
             if "webhook_url" in changes:
                 await self._admit(changes["webhook_url"])
+            if changes.get("user_id"):
+                await self._user_free(recipient_id, changes["user_id"])
             renewed = recipient.change(changes, rotate_secret, now_ms())
 
         recipient = await self.unit.change(recipient_id, expected, apply)
@@ -284,6 +287,13 @@ class RecipientCommands:
         await self.unit.change(recipient_id, expected, lambda recipient: recipient.remove())
         self.forget(recipient_id)
         await self.inboxes.drop(recipient_id)
+
+    async def _user_free(self, recipient_id: str, user_id: str | None) -> None:
+        """A console user is one recipient (their inbox is ``/inbox/me``): 409 naming the other."""
+        if user_id:
+            other = await self.recipients.of_user(user_id)
+            if other is not None and other["_id"] != recipient_id:
+                raise Conflict(f"user {user_id} is already recipient {other['_id']}", existing_id=other["_id"])
 
     async def _admit(self, url: str | None) -> None:
         """A webhook goes only to a public address (or one the deployment allows): 422 otherwise."""

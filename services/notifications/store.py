@@ -177,6 +177,12 @@ class Recipients:
     async def all(self) -> list[dict[str, Any]]:
         return await self.collection.find({}).to_list()
 
+    async def of_user(self, user_id: str) -> dict[str, Any] | None:
+        """The recipient a console user is (the oldest, should two claim one user). A scan on
+        FerretDB, over the recipients only: staff and systems, tens of them."""
+        found = await self.collection.find({"user_id": user_id}).sort("_id", 1).limit(1).to_list()
+        return found[0] if found else None
+
     async def page(self, query: dict[str, Any], limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         return await page(self.collection, query, limit, cursor)
 
@@ -190,7 +196,7 @@ def _recipient(doc: dict[str, Any]) -> Recipient:
                      webhook_url=doc.get("webhook_url"), webhook_secret=doc.get("webhook_secret"),
                      language=doc.get("language") or "id", subscriptions=list(doc.get("subscriptions") or []),
                      regions=list(doc.get("regions") or []), version=doc["version"], created_at=doc["created_at"],
-                     updated_at=doc["updated_at"])
+                     updated_at=doc["updated_at"], user_id=doc.get("user_id"))
 
 
 async def _delete_at_version(collection: AsyncCollection, doc_id: str, version: int) -> bool:
@@ -227,6 +233,24 @@ class Inboxes:
     async def page(self, recipient_id: str, unread: bool, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         query: dict[str, Any] = {"read_at": None} if unread else {}
         return await page(self.of(recipient_id), query, limit, cursor, newest_first=True)
+
+    async def unread(self, recipient_id: str) -> int:
+        return await self.of(recipient_id).count_documents({"read_at": None})
+
+    async def mark_all_read(self, recipient_id: str, at: datetime) -> int:
+        """Mark every unread notification read, one by one under each one's lock (as a delivery's
+        copy onto it takes it), so this process never undoes a delivery state it is writing.
+        Returns how many it marked."""
+        inbox = self.of(recipient_id)
+        ids = [doc["_id"] for doc in await inbox.find({"read_at": None}, {"_id": 1}).to_list()]
+        marked = 0
+        for notification_id in ids:
+            async with self._locks(notification_id):
+                result = await when_free(lambda nid=notification_id: inbox.update_one(
+                    {"_id": nid, "read_at": None},
+                    {"$set": {"read_at": at, "updated_at": at}, "$inc": {"version": 1}}))
+                marked += result.modified_count
+        return marked
 
     async def mark_read(self, recipient_id: str, notification_id: str, at: datetime) -> dict[str, Any] | None:
         inbox = self.of(recipient_id)

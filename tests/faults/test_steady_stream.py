@@ -162,7 +162,7 @@ class StreamRun:
         self.partners = {p["id"]: p for p in await self._every("partners", "/partners")}
         self.activities = {a["id"]: a for a in await self._every("activities", "/activities")}
         self.replica = {p["id"]: p["version"] for p in await self._every("activities", "/replica/partners")}
-        self.inbox = await self._every("notifications", f"/inbox/{self.staff_id}")
+        self.inbox = await self._every("notifications", f"/inbox/{self.staff_id}", role="admin")
         self.emails = await self._every("notifications", "/deliveries", role="operator", channel="email")
         async with self._database("notifications") as db:
             for kind in ("partners", "activities"):

@@ -144,21 +144,21 @@ async def test_inbox_newest_first_unread_filter_mark_read_and_pages(service_sett
         assert [n["subject"] for n in items] == [f"Mitra baru: Mitra {i}" for i in (4, 3, 2, 1, 0)]
         assert all(n["read_at"] is None for n in items)
 
-        read = await client.post(f"/inbox/{staff['id']}/{items[0]['id']}/read", headers=auth("viewer"))
+        read = await client.post(f"/inbox/{staff['id']}/{items[0]['id']}/read", headers=auth("admin"))
         assert read.status_code == 200 and read.json()["read_at"] is not None
-        again = await client.post(f"/inbox/{staff['id']}/{items[0]['id']}/read", headers=auth("viewer"))
+        again = await client.post(f"/inbox/{staff['id']}/{items[0]['id']}/read", headers=auth("admin"))
         assert again.json()["read_at"] == read.json()["read_at"]
         unread = await inbox(client, staff["id"], unread="true")
         assert [n["id"] for n in unread] == [n["id"] for n in items[1:]]
 
-        first = await client.get(f"/inbox/{staff['id']}", params={"limit": 2}, headers=auth("viewer"))
+        first = await client.get(f"/inbox/{staff['id']}", params={"limit": 2}, headers=auth("admin"))
         second = await client.get(f"/inbox/{staff['id']}", params={"limit": 2, "cursor": first.json()["next_cursor"]},
-                                  headers=auth("viewer"))
+                                  headers=auth("admin"))
         assert [n["id"] for n in first.json()["items"] + second.json()["items"]] == [n["id"] for n in items[:4]]
 
-        missing = await client.post(f"/inbox/{staff['id']}/nope/read", headers=auth("viewer"))
+        missing = await client.post(f"/inbox/{staff['id']}/nope/read", headers=auth("admin"))
         assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
-        assert (await client.get("/inbox/no-such-recipient", headers=auth("viewer"))).status_code == 404
+        assert (await client.get("/inbox/no-such-recipient", headers=auth("admin"))).status_code == 404
         assert (await client.get(f"/inbox/{staff['id']}")).status_code == 401
 
 

@@ -57,7 +57,7 @@ async def test_recipients_are_managed_by_admins_and_a_webhook_secret_is_shown_on
         removed = await client.delete(f"/recipients/{staff['id']}", headers=ADMIN)
         assert removed.status_code == 204
         assert (await client.get(f"/recipients/{staff['id']}", headers=ADMIN)).status_code == 404
-        assert (await client.get(f"/inbox/{staff['id']}", headers=auth("viewer"))).status_code == 404
+        assert (await client.get(f"/inbox/{staff['id']}", headers=ADMIN)).status_code == 404
 
 
 async def test_recipients_refuse_bad_input_and_anyone_but_an_admin(settings, monkeypatch):

@@ -83,7 +83,7 @@ async def test_each_service_does_its_job_with_its_own_broker_user(region):
             return response.status_code == 200
 
         async def in_inbox():
-            response = await notifications.get(f"/inbox/{staff.json()['id']}", headers=auth("viewer"))
+            response = await notifications.get(f"/inbox/{staff.json()['id']}", headers=auth("admin"))
             return response.json().get("items")
 
         await eventually(in_replica, timeout=5.0)

@@ -34,7 +34,7 @@ async def test_a_registered_partner_reaches_the_activities_replica_and_a_staff_i
         assert known["name"] == "KIM Sekarbela" and known["status"] == "active" and known["version"] == 1
 
         async def in_inbox():
-            response = await notifications.get(f"/inbox/{staff.json()['id']}", headers=auth("viewer"))
+            response = await notifications.get(f"/inbox/{staff.json()['id']}", headers=auth("admin"))
             return response.json()["items"]
 
         inbox = await eventually(in_inbox, timeout=2.0)
