@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.serve import PORTS
-from sinergi_cli import activities, broker, dlq, events, local, partners
+from sinergi_cli import activities, broker, districts, dlq, events, gazetteer, local, partners
 
 app = typer.Typer(
     help="Sinergi: partner registry, outreach activities and notifications for a KPU region.",
@@ -31,6 +31,8 @@ app.add_typer(activities.app, name="activities")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(broker.app, name="broker")
 app.add_typer(events.app, name="events")
+app.add_typer(gazetteer.app, name="gazetteer")
+app.add_typer(districts.app, name="districts")
 
 console = Console(stderr=True)
 
