@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # and over this many open connections (or requests in progress) a request is answered 503.
     http_max_connections: int = Field(200, ge=1)
     smtp_url: str = "smtp://127.0.0.1:1025"
+    # Where `sinergi gazetteer install` put the Kemendagri gazetteer (kecamatan and desa/kelurahan
+    # names); unset: the virtual environment's share/sinergi/gazetteer (shared/gazetteer.py).
+    gazetteer_dir: str | None = None
     log_level: str = "info"
 
     @field_validator("timezone")
