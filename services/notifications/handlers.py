@@ -4,7 +4,9 @@ the rules), and an admin's changes to recipients (:class:`RecipientCommands`).
 An event newer than the read model changes it, re-derives that aggregate's jobs (so reminders
 follow their dates: rescheduling moves them, cancelling or reporting removes them) and fires
 its rules. A redelivered event (the same version) re-runs its effects idempotently; an event
-older than what is known does nothing, since it would announce a state that no longer holds.
+older than what is known changes neither, and fires its rules only when the newer state still
+holds what it announced (``rules.still_holds``): otherwise it would announce a state that no
+longer holds.
 """
 
 from __future__ import annotations
@@ -112,12 +114,22 @@ class Handlers:
                                 f"{exc}") from exc
         async with model.lock(event.subject):
             applied, previous = await model.apply(event.subject, event.aggregateversion, data)
-            if applied is Applied.STALE:
-                log.info("stale event: its aggregate is newer here; no effects", version=event.aggregateversion,
-                         known_version=previous.version if previous else None, subject=event.subject)
-                yield None
-                return
             now = self.clock.now()
+            if applied is Applied.STALE:
+                # Overtaken (two processes of the producer published out of order): the read model and
+                # the jobs keep the newer state, but the event's own effect is still due when the newer
+                # state did not supersede it (an ``updated`` does not undo a ``scheduled``). The cause
+                # and instant are the event's own, so it is the notification an in-order delivery makes.
+                if previous is None or not rules.still_holds(event.type, snapshot, previous):
+                    log.info("stale event: its aggregate is newer here; no effects", version=event.aggregateversion,
+                             known_version=previous.version if previous else None, subject=event.subject)
+                    yield None
+                    return
+                log.info("older event whose effect still holds: its rules fire", version=event.aggregateversion,
+                         known_version=previous.version, subject=event.subject)
+                yield Applying(snapshot, Change(event.type, cause(event), snapshot.updated_at or event.time, None, now),
+                               rerun=True)
+                return
             if jobs_of is not None:
                 await self._sync(event.subject, aggregate, jobs_of(snapshot, self.config, self.zone, now), now)
             # What the event replaced: on a redelivery, the read model remembers it.

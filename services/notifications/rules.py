@@ -159,6 +159,20 @@ PARTNER_EVENT_RULES: dict[str, Callable[[Change, Partner], list[Trigger]]] = {
 }
 
 
+def still_holds(event_type: str, announced: Activity | Partner, newest: Activity | Partner) -> bool:
+    """Whether an event overtaken by a newer one of its aggregate still says something true: its
+    rule fires then (the scheduling still stands at that date, the cancellation stands, the partner
+    is still there); otherwise a newer event announces what replaced it."""
+    if event_type in (EventType.ACTIVITY_SCHEDULED, EventType.ACTIVITY_RESCHEDULED):
+        return (newest.status == "scheduled" and isinstance(newest, Activity) and isinstance(announced, Activity)
+                and newest.starts_at == announced.starts_at)
+    if event_type == EventType.ACTIVITY_CANCELLED:
+        return newest.status == "cancelled"
+    if event_type == EventType.PARTNER_REGISTERED:
+        return newest.status != "archived"
+    return False
+
+
 # --- Rules fired by due jobs -------------------------------------------------------------------
 
 
