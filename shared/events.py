@@ -115,7 +115,9 @@ class PartnerSnapshot(_Snapshot):
     name: str
     type: str
     region: str
-    district: str | None = None
+    district: str | None = Field(None, description="the kecamatan's Kemendagri code, e.g. 32.73.02 (free text "
+                                                   "before 2026-12, until `sinergi districts migrate`)")
+    district_name: str | None = Field(None, description="the kecamatan's name in the Kemendagri gazetteer, e.g. Coblong")
     categories: list[str] = []
     segments: list[str] = []
     contacts: list[dict[str, Any]] = []
@@ -144,7 +146,9 @@ class ActivitySnapshot(_Snapshot):
     status: str
     segments: list[str] = []
     partners: list[dict[str, Any]] = []
-    location: dict[str, Any] | None = None
+    location: dict[str, Any] | None = Field(
+        None, description="district and village (Kemendagri codes) with district_name and village_name (the "
+                          "gazetteer's names), venue, online_url")
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     outcome: dict[str, Any] | None = None
@@ -162,6 +166,7 @@ class DistrictTarget(BaseModel):
 
     district: str = Field(description="the kecamatan's Kemendagri code, e.g. 32.73.02")
     activities: int = Field(ge=0, description="held activities wanted there")
+    district_name: str | None = Field(None, description="the kecamatan's name in the Kemendagri gazetteer")
 
 
 class TargetsSnapshot(_Snapshot):
