@@ -101,12 +101,12 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def channels_of(recipient: dict[str, Any]) -> list[str]:
-    """The inbox always; e-mail and webhook when the recipient has an address for them."""
+    """The inbox always; e-mail, webhook, WhatsApp and Telegram when the recipient has an address for them."""
     found = ["inbox"]
-    if recipient.get("email"):
-        found.append("email")
-    if recipient.get("webhook_url"):
-        found.append("webhook")
+    for channel, address in (("email", "email"), ("webhook", "webhook_url"), ("whatsapp", "whatsapp"),
+                             ("telegram", "telegram_chat_id")):
+        if recipient.get(address):
+            found.append(channel)
     return found
 
 
@@ -115,13 +115,15 @@ def channels_of(recipient: dict[str, Any]) -> list[str]:
 
 @dataclass(frozen=True)
 class Contact:
-    """A partner's contact person: reached by e-mail only, never a recipient with an inbox."""
+    """A partner's contact person: reached by e-mail (and WhatsApp, when they have a phone and the
+    instance a provider), never a recipient with an inbox."""
 
     name: str
     email: str
     partner_id: str
     partner_name: str
     role: str | None = None
+    phone: str | None = None
 
     @property
     def audience(self) -> str:

@@ -103,7 +103,7 @@ def invitees(activity: Activity, partner: PartnerLookup) -> tuple[list[Contact],
             email = (person.email or "").strip()
             if email and email.lower() not in contacts:
                 contacts[email.lower()] = Contact(person.name or known.name, email, link.partner_id, known.name,
-                                                  link.role)
+                                                  link.role, phone=person.phone)
     return list(contacts.values()), missing
 
 
