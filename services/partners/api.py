@@ -21,6 +21,7 @@ from services.partners.handlers import SHOWN_ERRORS, Registry
 from services.partners.store import Filters
 from shared.auth import Operator, Viewer
 from shared.errors import Invalid
+from shared.gazetteer import installed
 from shared.idempotency import resource_id
 from shared.pagination import Cursor, Limit
 from shared.regions import REGION_CODE
@@ -64,7 +65,8 @@ class PartnerIn(_In):
     name: str = Field(examples=["KIM Coblong Berdaya"])
     type: PartnerTypeIn
     region: str | None = Field(None, pattern=REGION_CODE, description="defaults to this instance's region")
-    district: str | None = Field(None, description="kecamatan code (32.73.02) or name")
+    district: str | None = Field(None, description="kecamatan of the region by code (32.73.02) or name (Coblong, "
+                                                   "Kec. Coblong); stored as the code")
     categories: list[str] = Field([], examples=[["kepemudaan", "seni"]])
     segments: list[SegmentIn] = []
     contacts: list[ContactIn] = []
@@ -140,6 +142,7 @@ class PartnerOut(BaseModel):
     type: PartnerType
     region: str
     district: str | None
+    district_name: str | None = Field(None, description="the kecamatan's name in the Kemendagri gazetteer")
     categories: list[str]
     segments: list[Segment]
     contacts: list[ContactOut]
@@ -197,7 +200,8 @@ FiltersDep = Annotated[Filters, Query()]
 
 def out(partner: Partner) -> dict:
     """The partner as the API shows it (CONTRACT §3), read from the aggregate's attributes."""
-    return PartnerOut.model_validate(partner, from_attributes=True).model_dump(mode="json")
+    shown = PartnerOut.model_validate(partner, from_attributes=True).model_dump(mode="json")
+    return {**shown, "district_name": installed(partner.region).name_of(partner.district)}
 
 
 def answer(partner: Partner, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
