@@ -14,6 +14,7 @@ from typing import Any
 from services.partners import domain
 from services.partners.domain import Agreement, Partner, PartnerEvent, StatusChange
 from shared.events import AnyEvent, EventType, PartnerSnapshot, make_event
+from shared.gazetteer import installed
 
 SERVICE = "partners"
 
@@ -59,6 +60,8 @@ def snapshot(partner: Partner, **extra: Any) -> PartnerSnapshot:
         type=partner.type.value,
         region=partner.region,
         district=partner.district,
+        # the name beside the code, so a subscriber (notifications' e-mails) can show it
+        district_name=installed(partner.region).name_of(partner.district),
         categories=list(partner.categories),
         segments=[segment.value for segment in partner.segments],
         contacts=[{"name": c.name, "role": c.role, "phone": c.phone, "email": c.email} for c in partner.contacts],

@@ -1,5 +1,7 @@
 """Use cases of the partner registry: check the input, let the domain decide, store the result.
 
+(Over 400 lines: registering, changing and importing share the checks and the unit of work.)
+
 Every change to a stored partner is one call to the unit of work (shared/unit_of_work.py):
 under the partner's lock, load it, check ``If-Match``, apply the domain's change and save it
 with its events, retrying a stale or busy write. Refusals are :mod:`shared.errors` types,
@@ -37,6 +39,7 @@ from services.partners.spreadsheet import Row
 from services.partners.store import Filters
 from shared.clock import Clock, now_ms
 from shared.errors import Conflict, NotFound
+from shared.gazetteer import Places, Unresolved, installed, refusal
 from shared.unit_of_work import Repository, UnitOfWork
 
 # New partners of an import are stored this many at a time.
@@ -132,9 +135,29 @@ class Registry:
     # The office's zone: an agreement's valid_until is a date of its calendar, not UTC's.
     zone: ZoneInfo = ZoneInfo("Asia/Jakarta")
     unit: UnitOfWork[Partner] = field(init=False)
+    # The region's kecamatan by name and code; read at start, so a missing gazetteer stops the
+    # service at once with the command that installs it.
+    places: Places | None = None
 
     def __post_init__(self) -> None:
         self.unit = UnitOfWork(self.store, kind="partner", where=f" in region {self.region}")
+        if self.places is None:
+            self.places = installed(self.region)
+
+    def place(self, fields: dict[str, Any] | None, unresolved: dict[str, Unresolved]) -> None:
+        """The kecamatan of checked ``fields`` as its code: a name (``Kec. Coblong``) is looked up in
+        the gazetteer; one it cannot place is added to ``unresolved`` with the closest names."""
+        if not fields or not fields.get("district"):
+            return
+        try:
+            fields["district"] = self.gazetteer.district(fields["district"])
+        except Unresolved as exc:
+            unresolved["district"] = exc
+
+    @property
+    def gazetteer(self) -> Places:
+        assert self.places is not None  # set in __post_init__
+        return self.places
 
     def today(self) -> date:
         return self.clock().astimezone(self.zone).date()
@@ -148,10 +171,19 @@ class Registry:
         return partner
 
     async def find(self, filters: Filters, limit: int, cursor: str | None) -> tuple[list[Partner], str | None]:
-        return await self.store.find(filters, limit, cursor)
+        return await self.store.find(self._placed(filters), limit, cursor)
 
     async def every(self, filters: Filters) -> list[Partner]:
-        return [partner async for partner in self.store.every(filters)]
+        return [partner async for partner in self.store.every(self._placed(filters))]
+
+    def _placed(self, filters: Filters) -> Filters:
+        """``?district=`` by name or code, as a body names it; a name not placed is a 422 with suggestions."""
+        if not filters.district:
+            return filters
+        try:
+            return filters.model_copy(update={"district": self.gazetteer.district(filters.district)})
+        except Unresolved as exc:
+            raise refusal({"district": exc}) from None
 
     # --- registering -----------------------------------------------------------------------
 
@@ -164,10 +196,12 @@ class Registry:
         if region != self.region:
             raise Invalid({"region": f"this instance serves region {self.region}, not {region}"})
         errors: list[tuple[str, str]] = []
+        unresolved: dict[str, Unresolved] = {}
         fields = _collect(errors, lambda: details(raw, self.region))
+        self.place(fields, unresolved)
         signed = _collect(errors, lambda: agreements(raw.get("agreements"), self.ids()))
-        if errors:
-            raise Invalid(errors)
+        if errors or unresolved:
+            raise refusal(unresolved, errors)
         partner = Partner.register(id=partner_id, region=self.region, now=self.clock(), today=self.today(), by=by,
                                    fields=fields,
                                    agreements=signed)
@@ -184,6 +218,10 @@ class Registry:
         if "region" in raw and raw["region"] != self.region:
             raise Invalid({"region": "a partner stays in its region; register it in the other region instead"})
         changes = details({k: v for k, v in raw.items() if k != "region"}, self.region, partial=True)
+        unresolved: dict[str, Unresolved] = {}
+        self.place(changes, unresolved)
+        if unresolved:
+            raise refusal(unresolved)
         return await self.unit.change(partner_id, expected, lambda partner: partner.revise(changes, self.clock()))
 
     async def sign(self, partner_id: str, agreement_id: str, raw: dict[str, Any], expected: int | None) -> Partner:
@@ -307,6 +345,9 @@ class Registry:
                 errors.append(("region", f"this instance serves region {self.region}, not {values['region']}"))
             fields = _collect(errors, lambda: details(
                 {k: v for k, v in values.items() if k in EDITABLE}, self.region, partial=True))
+            unresolved: dict[str, Unresolved] = {}
+            self.place(fields, unresolved)  # a kecamatan by name, per row; not placed: a row error
+            errors += [(name, u.message) for name, u in unresolved.items()]
             signed = _collect(errors, lambda: agreements(values.get("agreements"), self.ids()))
             status = None
             if values.get("status"):
