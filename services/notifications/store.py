@@ -192,11 +192,7 @@ def _recipient_doc(recipient: Recipient) -> dict[str, Any]:
 
 
 def _recipient(doc: dict[str, Any]) -> Recipient:
-    return Recipient(id=doc["_id"], name=doc["name"], kind=doc["kind"], email=doc.get("email"),
-                     webhook_url=doc.get("webhook_url"), webhook_secret=doc.get("webhook_secret"),
-                     language=doc.get("language") or "id", subscriptions=list(doc.get("subscriptions") or []),
-                     regions=list(doc.get("regions") or []), version=doc["version"], created_at=doc["created_at"],
-                     updated_at=doc["updated_at"], user_id=doc.get("user_id"))
+    return Recipient.from_doc(doc)
 
 
 async def _delete_at_version(collection: AsyncCollection, doc_id: str, version: int) -> bool:
