@@ -13,6 +13,7 @@ from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, EmailStr
 from services.notifications.domain import channels_of, normalize_subscription
 from services.notifications.handlers import RecipientCommands
 from services.notifications.notifier import DeliveryRunner
+from services.notifications.preferences_api import Preferences
 from services.notifications.recipient import Recipient, one_line
 from services.notifications.store import Deliveries, Inboxes, Jobs, Recipients
 from shared.auth import Admin, Operator, Role, Viewer
@@ -71,6 +72,9 @@ class RecipientIn(BaseModel):
     regions: list[Region] = Field([], description="region codes; none means the whole instance")
     user_id: UserId | None = Field(None, description="the console user this staff member is (their token's sub): "
                                                      "they read this inbox as /inbox/me")
+    whatsapp: str | None = Field(None, description="phone number for WhatsApp (0812..., +62812...), stored as E.164")
+    telegram_chat_id: str | None = Field(None, description="the Telegram chat the instance's bot reaches")
+    preferences: Preferences | None = Field(None, description="channels in order of preference, quiet hours")
 
     _unique_subscriptions = field_validator("subscriptions")(_unique)
 
@@ -87,6 +91,9 @@ class RecipientPatch(BaseModel):
     subscriptions: list[Subscription] | None = None
     regions: list[Region] | None = None
     user_id: UserId | None = None
+    whatsapp: str | None = None
+    telegram_chat_id: str | None = None
+    preferences: Preferences | None = None
 
     _unique_subscriptions = field_validator("subscriptions")(_unique)
 

@@ -12,7 +12,7 @@ import httpx
 from fastapi import FastAPI
 from ulid import ULID
 
-from services.notifications import api, consumers
+from services.notifications import api, consumers, preferences_api
 from services.notifications.channels import Mailer, SmtpServer, WebhookSender
 from services.notifications.clock import Clock
 from services.notifications.config import NotifySettings
@@ -100,4 +100,5 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
     app.state.runner = runner
     app.state.scheduler = scheduler
     app.include_router(api.router)
+    app.include_router(preferences_api.router)
     return app
