@@ -1,4 +1,5 @@
-"""Replays for a subscriber that was away: ``POST /events/replay`` on every service (admin).
+"""Replays for a subscriber that was away: ``POST /events/replay`` on every service (admin); and
+dead letters discarded with a reason, recorded (``POST /events/dead-letters/discard``, at the end).
 
 Every service keeps the events it published in its ``event_log`` (``shared.outbox.EventLog``,
 ``SINERGI_EVENT_LOG_DAYS``). A subscriber whose queue missed a period (it did not exist yet,
@@ -16,12 +17,15 @@ of subscribers and the consumer queues that take its events anyway, and no other
 
 from __future__ import annotations
 
+import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
 from aiormq.exceptions import AMQPConnectionError, ChannelAccessRefused, ChannelNotFoundEntity, DeliveryError, PublishError
 from fastapi import APIRouter, Request
+from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import problems
@@ -30,6 +34,7 @@ from shared.bus import PUBLISH_TIMEOUT, REPLAY_HEADER, service_exchange, topic_m
 from shared.events import CONTENT_TYPE
 from shared.clock import Instant
 from shared.logging import get_logger
+from shared.pagination import Cursor, Limit, decode_cursor, encode_cursor
 
 log = get_logger(__name__)
 
@@ -114,3 +119,126 @@ async def _replay(settings: Any, service: str, queue: str, entries: list[dict[st
                 raise problems.NotFound(f"the queue {queue!r} is gone; the subscriber declares it again") from exc
             replayed += 1
     return replayed
+
+
+# --- Dead letters discarded, with a reason (issue 14 point 6) -----------------------------------
+# A parked message that must never be processed (a test event sent to production, a partner
+# deleted by hand) is discarded by an admin with a reason: each one is first recorded in the
+# service's ``discarded_letters`` collection (the message as it was parked, the reason, who, when),
+# then removed from ``<queue>.dlq``. A crash between the two leaves it recorded and still parked;
+# discarding again records nothing new (the record's ``_id`` is the message and when it was parked).
+
+DISCARDED = "discarded_letters"
+
+
+class DiscardRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    queue: str = Field(min_length=1, max_length=255, description="the consumer queue (or its .dlq) of this service")
+    reason: str = Field(min_length=3, max_length=1000, description="why these messages are never to be processed")
+    event_ids: list[str] | None = Field(None, max_length=1000, description="only these events; default every one")
+    limit: int | None = Field(None, ge=1, le=100_000, description="discard at most this many")
+
+
+def discarded_record(message: Any, dlq: str, reason: str, by: str, at: datetime) -> dict[str, Any]:
+    """What is kept of a discarded message: enough to re-publish it by hand should the reason prove wrong."""
+    from shared.consumer import H_ERROR, H_ERROR_TYPE, H_FAILED_AT, H_ROUTING_KEY
+
+    headers = {k: (v.decode(errors="replace") if isinstance(v, bytes) else v)
+               for k, v in dict(message.headers or {}).items()}
+    try:
+        parsed = json.loads(message.body)
+        kind, subject = str(parsed.get("type", "?")), str(parsed.get("subject", "?"))
+    except (ValueError, AttributeError):
+        kind, subject = "(not a CloudEvent)", "-"
+    event_id = message.message_id or ""
+    failed_at = str(headers.get(H_FAILED_AT, ""))
+    return {"_id": f"{dlq}/{event_id}/{failed_at}", "queue": dlq.removesuffix(".dlq"), "event_id": event_id,
+            "type": kind, "subject": subject, "error": str(headers.get(H_ERROR, "")),
+            "error_type": str(headers.get(H_ERROR_TYPE, "")), "failed_at": failed_at,
+            "routing_key": str(headers.get(H_ROUTING_KEY, message.routing_key or "")),
+            "body": message.body.decode(errors="replace"), "headers": {k: str(v) for k, v in headers.items()},
+            "reason": reason, "by": by, "discarded_at": at}
+
+
+async def discard_parked(url: str, queue: str, reason: str, by: str,
+                         record: Callable[[dict[str, Any]], Awaitable[None]],
+                         event_ids: set[str] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Record then remove the messages parked in ``<queue>.dlq`` (only ``event_ids`` when given, at most
+    ``limit``); the others stay parked, in their order. Returns the records."""
+    dlq = f"{queue.removesuffix('.dlq')}.dlq"
+    done: list[dict[str, Any]] = []
+    try:
+        connection = await aio_pika.connect(url, timeout=PUBLISH_TIMEOUT)
+    except (AMQPConnectionError, OSError, TimeoutError) as exc:
+        raise problems.Unavailable(f"the broker does not answer ({exc}); try again later") from exc
+    async with connection:
+        # One channel: the messages looked at and kept go back to the queue when it closes.
+        channel = await connection.channel()
+        try:
+            parked = await channel.declare_queue(dlq, passive=True)
+        except ChannelNotFoundEntity as exc:
+            raise problems.NotFound(f"no dead-letter queue {dlq!r}: its service has not run yet") from exc
+        count = parked.declaration_result.message_count or 0
+        for _ in range(count):
+            if limit is not None and len(done) >= limit:
+                break
+            message = await parked.get(no_ack=False, fail=False)
+            if message is None:
+                break
+            if event_ids is not None and message.message_id not in event_ids:
+                continue  # left unacknowledged: back in the queue when the channel closes
+            entry = discarded_record(message, dlq, reason, by, datetime.now(UTC))
+            await record(entry)
+            await message.ack()
+            done.append(entry)
+        await channel.close()
+    return done
+
+
+async def insert_record(collection: Any, entry: dict[str, Any]) -> None:
+    """Insert a discard record; one already there (a discard repeated after a crash) stays as it was."""
+    from pymongo.errors import DuplicateKeyError
+
+    try:
+        await collection.insert_one(entry)
+    except DuplicateKeyError:
+        pass
+
+
+def _shown(entry: dict[str, Any]) -> dict[str, Any]:
+    return {**{k: v for k, v in entry.items() if k not in {"_id", "body", "headers"}}, "id": entry["_id"]}
+
+
+@router.post("/events/dead-letters/discard",
+             summary="Discard messages parked in one of this service's dead-letter queues, with a reason (admin)")
+async def discard_dead_letters(body: DiscardRequest, request: Request, principal: Admin) -> dict[str, Any]:
+    infra = getattr(request.app.state, "infra", None)
+    if infra is None:
+        raise problems.Unavailable("this service has no consumer queues")
+    queue = body.queue.removesuffix(".dlq")
+    own = [q.name for q in infra.queues]
+    if queue not in own:
+        raise problems.InvalidField({"queue": f"not a consumer queue of this service; one of: {', '.join(own)}"})
+    collection = infra.db[DISCARDED]
+    done = await discard_parked(infra.settings.rabbitmq_url, queue, body.reason, principal.sub,
+                                lambda entry: insert_record(collection, entry),
+                                set(body.event_ids) if body.event_ids is not None else None, body.limit)
+    log.warning("dead letters discarded", queue=queue, count=len(done), by=principal.sub, reason=body.reason)
+    return {"queue": queue, "discarded": len(done), "items": [jsonable_encoder(_shown(e)) for e in done]}
+
+
+@router.get("/events/dead-letters/discarded", summary="Dead letters discarded, newest first, with why and by whom (admin)")
+async def list_discarded(request: Request, _: Admin, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
+    infra = getattr(request.app.state, "infra", None)
+    if infra is None:
+        return {"items": [], "next_cursor": None}
+    collection = infra.db[DISCARDED]
+    query: dict[str, Any] = {}
+    if cursor:
+        query = {"discarded_at": {"$lt": datetime.fromisoformat(decode_cursor(cursor))}}
+    docs = await collection.find(query).sort("discarded_at", -1).limit(limit + 1).to_list()
+    more = len(docs) > limit
+    docs = docs[:limit]
+    next_cursor = encode_cursor(docs[-1]["discarded_at"].isoformat()) if more and docs else None
+    return {"items": [jsonable_encoder(_shown(d)) for d in docs], "next_cursor": next_cursor}

@@ -1,4 +1,4 @@
-"""`sinergi dlq ...`: inspect and replay dead-lettered messages.
+"""`sinergi dlq ...`: inspect, replay and discard (with a reason, recorded) dead-lettered messages.
 
 A consumer parks a message it could not process in ``<queue>.dlq`` with the reason in its
 ``x-sinergi-*`` headers (``shared.consumer``). The queues are read from the code's topology,
@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-app = typer.Typer(help="Dead-letter queues: list parked messages, replay them.", no_args_is_help=True)
+app = typer.Typer(help="Dead-letter queues: list parked messages, replay them, discard them with a reason.", no_args_is_help=True)
 console = Console(stderr=True)
 
 H_REPLAYS = "x-sinergi-replays"
@@ -223,3 +223,68 @@ def replay_verb(
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from None
     console.print(f"moved {moved} message(s) from {queue}.dlq back to {queue}")
+
+
+def owner_of(settings: Any, queue: str) -> str | None:
+    """The service whose consumer queue ``queue`` is (its database keeps the discard records)."""
+    from sinergi_cli.ops.topology import topology
+
+    for service, part in topology(settings).items():
+        if any(q.name == queue for q in part.queues):
+            return service
+    return None
+
+
+async def discard(settings: Any, url: str, queue: str, reason: str, by: str, event_ids: set[str] | None,
+                  limit: int | None) -> list[dict[str, Any]]:
+    """Record each message in its service's ``discarded_letters``, then remove it from ``QUEUE.dlq``
+    (``shared.replay.discard_parked``, as the admin API does)."""
+    from pymongo import AsyncMongoClient
+
+    from shared.replay import DISCARDED, discard_parked, insert_record
+
+    service = owner_of(settings, queue)
+    client: AsyncMongoClient = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
+    try:
+        collection = client[settings.database_name(service)][DISCARDED]
+        return await discard_parked(url, queue, reason, by, lambda entry: insert_record(collection, entry),
+                                    event_ids, limit)
+    finally:
+        await client.close()
+
+
+@app.command("discard")
+def discard_verb(
+    queue: Annotated[str, typer.Argument(help="the consumer queue (or its .dlq), as `sinergi dlq list` shows it")],
+    reason: Annotated[str, typer.Option("--reason", help="why these messages are never to be processed (recorded)")],
+    region_file: RegionFile = None,
+    url: Url = None,
+    event_id: Annotated[list[str] | None, typer.Option("--event-id", help="only this event (repeatable)")] = None,
+    limit: Annotated[int | None, typer.Option(help="discard at most this many")] = None,
+) -> None:
+    """Discard the messages parked in QUEUE.dlq (or only --event-id ones), with a reason.
+
+    Each is recorded first in its service's `discarded_letters` (the message, the reason, who,
+    when; `GET /events/dead-letters/discarded` lists them), then removed. Only for messages that
+    must never be processed: after fixing a cause, `sinergi dlq replay` instead.
+    """
+    import getpass
+
+    settings, amqp = _settings(region_file, url)
+    queue = queue.removesuffix(".dlq")
+    known = consumer_queues(settings)
+    if queue not in known:
+        console.print(f"[red]error:[/red] {queue} is not a consumer queue of this instance; one of: {', '.join(known)}")
+        raise typer.Exit(1)
+    if len(reason.strip()) < 3:
+        console.print("[red]error:[/red] --reason says why, in a few words: it is recorded with each message")
+        raise typer.Exit(1)
+    try:
+        done = asyncio.run(discard(settings, amqp, queue, reason.strip(), f"cli:{getpass.getuser()}",
+                                   set(event_id) if event_id else None, limit))
+    except Exception as exc:  # noqa: BLE001 - shown to the operator as it is
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    for entry in done:
+        console.print(f"discarded {entry['type']} {entry['subject']} ({entry['event_id']})")
+    console.print(f"discarded {len(done)} message(s) from {queue}.dlq: {reason.strip()}")

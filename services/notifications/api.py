@@ -10,6 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from services.notifications.delivery_ops import DeliveryFilter, retry_matching
 from services.notifications.domain import channels_of, normalize_subscription
 from services.notifications.handlers import RecipientCommands
 from services.notifications.notifier import DeliveryRunner
@@ -17,7 +18,7 @@ from services.notifications.preferences_api import Preferences
 from services.notifications.recipient import Recipient, one_line
 from services.notifications.store import Deliveries, Inboxes, Jobs, Recipients
 from shared.auth import Admin, Operator, Role, Viewer
-from shared.clock import now_ms
+from shared.clock import Instant, now_ms
 from shared.errors import NotFound
 from shared.idempotency import resource_id
 from shared.outbox import OUTBOX, PENDING
@@ -293,6 +294,27 @@ async def list_deliveries(_: Operator, deliveries: DeliveriesDep, status: Status
                                "rule": rule}.items() if v is not None}
     docs, next_cursor = await deliveries.page(query, limit, cursor)
     return {"items": [_delivery_out(d) for d in docs], "next_cursor": next_cursor}
+
+
+class RetryFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["failed", "dead"] | None = Field(None, description="default: failed and dead")
+    channel: str | None = Field(None, pattern=r"^[a-z_]{1,32}$", description="email, webhook, or a chat channel")
+    recipient_id: str | None = Field(None, max_length=64)
+    since: Instant | None = Field(None, description="made at or after (RFC 3339 with offset)")
+    until: Instant | None = Field(None, description="made before")
+    dry_run: bool = Field(False, description="only count what would be retried")
+    limit: int = Field(1000, ge=1, le=10_000, description="retry at most this many (oldest first)")
+
+
+@router.post("/deliveries/retry", tags=["deliveries"],
+             summary="Retry every failed or dead delivery a filter matches, or count them (dry_run) (admin)")
+async def retry_deliveries(body: RetryFilter, _: Admin, deliveries: DeliveriesDep, runner: RunnerDep) -> dict[str, Any]:
+    which = DeliveryFilter(body.status, body.channel, body.recipient_id, body.since, body.until)
+    outcome = await retry_matching(deliveries, runner, which, body.dry_run, body.limit)
+    return {"dry_run": body.dry_run, "matched": outcome.matched, "retried": len(outcome.retried),
+            "ids": outcome.retried, "skipped": outcome.skipped}
 
 
 @router.get("/deliveries/{delivery_id}", tags=["deliveries"], summary="One delivery, with its attempts")
