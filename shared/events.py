@@ -79,6 +79,9 @@ class CloudEvent(BaseModel, Generic[D]):
     actor: str | None = Field(None, description="who made the change: the verified token's sub; "
                                                 "absent when no request made it (timers, consumers)")
     actorname: str | None = Field(None, description="the display name claim of that token, when it has one")
+    batchid: str | None = Field(None, description="the batch the change belongs to (one import, one demo load): "
+                                                  "the events of one batch share it; absent outside a batch")
+    batchlabel: str | None = Field(None, description="what the batch is, for people (an import's file name)")
 
     @field_validator("time")
     @classmethod
@@ -300,7 +303,7 @@ def make_event(
     event_type: EventType, *, region: str, service: str, subject: str, version: int, data: dict[str, Any]
 ) -> AnyEvent:
     """An event about one aggregate, carrying the correlation and causation of the work in hand."""
-    from shared.logging import actor_id, actor_name, causation_id, correlation_id
+    from shared.logging import actor_id, actor_name, batch, causation_id, correlation_id
 
     return AnyEvent(
         source=f"/sinergi/{region}/{service}",
@@ -313,4 +316,6 @@ def make_event(
         causationid=causation_id.get(),
         actor=actor_id.get(),
         actorname=actor_name.get(),
+        batchid=(batch.get() or (None, None))[0],
+        batchlabel=(batch.get() or (None, None))[1],
     )

@@ -22,6 +22,10 @@ causation_id: ContextVar[str | None] = ContextVar("causation_id", default=None)
 # shared.auth once a token is verified; ``None`` for work no request made (timers, consumers).
 actor_id: ContextVar[str | None] = ContextVar("actor_id", default=None)
 actor_name: ContextVar[str | None] = ContextVar("actor_name", default=None)
+# The batch the work in hand belongs to: (batch id, label), e.g. one import and its file name; the
+# events it publishes carry them (CloudEvents ``batchid``/``batchlabel``) so notifications can sum
+# a burst up exactly. Set by whoever starts the batch (an import, a header, the demo load).
+batch: ContextVar[tuple[str, str | None] | None] = ContextVar("batch", default=None)
 
 
 def configure(service: str, region: str, level: str = "info") -> None:
@@ -46,6 +50,16 @@ def configure(service: str, region: str, level: str = "info") -> None:
     structlog.contextvars.bind_contextvars(service=service, region=region)
     # Libraries log through the standard library; keep them quiet and on the same stream.
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
+
+
+@contextmanager
+def in_batch(batch_id: str, label: str | None = None) -> Iterator[None]:
+    """Everything published inside belongs to the batch ``batch_id`` (``label`` says what it is)."""
+    token = batch.set((batch_id, label))
+    try:
+        yield
+    finally:
+        batch.reset(token)
 
 
 @contextmanager
