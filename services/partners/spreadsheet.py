@@ -25,6 +25,7 @@ from services.partners.domain import Partner, Status, fold
 from services.partners.sheetfile import HEADER_WITHIN, Limits, Record, SheetTooLarge, Unreadable, blank, records
 from shared.cells import keep_text, neutralised, protected, writable
 from shared import vocabulary
+from shared.gazetteer import installed
 from shared.vocabulary import ChannelKind, DocType, PartnerType, Segment
 
 __all__ = ["Limits", "SheetTooLarge", "Unreadable", "parse", "read_table", "table_csv", "to_csv", "to_xlsx"]
@@ -35,6 +36,9 @@ COLUMNS: dict[str, list[str]] = {
     "type": ["jenis", "jenis_mitra", "tipe", "type", "partner_type"],
     "region": ["wilayah", "kode_wilayah", "region"],
     "district": ["kecamatan", "kode_kecamatan", "district"],
+    # Shown by the export beside the code; read back and left alone (the code, or a name typed in
+    # the kecamatan column, is what counts).
+    "district_name": ["nama_kecamatan", "district_name"],
     "categories": ["kategori", "categories", "category", "tag"],
     "segments": ["segmen", "segmen_pemilih", "sasaran", "segments", "segment"],
     "status": ["status"],
@@ -71,7 +75,8 @@ ROW_COLUMN = ("baris", "row")
 
 ENGLISH = {"contacts": "contact", "channels": "channel", "agreements": "agreement"}
 EXPORT_HEADERS = {
-    "id": {"name": "nama", "type": "jenis", "region": "wilayah", "district": "kecamatan", "categories": "kategori",
+    "id": {"name": "nama", "type": "jenis", "region": "wilayah", "district": "kecamatan",
+           "district_name": "nama_kecamatan", "categories": "kategori",
            "segments": "segmen", "status": "status", "status_reason": "alasan_status", "notes": "catatan"},
     "en": {key: key for key in COLUMNS},
 }
@@ -317,6 +322,7 @@ def cells(partner: Partner, columns: list[tuple[str, str]]) -> list[Any]:
     reason = partner.status_history[-1].reason if partner.status is not Status.active and partner.status_history else None
     base = {
         "name": partner.name, "type": partner.type.value, "region": partner.region, "district": partner.district,
+        "district_name": installed(partner.region).name_of(partner.district),
         "categories": ", ".join(partner.categories), "segments": ", ".join(s.value for s in partner.segments),
         "status": partner.status.value, "status_reason": reason, "notes": partner.notes,
     }
@@ -382,8 +388,10 @@ def _guide(lang: str, region: str) -> Iterator[tuple[str, str]]:
     yield names["type"], ", ".join(PartnerType)
     yield names["segments"], ", ".join(Segment) + (" (dipisah koma)" if lang == "id" else " (comma separated)")
     yield names["status"], ", ".join(Status)
-    yield names["district"], (f"kode kecamatan ({region}.02) atau nama" if lang == "id"
-                              else f"kecamatan code ({region}.02) or name")
+    yield names["district"], (f"kode kecamatan ({region}.02) atau nama (Coblong, Kec. Coblong)" if lang == "id"
+                              else f"kecamatan code ({region}.02) or name (Coblong, Kec. Coblong)")
+    yield names["district_name"], ("diisi saat ekspor; tidak dibaca saat impor" if lang == "id"
+                                   else "filled in by the export; not read by an import")
     yield ("kanalN_jenis" if lang == "id" else "channelN_kind"), ", ".join(ChannelKind)
     yield ("perjanjianN_jenis" if lang == "id" else "agreementN_doc_type"), ", ".join(DocType)
     yield ("perjanjianN_mulai / _berakhir" if lang == "id" else "agreementN_valid_from / _valid_until"), "2024-11-27"
