@@ -46,6 +46,7 @@ _PREFIX = {
 }
 _NOT_LETTERS = re.compile(r"[\W_]+")
 SUGGESTIONS = 5
+MEMO = 20_000  # answers remembered per region: what a few large imports type
 
 
 class GazetteerMissing(RuntimeError):
@@ -112,6 +113,7 @@ class Places:
             self.names.update(rows)
             self.levels[level] = [code for code, _ in rows if within(code, region)]
         self.area = self.names.get(region, region)
+        self._memo: dict[tuple[str, str, str], str | Unresolved] = {}
         self._by_key: dict[str, dict[str, list[str]]] = {"district": {}, "village": {}}
         for level, codes in (("district", self.levels["districts"]), ("village", self.levels["villages"])):
             for code in codes:
@@ -137,6 +139,22 @@ class Places:
                              if district else f"{self.region}.02.1001")
 
     def _resolve(self, typed: str, level: str, scope: str, form: re.Pattern[str], length: int, what: str,
+                 example: str) -> str:
+        # An import repeats a handful of names over thousands of rows: each is looked up once.
+        memo = (level, scope, typed)
+        known = self._memo.get(memo)
+        if known is None:
+            try:
+                known = self._look_up(typed, level, scope, form, length, what, example)
+            except Unresolved as exc:
+                known = exc
+            if len(self._memo) < MEMO:
+                self._memo[memo] = known
+        if isinstance(known, Unresolved):
+            raise known
+        return known
+
+    def _look_up(self, typed: str, level: str, scope: str, form: re.Pattern[str], length: int, what: str,
                  example: str) -> str:
         text = " ".join(str(typed).split())
         if _CODE_LIKE.match(text):
