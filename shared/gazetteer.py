@@ -150,8 +150,8 @@ class Places:
                 known = exc
             if len(self._memo) < MEMO:
                 self._memo[memo] = known
-        if isinstance(known, Unresolved):
-            raise known
+        if isinstance(known, Unresolved):  # a fresh one: a raised exception keeps growing its traceback
+            raise Unresolved(known.message, known.suggestions, known.candidates)
         return known
 
     def _look_up(self, typed: str, level: str, scope: str, form: re.Pattern[str], length: int, what: str,
