@@ -17,6 +17,7 @@ from services.activities.views import ActivityViews
 from shared.logging import configure
 from shared.runtime import Infrastructure
 from shared.settings import Settings
+from shared.batch_header import BatchHeader
 from shared.web import create_app
 
 
@@ -54,4 +55,5 @@ def build(settings: Settings | None = None) -> FastAPI:
     app.state.targets = targets
     app.state.figures = Figures(store, targets, replica, settings.region, settings.region_name, settings.zone)
     app.include_router(api.router)
+    app.add_middleware(BatchHeader)  # X-Sinergi-Batch: a client's batch rides on the events (notifications sums it up)
     return app

@@ -40,6 +40,7 @@ from services.partners.store import Filters
 from shared.clock import Clock, now_ms
 from shared.errors import Conflict, NotFound
 from shared.gazetteer import Places, Unresolved, installed, refusal
+from shared.logging import batch, in_batch
 from shared.unit_of_work import Repository, UnitOfWork
 
 # New partners of an import are stored this many at a time.
@@ -268,6 +269,15 @@ class Registry:
 
     async def import_rows(self, rows: list[Row], source: str, by: str | None,
                           shown_errors: int = SHOWN_ERRORS) -> ImportReport:
+        """The events of one import share a batch id (CloudEvents ``batchid``, the file name as
+        ``batchlabel``), so notifications sums them up in one message; an import made inside a
+        batch already (the demo load, ``X-Sinergi-Batch``) keeps that one."""
+        current = batch.get()
+        with in_batch(current[0] if current else str(ULID()), (current[1] if current else None) or source):
+            return await self._import_rows(rows, source, by, shown_errors)
+
+    async def _import_rows(self, rows: list[Row], source: str, by: str | None,
+                           shown_errors: int = SHOWN_ERRORS) -> ImportReport:
         """Upsert each row by (region, name). A bad row is reported and skipped; the others go in.
 
         A row that would change nothing writes nothing, so importing the same file twice
