@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+from ulid import ULID
 from rich.console import Console
 
 from sinergi_cli.calls import minted
@@ -14,7 +15,8 @@ from sinergi_cli.demo import activities, notifications, partners
 
 def load(console: Console, partners_url: str, activities_url: str, notifications_url: str) -> None:
     token = minted("admin", partners.DATA["region"], "demo-loader", timedelta(hours=1))
-    headers = {"Authorization": f"Bearer {token}"}
+    # One batch for the whole load: notifications sums its partners and activities up per recipient.
+    headers = {"Authorization": f"Bearer {token}", "X-Sinergi-Batch": f"{ULID()}; label=demo"}
     with (
         httpx.Client(base_url=partners_url, headers=headers, timeout=30) as to_partners,
         httpx.Client(base_url=activities_url, headers=headers, timeout=30) as to_activities,
