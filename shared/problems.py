@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import errors
+from shared.language import Language, negotiate, refusal, say, say_all
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -80,8 +81,18 @@ class InvalidField(Problem):
     def __init__(self, errors: dict[str, str] | list[dict[str, str]], detail: str | None = None,
                  **extensions: Any) -> None:
         items = [{"field": f, "message": m} for f, m in errors.items()] if isinstance(errors, dict) else errors
-        super().__init__(detail or "; ".join(f"{e['field']}: {e['message']}" for e in items), errors=items,
-                         **extensions)
+        self.joined = detail is None  # the detail only lists the errors: shown again in the reader's language
+        super().__init__(detail or joined(items), errors=items, **extensions)
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body = super().body(instance)
+        if self.joined:
+            body["detail"] = joined(body["errors"])
+        return body
+
+
+def joined(items: list[dict[str, str]]) -> str:
+    return "; ".join(f"{e['field']}: {e['message']}" for e in items)
 
 
 class PreconditionFailed(Problem):
@@ -120,19 +131,52 @@ FROM_SERVICE: dict[type[errors.ServiceError], type[Problem]] = {
 def from_service(exc: errors.ServiceError) -> Problem:
     """The problem details a client sees for a use case's refusal."""
     if isinstance(exc, errors.Invalid):
-        return InvalidField(exc.errors, exc.detail, **exc.facts)
+        own_detail = exc.detail if exc.detail != joined(exc.errors) else None
+        return InvalidField(exc.errors, own_detail, **exc.facts)
     kind = next((problem for error, problem in FROM_SERVICE.items() if isinstance(exc, error)), Problem)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, errors.Unavailable) else None
     return kind(exc.detail, headers=headers, **exc.facts)
 
 
+def language(request: Request) -> Language:
+    """The language the request asks to read (Bahasa Indonesia unless ``Accept-Language`` says ``en``)."""
+    return negotiate(request.headers.get("accept-language"))
+
+
+def in_language(problem: Problem, language: Language) -> Problem:
+    """The problem with what a person reads (title, detail, each field's message) in ``language``."""
+    problem.title = say(problem.title, language)
+    if problem.errors is not None:
+        problem.errors = say_all(problem.errors, language)
+    if not getattr(problem, "joined", False):
+        problem.detail = say(problem.detail, language)
+    return problem
+
+
 def render(problem: Problem, request: Request) -> JSONResponse:
-    headers = dict(problem.headers)
+    reader = language(request)
+    problem = in_language(problem, reader)
+    headers = {**problem.headers, "Content-Language": reader, "Vary": "Accept-Language"}
     request_id = getattr(request.state, "request_id", None)
     body = problem.body(instance=request.url.path)
     if request_id:
         body["request_id"] = request_id
     return JSONResponse(body, status_code=problem.status, media_type=MEDIA_TYPE, headers=headers)
+
+
+# A route's second opinion on a body whose shape is wrong: shared.web.also_check puts it on the endpoint.
+async def _second_opinion(request: Request, body: Any, refused: list[dict[str, str]]) -> list[dict[str, str]]:
+    route = request.scope.get("route")
+    check = getattr(getattr(route, "endpoint", None), "also_check", None)
+    if check is None or not isinstance(body, dict):
+        return []
+    fields = {item["field"] for item in refused}
+    try:
+        more = await check(body, request, fields)
+    except Exception:  # the second opinion must never hide the first
+        log.exception("body check failed", path=request.url.path)
+        return []
+    return [{"field": f, "message": m} for f, m in more.items() if f not in fields]
 
 
 def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -149,9 +193,13 @@ def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     return name or "body"
 
 
-def _validation_message(error: dict[str, Any]) -> str:
-    message = str(error.get("msg", "invalid"))
-    return message.removeprefix("Value error, ")
+def _validation_message(error: dict[str, Any], reader: Language) -> str:
+    """A validator's own sentence stays the catalogue's key (:func:`render` shows it in the reader's
+    language); pydantic's own words have no key, so they are put in the reader's language here."""
+    context = error.get("ctx") or {}
+    if error.get("type") == "value_error" and "error" in context:
+        return str(context["error"])
+    return refusal(error, reader)
 
 
 def install(app: FastAPI) -> None:
@@ -167,9 +215,10 @@ def install(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {"field": "body" if e.get("type") == "json_invalid" else field_name(e.get("loc", ())),
-             "message": _validation_message(e)}
+             "message": _validation_message(e, language(request))}
             for e in exc.errors()
         ]
+        errors += await _second_opinion(request, exc.body, errors)
         return render(InvalidField(errors), request)
 
     @app.exception_handler(StarletteHTTPException)

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sinergi_cli.calls import attachment_name, default_url, minted, problem, spreadsheet_format
+from sinergi_cli.calls import attachment_name, default_url, minted, problem, speaking, spreadsheet_format, words
 
 app = typer.Typer(help="The activities service.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -25,7 +25,7 @@ console = Console(stderr=True)
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]{words('error')}:[/red] {message}")
     raise typer.Exit(1)
 
 
@@ -61,16 +61,17 @@ def report(
         return
     params = {"election": election, "format": chosen}
     params.update({k: v for k, v in (("from", start), ("to", end)) if v})
-    headers = {"Authorization": f"Bearer {token or minted('viewer', region, 'cli-report', timedelta(minutes=30))}"}
+    headers = speaking({"Authorization":
+                        f"Bearer {token or minted('viewer', region, 'cli-report', timedelta(minutes=30))}"})
     try:
         content, name = _download(url, params, headers)
     except httpx.HTTPError as exc:
-        _fail(f"cannot reach the activities service at {url} ({exc.__class__.__name__}); is it running? "
-              "(`sinergi status`, `sinergi up`)")
+        _fail(words(f"cannot reach the activities service at {url} ({exc.__class__.__name__}); is it running? "
+                    "(`sinergi status`, `sinergi up`)"))
         return
     target = output or Path(name)
     target.write_bytes(content)
-    console.print(f"[green]wrote[/green] {target} ({len(content):,} bytes)")
+    console.print(words(f"wrote {target} ({len(content):,} bytes)"))
     if chosen == "xlsx":
         _show_summary(content)
 
@@ -79,14 +80,14 @@ def _download(url: str, params: dict[str, str], headers: dict[str, str]) -> tupl
     """Fetch the report with a spinner while the service composes it and a bar while it arrives."""
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("composing the report", total=None)
+        task = progress.add_task(words("composing the report"), total=None)
         with httpx.Client(base_url=url, headers=headers, timeout=httpx.Timeout(10.0, read=600.0)) as client, \
                 client.stream("GET", "/reports/activities", params=params) as response:
             if response.status_code != 200:
                 response.read()
                 _fail(problem(response))
             size = response.headers.get("content-length")
-            progress.update(task, description="downloading", total=int(size) if size else None)
+            progress.update(task, description=words("downloading"), total=int(size) if size else None)
             buffer = io.BytesIO()
             for chunk in response.iter_bytes():
                 buffer.write(chunk)

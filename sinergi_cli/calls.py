@@ -9,9 +9,25 @@ from pathlib import Path
 
 import httpx
 
+from shared.language import Language, negotiate, say
 from shared.serve import PORTS
 
 SPREADSHEETS = ("xlsx", "csv")
+
+
+def language() -> Language:
+    """The CLI's language: Bahasa Indonesia unless ``SINERGI_LANG`` (or ``LANGUAGE``) says ``en``."""
+    return negotiate(os.environ.get("SINERGI_LANG") or os.environ.get("LANGUAGE") or "id")
+
+
+def words(sentence: str) -> str:
+    """A sentence of the catalogue (shared/bahasa.toml) in the CLI's language."""
+    return say(sentence, language())
+
+
+def speaking(headers: dict[str, str]) -> dict[str, str]:
+    """Request headers asking the service to answer in the CLI's language."""
+    return {**headers, "Accept-Language": language()}
 
 
 def default_url(service: str) -> str:
@@ -48,5 +64,5 @@ def problem(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         return f"{response.status_code}: {response.text[:500]}"
-    errors = "".join(f"\n  {e['field']}: {e['message']}" for e in body.get("errors") or [])
+    errors = "".join(f"\n  {e['field']}: {e['message']}" for e in body.get("errors") or [])  # already in its language
     return f"{response.status_code} {body.get('title', '')}: {body.get('detail', response.text)}{errors}"

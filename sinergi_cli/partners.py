@@ -22,7 +22,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColum
                            TimeRemainingColumn)
 from rich.table import Table
 
-from sinergi_cli.calls import attachment_name, default_url, minted, problem, spreadsheet_format
+from sinergi_cli.calls import attachment_name, default_url, minted, problem, speaking, spreadsheet_format, words
 
 app = typer.Typer(help="The partners service: import and export the registry as a spreadsheet.",
                   no_args_is_help=True)
@@ -44,7 +44,7 @@ def _token(region: str, role: str) -> str:
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]{words('error')}:[/red] {message}")
     raise typer.Exit(1)
 
 
@@ -73,15 +73,15 @@ def import_file(
         _fail(f"{file}: {exc}")
         return
     if not table.rows:
-        _fail(f"{file}: no rows below the header (row {table.header_number})")
+        _fail(words(f"{file}: no rows below the header (row {table.header_number})"))
     totals: dict[str, Any] = {"created": 0, "updated": 0, "unchanged": 0, "errors": [], "ignored_columns": []}
     run = secrets.token_hex(8)
-    headers = {"Authorization": f"Bearer {token or _token(region, 'operator')}"}
+    headers = speaking({"Authorization": f"Bearer {token or _token(region, 'operator')}"})
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("rows"), TimeElapsedColumn(), TimeRemainingColumn())
+               TextColumn(words("rows")), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress, \
             httpx.Client(base_url=url, headers=headers, timeout=httpx.Timeout(10.0, read=600.0)) as client:
-        task = progress.add_task(f"importing {file.name}", total=len(table.rows))
+        task = progress.add_task(words(f"importing {file.name}"), total=len(table.rows))
         for index in range(0, len(table.rows), batch):
             chunk = table.rows[index:index + batch]
             report = _send(client, file.name, spreadsheet.table_csv(table.header, chunk), f"{run}-{index}")
@@ -103,8 +103,8 @@ def _send(client: httpx.Client, name: str, content: bytes, key: str) -> dict[str
                                    params={"max_errors": MAX_ERRORS}, headers={"Idempotency-Key": key})
         except httpx.TransportError as exc:
             if attempt == ATTEMPTS:
-                _fail(f"cannot reach the partners service at {client.base_url} ({exc.__class__.__name__}); "
-                      "is it running? (`sinergi status`, `sinergi up`)")
+                _fail(words(f"cannot reach the partners service at {client.base_url} ({exc.__class__.__name__}); "
+                            "is it running? (`sinergi status`, `sinergi up`)"))
             time.sleep(attempt)
             continue
         if response.status_code >= 500 and attempt < ATTEMPTS:
@@ -118,24 +118,25 @@ def _send(client: httpx.Client, name: str, content: bytes, key: str) -> dict[str
 
 def _summarise(file: Path, totals: dict[str, Any], errors_file: Path | None) -> None:
     refused = len({e["row"] for e in totals["errors"]})
-    console.print(f"{file.name}: {totals['created']:,} created, {totals['updated']:,} updated, "
-                  f"{totals['unchanged']:,} unchanged, {refused:,} row(s) refused")
+    console.print(words(f"{file.name}: {totals['created']:,} created, {totals['updated']:,} updated, "
+                        f"{totals['unchanged']:,} unchanged, {refused:,} row(s) refused"))
     if totals["ignored_columns"]:
-        console.print(f"[yellow]columns not read:[/yellow] {', '.join(totals['ignored_columns'])}")
+        console.print(f"[yellow]{words('columns not read')}:[/yellow] {', '.join(totals['ignored_columns'])}")
     errors = totals["errors"]
     if errors:
-        table = Table("row", "column", "problem", title="refused rows (nothing of them was stored)")
+        table = Table(words("row"), words("column"), words("problem"),
+                      title=words("refused rows (nothing of them was stored)"))
         for error in errors[:SHOWN_ERRORS]:
             table.add_row(str(error["row"]), error["field"], error["message"])
         console.print(table)
         if len(errors) > SHOWN_ERRORS and errors_file is None:
-            console.print(f"... and {len(errors) - SHOWN_ERRORS} more; --errors-file FILE writes them all")
+            console.print(words(f"... and {len(errors) - SHOWN_ERRORS} more; --errors-file FILE writes them all"))
     if errors_file is not None:
         with errors_file.open("w", newline="", encoding="utf-8-sig") as out:
             writer = csv.writer(out)
             writer.writerow(["baris", "kolom", "masalah"])
             writer.writerows([e["row"], e["field"], e["message"]] for e in errors)
-        console.print(f"wrote {len(errors)} error(s) to {errors_file}")
+        console.print(words(f"wrote {len(errors)} error(s) to {errors_file}"))
 
 
 @app.command("export")
@@ -155,16 +156,17 @@ def export(
     except ValueError as exc:
         _fail(str(exc))
         return
-    headers = {"Authorization": f"Bearer {token or _token(region, 'viewer')}"}
-    with console.status("exporting the registry ..."):
+    headers = speaking({"Authorization": f"Bearer {token or _token(region, 'viewer')}"})
+    with console.status(words("exporting the registry ...")):
         try:
             response = httpx.get(f"{url}/partners/export", params={"format": chosen, "lang": lang}, headers=headers,
                                  timeout=httpx.Timeout(10.0, read=600.0))
         except httpx.HTTPError as exc:
-            _fail(f"cannot reach the partners service at {url} ({exc.__class__.__name__}); is it running?")
+            _fail(words(f"cannot reach the partners service at {url} ({exc.__class__.__name__}); is it running? "
+                        "(`sinergi status`, `sinergi up`)"))
             return
     if response.status_code != 200:
         _fail(problem(response))
     target = output or Path(attachment_name(response, f"mitra.{chosen}"))
     target.write_bytes(response.content)
-    console.print(f"[green]wrote[/green] {target} ({len(response.content):,} bytes)")
+    console.print(words(f"wrote {target} ({len(response.content):,} bytes)"))

@@ -122,7 +122,10 @@ async def running(service: str, settings: Settings) -> AsyncIterator[tuple[Any, 
     app = importlib.import_module(f"services.{service}.main").build(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url=f"http://{service}") as client:
+        # The suite reads the services' English words (the catalogue's keys); Bahasa Indonesia, what a
+        # client gets without Accept-Language, is read by tests/integration/test_language.py.
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{service}",
+                                     headers={"Accept-Language": "en"}) as client:
             yield app, client
 
 

@@ -6,10 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from services.activities.coverage import GROUPINGS
 from services.activities.domain import Activity
 from services.activities.elections import in_order
+from services.activities.fields import clean, detail_errors, refuse
 from services.activities.figures import Figures, Period
 from services.activities.handlers import Activities, ElectionBook, TargetBook
 from services.activities.schemas import (
@@ -22,7 +24,8 @@ from shared.auth import Admin, Operator, Viewer
 from shared.errors import Invalid, NotFound
 from shared.idempotency import resource_id
 from shared.pagination import Cursor, Limit
-from shared.web import expected_version, wired, with_etag
+from shared.language import say_all
+from shared.web import Reader, also_check, expected_version, refusals, wired, with_etag
 
 router = APIRouter()
 
@@ -61,9 +64,28 @@ def _answer(view: dict[str, Any], status_code: int = 200, headers: dict[str, str
     return with_etag(view, view["version"], status_code, headers)
 
 
-async def _show(views: ActivityViews, activity: Activity, status_code: int = 200,
+def _worded(view: dict[str, Any], reader: Reader) -> dict[str, Any]:
+    """The view with its warnings in the reader's language."""
+    return {**view, "warnings": say_all(view.get("warnings") or [], reader)}
+
+
+async def _show(views: ActivityViews, reader: Reader, activity: Activity, status_code: int = 200,
                 headers: dict[str, str] | None = None) -> JSONResponse:
-    return _answer(await views.present(activity), status_code, headers)
+    return _answer(_worded(await views.present(activity), reader), status_code, headers)
+
+
+async def _plan_check(raw: dict[str, Any], request: Request, refused: set[str]) -> dict[str, str]:
+    """What planning would refuse of the fields whose shape is right, when others' is not."""
+    wrong = {name.split(".")[0].split("[")[0] for name in refused}
+    try:
+        shaped = ActivityFields.model_validate({k: v for k, v in raw.items() if k not in wrong})
+    except ValidationError:
+        return {}
+    calendar = await request.app.state.activities.calendar.all()
+    values = clean(shaped.model_dump(exclude_unset=True))
+    region = request.app.state.settings.region
+    found = refusals(lambda: refuse(detail_errors(region, values, calendar)))
+    return {name: message for name, message in found.items() if name.split(".")[0].split("[")[0] not in wrong}
 
 
 # --- activities ----------------------------------------------------------------------------
@@ -71,11 +93,12 @@ async def _show(views: ActivityViews, activity: Activity, status_code: int = 200
 
 @router.post("/activities", status_code=201, response_model=ActivityOut, tags=["activities"],
              summary="Plan an activity (status planned)")
+@also_check(_plan_check)
 async def plan(body: ActivityIn, request: Request, _: Operator, activities: ActivitiesDep,
-               views: ViewsDep) -> JSONResponse:
+               views: ViewsDep, reader: Reader) -> JSONResponse:
     activity_id = resource_id(request)
     activity = await activities.plan(activity_id, body.model_dump(exclude_unset=True))
-    return await _show(views, activity, 201, {"Location": f"/activities/{activity_id}"})
+    return await _show(views, reader, activity, 201, {"Location": f"/activities/{activity_id}"})
 
 
 @router.get("/activities", response_model=ActivityPage, tags=["activities"], summary="List activities",
@@ -86,71 +109,73 @@ async def list_activities(
     views: ViewsDep,
     wanted: Annotated[ActivityFilter, Query()],
     period: During,
+    reader: Reader,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     items, next_cursor = await views.search(wanted, period.start, period.end, limit, cursor)
-    return {"items": items, "next_cursor": next_cursor}
+    return {"items": [_worded(item, reader) for item in items], "next_cursor": next_cursor}
 
 
 @router.get("/activities/{activity_id}", response_model=ActivityOut, tags=["activities"], summary="Read an activity")
-async def read(activity_id: str, _: Viewer, views: ViewsDep) -> JSONResponse:
-    return _answer(await views.get(activity_id))
+async def read(activity_id: str, _: Viewer, views: ViewsDep, reader: Reader) -> JSONResponse:
+    return _answer(_worded(await views.get(activity_id), reader))
 
 
 @router.patch("/activities/{activity_id}", response_model=ActivityOut, tags=["activities"],
               summary="Edit a planned or scheduled activity (If-Match honoured)")
 async def edit(activity_id: str, body: ActivityFields, request: Request, _: Operator,
-               activities: ActivitiesDep, views: ViewsDep) -> JSONResponse:
+               activities: ActivitiesDep, views: ViewsDep, reader: Reader) -> JSONResponse:
     changes = body.model_dump(exclude_unset=True)
-    return await _show(views, await activities.edit(activity_id, changes, expected_version(request)))
+    return await _show(views, reader, await activities.edit(activity_id, changes, expected_version(request)))
 
 
 @router.post("/activities/{activity_id}/schedule", response_model=ActivityOut, tags=["life cycle"],
              summary="Schedule (planned → scheduled) or reschedule (scheduled → scheduled)")
 async def schedule(activity_id: str, body: ScheduleIn, request: Request, _: Operator,
-                   activities: ActivitiesDep, views: ViewsDep) -> JSONResponse:
+                   activities: ActivitiesDep, views: ViewsDep, reader: Reader) -> JSONResponse:
     location = body.location.model_dump() if body.location is not None else None
-    return await _show(views, await activities.schedule(activity_id, body.starts_at, body.ends_at, location,
-                                                         expected_version(request)))
+    scheduled = await activities.schedule(activity_id, body.starts_at, body.ends_at, location,
+                                          expected_version(request))
+    return await _show(views, reader, scheduled)
 
 
 @router.post("/activities/{activity_id}/hold", response_model=ActivityOut, tags=["life cycle"],
              summary="It took place (scheduled → held); refused before starts_at")
 async def hold(activity_id: str, request: Request, _: Operator, activities: ActivitiesDep,
-               views: ViewsDep) -> JSONResponse:
-    return await _show(views, await activities.hold(activity_id, expected_version(request)))
+               views: ViewsDep, reader: Reader) -> JSONResponse:
+    return await _show(views, reader, await activities.hold(activity_id, expected_version(request)))
 
 
 @router.post("/activities/{activity_id}/report", response_model=ActivityOut, tags=["life cycle"],
              summary="Report the outcome (held → reported)")
 async def report(activity_id: str, body: ReportIn, request: Request, _: Operator,
-                 activities: ActivitiesDep, views: ViewsDep) -> JSONResponse:
+                 activities: ActivitiesDep, views: ViewsDep, reader: Reader) -> JSONResponse:
     outcome = body.model_dump()
     outcome["attendance_by_segment"] = {k.value: v for k, v in body.attendance_by_segment.items()}
-    return await _show(views, await activities.report(activity_id, outcome, expected_version(request)))
+    return await _show(views, reader, await activities.report(activity_id, outcome, expected_version(request)))
 
 
 @router.post("/activities/{activity_id}/cancel", response_model=ActivityOut, tags=["life cycle"],
              summary="Cancel a planned or scheduled activity")
 async def cancel(activity_id: str, body: CancelIn, request: Request, _: Operator,
-                 activities: ActivitiesDep, views: ViewsDep) -> JSONResponse:
-    return await _show(views, await activities.cancel(activity_id, body.reason, expected_version(request)))
+                 activities: ActivitiesDep, views: ViewsDep, reader: Reader) -> JSONResponse:
+    return await _show(views, reader, await activities.cancel(activity_id, body.reason, expected_version(request)))
 
 
 @router.post("/activities/{activity_id}/amend", response_model=ActivityOut, tags=["corrections"],
              summary="Correct a reported outcome, with a reason (sinergi.activity.amended: before and after)")
 async def amend(activity_id: str, body: AmendIn, request: Request, _: Operator, activities: ActivitiesDep,
-                views: ViewsDep) -> JSONResponse:
-    return await _show(views, await activities.amend(activity_id, body.corrections(), body.reason,
-                                                      expected_version(request)))
+                views: ViewsDep, reader: Reader) -> JSONResponse:
+    amended = await activities.amend(activity_id, body.corrections(), body.reason, expected_version(request))
+    return await _show(views, reader, amended)
 
 
 @router.post("/activities/{activity_id}/reopen", response_model=ActivityOut, tags=["corrections"],
              summary="A held activity that was not held after all goes back to scheduled, with a reason")
 async def reopen(activity_id: str, body: ReopenIn, request: Request, _: Operator, activities: ActivitiesDep,
-                 views: ViewsDep) -> JSONResponse:
-    return await _show(views, await activities.reopen(activity_id, body.reason, expected_version(request)))
+                 views: ViewsDep, reader: Reader) -> JSONResponse:
+    return await _show(views, reader, await activities.reopen(activity_id, body.reason, expected_version(request)))
 
 
 # --- targets, figures, reports -----------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.partners import spreadsheet
 from services.partners.domain import Partner, Status
+from services.partners.domain.parsing import details
 from services.partners.handlers import SHOWN_ERRORS, Registry
 from services.partners.store import Filters
 from shared.auth import Operator, Viewer
@@ -27,7 +28,8 @@ from shared.pagination import Cursor, Limit
 from shared.regions import REGION_CODE
 from shared.vocabulary import PartnerType, Segment
 from shared.vocabulary_in import ChannelKindIn, DocTypeIn, PartnerTypeIn, SegmentIn
-from shared.web import expected_version, wired, with_etag
+from shared.language import say_all
+from shared.web import Reader, also_check, expected_version, refusals, wired, with_etag
 
 router = APIRouter(tags=["partners"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -208,10 +210,21 @@ def answer(partner: Partner, status_code: int = 200, headers: dict[str, str] | N
     return with_etag(out(partner), partner.version, status_code, headers)
 
 
+async def _register_check(raw: dict[str, Any], request: Request, refused: set[str]) -> dict[str, str]:
+    """What registering would refuse of the body besides its shape (one answer names every problem)."""
+    return refusals(lambda: details(raw, request.app.state.settings.region))
+
+
+async def _revise_check(raw: dict[str, Any], request: Request, refused: set[str]) -> dict[str, str]:
+    return refusals(lambda: details({k: v for k, v in raw.items() if k != "region"},
+                                    request.app.state.settings.region, partial=True))
+
+
 @router.post("/partners", status_code=201, response_model=RegisteredOut, summary="Register a partner",
              description="A partner whose phone, e-mail or normalised name (case, spacing, punctuation, "
                          "abbreviations such as Diskominfo, Kab., Kec.) is a registered one's is a 409 with "
                          "`possible_duplicates`, unless `confirm=true`.")
+@also_check(_register_check)
 async def register(
     body: PartnerIn, request: Request, who: Operator, partners: RegistryDep,
     confirm: Annotated[bool, Query(description="register even if it looks like a registered partner")] = False,
@@ -269,6 +282,7 @@ async def import_file(
     partners: RegistryDep,
     file: Annotated[UploadFile, File(description="CSV or XLSX, one partner per row")],
     limits: Annotated[spreadsheet.Limits, Depends(import_limits)],
+    reader: Reader,
     max_errors: Annotated[int, Query(ge=1, le=10_000, description="row errors to answer with, the first by row")]
     = SHOWN_ERRORS,
 ) -> JSONResponse:
@@ -284,7 +298,9 @@ async def import_file(
         raise Invalid({"file": str(exc)}) from exc
     report = await partners.import_rows(sheet.rows, file.filename or "upload", who.sub, max_errors)
     report.ignored_columns = sheet.ignored_columns
-    return JSONResponse(ImportOut.model_validate(report, from_attributes=True).model_dump(mode="json"))
+    answer = ImportOut.model_validate(report, from_attributes=True).model_dump(mode="json")
+    answer["errors"], answer["warnings"] = say_all(answer["errors"], reader), say_all(answer["warnings"], reader)
+    return JSONResponse(answer)
 
 
 @router.get("/partners/{partner_id}", response_model=PartnerOut, summary="Read a partner")
@@ -294,6 +310,7 @@ async def read(partner_id: str, _: Viewer, partners: RegistryDep) -> JSONRespons
 
 @router.patch("/partners/{partner_id}", response_model=PartnerOut,
               summary="Change a partner's details (If-Match honoured)")
+@also_check(_revise_check)
 async def revise(partner_id: str, body: PartnerPatch, request: Request, _: Operator,
                  partners: RegistryDep) -> JSONResponse:
     changes = body.model_dump(exclude_unset=True)

@@ -28,9 +28,10 @@ def sheet(path: Path, rows: int, bad: dict[int, str]) -> None:
     book.save(path)
 
 
-def sinergi(*args: str, url: str) -> subprocess.CompletedProcess[str]:
+def sinergi(*args: str, url: str, **extra: str) -> subprocess.CompletedProcess[str]:
     env = {"SINERGI_AUTH_SECRET": SECRET, "SINERGI_REGION": "32.73", "SINERGI_PARTNERS_URL": url,
-           "PATH": "/usr/bin:/bin", "COLUMNS": "200", "SINERGI_HOME": str(Path(args[-1]).parent / ".sinergi")}
+           "PATH": "/usr/bin:/bin", "COLUMNS": "200", "SINERGI_HOME": str(Path(args[-1]).parent / ".sinergi"),
+           **extra}
     return subprocess.run([str(SINERGI), "partners", *args], capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -43,12 +44,13 @@ async def test_the_cli_imports_a_sheet_in_chunks_naming_bad_rows_of_the_file_and
         first = sinergi("import", "--batch", "50", "--errors-file", str(tmp_path / "errors.csv"), str(source),
                         url=partners.url)
         assert first.returncode == 1, first.stderr
-        assert "148 created, 0 updated, 0 unchanged, 2 row(s) refused" in first.stderr
+        # in Bahasa Indonesia, the language of the office, unless SINERGI_LANG=en
+        assert "148 dibuat, 0 diperbarui, 0 tidak berubah, 2 baris ditolak" in first.stderr
         assert (tmp_path / "errors.csv").read_text(encoding="utf-8-sig").splitlines()[1:] == [
-            "10,No. HP,'12345' is not a valid Indonesian phone number (e.g. 0812-3456-7890 or 022-4230000)",
-            "103,No. HP,'nomor rahasia' is not a phone number",
+            "10,No. HP,'12345' bukan nomor telepon Indonesia yang sah (mis. 0812-3456-7890 atau 022-4230000)",
+            "103,No. HP,'nomor rahasia' bukan nomor telepon",
         ]
-        assert "columns not read: No" in first.stderr
+        assert "kolom yang tidak dibaca: No" in first.stderr
         await eventually(lambda: _at_least(published, 1), timeout=10)
 
     async with httpx.AsyncClient(base_url=partners.url, headers=auth("viewer")) as client:
@@ -60,7 +62,7 @@ async def test_the_cli_imports_a_sheet_in_chunks_naming_bad_rows_of_the_file_and
     assert written.returncode == 0, written.stderr
     assert exported.read_text(encoding="utf-8-sig").count("\n") == 149
 
-    again = sinergi("import", str(exported), url=partners.url)
+    again = sinergi("import", str(exported), url=partners.url, SINERGI_LANG="en")
     assert again.returncode == 0, again.stderr
     assert "0 created, 0 updated, 148 unchanged, 0 row(s) refused" in again.stderr
 
@@ -78,5 +80,5 @@ async def test_every_refused_row_of_a_big_chunk_is_named_by_the_cli(processes, t
     result = sinergi("import", "--batch", "150", "--errors-file", str(tmp_path / "errors.csv"), str(source),
                      url=partners.url)
     assert result.returncode == 1, result.stderr
-    assert "20 created, 0 updated, 0 unchanged, 130 row(s) refused" in result.stderr
+    assert "20 dibuat, 0 diperbarui, 0 tidak berubah, 130 baris ditolak" in result.stderr
     assert len((tmp_path / "errors.csv").read_text(encoding="utf-8-sig").splitlines()[1:]) == 130

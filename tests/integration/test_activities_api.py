@@ -309,7 +309,7 @@ async def test_an_activity_inside_the_quiet_period_carries_a_warning(service):
         assert quiet.json()["stage"] == "masa_tenang"
         warnings = quiet.json()["warnings"]
         assert [w["code"] for w in warnings] == ["masa_tenang"]
-        assert "masa tenang pilkada-2024 (2024-11-24 s.d. 2024-11-26)" in warnings[0]["message"]
+        assert "quiet period of pilkada-2024 (2024-11-24 to 2024-11-26)" in warnings[0]["message"]
         events = await events_of(published, activity["id"], 2)
         assert events[1]["data"] == on_the_wire(quiet.json()), "warnings are the API's, not the event's"
         calm = await post(client, activity["id"], "schedule", {"starts_at": "2024-11-20T09:00:00+07:00",
