@@ -1,4 +1,4 @@
-"""The ways out: e-mail over SMTP (aiosmtplib) and signed webhooks (httpx).
+"""The ways out: e-mail over SMTP (aiosmtplib) and signed webhooks (httpx); chat is in ``chat.py``.
 
 A send either returns (the server took the message: SMTP 250, HTTP 2xx) or raises
 :class:`DeliveryFailed` with a reason an operator can act on (:class:`DeliveryRefused` when
@@ -31,12 +31,17 @@ ANSWER_READ = 64 * 1024  # of a 2xx answer's body, read (and dropped) so its con
 
 
 class DeliveryFailed(Exception):
-    """The receiving server did not take the message."""
+    """The receiving server did not take the message. ``retry_after``: seconds it asked us to wait
+    before trying again (a rate limit), which the next attempt respects."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
 
 
 class DeliveryRefused(DeliveryFailed):
-    """The target is not one to send to (a webhook to a private address): trying again would not
-    help until an admin changes it."""
+    """The target is not one to send to (a webhook to a private address, a number WhatsApp does not
+    know, an expired token): trying again would not help until an admin changes it."""
 
 
 def sign(secret: str, body: bytes) -> str:

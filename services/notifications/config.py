@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.notifications.domain import RULES
 from services.notifications.egress import Allowance
+from services.notifications.recipient import QuietHours
 
 
 def _comma_list(value: object) -> object:
@@ -56,6 +57,31 @@ class NotifySettings(BaseSettings):
     concurrency: int = Field(8, ge=1, le=512)
     smtp_concurrency: int = Field(4, ge=1, le=64)
 
+    # Chat (docs/notifications.md, "Chat channels"). A provider is used once its credentials are set;
+    # the URLs are the providers' own unless a deployment (or a test) points them elsewhere.
+    # WhatsApp Business Cloud API: a template message from the phone number of this id.
+    whatsapp_token: str | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_api_url: str = "https://graph.facebook.com"
+    whatsapp_api_version: str = "v21.0"
+    whatsapp_template: str = "sinergi_notifikasi"  # approved with two body parameters: subject, text
+    whatsapp_template_languages: Annotated[list[str], NoDecode] = ["id=id", "en=en"]
+    # Or an office's WhatsApp gateway (Fonnte, Wablas...): a POST of two fields with a token header.
+    whatsapp_gateway_url: str | None = None
+    whatsapp_gateway_token: str | None = None
+    whatsapp_gateway_token_header: str = "Authorization"
+    whatsapp_gateway_token_prefix: str = ""  # "Bearer " for gateways that want one
+    whatsapp_gateway_target_field: str = "target"
+    whatsapp_gateway_message_field: str = "message"
+    whatsapp_gateway_format: Literal["form", "json"] = "form"
+    whatsapp_gateway_target_style: Literal["e164", "digits", "national"] = "digits"
+    # Telegram Bot API sendMessage.
+    telegram_bot_token: str | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    chat_timeout_seconds: float = Field(15.0, gt=0)
+    # Quiet hours of partners' contacts (local HH:MM-HH:MM; none by default): chat waits until they end.
+    contact_quiet_hours: str | None = None
+
     # The scheduler: how often it looks for due work when nothing wakes it, and how long a
     # claim may be held before another process (or this one after a restart) takes it over.
     poll_seconds: float = Field(5.0, gt=0)
@@ -70,7 +96,8 @@ class NotifySettings(BaseSettings):
     clock_offset_seconds: float = 0.0
     clock_file: Path | None = None
 
-    @field_validator("disabled_rules", "reminder_days", "agreement_days", "webhook_allow", mode="before")
+    @field_validator("disabled_rules", "reminder_days", "agreement_days", "webhook_allow",
+                     "whatsapp_template_languages", mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:
         return _comma_list(value)
@@ -95,6 +122,24 @@ class NotifySettings(BaseSettings):
         if any(day < 0 or day > 365 for day in value):
             raise ValueError("offsets are days between 0 and 365")
         return sorted(set(value), reverse=True)
+
+    @field_validator("contact_quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str | None) -> str | None:
+        if value:
+            QuietHours.parse(value)  # fails fast on anything but HH:MM-HH:MM
+        return value or None
+
+    @field_validator("whatsapp_template_languages")
+    @classmethod
+    def _template_languages(cls, value: list[str]) -> list[str]:
+        if any("=" not in pair for pair in value):
+            raise ValueError("pairs language=template language, e.g. id=id,en=en_US")
+        return value
+
+    def template_language(self, language: str) -> str:
+        pairs = dict(pair.split("=", 1) for pair in self.whatsapp_template_languages)
+        return pairs.get(language) or pairs.get("id") or language
 
     def enabled(self, rule: str) -> bool:
         return rule not in self.disabled_rules

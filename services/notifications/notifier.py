@@ -1,5 +1,8 @@
 """Use cases of delivery: fan a trigger out to its audience, and carry each delivery through.
 
+(Over 400 lines: the notifier makes the delivery documents the runner carries through, one shape
+read and written in one place.)
+
 Exactly once, without transactions:
 
 - a notification's id comes from (rule, cause, audience) and it is stored by an insert keyed
@@ -20,7 +23,15 @@ Exactly once, without transactions:
 A process that dies while a delivery is ``sending`` leaves it there; after the lease
 (:meth:`DeliveryRunner.recover`) a webhook counts the attempt as failed and tries again
 (receivers dedupe on ``X-Sinergi-Delivery``), while an e-mail is **not** re-sent: it becomes
-``dead`` saying the outcome is unknown, and an admin may retry it by hand.
+``dead`` saying the outcome is unknown, and an admin may retry it by hand. A chat message is
+sent again, as a webhook is (no chat provider dedupes).
+
+Chat (``chat.py``) is a channel like the others: the same delivery, attempts, claims, backoff and
+dead state. Two things are its own: a provider may say how long to wait (``retry_after``, which
+the next attempt respects), and a chat message due in the recipient's quiet hours (a partner
+contact's: ``SINERGI_NOTIFY_CONTACT_QUIET_HOURS``) waits for their end, on the instance's clock.
+A recipient that lists its channels in order gets a notification on the first it can be reached
+on; when that delivery ends ``dead`` the next is tried (``recipient.plan``).
 """
 
 from __future__ import annotations
@@ -32,10 +43,12 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.notifications.channels import DeliveryFailed, DeliveryRefused, Email, Mailer, WebhookSender
+from services.notifications.chat import ChatMessage, ChatSenders, configured
 from services.notifications.clock import Clock
 from services.notifications.config import NotifySettings
 from services.notifications.domain import (
@@ -43,13 +56,13 @@ from services.notifications.domain import (
     Delivery,
     NotRetryable,
     backoff,
-    channels_of,
     delivery_id,
     notification_id,
     summary,
     wants,
 )
 from services.notifications.events import delivery_ended
+from services.notifications.recipient import ADDRESSES, CHAT, QuietHours, e164, plan, quiet_hours
 from services.notifications.store import Deliveries, Inboxes, Recipients
 from services.notifications.texts import Texts
 from shared.clock import now_ms
@@ -94,6 +107,9 @@ class Notifier:
         self.region = region
         self.wake = wake
         self.metrics = metrics
+        self.available = frozenset({"email", "webhook"}) | configured(config)
+        self.zone_name = getattr(texts.zone, "key", "UTC")
+        self.contact_quiet = QuietHours.of(config.contact_quiet_hours)
 
     async def notify(self, trigger: Trigger, rerun: bool = False) -> int:
         """Store the trigger's notifications; ``rerun`` when this cause may have been handled before."""
@@ -115,6 +131,11 @@ class Notifier:
             nid = notification_id(trigger.rule, trigger.cause, contact.audience, trigger.occurred_at)
             deliveries.append(self._delivery(trigger, nid, "email", contact.audience, None, contact.email, contact.name,
                                              "id", subject, body))
+            phone = getattr(contact, "phone", None)
+            if phone and "whatsapp" in self.available:
+                # A number that is not one is kept as given: its attempt ends dead saying so.
+                deliveries.append(self._delivery(trigger, nid, "whatsapp", contact.audience, None, _phone(phone),
+                                                 contact.name, "id", subject, body, quiet=self.contact_quiet))
         # Deliveries are stored (and start) once every inbox has its notification: the inbox
         # comes first, and writes of both at once would only slow each other on the store. A
         # crash before this point re-runs the cause, which stores them then.
@@ -130,13 +151,15 @@ class Notifier:
     async def _to_recipient(self, trigger: Trigger, recipient: dict[str, Any], language: str, subject: str, body: str,
                             deliveries: list[dict[str, Any]]) -> int:
         nid = notification_id(trigger.rule, trigger.cause, recipient["_id"], trigger.occurred_at)
-        channels = channels_of(recipient)
+        now_channels, reserve = plan(recipient, self.available)
+        channels = ["inbox", *now_channels, *reserve]
         outside = [self._delivery(trigger, nid, channel, f"recipient:{recipient['_id']}", recipient["_id"],
-                                  recipient.get("email") if channel == "email" else recipient.get("webhook_url"),
-                                  recipient.get("name"), language, subject, body)
-                   for channel in channels if channel != "inbox"]
+                                  recipient.get(ADDRESSES[channel]), recipient.get("name"), language, subject, body,
+                                  quiet=quiet_hours(recipient), reserve=reserve)
+                   for channel in now_channels]
         for delivery in outside:
-            delivery["shared"] = len(outside) > 1  # another channel also records its outcome on the notification
+            # Another channel also records its outcome on the notification (now, or after a fallback).
+            delivery["shared"] = len(outside) + len(reserve) > 1
         now = now_ms()
         note = {
             "_id": nid, "recipient_id": recipient["_id"], "rule": trigger.rule, "subject": subject, "body": body,
@@ -155,9 +178,13 @@ class Notifier:
         return int(added)
 
     def _delivery(self, trigger: Trigger, nid: str, channel: str, audience: str, recipient_id: str | None,
-                  to: str | None, to_name: str | None, language: str, subject: str, body: str) -> dict[str, Any]:
+                  to: str | None, to_name: str | None, language: str, subject: str, body: str,
+                  quiet: QuietHours | None = None, reserve: list[str] | None = None) -> dict[str, Any]:
         now = now_ms()
         did = delivery_id(nid, channel)
+        due = self.clock.now()
+        if channel in CHAT and quiet is not None:
+            due = quiet.until(due, ZoneInfo(self.zone_name)) or due  # chat waits for the morning
         doc: dict[str, Any] = {
             "_id": did, "notification_id": nid, "recipient_id": recipient_id, "audience": audience,
             "rule": trigger.rule, "channel": channel, "to": to, "to_name": to_name, "language": language,
@@ -165,12 +192,16 @@ class Notifier:
             "cause": {"type": trigger.cause_type, "id": trigger.cause}, "occurred_at": trigger.occurred_at,
             "correlationid": trigger.correlation_id,
             "status": "pending", "attempts": 0, "attempt_limit": self.config.max_attempts, "last_error": None,
-            "next_attempt_at": self.clock.now(), "attempt_started_at": None, "sent_at": None, "history": [],
+            "next_attempt_at": due, "attempt_started_at": None, "sent_at": None, "history": [],
             "version": 1, "created_at": now, "updated_at": now,
         }
-        if channel == "email":
+        if channel in CHAT:
+            doc["zone"] = self.zone_name  # the wall clock of quiet hours, for the retries
+        if reserve:
+            doc["fallback"] = list(reserve)  # the channels to try, in order, should this one end dead
+        if channel != "webhook":
             doc["body"] = body
-        else:
+        if channel == "webhook" or "webhook" in (reserve or []):
             payload = {
                 "id": did, "type": "sinergi.notification", "notification_id": nid, "rule": trigger.rule,
                 "recipient_id": recipient_id, "region": self.region, "language": language, "subject": subject,
@@ -199,8 +230,10 @@ class DeliveryRunner:
         self.wake = wake
         # Taken before an attempt is stored as ``sending``, so that only messages really being
         # handed over are ``sending`` (and, after a crash, of unknown outcome).
+        self.chat = ChatSenders(config)
         self._slots = {"email": asyncio.Semaphore(config.smtp_concurrency),
-                       "webhook": asyncio.Semaphore(config.concurrency)}
+                       "webhook": asyncio.Semaphore(config.concurrency),
+                       **{channel: asyncio.Semaphore(config.concurrency) for channel in CHAT}}
         self._recipients: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self.unit: UnitOfWork[Delivery] = UnitOfWork(deliveries, kind="delivery")
 
@@ -239,19 +272,21 @@ class DeliveryRunner:
             began = time.perf_counter()
             error: str | None = None
             give_up = False
+            wait: float | None = None
+            message_id: str | None = None
             try:
-                await self._send(doc, target, attempt)
+                message_id = await self._send(doc, target, attempt)
             except DeliveryRefused as exc:
                 error, give_up = str(exc), True  # refused again on every attempt, until an admin changes it
             except DeliveryFailed as exc:
-                error = str(exc)
+                error, wait = str(exc), exc.retry_after
             except Exception as exc:  # a bug or an unexpected library error: still an outcome to record
                 log.exception("delivery attempt raised")
                 error = f"{exc.__class__.__name__}: {exc}"
             ms = round((time.perf_counter() - began) * 1000, 1)
             async with self.deliveries.lock(did):
                 await self._conclude(doc, attempt, error=error, give_up=give_up, started=started, ms=ms,
-                                     resumed=resumed, target=target)
+                                     resumed=resumed, target=target, wait=wait, message_id=message_id)
 
     async def _conclude(self, doc: dict[str, Any], attempt: int, **outcome: Any) -> None:
         """Record the outcome on ``doc`` as read; if it changed meanwhile, on the fresh one. A real
@@ -270,15 +305,22 @@ class DeliveryRunner:
     async def _target(self, doc: dict[str, Any]) -> dict[str, Any] | str:
         """Where to send now: a recipient as it is now, its address, name and secret (an admin may
         have fixed them since the delivery was queued); a partner's contact as the cause named it."""
+        channel = doc["channel"]
         if doc["recipient_id"] is None:
+            if channel == "whatsapp" and not _phone(doc["to"] or "").startswith("+"):
+                return f"{doc['to']!r} is not a phone number WhatsApp can be sent to"
             return {"to": doc["to"], "to_name": doc.get("to_name")}
         recipient = await self._recipient(doc["recipient_id"])
         if recipient is None:
             return "the recipient was removed"
-        if doc["channel"] == "email":
+        if channel == "email":
             if not recipient.get("email"):
                 return "the recipient has no e-mail address now"
             return {"to": recipient["email"], "to_name": recipient.get("name")}
+        if channel in CHAT:
+            if not recipient.get(ADDRESSES[channel]):
+                return f"the recipient has no {ADDRESSES[channel]} now"
+            return {"to": recipient[ADDRESSES[channel]], "to_name": recipient.get("name")}
         if not recipient.get("webhook_url"):
             return "the recipient has no webhook now"
         return {"to": recipient["webhook_url"], "secret": recipient.get("webhook_secret") or ""}
@@ -306,21 +348,30 @@ class DeliveryRunner:
             log.warning("notifications repaired: they did not show their delivery's outcome", count=written)
         return written
 
-    async def _send(self, doc: dict[str, Any], target: dict[str, Any], attempt: int) -> None:
+    async def _send(self, doc: dict[str, Any], target: dict[str, Any], attempt: int) -> str | None:
+        """Send one attempt; the provider's id of the message, where it gives one (chat)."""
         if doc["channel"] == "email":
             await self.mailer.send(Email(doc["_id"], target["to"], target["to_name"], doc["subject"], doc["body"],
                                          doc["language"], doc["rule"]))
+        elif doc["channel"] in CHAT:
+            return await self.chat.send(doc["channel"], ChatMessage(doc["_id"], target["to"], doc["subject"],
+                                                                    doc["body"], doc["language"]))
         else:
             await self.webhooks.send(target["to"], target["secret"], doc["payload"].encode(), doc["_id"], doc["rule"],
                                      attempt)
+        return None
 
     async def _finish(self, doc: dict[str, Any], attempt: int, error: str | None, give_up: bool, started: datetime,
-                      ms: float, resumed: bool = False, target: dict[str, Any] | None = None) -> None:
+                      ms: float, resumed: bool = False, target: dict[str, Any] | None = None,
+                      wait: float | None = None, message_id: str | None = None) -> None:
         """``target``: where the attempt went (none when it was not made), kept on the delivery, in
-        the attempt's history and in the log, since an admin may change a recipient between attempts."""
+        the attempt's history and in the log, since an admin may change a recipient between attempts.
+        ``wait``: the seconds the provider asked for before the next attempt (a rate limit)."""
         to = target["to"] if target else doc.get("to")
         entry = {"attempt": attempt, "at": started, "ms": ms, "outcome": "sent" if error is None else "failed",
                  "error": error, "to": to}
+        if message_id:
+            entry["message_id"] = message_id  # the provider's id of the message (chat)
         if resumed:
             entry["resumed"] = "the process that first took this attempt stopped before recording its outcome"
         history = [*doc.get("history", []), entry]
@@ -335,7 +386,10 @@ class DeliveryRunner:
             event = EventType.NOTIFICATION_FAILED
         else:
             delay = backoff(attempt, self.config.retry_base_seconds, self.config.retry_max_seconds, random.random())
-            changes.update(status="failed", next_attempt_at=self.clock.now() + timedelta(seconds=delay))
+            if wait is not None:
+                delay = max(delay, wait)  # a rate limit's retry_after, never sooner
+            changes.update(status="failed", next_attempt_at=await self._after_quiet(
+                doc, self.clock.now() + timedelta(seconds=delay)))
             event = None
         saved = await self._save(doc, event=event, **changes)
         outcome = "sent" if error is None else changes["status"]
@@ -348,7 +402,43 @@ class DeliveryRunner:
         if saved["recipient_id"]:
             await self.inboxes.set_delivery(saved["recipient_id"], saved["notification_id"], saved["channel"],
                                             summary(saved), saved["updated_at"], verify=saved.get("shared", True))
+        if saved["status"] == "dead" and saved.get("fallback") and saved["recipient_id"]:
+            await self._fall_back(saved)
         if saved["status"] == "failed":
+            self.wake()
+
+    async def _after_quiet(self, doc: dict[str, Any], at: datetime) -> datetime:
+        """``at``, or the end of the quiet hours it falls in for a chat message (the recipient's as
+        they are now; a partner contact's from the settings)."""
+        if doc["channel"] not in CHAT or not doc.get("zone"):
+            return at
+        if doc["recipient_id"] is None:
+            quiet = QuietHours.of(self.config.contact_quiet_hours)
+        else:
+            recipient = await self._recipient(doc["recipient_id"])
+            quiet = quiet_hours(recipient) if recipient else None
+        return (quiet.until(at, ZoneInfo(doc["zone"])) or at) if quiet else at
+
+    async def _fall_back(self, dead: dict[str, Any]) -> None:
+        """The delivery on the recipient's preferred channel ended dead: the next channel it listed
+        gets the notification (a new delivery, shown on the notification beside the dead one)."""
+        channel, rest = dead["fallback"][0], dead["fallback"][1:]
+        now = now_ms()
+        doc = {k: v for k, v in dead.items() if k not in {OUTBOX, PENDING}}
+        doc.update(_id=delivery_id(dead["notification_id"], channel), channel=channel, to=None, status="pending",
+                   attempts=0, attempt_limit=self.config.max_attempts, last_error=None, attempt_started_at=None,
+                   sent_at=None, history=[], version=1, created_at=now, updated_at=now, fallback=rest,
+                   fell_back_from=dead["_id"], next_attempt_at=self.clock.now())
+        doc.pop("zone", None)
+        if channel in CHAT:
+            doc["zone"] = dead.get("zone") or "UTC"
+            doc["next_attempt_at"] = await self._after_quiet(doc, doc["next_attempt_at"])
+        if not rest:
+            doc.pop("fallback")
+        if await self.deliveries.add_new([doc], check_log=True):
+            log.info("delivery falls back to the next preferred channel", delivery_id=dead["_id"], channel=channel)
+            await self.inboxes.set_delivery(doc["recipient_id"], doc["notification_id"], channel, summary(doc),
+                                            now, verify=True)
             self.wake()
 
     async def _save(self, doc: dict[str, Any], event: EventType | None = None, **changes: Any) -> dict[str, Any]:
@@ -395,3 +485,11 @@ class DeliveryRunner:
                                             summary(saved), saved["updated_at"], verify=saved.get("shared", True))
         self.wake()
         return saved
+
+
+def _phone(number: str) -> str:
+    """A partner contact's number as E.164, or as given when it is not one (its attempt says so)."""
+    try:
+        return e164(number)
+    except ValueError:
+        return number
