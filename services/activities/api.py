@@ -224,7 +224,8 @@ def _groupings(group_by: str) -> tuple[str, ...]:
 
 
 @router.get("/reports/activities", tags=["figures"], response_class=Response,
-            summary="The period report (laporan kegiatan sosialisasi) as XLSX or CSV")
+            summary="The period report (laporan kegiatan sosialisasi) as XLSX or CSV",
+            dependencies=[only("election", "from", "to", "format")])
 async def activity_report(
     _: Viewer,
     figures: FiguresDep,

@@ -58,6 +58,7 @@ async def test_an_activity_belongs_to_a_programme_and_the_list_filters_by_progra
 @pytest.mark.parametrize(("path", "params"), [
     ("/activities", {"stge": "kampanye"}),
     ("/stats/coverage", {"election": "pilkada-2024", "segmen": "perempuan"}),
+    ("/reports/activities", {"election": "pilkada-2024", "programme": "GERDU PEMILU"}),
 ])
 async def test_an_unknown_query_parameter_is_a_422_naming_it(season, path, params):
     client, _ = season
