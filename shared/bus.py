@@ -5,6 +5,9 @@
   letting RabbitMQ drop it.
 - Publishes are persistent, mandatory and confirmed; the channel raises on a returned
   message, so "published" always means "in a queue".
+- Every durable queue is a quorum queue (replicated over the cluster's nodes; ``sinergi broker
+  migrate`` moves a classic one over). A queue that dead-letters does so ``at-least-once``: RabbitMQ
+  removes the message only once the target queue confirmed it.
 - Every consumer queue has a ladder of retry queues (``<queue>.retry-<ms>ms``, each with a TTL
   that dead-letters back to the queue through ``<service>.direct``) and a dead-letter queue ``<queue>.dlq``.
 - A service puts a message into one queue by name (a retry, a dead letter, a replay) through its
@@ -18,7 +21,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit import Channel, ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.message import RabbitMessage
 
 from shared.events import CONTENT_TYPE
@@ -84,7 +87,15 @@ def service_exchange(settings: Settings, service: str) -> RabbitExchange:
 
 
 def unrouted_queue(settings: Settings) -> RabbitQueue:
-    return RabbitQueue(f"{settings.bus_prefix}sinergi.unrouted", durable=True)
+    return RabbitQueue(f"{settings.bus_prefix}sinergi.unrouted", queue_type=QueueType.QUORUM)
+
+
+def dead_letters_to(exchange: str, routing_key: str) -> dict[str, Any]:
+    """A quorum queue's arguments to dead-letter through ``exchange`` under ``routing_key``, keeping
+    the message until the target confirmed it (``at-least-once``, which RabbitMQ allows only with
+    ``reject-publish`` overflow; no length limit is set, so it never rejects)."""
+    return {"x-dead-letter-exchange": exchange, "x-dead-letter-routing-key": routing_key,
+            "x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
 
 
 async def declare_exchanges(broker: RabbitBroker, settings: Settings) -> None:

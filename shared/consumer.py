@@ -44,14 +44,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from faststream.middlewares import AckPolicy
-from faststream.rabbit import Channel, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit import Channel, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage as Delivered  # the message, as a handler asks for it
 from faststream.rabbit.message import RabbitMessage
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
 
-from shared.bus import PUBLISH_TIMEOUT, REPLAY_HEADER, events_exchange, service_exchange, undecoded
+from shared.bus import PUBLISH_TIMEOUT, REPLAY_HEADER, dead_letters_to, events_exchange, service_exchange, undecoded
 from shared.events import AnyEvent
 from shared.locks import KeyedLocks
 from shared.logging import bound, get_logger
@@ -135,6 +135,8 @@ class EventQueue:
     # siblings is bound there under its own name. Not the default exchange: its write permission
     # reaches every queue of the vhost, so no service's broker user has it.
     direct: RabbitExchange | None = None
+    # Deliveries without an ack after which RabbitMQ itself parks a message (``x-delivery-limit``).
+    delivery_limit: int = 20
     channel: Channel = field(init=False, repr=False)
     stats: dict[str, int] = field(default_factory=lambda: {"processed": 0, "duplicates": 0, "retried": 0, "dead": 0})
     _locks: KeyedLocks = field(default_factory=KeyedLocks, repr=False)
@@ -153,6 +155,7 @@ class EventQueue:
             prefetch=settings.prefetch,
             regions=tuple(regions) if regions is not None else (settings.region,),
             direct=service_exchange(settings, service),
+            delivery_limit=settings.delivery_limit,
         )
 
     def __post_init__(self) -> None:
@@ -161,7 +164,12 @@ class EventQueue:
 
     @property
     def queue(self) -> RabbitQueue:
-        return RabbitQueue(self.name, durable=True, routing_key=self.binding_keys[0])
+        """The consumer queue: a quorum queue (replicated over the cluster's nodes) that gives a message
+        RabbitMQ delivered ``delivery_limit`` times without an ack (a consumer killed mid-message each
+        time) to the DLQ, removing it only once the DLQ has it (``at-least-once``)."""
+        assert self.direct is not None, "EventQueue.of sets the service's exchange"
+        return RabbitQueue(self.name, queue_type=QueueType.QUORUM, routing_key=self.binding_keys[0], arguments={
+            "x-delivery-limit": self.delivery_limit, **dead_letters_to(self.direct.name, self.dlq_name)})
 
     @property
     def dlq_name(self) -> str:
@@ -178,24 +186,18 @@ class EventQueue:
         assert self.direct is not None, "EventQueue.of sets the service's exchange"
         exchange = await broker.declare_exchange(self.exchange)
         direct = await broker.declare_exchange(self.direct)
-        main = await broker.declare_queue(RabbitQueue(self.name, durable=True))
+        # The DLQ first: the queues that dead-letter into it need it there.
+        dlq = await broker.declare_queue(RabbitQueue(self.dlq_name, queue_type=QueueType.QUORUM))
+        await dlq.bind(direct, routing_key=self.dlq_name)
+        main = await broker.declare_queue(self.queue)
         for key in self.binding_keys:
             await main.bind(exchange, routing_key=key)
         await main.bind(direct, routing_key=self.name)
-        dlq = await broker.declare_queue(RabbitQueue(self.dlq_name, durable=True))
-        await dlq.bind(direct, routing_key=self.dlq_name)
         for delay in self.retry_delays:
-            retry = await broker.declare_queue(
-                RabbitQueue(
-                    self.retry_queue_name(delay),
-                    durable=True,
-                    arguments={
-                        "x-message-ttl": int(delay * 1000),
-                        "x-dead-letter-exchange": self.direct.name,
-                        "x-dead-letter-routing-key": self.name,
-                    },
-                )
-            )
+            # Quorum too: a message waiting out its delay survives the loss of a node.
+            retry = await broker.declare_queue(RabbitQueue(
+                self.retry_queue_name(delay), queue_type=QueueType.QUORUM,
+                arguments={"x-message-ttl": int(delay * 1000), **dead_letters_to(self.direct.name, self.name)}))
             await retry.bind(direct, routing_key=self.retry_queue_name(delay))
 
     async def open(self, broker: RabbitBroker) -> None:

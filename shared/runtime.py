@@ -128,7 +128,12 @@ class Infrastructure:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("broker not reachable yet; retrying", error=repr(exc), retry_in_s=delay)
+                if "inequivalent arg 'x-queue-type'" in str(exc):
+                    # A classic queue left by an older version: RabbitMQ cannot change its type in place.
+                    log.error("a queue of this service is still a classic queue; stop the services and run "
+                              "`sinergi broker migrate` (docs/operations.md)", error=str(exc))
+                else:
+                    log.warning("broker not reachable yet; retrying", error=repr(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 

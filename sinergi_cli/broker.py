@@ -50,6 +50,8 @@ class Management:
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         parsed = urlparse(url)
+        # Also the credentials of the AMQP connection that moves messages (``sinergi broker migrate``).
+        self.user, self.password = parsed.username or "guest", parsed.password or "guest"
         self.base = f"{parsed.scheme}://{parsed.hostname}:{parsed.port or 15672}{parsed.path.rstrip('/')}/api"
         self.client = httpx.Client(auth=(parsed.username or "guest", parsed.password or "guest"), timeout=timeout)
 
@@ -115,6 +117,13 @@ class Management:
     def queues(self, vhost: str) -> list[dict[str, Any]]:
         return self.call("GET", f"/queues/{_q(vhost)}?columns=name,messages,consumers") or []
 
+    def queues_of(self, vhost: str) -> list[dict[str, Any]]:
+        """The vhost's queues with their type (classic, quorum) and consumers."""
+        return self.call("GET", f"/queues/{_q(vhost)}?columns=name,type,messages,consumers,arguments") or []
+
+    def delete_queue(self, vhost: str, name: str) -> None:
+        self.call("DELETE", f"/queues/{_q(vhost)}/{_q(name)}", ok_missing=True)
+
     # shovels
     def set_shovel(self, vhost: str, name: str, value: dict[str, Any]) -> None:
         self.call("PUT", f"/parameters/shovel/{_q(vhost)}/{_q(name)}", {"value": value})
@@ -167,10 +176,12 @@ def region_definitions(region: Region, passwords: dict[str, str] | None = None) 
 
 
 def apply(region: Region, management: Management, passwords: dict[str, str]) -> dict[str, str]:
-    """Import the region's definitions; returns each service's AMQP URL (with its own user)."""
-    from sinergi_cli.ops import topology
+    """Import the region's definitions; returns each service's AMQP URL (with its own user). Classic
+    queues the code now declares as quorum queues are migrated first (:mod:`sinergi_cli.ops.migrate`)."""
+    from sinergi_cli.ops import migrate, topology
 
-    management.import_definitions(region_definitions(region, passwords))
+    migrate.migrate(management, region.vhost, region_definitions(region, passwords),
+                    region.amqp_url(management.user, management.password), console.print)
     return {service: region.amqp_url(topology.service_user(region.vhost, service),
                                      passwords[topology.service_user(region.vhost, service)])
             for service in PORTS}
@@ -306,6 +317,37 @@ def apply_verb(
 def _masked(url: str) -> str:
     parsed = urlparse(url)
     return url.replace(f":{parsed.password}@", ":***@", 1) if parsed.password else url
+
+
+@app.command("migrate")
+def migrate_verb(
+    region_file: RegionFile = None,
+    vhost: Annotated[str | None, typer.Option(help="vhost [default: SINERGI_VHOST or the URL's]")] = None,
+    management_url: ManagementUrl = None,
+    passwords_file: Annotated[Path | None, typer.Option(
+        help="where generated passwords are kept (0600) [default: <SINERGI_HOME>/broker-passwords.json]")] = None,
+) -> None:
+    """Turn the region's classic queues into the quorum queues the code declares, keeping their messages.
+
+    Stop the region's services first (a queue with consumers is refused). Each classic queue is
+    emptied, in order and with confirms, into a holding quorum queue <queue>.migrating, deleted,
+    declared again as a quorum queue with its bindings (the definitions are applied), and refilled.
+    Idempotent: run it again after an interruption and it finishes the job; on quorum queues it
+    only applies the definitions. `sinergi broker apply` (and `sinergi up`) run it too.
+    """
+    from sinergi_cli.ops import migrate
+
+    region = _region(region_file, vhost)
+    store = passwords_file or _default_passwords_file(region)
+    try:
+        with _management(region, management_url) as management:
+            moved = migrate.migrate(management, region.vhost,
+                                    region_definitions(region, region_passwords(region, store)),
+                                    region.amqp_url(management.user, management.password), console.print)
+    except (ManagementError, migrate.MigrationRefused, OSError) as exc:
+        _fail(exc)
+    console.print(f"vhost {region.vhost}: every queue as the code declares it "
+                  f"({len(moved)} migrated, {sum(moved.values())} messages moved)")
 
 
 @app.command("subscriber")
