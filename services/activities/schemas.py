@@ -78,7 +78,7 @@ class ScheduleIn(Strict):
 
 class ReportIn(Strict):
     attendance_total: NonNegativeInt
-    attendance_by_segment: dict[Segment, NonNegativeInt] = {}
+    attendance_by_segment: dict[SegmentIn, NonNegativeInt] = {}
     women: NonNegativeInt = 0
     disabled: NonNegativeInt = 0
     reach: NonNegativeInt | None = Field(None, description="people reached; defaults to attendance_total")
@@ -96,7 +96,7 @@ class AmendIn(Strict):
 
     reason: str = Field(min_length=1, max_length=1000, description="why the outcome is corrected")
     attendance_total: NonNegativeInt = 0
-    attendance_by_segment: dict[Segment, NonNegativeInt] = {}
+    attendance_by_segment: dict[SegmentIn, NonNegativeInt] = {}
     women: NonNegativeInt = 0
     disabled: NonNegativeInt = 0
     reach: NonNegativeInt = 0
@@ -119,7 +119,7 @@ class TargetsIn(Strict):
     participation_target_pct: float | None = Field(None, gt=0, le=100,
                                                    description="defaults to the national target")
     voting_day: date | None = Field(None, description="defaults to the catalogue's voting day")
-    segment_targets: dict[Segment, NonNegativeInt] = Field({}, description="held activities wanted per segment")
+    segment_targets: dict[SegmentIn, NonNegativeInt] = Field({}, description="held activities wanted per segment")
     district_targets: dict[str, NonNegativeInt] = Field({}, description="held activities wanted per kecamatan code")
     reach_target: NonNegativeInt | None = None
     source: str | None = Field(None, max_length=500, description="where the figures come from")

@@ -60,3 +60,20 @@ async def test_an_activity_planned_in_words_is_stored_with_codes(settings):
         assert activity["id"] in [a["id"] for a in found.json()["items"]]
         refused = await client.post("/activities", headers=auth(), json=activity_body(format="pawai"))
         assert refused.status_code == 422 and "format" in refused.text and "forum_warga" in refused.text, refused.text
+
+
+async def test_segment_keys_of_targets_and_attendance_read_an_offices_words_too(settings):
+    async with running("activities", settings) as (_, client):
+        targets = await client.put("/targets/pilkada-2024", headers=auth(), json={
+            "participation_target_pct": 77.5, "segment_targets": {"Pemilih Pemula": 4, "warganet": 2}})
+        assert targets.status_code in (200, 201), targets.text
+        assert targets.json()["segment_targets"] == {"pemilih_pemula": 4, "warga_internet": 2}
+
+        planned = (await client.post("/activities", headers=auth(), json=activity_body(stage=None))).json()
+        when = {"starts_at": "2024-11-20T09:00:00+07:00", "ends_at": "2024-11-20T11:00:00+07:00"}
+        await client.post(f"/activities/{planned['id']}/schedule", headers=auth(), json=when)
+        await client.post(f"/activities/{planned['id']}/hold", headers=auth())
+        reported = await client.post(f"/activities/{planned['id']}/report", headers=auth(), json={
+            "attendance_total": 40, "attendance_by_segment": {"pemula": 25, "Perempuan": 15}})
+        assert reported.status_code == 200, reported.text
+        assert reported.json()["outcome"]["attendance_by_segment"] == {"pemilih_pemula": 25, "perempuan": 15}
