@@ -1,0 +1,4 @@
+from services.console.main import build
+from shared.serve import serve
+
+serve("console", build)

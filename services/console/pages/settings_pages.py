@@ -1,0 +1,96 @@
+"""Pengaturan (admins only): users (add with a password or invite by e-mail, disable, enable,
+invite again), recipients and their subscriptions, deliveries (filter, retry)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from services.console.accounts import Role
+from services.console.backend import Refused
+from services.console.web import Visit, admin, csrf_checked, form_text, render
+from shared.errors import Conflict, Invalid
+
+router = APIRouter(dependencies=[Depends(csrf_checked)])
+Admin = Annotated[Visit, Depends(admin)]
+
+
+def _link(request: Request):  # noqa: ANN202 - a small closure
+    base = request.app.state.console_settings.public_url.rstrip("/")
+    return lambda token: f"{base}/undangan?token={token}"
+
+
+async def _users_page(request: Request, status_code: int = 200, **context: object) -> Response:
+    users = await request.app.state.accounts.users.all()
+    return render(request, "settings/users.html", status_code, users=users, role_choices=[(r.value, r.value) for r in Role],
+                  values=context.pop("values", {}), errors=context.pop("errors", {}), **context)
+
+
+@router.get("/pengaturan")
+async def users(request: Request, v: Admin) -> Response:
+    return await _users_page(request)
+
+
+@router.post("/pengaturan/pengguna")
+async def add_user(request: Request, v: Admin) -> Response:
+    form = await request.form()
+    values = {k: form_text(form, k) for k in ("email", "name", "role", "regions")}
+    regions = [r.strip() for r in values["regions"].split(",") if r.strip()] or None
+    accounts = request.app.state.accounts
+    password = str(form.get("password") or "")
+    try:
+        if password:
+            await accounts.add(v.user, values["email"], values["name"], values["role"], regions, password)
+            note = values["email"]
+        else:
+            user, _ = await accounts.invite(v.user, values["email"], values["name"], values["role"], regions,
+                                            request.app.state.mailer, _link(request))
+            note = user.email
+    except Invalid as exc:
+        return await _users_page(request, 422, values=values, errors={e["field"]: e["message"] for e in exc.errors})
+    except Conflict as exc:
+        return await _users_page(request, 409, values=values, errors={"email": exc.detail})
+    except OSError as exc:  # the SMTP server: the user exists, the e-mail did not go
+        return await _users_page(request, 502, error=f"{values['email']}: {exc}")
+    return await _users_page(request, 201, notice=note, invited=not password)
+
+
+@router.post("/pengaturan/pengguna/{user_id}/{action}")
+async def user_action(request: Request, v: Admin, user_id: str, action: str) -> Response:
+    accounts = request.app.state.accounts
+    if action == "disable" and user_id != v.user.id:
+        await accounts.disable(user_id)
+    elif action == "enable":
+        await accounts.enable(user_id)
+    elif action == "invite":
+        user = await accounts.users.require(user_id)
+        try:
+            await accounts.reinvite(v.user, user, request.app.state.mailer, _link(request))
+        except OSError as exc:
+            return await _users_page(request, 502, error=str(exc))
+    return RedirectResponse("/pengaturan", status_code=303)
+
+
+@router.get("/pengaturan/penerima")
+async def recipients(request: Request, v: Admin, cursor: str = "") -> Response:
+    page = await v.calls.get("notifications", "/recipients", limit=50, cursor=cursor)
+    return render(request, "settings/recipients.html", page=page)
+
+
+@router.get("/pengaturan/pengiriman")
+async def deliveries(request: Request, v: Admin, status: str = "", cursor: str = "") -> Response:
+    error = None
+    try:
+        page = await v.calls.get("notifications", "/deliveries", status=status, limit=50, cursor=cursor)
+    except Refused as exc:
+        page, error = {"items": [], "next_cursor": None}, exc.detail
+    return render(request, "settings/deliveries.html", page=page, status=status, error=error,
+                  statuses=["pending", "sending", "sent", "failed", "dead"])
+
+
+@router.post("/pengaturan/pengiriman/{delivery_id}/retry")
+async def retry(v: Admin, delivery_id: str) -> Response:
+    await v.calls.send("notifications", "POST", f"/deliveries/{delivery_id}/retry")
+    return RedirectResponse("/pengaturan/pengiriman", status_code=303)
