@@ -31,6 +31,7 @@ from services.activities.fields import (
     clean_location, detail_errors, election_of, location_errors, outcome_errors, refuse, target_values, text,
     time_errors,
 )
+from services.activities.fields import place as placed
 from shared.errors import Conflict
 from shared.stamp import stamp
 from shared.vocabulary import Format, Kind, Method, Segment, Stage, Topic
@@ -172,7 +173,8 @@ class Activity:
         if unknown:
             raise InvalidActivity({name: "not a field of an activity" for name in sorted(unknown)})
         values = clean(details)
-        refuse(detail_errors(region, values, calendar))
+        values["location"], unresolved = placed(region, values["location"])  # a kecamatan by name → its code
+        refuse(detail_errors(region, values, calendar), unresolved)
         activity = cls(id=id, region=region, created_at=now, updated_at=now, **values)
         activity.events.append(ActivityPlanned())
         return activity
@@ -189,7 +191,8 @@ class Activity:
             raise InvalidActivity({moved: f"activity {self.id} is scheduled; move it with "
                                           f"POST /activities/{self.id}/schedule"})
         merged = clean({**self.details(), **changes})
-        refuse(detail_errors(self.region, merged, calendar))
+        merged["location"], unresolved = placed(self.region, merged["location"])
+        refuse(detail_errors(self.region, merged, calendar), unresolved)
         changed = tuple(name for name in DETAILS if merged[name] != getattr(self, name))
         if not changed:
             return ()
@@ -217,7 +220,8 @@ class Activity:
         refuse(time_errors(starts_at, ends_at))
         place = self.location if location is None else clean_location(location)
         if place is not None:
-            refuse(location_errors(self.region, place))
+            place, unresolved = placed(self.region, place)
+            refuse(location_errors(self.region, place), unresolved)
         if (self.status is Status.scheduled and (starts_at, ends_at, place)
                 == (self.starts_at, self.ends_at, self.location)):
             return False

@@ -5,7 +5,9 @@ Each event's ``data`` is the aggregate after the change, as the public models of
 own fields), plus what the domain event itself says (``changed_fields``, ``previous_starts_at``, ``amended`` with
 ``reason``).
 Presentation never goes on the wire: no partner names or statuses from this service's replica,
-no ``warnings`` — those belong to the API's answers (views.py).
+no ``warnings`` — those belong to the API's answers (views.py). Place names do: the kecamatan's and
+desa/kelurahan's names from the Kemendagri gazetteer ride beside their codes (``district_name``,
+``village_name``), so a subscriber's e-mail can say "Coblong" without a gazetteer of its own.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from services.activities.domain import (
     jsonable, snapshot, targets_snapshot,
 )
 from services.activities.elections import Election, ElectionUpdated
+from services.activities.fields import named, places
 from shared.events import ActivitySnapshot, AnyEvent, ElectionSnapshot, EventType, TargetsSnapshot, make_event
 
 SERVICE = "activities"
@@ -56,7 +59,7 @@ def activity_event(activity: Activity, event: object) -> AnyEvent:
         said["reason"] = event.reason
     elif isinstance(event, ActivityReopened):
         said["reason"] = event.reason
-    data = ActivitySnapshot.model_validate({**snapshot(activity), **said})
+    data = ActivitySnapshot.model_validate({**snapshot(activity), **said, "location": named(activity.region, activity.location)})
     # ``amended`` and ``reason`` ride only on the events they belong to, not as nulls on every other.
     return make_event(EVENT_TYPES[type(event)], region=activity.region, service=SERVICE, subject=activity.id,
                       version=activity.version, data=jsonable(data.model_dump(exclude=EVENT_ONLY - set(said))))
@@ -65,7 +68,8 @@ def activity_event(activity: Activity, event: object) -> AnyEvent:
 def targets_event(targets: Targets, event: TargetsSet) -> AnyEvent:
     data = TargetsSnapshot.model_validate({
         **targets_snapshot(targets),
-        "district_targets": [{"district": d, "activities": n} for d, n in targets.district_targets.items()],
+        "district_targets": [{"district": d, "activities": n, "district_name": places(targets.region).name_of(d)}
+                             for d, n in targets.district_targets.items()],
         "changed_fields": list(event.changed_fields),
     })
     return make_event(EventType.TARGETS_SET, region=targets.region, service=SERVICE, subject=targets.id,

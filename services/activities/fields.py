@@ -8,7 +8,7 @@ once in one :class:`InvalidActivity` (422 at the edge), worded for the operator 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import MAXYEAR, MINYEAR, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from services.activities.elections import ELECTIONS, Election, known_elections
 from shared.clock import utc_ms
 from shared.errors import Invalid, ServiceError
+from shared.gazetteer import Places, Unresolved, installed
 from shared.regions import within
 from shared.vocabulary import (
     DIRECT_FORMATS, ENUMS, MEDIA_FORMATS, Format, Kind, Method, PartnerRole, Segment, Stage, Topic, code,
@@ -43,8 +44,8 @@ class ActivityError(ServiceError):
 class InvalidActivity(ActivityError, Invalid):
     """One or more fields are wrong (422), each named: ``InvalidActivity({"title": "..."})``."""
 
-    def __init__(self, errors: dict[str, str]) -> None:
-        Invalid.__init__(self, errors)
+    def __init__(self, errors: dict[str, str], **facts: Any) -> None:
+        Invalid.__init__(self, errors, **facts)
 
     @property
     def by_field(self) -> dict[str, str]:
@@ -160,9 +161,54 @@ def clean(values: dict[str, Any]) -> dict[str, Any]:
 # --- rules on fields ---------------------------------------------------------------------------
 
 
-def refuse(errors: dict[str, str]) -> None:
-    if errors:
-        raise InvalidActivity(errors)
+def refuse(errors: dict[str, str], unresolved: Mapping[str, Unresolved] | None = None) -> None:
+    """Raise every error at once; a place not found adds its ``suggestions`` (and ``candidates``)."""
+    unresolved = unresolved or {}
+    if errors or unresolved:
+        facts: dict[str, Any] = {}
+        if suggestions := {f: u.suggestions for f, u in unresolved.items() if u.suggestions}:
+            facts["suggestions"] = suggestions
+        if candidates := {f: u.candidates for f, u in unresolved.items() if u.candidates}:
+            facts["candidates"] = candidates
+        raise InvalidActivity({**{f: u.message for f, u in unresolved.items()}, **errors}, **facts)
+
+
+# --- places (the Kemendagri gazetteer) ---------------------------------------------------------
+
+
+def places(region: str) -> Places:
+    """The region's kecamatan and desa/kelurahan (read once per process from the installed gazetteer)."""
+    return installed(region)
+
+
+def named(region: str, location: Location | None) -> dict[str, Any] | None:
+    """A location as answers and events show it: its codes with the gazetteer's names beside them."""
+    if location is None:
+        return None
+    names = places(region)
+    return {**asdict(location), "district_name": names.name_of(location.district),
+            "village_name": names.name_of(location.village)}
+
+
+def place(region: str, location: Location | None) -> tuple[Location | None, dict[str, Unresolved]]:
+    """The location with its kecamatan and desa/kelurahan as codes, whether typed as codes or names
+    (``Kec. Coblong``, ``Dago``); what cannot be placed is returned by field, left as typed."""
+    if location is None:
+        return None, {}
+    unresolved: dict[str, Unresolved] = {}
+    district, village = location.district, location.village
+    if district is not None and not DISTRICT_CODE.match(district):
+        try:
+            district = places(region).district(district)
+        except Unresolved as exc:
+            unresolved["location.district"] = exc
+    if village is not None and not VILLAGE_CODE.match(village):
+        inside = district if district and DISTRICT_CODE.match(district) and within(district, region) else None
+        try:
+            village = places(region).village(village, inside)
+        except Unresolved as exc:
+            unresolved["location.village"] = exc
+    return replace(location, district=district, village=village), unresolved
 
 
 def detail_errors(region: str, v: dict[str, Any], calendar: Mapping[str, Election] | None = None) -> dict[str, str]:
@@ -215,7 +261,12 @@ def time_errors(starts_at: datetime | None, ends_at: datetime | None) -> dict[st
 
 
 def location_errors(region: str, location: Location) -> dict[str, str]:
-    errors: dict[str, str] = {}
+    """What is wrong with a location; a kecamatan or desa/kelurahan named (not coded) is fine when
+    the gazetteer places it (:func:`place` turns it into its code)."""
+    location, unresolved = place(region, location)  # type: ignore[assignment]
+    errors: dict[str, str] = {f: u.message for f, u in unresolved.items()}
+    if errors:
+        return errors
     if location.district is not None:
         if not DISTRICT_CODE.match(location.district):
             errors["location.district"] = "a kecamatan code such as 32.73.02"
@@ -286,12 +337,24 @@ def target_values(region: str, election: Election, values: dict[str, Any]) -> di
             errors[f"segment_targets.{segment}"] = "not a segment"
         elif count < 0:
             errors[f"segment_targets.{segment}"] = "cannot be negative"
+    # A kecamatan may be named (Coblong) or coded (32.73.02); the targets keep the code.
+    unresolved: dict[str, Unresolved] = {}
+    coded: dict[str, int] = {}
     for district, count in out["district_targets"].items():
-        if not DISTRICT_CODE.match(district) or not within(district, region):
+        try:
+            code = district if DISTRICT_CODE.match(district) else places(region).district(district)
+        except Unresolved as exc:
+            unresolved[f"district_targets.{district}"] = exc
+            continue
+        if not within(code, region):
             errors[f"district_targets.{district}"] = f"a kecamatan code in region {region}, such as {region}.02"
         elif count < 0:
             errors[f"district_targets.{district}"] = "cannot be negative"
+        elif code in coded:
+            errors[f"district_targets.{district}"] = f"kecamatan {code} is given twice"
+        coded[code] = count
+    out["district_targets"] = coded
     if out["reach_target"] is not None and out["reach_target"] < 0:
         errors["reach_target"] = "cannot be negative"
-    refuse(errors)
+    refuse(errors, unresolved)
     return out

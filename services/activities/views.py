@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo
 from services.activities.domain import Activity, Targets, jsonable, snapshot, targets_snapshot
 from services.activities.elections import Calendar, Election, ShippedCalendar
 from services.activities.store import ActivityFilter, ActivityStore, KnownPartner, PartnerReplica, query
+from services.activities.fields import DISTRICT_CODE, named, places
 from shared.errors import NotFound
+from shared.gazetteer import Unresolved, refusal
 
 MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
           "November", "Desember")
@@ -49,11 +51,15 @@ def view(activity: Activity, known: dict[str, KnownPartner], zone: ZoneInfo,
                              "message": f"partner {name}({ref.partner_id}) is '{status}' in the partner registry"})
     data["partners"] = partners
     data["warnings"] = warnings
+    data["location"] = named(activity.region, activity.location)
     return data
 
 
 def targets_view(targets: Targets) -> dict[str, Any]:
-    return jsonable(targets_snapshot(targets))
+    """The targets, and the name of each targeted kecamatan (``district_names``, code → name)."""
+    names = places(targets.region)
+    return {**jsonable(targets_snapshot(targets)),
+            "district_names": {code: names.name_of(code) for code in targets.district_targets}}
 
 
 def month_label(key: str | None) -> str:
@@ -73,6 +79,13 @@ class ActivityViews:
     zone: ZoneInfo
     calendar: Calendar = field(default_factory=ShippedCalendar)
 
+    def __post_init__(self) -> None:
+        # The gazetteer is read at start, so a missing one stops the service with the command that
+        # installs it (the calendar is the region's; a bare ShippedCalendar names none).
+        region = getattr(self.calendar, "region", None)
+        if region:
+            places(region)
+
     async def get(self, activity_id: str) -> dict[str, Any]:
         activity = await self.store.get(activity_id)
         if activity is None:
@@ -81,10 +94,21 @@ class ActivityViews:
 
     async def search(self, wanted: ActivityFilter, starts_from: datetime | None, starts_before: datetime | None,
                      limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        found, next_cursor = await self.store.page(query(wanted, starts_from, starts_before), limit, cursor)
+        found, next_cursor = await self.store.page(query(self._placed(wanted), starts_from, starts_before), limit,
+                                                   cursor)
         known = await self.replica.many({p.partner_id for a in found for p in a.partners})
         calendar = await self.calendar.all() if found else {}
         return [view(a, known, self.zone, calendar.get(a.election)) for a in found], next_cursor
+
+    def _placed(self, wanted: ActivityFilter) -> ActivityFilter:
+        """``?district=`` by name or code, as a body names it; a name not placed is a 422 with suggestions."""
+        region = getattr(self.calendar, "region", None)
+        if not wanted.district or not region or DISTRICT_CODE.match(wanted.district):
+            return wanted
+        try:
+            return wanted.model_copy(update={"district": places(region).district(wanted.district)})
+        except Unresolved as exc:
+            raise refusal({"district": exc}) from None
 
     async def present(self, activity: Activity) -> dict[str, Any]:
         known = await self.replica.many({p.partner_id for p in activity.partners})
