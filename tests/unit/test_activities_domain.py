@@ -164,7 +164,8 @@ def test_lainnya_goes_with_either_method():
     ({"starts_at": datetime(2024, 10, 1, 9)}, "starts_at", "UTC offset"),
     ({"planned_reach": -1}, "planned_reach", "negative"),
     ({"speakers": [{"name": " ", "affiliation": "UNPAD"}]}, "speakers[0].name", "needs a name"),
-    ({"location": {"district": "Coblong"}}, "location.district", "kecamatan code"),
+    ({"location": {"district": "Cobong"}}, "location.district", "did you mean Coblong"),  # a name: the gazetteer's
+    ({"location": {"district": "32.73"}}, "location.district", "kecamatan code"),
     ({"location": {"district": "33.16.01"}}, "location.district", "not in region 32.73"),
     ({"location": {"district": "32.73.02", "village": "32.73.05.1001"}}, "location.village", "not in kecamatan"),
     ({"location": {"online_url": "zoom meeting"}}, "location.online_url", "http(s)"),
