@@ -28,13 +28,15 @@ from openpyxl.utils import get_column_letter
 from services.activities import coverage
 from services.activities.domain import Activity, Status, Targets
 from services.activities.elections import Election
+from services.activities.fields import places
 from shared.cells import keep_text, neutralised, writable
 from shared.vocabulary import label
 
 COLUMNS = [
     ("No", 5), ("Tanggal", 11), ("Mulai", 17), ("Selesai", 17), ("Judul kegiatan", 45), ("Jenis", 18),
     ("Metode", 14), ("Bentuk kegiatan", 22), ("Tahapan", 22), ("Topik", 35), ("Segmen sasaran", 35),
-    ("Mitra (peran)", 45), ("Narasumber", 35), ("Kecamatan", 11), ("Kelurahan/desa", 15), ("Tempat", 30),
+    ("Mitra (peran)", 45), ("Narasumber", 35), ("Kecamatan", 11), ("Nama kecamatan", 18),
+    ("Kelurahan/desa", 15), ("Nama kelurahan/desa", 20), ("Tempat", 30),
     ("Tautan daring", 30), ("Status", 14), ("Peserta", 9), ("Perempuan", 10), ("Disabilitas", 10),
     ("Peserta per segmen", 40), ("Jangkauan", 11), ("Rencana jangkauan", 11), ("Dokumentasi", 40),
     ("Catatan", 40), ("Alasan pembatalan", 30), ("ID", 28),
@@ -85,7 +87,9 @@ def rows(activities: list[Activity], partner_names: dict[str, str], zone: ZoneIn
                       for p in a.partners),
             "; ".join(f"{s.name}" + (f" ({s.affiliation})" if s.affiliation else "") for s in a.speakers),
             (location.district or "") if location else "",
+            (places(a.region).name_of(location.district) or "") if location else "",
             (location.village or "") if location else "",
+            (places(a.region).name_of(location.village) or "") if location else "",
             (location.venue or "") if location else "",
             (location.online_url or "") if location else "",
             label(a.status, "activity_status"),
@@ -202,7 +206,9 @@ def _summary(sheet: Any, context: ReportContext, cube: coverage.Cube) -> None:
     missing_districts = coverage.missing(targets.district_targets if targets else {}, cube, "district")
     sheet.append(["Segmen sasaran tanpa kegiatan terlaksana",
                   ", ".join(label(s, "segment") for s in missing_segments) or "-"])
-    sheet.append(["Kecamatan sasaran tanpa kegiatan terlaksana", ", ".join(missing_districts) or "-"])
+    names = places(context.region)
+    sheet.append(["Kecamatan sasaran tanpa kegiatan terlaksana",
+                  ", ".join(names.label(d) for d in missing_districts) or "-"])
     sheet.append(["Hari menuju pemungutan suara", (voting_day - context.prepared_on).days if voting_day else "-"])
 
 
