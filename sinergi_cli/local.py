@@ -272,6 +272,13 @@ def service_env(instance: Instance) -> dict[str, str]:
     # Webhooks go only to public addresses unless a deployment allows others; a developer's
     # receivers listen on this machine (SINERGI_NOTIFY_WEBHOOK_ALLOW in services/notifications).
     env.setdefault("SINERGI_NOTIFY_WEBHOOK_ALLOW", LOOPBACK)
+    # Chat goes to the local sink (chat_up) unless a developer set real providers.
+    sink = f"http://127.0.0.1:{CHAT_PORT}"
+    if not env.get("SINERGI_NOTIFY_WHATSAPP_TOKEN") and not env.get("SINERGI_NOTIFY_WHATSAPP_GATEWAY_URL"):
+        env.update(SINERGI_NOTIFY_WHATSAPP_TOKEN="dev", SINERGI_NOTIFY_WHATSAPP_PHONE_NUMBER_ID="dev",
+                   SINERGI_NOTIFY_WHATSAPP_API_URL=sink)
+    if not env.get("SINERGI_NOTIFY_TELEGRAM_BOT_TOKEN"):
+        env.update(SINERGI_NOTIFY_TELEGRAM_BOT_TOKEN="dev", SINERGI_NOTIFY_TELEGRAM_API_URL=sink)
     return env
 
 
@@ -424,6 +431,40 @@ def mail_up(instance: Instance, say) -> None:  # noqa: ANN001
     say(f"mail: caught on {mail_where(instance)}")
 
 
+# --- the chat sink ----------------------------------------------------------------------------
+
+CHATSINK = "sinergi_cli.chatsink"
+CHAT_PORT = int(os.environ.get("SINERGI_CHAT_HTTP_PORT", "8026"))
+
+
+def chat_where(instance: Instance) -> str:
+    return f"http://127.0.0.1:{CHAT_PORT}  {instance.home.path / 'chat'}/"
+
+
+def chat_up(instance: Instance, say) -> None:  # noqa: ANN001
+    """Catch the services' WhatsApp and Telegram messages (sinergi_cli/chatsink.py), if nothing else does."""
+    home = instance.home
+    if pid_alive(home.pidfile("chat")):
+        say(f"chat: already catching on {chat_where(instance)}")
+        return
+    if port_open("127.0.0.1", CHAT_PORT):
+        say(f"chat: port {CHAT_PORT} already answers (another region's sink?); using it")
+        return
+    log = open(home.logs / "chat.log", "ab")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", CHATSINK, "--host", "127.0.0.1", "--port", str(CHAT_PORT),
+         "--dir", str(home.path / "chat")],
+        cwd=ROOT, stdout=log, stderr=log, start_new_session=True,
+    )
+    home.pidfile("chat").write_text(str(process.pid))
+    try:
+        wait_for(lambda: port_open("127.0.0.1", CHAT_PORT), "the chat sink", 15)
+    except RunnerError:
+        say(f"chat: the sink did not start; see {home.logs / 'chat.log'}")
+        return
+    say(f"chat: WhatsApp and Telegram messages caught on {chat_where(instance)}")
+
+
 def status(instance: Instance) -> list[tuple[str, str, str]]:
     home = instance.home
     rows = [
@@ -440,4 +481,7 @@ def status(instance: Instance) -> list[tuple[str, str, str]]:
     mail_state = "up" if mail_pid and port_open("127.0.0.1", instance.region.smtp_port) else (
         "starting" if mail_pid else "down" if mailcatcher_available() else "absent")
     rows.append(("mail", mail_state, mail_where(instance)))
+    chat_pid = pid_alive(home.pidfile("chat"))
+    rows.append(("chat", "up" if chat_pid and port_open("127.0.0.1", CHAT_PORT) else (
+        "starting" if chat_pid else "down"), chat_where(instance)))
     return rows
