@@ -89,6 +89,7 @@ def up(
             urls = [local.broker_up(instance, _say) for instance in instances]
         for instance, broker_urls in zip(instances, urls, strict=True):
             local.mail_up(instance, _say)
+            local.chat_up(instance, _say)
             local.services_start(instance, _say, services, broker_urls=broker_urls)
         with console.status("waiting until the services are ready ..."):
             for instance in instances:
@@ -106,6 +107,7 @@ def up(
         console.print(f"\nregion {instance.label}   logs: {instance.home.logs}/   "
                       f"databases: {settings.db_prefix}* ({where})")
         console.print(f"e-mails: {local.mail_where(instance)}")
+        console.print(f"chat (WhatsApp, Telegram): {local.chat_where(instance)}")
         console.print(f"admin token for {settings.region} (7 days; `sinergi token --help` for others):")
         print(token)
 
@@ -121,7 +123,7 @@ def down(
     store are shared by the regions of the host (`sinergi infra down` stops them).
     """
     for instance in _instances(region_files):
-        local.stop_all(instance.home, [*reversed(PORTS), "mail"], _say)
+        local.stop_all(instance.home, [*reversed(PORTS), "mail", "chat"], _say)
         if not keep_infra and not instance.is_region:
             local.stop(instance.home, "store", _say)
             local.rabbitmq_down(instance.home, _say)
