@@ -1,4 +1,4 @@
-"""The local dev runner: RabbitMQ, the embedded store, the three services and a mail catcher.
+"""The local dev runner: RabbitMQ, the embedded store, the three services, the console and a mail catcher.
 
 Over 400 lines because its five parts share one state directory (:class:`Home`) and the probes;
 split it by part when one of them grows.
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.serve import PORTS
+from shared.serve import APPS, PORTS
 from sinergi_cli.regions import Region
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,7 +102,11 @@ class Instance:
 
     @property
     def ports(self) -> dict[str, int]:
-        return {name: self.region.port(name) for name in PORTS}
+        """The services' ports, then the console's (``SINERGI_CONSOLE_HTTP_PORT``: like the mail
+        catcher's web page, a page for people rather than a service of the event table)."""
+        ports = {name: self.region.port(name) for name in PORTS}
+        ports["console"] = int(self.region.get("CONSOLE_HTTP_PORT") or APPS["console"])
+        return ports
 
     @property
     def infra_home(self) -> Home:
@@ -266,6 +270,11 @@ def store_up(home: Home, say) -> None:  # noqa: ANN001
 
 def service_env(instance: Instance) -> dict[str, str]:
     env = {**os.environ, **instance.region.env}
+    # The console calls this instance's services over HTTP (services/console/config.py).
+    ports = instance.ports
+    for name in PORTS:
+        env.setdefault(f"SINERGI_CONSOLE_{name.upper()}_URL", f"http://127.0.0.1:{ports[name]}")
+    env.setdefault("SINERGI_CONSOLE_PUBLIC_URL", f"http://127.0.0.1:{ports['console']}")
     env.setdefault("SINERGI_AUTH_SECRET", instance.home.secret())
     env["SINERGI_DEV"] = "1"
     env["SINERGI_HOME"] = str(instance.home.path)
@@ -312,7 +321,8 @@ def services_start(instance: Instance, say, only: list[str] | None = None,  # no
         if port_open("127.0.0.1", port):
             raise RunnerError(f"port {port} for {name} is taken by another process; stop it first")
         log = open(home.logs / f"{name}.log", "ab")  # noqa: SIM115
-        own = {"SINERGI_RABBITMQ_URL": broker_urls[name]} if broker_urls else {}
+        # The console has no broker user: it talks to the services over HTTP only.
+        own = {"SINERGI_RABBITMQ_URL": broker_urls[name]} if broker_urls and name in broker_urls else {}
         process = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}"], cwd=ROOT, env={**env, **own, "SINERGI_PORT": str(port)},
             stdout=log, stderr=log, start_new_session=True,
