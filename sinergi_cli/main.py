@@ -14,8 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared.serve import PORTS
-from sinergi_cli import activities, broker, districts, dlq, events, gazetteer, local, partners
+from shared.serve import APPS, PORTS
+from sinergi_cli import activities, broker, districts, dlq, events, gazetteer, local, partners, users
 
 app = typer.Typer(
     help="Sinergi: partner registry, outreach activities and notifications for a KPU region.",
@@ -31,6 +31,7 @@ app.add_typer(activities.app, name="activities")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(broker.app, name="broker")
 app.add_typer(events.app, name="events")
+app.add_typer(users.app, name="users")
 app.add_typer(gazetteer.app, name="gazetteer")
 app.add_typer(districts.app, name="districts")
 
@@ -108,8 +109,24 @@ def up(
                       f"databases: {settings.db_prefix}* ({where})")
         console.print(f"e-mails: {local.mail_where(instance)}")
         console.print(f"chat (WhatsApp, Telegram): {local.chat_where(instance)}")
+        _console_login(instance)
         console.print(f"admin token for {settings.region} (7 days; `sinergi token --help` for others):")
         print(token)
+
+
+def _console_login(instance: local.Instance) -> None:
+    """Make the console's first admin if it has no user yet, and say how to sign in."""
+    if "console" not in instance.ports:
+        return
+    url = f"http://127.0.0.1:{instance.ports['console']}"
+    try:
+        email, password = users.first_admin(instance)
+    except Exception as exc:  # noqa: BLE001 - the services run; only the console's account is missing
+        console.print(f"console: {url} (no first admin made: {exc})")
+        return
+    secret = f"password {password}" if password else "the password you set"
+    console.print(f"console: {url}  sign in as {email} with {secret} "
+                  "(`sinergi users add` for others; docs/console.md)")
 
 
 @app.command()
@@ -123,7 +140,7 @@ def down(
     store are shared by the regions of the host (`sinergi infra down` stops them).
     """
     for instance in _instances(region_files):
-        local.stop_all(instance.home, [*reversed(PORTS), "mail", "chat"], _say)
+        local.stop_all(instance.home, [*reversed(APPS), "mail", "chat"], _say)
         if not keep_infra and not instance.is_region:
             local.stop(instance.home, "store", _say)
             local.rabbitmq_down(instance.home, _say)
@@ -162,10 +179,10 @@ def token(
 
 
 @app.command()
-def serve(service: Annotated[str, typer.Argument(help="partners, activities or notifications")]) -> None:
-    """Run one service in the foreground (what `up` runs in the background)."""
-    if service not in PORTS:
-        _fail(ValueError(f"unknown service {service!r}; one of {', '.join(PORTS)}"))
+def serve(service: Annotated[str, typer.Argument(help="partners, activities, notifications or console")]) -> None:
+    """Run one service (or the console) in the foreground (what `up` runs in the background)."""
+    if service not in APPS:
+        _fail(ValueError(f"unknown service {service!r}; one of {', '.join(APPS)}"))
     import importlib
 
     from shared.serve import serve as run
