@@ -71,6 +71,14 @@ IF_MATCH: dict[str, Any] = {
     "schema": {"type": "string"},
 }
 
+ACCEPT_LANGUAGE: dict[str, Any] = {
+    "name": "Accept-Language", "in": "header", "required": False,
+    "description": "The language of what a person reads in the answer (a problem's title, detail and field "
+                   "messages, warnings, import row errors): Bahasa Indonesia (`id`) unless `en` is asked for. "
+                   "The answer's `Content-Language` says which.",
+    "schema": {"type": "string", "examples": ["id", "en"]},
+}
+
 WRITES = {"post", "put", "patch", "delete"}
 
 
@@ -109,6 +117,7 @@ def _complete_operation(operation: dict[str, Any], method: str, path: str, if_ma
         parameters.append(IDEMPOTENCY_KEY)
     if if_match:
         parameters.append(IF_MATCH)
+    parameters.append(ACCEPT_LANGUAGE)
     statuses = {401, 403, 422, 503}
     if "{" in path:
         statuses.add(404)

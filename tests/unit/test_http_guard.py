@@ -42,7 +42,7 @@ def client():
     # raise_app_exceptions: an exception that left the app would fail the test here, as it
     # would make uvicorn drop the connection
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=True),
-                             base_url="http://probe")
+                             base_url="http://probe", headers={"Accept-Language": "en"})
 
 
 async def test_an_exception_escaping_a_middleware_is_a_500_problem_with_the_request_id(client):
