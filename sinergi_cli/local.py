@@ -495,3 +495,34 @@ def status(instance: Instance) -> list[tuple[str, str, str]]:
     rows.append(("chat", "up" if chat_pid and port_open("127.0.0.1", CHAT_PORT) else (
         "starting" if chat_pid else "down"), chat_where(instance)))
     return rows
+
+
+# --- the console's browser assets and the browser tests' Chromium ------------------------------
+
+CONSOLE_DIR = ROOT / "services" / "console"
+
+
+def console_assets_up(say) -> None:  # noqa: ANN001
+    """``npm ci`` of the console's package-lock.json (htmx, and axe-core for the browser tests),
+    once per change of the lock file; npm from Debian if it is missing."""
+    lock = CONSOLE_DIR / "package-lock.json"
+    installed = CONSOLE_DIR / "node_modules" / ".package-lock.json"
+    if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    if shutil.which("npm") is None:
+        say("console: installing Debian's npm ...")
+        _apt_install("npm")
+    say("console: npm ci (the browser assets, pinned by services/console/package-lock.json) ...")
+    run_aside(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=CONSOLE_DIR)
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or next((p for p in ("/usr/bin/chromium",) if Path(p).exists()), None)
+
+
+def chromium_up(say) -> None:  # noqa: ANN001
+    """Debian's Chromium for the browser tests (Playwright's own browser download is not used)."""
+    if chromium_path():
+        return
+    say("browser tests: installing Debian's chromium ...")
+    _apt_install("chromium")

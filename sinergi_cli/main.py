@@ -6,6 +6,7 @@ Run ``sinergi --help`` or ``sinergi VERB --help``; each verb says what it does.
 from __future__ import annotations
 
 import os
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -76,7 +77,7 @@ def up(
     services: Annotated[list[str] | None, typer.Argument(help="only these services (default: all three)")] = None,
     region_files: RegionFiles = None,
 ) -> None:
-    """Start whatever of RabbitMQ, the store, the mail catcher and the three services is not running, and wait until ready.
+    """Start whatever of RabbitMQ, the store, the mail catcher, the three services and the console is not running, and wait until ready.
 
     Without --region-file: the default instance (32.73, ports 8101-8103, state in .sinergi/).
     With it: that region's instance, side by side with others on the same RabbitMQ and store;
@@ -88,6 +89,7 @@ def up(
             local.rabbitmq_up(instances[0].infra_home, _say)
             local.store_up(instances[0].infra_home, _say)
             urls = [local.broker_up(instance, _say) for instance in instances]
+        local.console_assets_up(_say)  # htmx for the console, pinned by its package-lock.json
         for instance, broker_urls in zip(instances, urls, strict=True):
             local.mail_up(instance, _say)
             local.chat_up(instance, _say)
@@ -95,7 +97,7 @@ def up(
         with console.status("waiting until the services are ready ..."):
             for instance in instances:
                 local.services_wait(instance, _say, services)
-    except (local.RunnerError, OSError) as exc:
+    except (local.RunnerError, OSError, subprocess.CalledProcessError) as exc:
         _fail(exc)
     from shared.auth import mint
 
@@ -200,11 +202,24 @@ def infra_up() -> None:
     try:
         local.rabbitmq_up(home, _say)
         local.store_up(home, _say)
-    except (local.RunnerError, OSError) as exc:
+        # What the console's tests need too: its npm assets and a browser.
+        local.console_assets_up(_say)
+        local.chromium_up(_say)
+    except (local.RunnerError, OSError, subprocess.CalledProcessError) as exc:
         _fail(exc)
     # `export`: evaluated without it, the lines set shell variables the tests' processes never see.
     print("export SINERGI_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/")
     print("export SINERGI_MONGODB_URL=mongodb://127.0.0.1:27017/")
+
+
+@infra_app.command("console")
+def infra_console() -> None:
+    """Install the console's browser assets (npm ci) and, for its browser tests, Debian's Chromium."""
+    try:
+        local.console_assets_up(_say)
+        local.chromium_up(_say)
+    except (local.RunnerError, OSError, subprocess.CalledProcessError) as exc:
+        _fail(exc)
 
 
 @infra_app.command("down")
