@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 .PHONY: help up down status test venv
 
 help:
-	@echo "make up      install, start RabbitMQ, the store and the three services, load the demo region"
+	@echo "make up      install, start RabbitMQ, the store, the three services and the console, load the demo region"
 	@echo "make test    install, start what the tests need, run the whole suite"
 	@echo "make down    stop what 'make up' started"
 
@@ -40,4 +40,5 @@ test: venv
 	if [ -z "$${SINERGI_RABBITMQ_URL:-}" ] && ! docker info >/dev/null 2>&1; then \
 		urls="$$($(SINERGI) infra up)"; set -a; eval "$$urls"; set +a; \
 	fi; \
+	$(SINERGI) infra console; \
 	.venv/bin/pytest $(PYTEST_ARGS)
