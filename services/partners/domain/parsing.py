@@ -146,12 +146,15 @@ def email(value: str) -> str:
 
 
 def district(value: Any, region: str, name: str, errors: _Errors) -> str | None:
-    """A kecamatan of the region, by code (``32.73.02``) or by name (``Coblong``)."""
+    """A kecamatan of the region, by code (``32.73.02``, ``327302``) or by name (``Coblong``), the name as
+    typed: the use case places it in the gazetteer."""
     text = _text(value, name, errors, limit=100)
     if text is None:
         return None
     if LOOKS_LIKE_CODE.match(text):
         code = text.replace(" ", "")
+        if code.isdigit() and len(code) == 6:  # 327302, as some spreadsheets carry it
+            code = f"{code[:2]}.{code[2:4]}.{code[4:]}"
         if not KECAMATAN_CODE.match(code):
             errors.add(name, f"{text!r} is not a kecamatan code such as {region}.02")
             return None
