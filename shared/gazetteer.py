@@ -111,7 +111,7 @@ class Places:
         for level in ("regencies", "districts", "villages"):
             rows = [(code, name) for code, name in index[level] if within(code, region) or within(region, code)]
             self.names.update(rows)
-            self.levels[level] = [code for code, _ in rows if within(code, region)]
+            self.levels[level] = sorted(code for code, _ in rows if within(code, region))
         self.area = self.names.get(region, region)
         self._memo: dict[tuple[str, str, str], str | Unresolved] = {}
         self._by_key: dict[str, dict[str, list[str]]] = {"district": {}, "village": {}}
