@@ -234,6 +234,7 @@ class JobKind(StrEnum):
     agreement = "agreement"
     coverage = "coverage"
     digest = "digest"
+    summary = "summary"  # the flush of a summary's group (summaries.py)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,8 @@ from services.notifications.notifier import Notifier
 from services.notifications.readmodels import Activity, Election, Partner, Snapshot, Targets
 from services.notifications.recipient import Recipient
 from services.notifications.rules import Change
-from services.notifications.store import Applied, Inboxes, Jobs, Recipients, Snapshots
+from services.notifications.store import Applied, Claims, Inboxes, Jobs, Recipients, Snapshots
+from services.notifications.summaries import Summaries, SummarySettings
 from shared.clock import now_ms
 from shared.consumer import NotYet, PoisonMessage
 from shared.errors import Conflict, Invalid
@@ -89,6 +90,9 @@ class Handlers:
         self.config = config
         self.zone = settings.zone
         self._coverage = KeyedLocks()  # per election: its coverage check, from its targets and its calendar entry
+        # The service's own database, where the jobs are: summaries keep their open groups there.
+        self.summaries = Summaries(jobs.collection.database, jobs, Claims(jobs.collection.database["claims"]),
+                                   SummarySettings(), expect)
         # Each kind of job and the rule it runs.
         self._job_rules: dict[JobKind, Callable[[Job, datetime], Awaitable[rules.Trigger | None]]] = {
             JobKind.reminder: self._reminder,
@@ -145,7 +149,7 @@ class Handlers:
             if found and fire:
                 for trigger in fire(found.change, found.snapshot):
                     trigger.correlation_id = event.correlationid
-                    await self._notify(trigger, rerun=found.rerun)
+                    await self._notify(trigger, rerun=found.rerun, event=event)
 
     async def on_activity(self, event: AnyEvent) -> None:
         missing: list[str] = []
@@ -157,7 +161,7 @@ class Handlers:
             triggers, missing = fire(found.change, found.snapshot, partners.get)
             for trigger in triggers:
                 trigger.correlation_id = event.correlationid
-                await self._notify(trigger, rerun=found.rerun)
+                await self._notify(trigger, rerun=found.rerun, event=event)
         if missing:
             raise PartnerNotKnownYet(f"partners {', '.join(missing)} of activity {event.subject} are not known yet; "
                                      "their contacts get the invitation once their events arrive")
@@ -196,8 +200,11 @@ class Handlers:
                                                                   for m in (targets, election)]:
                     return
 
-    async def _notify(self, trigger: rules.Trigger, rerun: bool) -> None:
-        """Notify, the elections the texts mention named as the calendar names them now."""
+    async def _notify(self, trigger: rules.Trigger, rerun: bool, event: AnyEvent | None = None) -> None:
+        """Notify, the elections the texts mention named as the calendar names them now; a burst of
+        one cause (an event of a batch, or of one actor's window) is held for its summary instead."""
+        if event is not None and await self.summaries.hold(trigger, event, self.clock.now()):
+            return
         about = [trigger.context.get("election"), (trigger.context.get("a") or {}).get("election")]
         known = await self.models.elections.many([e for e in about if isinstance(e, str)])
         trigger.context["election_names"] = {e.id: e.name for e in known if e.name}
@@ -213,6 +220,12 @@ class Handlers:
     async def run_job(self, job: Job, rerun: bool) -> None:
         """Run one due job (the scheduler holds its claim); its rule checks its conditions afresh."""
         now = self.clock.now()
+        if job.kind == JobKind.summary:
+            trigger, lines = await self.summaries.flush(job)
+            if trigger is not None:
+                await self._notify(trigger, rerun=True)
+            await self.summaries.close(job, lines, now)
+            return
         trigger = await self._job_rules[job.kind](job, now)
         if trigger is None:
             log.info("job no longer applies", job=job.id)
