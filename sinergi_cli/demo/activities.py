@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from shared.gazetteer import installed
 from shared.vocabulary import MEDIA_FORMATS, Method
 from sinergi_cli.demo import every, read
 
@@ -47,6 +48,7 @@ class Demo:
 
 
 DATA = read("activities")
+REGION = read("partners")["region"]  # the demo region (Kota Bandung)
 ELECTION: str = DATA["election"]
 TARGETS: dict[str, Any] = DATA["targets"]
 SEASON = [Demo(**entry) for entry in DATA["activity"]]
@@ -91,9 +93,11 @@ def _wait_for_partners(console: Console, client: httpx.Client, partner_ids: list
 
 
 def _pick(partners: list[dict[str, Any]], wanted_type: str, district: str | None) -> str | None:
-    """An active partner of that type, one from the activity's kecamatan when there is one."""
+    """An active partner of that type, one from the activity's kecamatan when there is one (the file
+    names the kecamatan; the replica keeps its code: the gazetteer matches the two)."""
     of_type = [p for p in partners if p.get("type") == wanted_type]
-    local = [p for p in of_type if district and p.get("district") == district]
+    code = installed(REGION).district(district) if district else None
+    local = [p for p in of_type if code and p.get("district") == code]
     chosen = (local or of_type)[:1]
     return chosen[0]["id"] if chosen else None
 

@@ -12,19 +12,29 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from shared.gazetteer import installed
 from sinergi_cli.demo import read
 
 DATA = read("partners")
-KECAMATAN: dict[str, str] = DATA["kecamatan"]  # name → Kemendagri code
 SUSPENDED: dict[str, str] = DATA["suspended"]  # name → reason
 
 
+def _kecamatan() -> dict[str, str]:
+    """The region's kecamatan, code → name, from the installed Kemendagri gazetteer."""
+    places = installed(DATA["region"])
+    return {code: places.name_of(code) or code for code in places.codes()}
+
+
+KECAMATAN: dict[str, str] = _kecamatan()
+
+
 def body(entry: dict[str, Any]) -> dict[str, Any]:
-    """The ``POST /partners`` body of an entry of the file: the region added, the kecamatan as its code."""
+    """The ``POST /partners`` body of an entry of the file: the region added, the kecamatan by its name
+    (the service finds the code, as it does for an office that types it)."""
     fields = {key: value for key, value in entry.items() if key != "kecamatan"}
     return {
         "region": DATA["region"],
-        "district": KECAMATAN[entry["kecamatan"]] if "kecamatan" in entry else None,
+        "district": entry.get("kecamatan"),
         "channels": [], "agreements": [], "notes": None,
         **fields,
         "contacts": [{"email": None, **contact} for contact in entry["contacts"]],
