@@ -54,6 +54,7 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
             await scheduler.stop()
             await infra.stop()
             await http.aclose()
+            await runner.chat.aclose()
 
     app = create_app(settings, SERVICE, lifespan, description="Automated notifications to staff and systems.")
 
