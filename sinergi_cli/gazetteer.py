@@ -37,7 +37,7 @@ FILES = ("provinces", "regencies", "districts", "villages")
 DONE = "SOURCE.json"  # written last: its presence means the index is whole
 
 
-class InstallError(RuntimeError):
+class InstallError(OSError):  # an OSError: the runner reports it like any set-up failure
     pass
 
 

@@ -85,6 +85,7 @@ def up(
     """
     instances = _instances(region_files)
     try:
+        gazetteer.install(say=_say)  # the services need it at start; nothing to do once installed
         with console.status("RabbitMQ and the store ..."):
             local.rabbitmq_up(instances[0].infra_home, _say)
             local.store_up(instances[0].infra_home, _say)
@@ -200,6 +201,7 @@ def infra_up() -> None:
     """
     home = local.Home.default()
     try:
+        gazetteer.install(say=_say)  # services the tests start read it
         local.rabbitmq_up(home, _say)
         local.store_up(home, _say)
         # What the console's tests need too: its npm assets and a browser.
