@@ -81,13 +81,14 @@ def build(settings: Settings | None = None, console: ConsoleSettings | None = No
     app.state.readiness = {"database": lambda: ping(client)}
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     _install_errors(app)
-    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.get("/static/htmx.min.js", include_in_schema=False)
     async def htmx() -> Response:
         return FileResponse(ASSETS["htmx.min.js"], media_type="text/javascript",
                             headers={"Cache-Control": "public, max-age=86400"})
 
+    # After the route above: a mount answers for everything under its path.
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     for part in (auth, home, partners, activities, inbox, settings_pages):
         app.include_router(part.router, include_in_schema=False)
     return app
