@@ -319,6 +319,10 @@ def services_start(instance: Instance, say, only: list[str] | None = None,  # no
             say(f"{name}: already running (pid {pid_alive(pidfile)})")
             continue
         if port_open("127.0.0.1", port):
+            if name == "console":  # a page for people: the services run without it (as without the mail page)
+                say(f"console: port {port} is taken by another process; not started "
+                    "(SINERGI_CONSOLE_HTTP_PORT moves it)")
+                continue
             raise RunnerError(f"port {port} for {name} is taken by another process; stop it first")
         log = open(home.logs / f"{name}.log", "ab")  # noqa: SIM115
         # The console has no broker user: it talks to the services over HTTP only.
@@ -338,6 +342,8 @@ def services_wait(instance: Instance, say, only: list[str] | None = None, timeou
     for name, port in instance.ports.items():
         if only and name not in only:
             continue
+        if name == "console" and not pid_alive(home.pidfile(name)):
+            continue  # not started: its port was taken (services_start said so)
         while not _ready(port):
             if time.monotonic() > deadline:
                 raise RunnerError(f"{prefix}{name} is not ready after {timeout:.0f} s; see {home.logs / (name + '.log')}")
@@ -486,6 +492,8 @@ def status(instance: Instance) -> list[tuple[str, str, str]]:
     for name, port in instance.ports.items():
         pid = pid_alive(home.pidfile(name))
         state = "ready" if _ready(port) else ("starting" if pid else "down")
+        if name == "console":  # like the mail catcher's page: "up", the services alone are "ready"
+            state = "up" if state == "ready" else state
         rows.append((name, state, f"http://127.0.0.1:{port}" + (f"  pid {pid}" if pid else "")))
     mail_pid = pid_alive(home.pidfile("mail"))
     mail_state = "up" if mail_pid and port_open("127.0.0.1", instance.region.smtp_port) else (
