@@ -33,6 +33,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -93,6 +94,15 @@ class Store:
         self.process = subprocess.Popen([str(binary), "-listen", f"127.0.0.1:{self.port}", "-data", str(self.data),
                                          "-log", str(base / "store.log")], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise SystemExit(f"the store did not start; see {base / 'store.log'}") from None
+                time.sleep(0.1)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -140,7 +150,9 @@ class Side:
                 "SINERGI_BUS_PREFIX": f"{self.prefix}.", "SINERGI_PORT": str(port), "SINERGI_LOG_LEVEL": "warning",
                 "SINERGI_SMTP_URL": "smtp://127.0.0.1:1",
                 # no timers inside the measured windows: the sweep and the scheduler's poll wait an hour
-                "SINERGI_OUTBOX_SWEEP_SECONDS": "3600", "SINERGI_NOTIFY_POLL_SECONDS": "3600"})
+                "SINERGI_OUTBOX_SWEEP_SECONDS": "3600", "SINERGI_NOTIFY_POLL_SECONDS": "3600",
+                # one notification per event (no summary of one actor's burst, issue 14), as before
+                "SINERGI_NOTIFY_SUMMARY_WINDOW_SECONDS": "0"})
             log = open(base / f"{self.prefix}-{name}.log", "ab")  # noqa: SIM115
             process = subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=self.tree, env=dict(env),
                                        stdout=log, stderr=log)
@@ -306,6 +318,14 @@ def report(sides: list[Side]) -> None:
             print(f"  {value / (rounds * k):5.1f}  {key}")
 
 
+def write(side: Side, path: str) -> None:
+    """The per-event count of store commands, for ``bench/pipeline.py --same-work``."""
+    rounds = len(side.figures[STEPS[-1]])
+    counted = {key: value / (rounds * side.k) for key, value in side.breakdown[STEPS[-1]].items()}
+    Path(path).write_text(json.dumps(counted, indent=1, sort_keys=True))
+    print(f"per-event store commands of {side.label} written to {path}")
+
+
 async def run(args: argparse.Namespace) -> None:
     base_dir = Path(tempfile.mkdtemp(prefix="sinergi-costs-"))
     store = Store(base_dir)
@@ -344,6 +364,8 @@ async def run(args: argparse.Namespace) -> None:
                 await step(side, store, STEPS[3], "activities", [client.schedule] * k, k)
             print(f"round {round_ + 1}/{args.rounds} done (load average {os.getloadavg()[0]:.1f})", flush=True)
         report(sides)
+        if args.write:
+            write(sides[1], args.write)
     finally:
         for client in clients:
             await client.close()
@@ -365,5 +387,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--k", type=int, default=8, help="requests per step and round")
     parser.add_argument("--seed", type=int, default=150, help="partners registered before measuring")
+    parser.add_argument("--write", help="write --head's store commands per scheduled event here (JSON), "
+                                        "for bench/pipeline.py --same-work")
     parser.add_argument("--keep", action="store_true", help="keep the logs and the store's data")
     asyncio.run(run(parser.parse_args()))

@@ -9,9 +9,12 @@ Prints, for our pipeline: sustained events/s (N scheduled activities over the ti
 HTTP accept to the last inbox write) and p50/p95/p99 latency from HTTP accept to an outside
 subscriber's receipt and to the inbox write; then, in the same run, the machine's ceiling for the
 same path without our code (raw aio-pika publish with confirms and persistent messages, consumed
-and written with PyMongo to the same store) and the ratio ours / ceiling; then the RSS of each
-service at rest and under load. ``--paced`` also runs ours at half the sustained rate (the p99
-target is measured there).
+and written with PyMongo to the same store) and the ratio ours / ceiling; then the *same-work*
+ceiling: by hand, without our framework (no HTTP, no FastStream, no unit of work), the store
+commands and the publish one scheduled event costs today (``SAME_WORK``, counted by ``bench/costs.py``; ``--same-work FILE`` takes another count
+that ``bench/costs.py --write FILE`` wrote), so ours / same-work shows our overhead rather than the
+number of store commands; then the RSS of each service at rest and under load. ``--paced`` also
+runs ours at half the sustained rate (the p99 target is measured there).
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -69,15 +74,21 @@ def rss_mib(pid: int) -> float:
 
 
 class Service:
-    def __init__(self, name: str, prefix: str, secret: str, log_dir: Path, wrapper: list[str] | None = None) -> None:
+    def __init__(self, name: str, prefix: str, secret: str, log_dir: Path, wrapper: list[str] | None = None,
+                 tree: Path = ROOT) -> None:
         self.name, self.port = name, free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("SINERGI_")}
         env.update({"SINERGI_REGION": REGION, "SINERGI_RABBITMQ_URL": RABBITMQ, "SINERGI_MONGODB_URL": MONGODB,
                     "SINERGI_AUTH_SECRET": secret, "SINERGI_DB_PREFIX": f"{prefix}_",
                     "SINERGI_BUS_PREFIX": f"{prefix}.", "SINERGI_PORT": str(self.port),
-                    "SINERGI_LOG_LEVEL": "warning", "SINERGI_SMTP_URL": "smtp://127.0.0.1:1"})
+                    "SINERGI_LOG_LEVEL": "warning", "SINERGI_SMTP_URL": "smtp://127.0.0.1:1",
+                    # one notification per event, as the figures before summaries (issue 14) measured: a
+                    # burst from one actor is otherwise summed up at its 60 s window's end
+                    "SINERGI_NOTIFY_SUMMARY_WINDOW_SECONDS": "0"})
+        if tree != ROOT:  # another checkout (bench.costs.checkout), run with this venv
+            env["PYTHONPATH"] = str(tree)
         self.log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115
-        self.process = subprocess.Popen([*(wrapper or [sys.executable, "-m"]), f"services.{name}"], cwd=ROOT, env=env,
+        self.process = subprocess.Popen([*(wrapper or [sys.executable, "-m"]), f"services.{name}"], cwd=tree, env=env,
                                         stdout=self.log, stderr=self.log)
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -244,31 +255,135 @@ async def ceiling(args: argparse.Namespace, prefix: str) -> tuple[float, list[fl
         await mongo.close()
 
 
-def start(tag: str, names: tuple[str, ...]) -> tuple[str, str, dict[str, Service]]:
+# The store commands of one scheduled activity and its event at 9a53922 (bench/costs.py, issue 15):
+# "<service>.<sender>:<command>:<collection>" → count. activities.task is the schedule request,
+# activities.relay the outbox relay (its reads before the publish, its writes after the confirm),
+# notifications.* the consumer (before its ack). 23 commands, and one publish.
+SAME_WORK = {
+    "activities.task:find:activities": 2, "activities.task:find:elections": 2,
+    "activities.task:update:activities": 1, "activities.task:update:revisions": 1,
+    "activities.relay:find:activities": 2, "activities.relay:insert:event_log": 1,
+    "activities.relay:update:activities": 1,
+    "notifications.task:find:processed_events": 1, "notifications.task:find:activities": 2,
+    "notifications.task:update:activities": 1, "notifications.task:find:recipients": 1,
+    "notifications.task:find:elections": 1, "notifications.task:find:job_names": 1,
+    "notifications.task:insert:job_names": 2, "notifications.task:find:jobs_by_subject": 1,
+    "notifications.task:insert:jobs": 1, "notifications.task:insert:processed_events": 1,
+    "notifications.task:insert:inbox": 1,
+}
+PAD = "x" * 1500  # an activity's document is about 2 KB
+
+
+def same_work_steps(counts: dict[str, float]) -> dict[str, list[tuple[str, str]]]:
+    """(command, collection) lists for the request, the relay before and after its publish, and the consumer."""
+    steps: dict[str, list[tuple[str, str]]] = {"request": [], "relay": [], "relay after": [], "consumer": []}
+    for key, count in sorted(counts.items()):
+        sender, command, *rest = key.split(":")
+        if command not in ("find", "insert", "update", "delete") or not rest:
+            continue  # buildInfo and the like: once per process, not per event
+        collection = "inbox" if rest[0].startswith("inbox_") else rest[0]
+        if sender.startswith("notifications."):
+            phase = "consumer"
+        elif sender.endswith(".relay"):
+            phase = "relay" if command == "find" else "relay after"
+        else:
+            phase = "request"
+        steps[phase] += [(command, collection)] * round(count)
+    return steps
+
+
+async def same_work(args: argparse.Namespace, prefix: str, counts: dict[str, float]) -> tuple[float, list[float], int]:
+    """The store commands and the publish of one event, by hand: (events/s, latencies, commands per event).
+
+    Each find is by ``_id`` (the aggregate's, found; the others' may find nothing), each update by
+    ``_id`` (upsert), each insert a new ``_id``; the aggregate is a ~2 KB document stored beforehand
+    (ours plans its activities before the clock starts too). Concurrency as for ours."""
+    steps = same_work_steps(counts)
+    mongo: AsyncMongoClient = AsyncMongoClient(MONGODB, tz_aware=True)
+    db = mongo[f"{prefix}_same"]
+    await db["activities"].insert_many([{"_id": f"a{i}", "version": 1, "pad": PAD} for i in range(args.n)])
+    connection = await aio_pika.connect_robust(RABBITMQ)
+    latencies: list[float] = []
+    done = asyncio.Event()
+    serial = iter(range(10**9))
+
+    async def run(phase: str, key: str) -> None:
+        for command, collection in steps[phase]:
+            target = db[collection]
+            if command == "find":
+                await target.find_one({"_id": key})
+            elif command == "update":
+                await target.update_one({"_id": key}, {"$set": {"at": datetime.now(UTC), "pad": PAD}}, upsert=True)
+            elif command == "insert":
+                await target.insert_one({"_id": f"{key}-{next(serial)}", "at": datetime.now(UTC)})
+            else:
+                await target.delete_one({"_id": key})
+
+    try:
+        publisher = await connection.channel(publisher_confirms=True)
+        consumer = await connection.channel()
+        await consumer.set_qos(prefetch_count=32)
+        queue = await consumer.declare_queue(f"{prefix}.same", durable=True)
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            body = json.loads(message.body)
+            await run("consumer", body["id"])
+            await message.ack()
+            latencies.append(time.time() - body["sent"])
+            if len(latencies) >= args.n:
+                done.set()
+
+        await queue.consume(on_message)
+        sem = asyncio.Semaphore(args.concurrency)
+
+        async def event(i: int) -> None:
+            async with sem:
+                sent = time.time()
+                key = f"a{i}"
+                await run("request", key)
+                await run("relay", key)
+                body = {"id": key, "sent": sent, "data": {"title": f"Forum warga {i}", "pad": PAD}}
+                await publisher.default_exchange.publish(
+                    aio_pika.Message(json.dumps(body).encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                     content_type="application/json"), routing_key=queue.name)
+                await run("relay after", key)
+
+        t0 = time.time()
+        await asyncio.gather(*(event(i) for i in range(args.n)))
+        await asyncio.wait_for(done.wait(), args.timeout)
+        rate = args.n / (time.time() - t0)
+        await queue.delete(if_unused=False, if_empty=False)
+        return rate, latencies, sum(len(v) for v in steps.values())
+    finally:
+        await connection.close()
+        await mongo.drop_database(f"{prefix}_same")
+        await mongo.close()
+
+
+def start(tag: str, names: tuple[str, ...], tree: Path = ROOT) -> tuple[str, str, dict[str, Service]]:
     """Start ``names`` as processes with fresh database/queue names and a fresh secret; logs in $TMPDIR."""
     prefix = tag + secrets.token_hex(3)
     secret = secrets.token_urlsafe(48)
     log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / prefix
     log_dir.mkdir(parents=True, exist_ok=True)
-    return prefix, secret, {name: Service(name, prefix, secret, log_dir) for name in names}
+    return prefix, secret, {name: Service(name, prefix, secret, log_dir, tree=tree) for name in names}
 
 
-async def main(args: argparse.Namespace) -> None:
-    prefix, secret, services = start("bench", ("activities", "notifications"))
+async def measure_ours(args: argparse.Namespace, label: str, tree: Path) -> dict[str, object]:
+    """Ours from the checkout in ``tree``: sustained events/s, latencies, paced p99, RSS."""
+    prefix, secret, services = start("bench", ("activities", "notifications"), tree)
+    found: dict[str, object] = {"label": label, "prefix": prefix}
     try:
         for service in services.values():
             await asyncio.to_thread(service.wait_ready)
         await asyncio.sleep(2)
         rest = {name: rss_mib(s.process.pid) for name, s in services.items()}
-        print(f"# pipeline, N={args.n}, concurrency={args.concurrency}, prefix {prefix}")
+        print(f"# ours at {label} ({tree}), N={args.n}, concurrency={args.concurrency}, prefix {prefix}")
         rate, to_subscriber, to_inbox = await ours(args, prefix, secret, services)
+        found["rate"] = rate
         print(f"ours:    {rate:8.1f} events/s sustained (HTTP accept of the first → inbox write of the last)")
         print(summary("  accept → outside subscriber", to_subscriber))
         print(summary("  accept → inbox write", to_inbox))
-        raw_rate, raw_latency = await ceiling(args, prefix)
-        print(f"ceiling: {raw_rate:8.1f} events/s (raw aio-pika confirms+persistent → PyMongo insert)")
-        print(summary("  publish → stored", raw_latency))
-        print(f"ratio ours/ceiling: {rate / raw_rate:.2f} (target ≥ 0.5)")
         load = dict(args.rss_load)
         if args.paced and rate > 0:
             half = rate / 2
@@ -276,13 +391,51 @@ async def main(args: argparse.Namespace) -> None:
             print(f"paced at {half:.1f} events/s (half the sustained rate):")
             print(summary("  accept → outside subscriber", paced_sub))
             print(summary("  accept → inbox write", paced_inbox))
-            print(f"  p99 accept → inbox write {pct([v * 1000 for v in paced_inbox], 99):.1f} ms (target < 100 ms)")
+            found["paced p99"] = pct([v * 1000 for v in paced_inbox], 99)
+            print(f"  p99 accept → inbox write {found['paced p99']:.1f} ms (target < 100 ms)")
         for name in services:
             print(f"RSS {name:<14} at rest {rest[name]:6.1f} MiB, under load {load.get(name, float('nan')):6.1f} MiB")
+        return found
     finally:
         for service in services.values():
             service.stop()
         remove(prefix, MONGODB)
+
+
+async def main(args: argparse.Namespace) -> None:
+    global MONGODB
+    store = None
+    if args.own_store:  # the shared store also serves whoever else is testing: a store of our own
+        from bench.costs import Store
+
+        store = Store(Path(tempfile.mkdtemp(prefix="sinergi-pipeline-")))
+        MONGODB = store.url
+    prefix = "bench" + secrets.token_hex(3)
+    try:
+        from bench.costs import checkout
+
+        results = [await measure_ours(args, *checkout(ref)) for ref in args.at]
+        raw_rate, raw_latency = await ceiling(args, prefix)
+        print(f"ceiling: {raw_rate:8.1f} events/s (raw aio-pika confirms+persistent → PyMongo insert)")
+        print(summary("  publish → stored", raw_latency))
+        counts = json.loads(Path(args.same_work).read_text()) if args.same_work else SAME_WORK
+        same_rate, same_latency, commands = await same_work(args, prefix, counts)
+        print(f"same-work ceiling: {same_rate:8.1f} events/s ({commands} store commands and one publish an event, "
+              "by hand, no framework)")
+        print(summary("  request → stored", same_latency))
+        for found in results:
+            rate = float(found["rate"])  # type: ignore[arg-type]
+            print(f"{found['label']}: {rate:.1f} events/s; ratio ours/ceiling {rate / raw_rate:.2f} (target ≥ 0.5), "
+                  f"ours/same-work ceiling {rate / same_rate:.2f} (target ≥ 0.7)"
+                  + (f"; paced p99 {found['paced p99']:.1f} ms" if "paced p99" in found else ""))
+        if len(results) == 2 and results[0]["rate"]:
+            print(f"{results[1]['label']} / {results[0]['label']}: "
+                  f"{float(results[1]['rate']) / float(results[0]['rate']):.2f}× the events/s")  # type: ignore[arg-type]
+    finally:
+        remove(prefix, MONGODB)
+        if store is not None:
+            store.stop()
+            shutil.rmtree(store.data.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":
@@ -290,5 +443,12 @@ if __name__ == "__main__":
     parser.add_argument("--n", type=int, default=300, help="activity transitions (default 300)")
     parser.add_argument("--concurrency", type=int, default=8, help="HTTP requests in flight (default 8)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the last event")
+    parser.add_argument("--same-work", help="a JSON count of store commands per event (bench/costs.py --write) "
+                                            "for the same-work ceiling (default: SAME_WORK)")
+    parser.add_argument("--at", nargs="+", default=["work"],
+                        help="checkouts to measure ours at, one after another: commits (a detached worktree each, "
+                             "bench/costs.py) or 'work' (this tree; the default), e.g. --at 32ce6d5 HEAD")
+    parser.add_argument("--own-store", action="store_true",
+                        help="run on a store of its own (a fresh sinergi-store on a free port), not the shared one")
     parser.add_argument("--paced", action="store_true", help="also run at half the sustained rate")
     asyncio.run(main(parser.parse_args()))
