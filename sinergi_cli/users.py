@@ -10,6 +10,7 @@ admin token of this instance).
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -47,8 +48,10 @@ def run(instance: local.Instance, work: Callable[[Any], Awaitable[T]]) -> T:
     async def go() -> T:
         client = connect(settings, "console")
         db = client[settings.database_name("console")]
-        services = Services({name: f"http://127.0.0.1:{ports[name]}" for name in ("partners", "activities",
-                                                                                     "notifications")},
+        # The console's own settings where they are set (in its container), else this host's ports.
+        services = Services({name: os.environ.get(f"SINERGI_CONSOLE_{name.upper()}_URL")
+                             or f"http://127.0.0.1:{ports[name]}" for name in ("partners", "activities",
+                                                                               "notifications")},
                             _secret(instance), settings.region, 120)
         try:
             return await work(Accounts(Users(db), Sessions(db), Invitations(db), LoginFailures(db), services,
@@ -61,8 +64,6 @@ def run(instance: local.Instance, work: Callable[[Any], Awaitable[T]]) -> T:
 
 
 def _secret(instance: local.Instance) -> str:
-    import os
-
     return os.environ.get("SINERGI_AUTH_SECRET") or instance.home.secret()
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -32,6 +34,8 @@ class ConsoleSettings(BaseSettings):
     login_failures_per_address: int = Field(30, ge=1)
     mail_from: str = "Konsol Sinergi <sinergi@localhost>"
     service_timeout_seconds: float = Field(10.0, gt=0)
+    # Where `npm ci` put the browser's packages (the image copies them elsewhere; see the Dockerfile).
+    assets_dir: str = str(Path(__file__).resolve().parent / "node_modules")
 
     @property
     def secure_cookies(self) -> bool:

@@ -30,7 +30,7 @@ from shared.web import create_app
 SERVICE = "console"
 HERE = Path(__file__).resolve().parent
 # The browser's scripts come from npm packages pinned by package-lock.json (npm ci), served from here.
-ASSETS = {"htmx.min.js": HERE / "node_modules" / "htmx.org" / "dist" / "htmx.min.js"}
+ASSETS = {"htmx.min.js": Path("htmx.org") / "dist" / "htmx.min.js"}
 log = get_logger(__name__)
 
 
@@ -84,7 +84,7 @@ def build(settings: Settings | None = None, console: ConsoleSettings | None = No
 
     @app.get("/static/htmx.min.js", include_in_schema=False)
     async def htmx() -> Response:
-        return FileResponse(ASSETS["htmx.min.js"], media_type="text/javascript",
+        return FileResponse(Path(console.assets_dir) / ASSETS["htmx.min.js"], media_type="text/javascript",
                             headers={"Cache-Control": "public, max-age=86400"})
 
     # After the route above: a mount answers for everything under its path.
