@@ -22,7 +22,7 @@ from sinergi_cli import local
 
 T = TypeVar("T")
 app = typer.Typer(help="The console's user accounts (sinergi users add/list/disable).", no_args_is_help=True)
-FIRST_ADMIN = "admin@sinergi.local"
+FIRST_ADMIN = "admin@sinergi.example"  # .local and .test are refused as special-use names
 
 RegionFile = Annotated[
     Path | None,
