@@ -95,15 +95,19 @@ def one_line(text: str) -> str:
 
 
 class Mailer:
-    def __init__(self, server: SmtpServer, sender: str, timeout: float, domain: str) -> None:
+    def __init__(self, server: SmtpServer, sender: str, timeout: float, domain: str,
+                 reply_to: str | None = None) -> None:
         self.server = server
         self.sender = sender
+        self.reply_to = reply_to  # the office's address: where a person's reply lands
         self.timeout = timeout
         self.domain = domain
 
     def message(self, email: Email) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self.sender
+        if self.reply_to:
+            message["Reply-To"] = self.reply_to
         message["To"] = formataddr((one_line(email.to_name or ""), email.to))
         message["Subject"] = one_line(email.subject)
         message["Date"] = format_datetime(datetime.now(UTC))

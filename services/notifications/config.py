@@ -53,6 +53,8 @@ class NotifySettings(BaseSettings):
     webhook_allow: Annotated[list[str], NoDecode] = []
     smtp_timeout_seconds: float = Field(30.0, gt=0)
     mail_from: str = "Sinergi KPU <sinergi@localhost>"
+    # Where replies to e-mails land (the office's address); none by default.
+    mail_reply_to: str | None = None
     # Deliveries in flight at once in one process, and of those at most this many over SMTP.
     concurrency: int = Field(8, ge=1, le=512)
     smtp_concurrency: int = Field(4, ge=1, le=64)
