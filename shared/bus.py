@@ -18,8 +18,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import lru_cache
 from typing import Any
+
+from aio_pika import RobustConnection
+from yarl import URL
 
 from faststream.rabbit import Channel, ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.message import RabbitMessage
@@ -46,7 +50,47 @@ async def undecoded(message: RabbitMessage) -> bytes:
     return message.body
 
 
+class _FailoverConnection(RobustConnection):
+    """aio-pika's robust connection, moving on to the next broker node at each failed attempt and
+    each lost connection, round the cluster's nodes (``Settings.broker_urls``); every node serves
+    every queue (quorum queues are reached through any node). ``nodes`` is set on a subclass."""
+
+    nodes: tuple[URL, ...] = ()
+
+    def __init__(self, url: URL, loop: Any = None, **kwargs: Any) -> None:
+        super().__init__(url, loop=loop, **kwargs)
+        self._node = 0
+
+    def _next_node(self) -> None:
+        self._node = (self._node + 1) % len(self.nodes)
+        self.url = self.nodes[self._node]
+
+    # RobustConnection's private ``__connect_transport``, the one attempt its reconnect loop makes.
+    async def _RobustConnection__connect_transport(self) -> None:
+        try:
+            await RobustConnection._RobustConnection__connect_transport(self)  # type: ignore[attr-defined]
+        except BaseException:
+            self._next_node()
+            log.warning("broker node not reachable; trying the next", next_node=str(self))
+            raise
+
+    async def _on_connection_close(self, closing: asyncio.Future[Any]) -> None:
+        if self.connected.is_set() and not (self._close_called or self.is_closed):
+            self._next_node()  # the node we were on is likely gone: reconnect elsewhere first
+        await super()._on_connection_close(closing)
+
+
 def make_broker(settings: Settings, service: str) -> RabbitBroker:
+    broker = _make_broker(settings, service)
+    if len(urls := settings.broker_urls) > 1:
+        nodes = tuple(URL(url) for url in urls)
+        # RabbitBroker passes its connection arguments to aio_pika.connect_robust as they are.
+        broker._connection_kwargs["connection_class"] = type("FailoverConnection", (_FailoverConnection,),
+                                                             {"nodes": nodes})
+    return broker
+
+
+def _make_broker(settings: Settings, service: str) -> RabbitBroker:
     return RabbitBroker(
         settings.rabbitmq_url,
         decoder=undecoded,
