@@ -281,6 +281,13 @@ def service_env(instance: Instance) -> dict[str, str]:
     # Webhooks go only to public addresses unless a deployment allows others; a developer's
     # receivers listen on this machine (SINERGI_NOTIFY_WEBHOOK_ALLOW in services/notifications).
     env.setdefault("SINERGI_NOTIFY_WEBHOOK_ALLOW", LOOPBACK)
+    # E-mails from and replies to the office (the mail catcher shows them), and where invitation
+    # answer links point: this machine's notifications service.
+    office = f"sosdiklih@kpu-{instance.region.settings.region_digits}.example"
+    env.setdefault("SINERGI_NOTIFY_MAIL_FROM", f"Sinergi KPU {instance.region.settings.region_name} <sinergi@kpu-"
+                                               f"{instance.region.settings.region_digits}.example>")
+    env.setdefault("SINERGI_NOTIFY_MAIL_REPLY_TO", f"Sosdiklih KPU {instance.region.settings.region_name} <{office}>")
+    env.setdefault("SINERGI_NOTIFY_PUBLIC_URL", f"http://127.0.0.1:{ports['notifications']}")
     # Chat goes to the local sink (chat_up) unless a developer set real providers.
     sink = f"http://127.0.0.1:{CHAT_PORT}"
     if not env.get("SINERGI_NOTIFY_WHATSAPP_TOKEN") and not env.get("SINERGI_NOTIFY_WHATSAPP_GATEWAY_URL"):
