@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -208,12 +209,38 @@ class BusyAggregates:
         assert self.docs[document["_id"]]["version"] == expected
         self._write(document, events)
 
+    @property
+    def collection(self) -> FerretCollection:
+        # The store writes a change through the collection itself, by _id as on FerretDB, the
+        # version read under the aggregate's lock (services/activities/store.py replace_read_under_lock).
+        return FerretCollection(self)
+
+    def announce(self, aggregate_ids: list[str]) -> None:
+        pass
+
     def _write(self, document: dict[str, Any], events: list[Any]) -> None:
         if self.busy:
             self.busy -= 1
             raise OperationFailure(LOCKED, 1)
         self.docs[document["_id"]] = copy.deepcopy(document)
         self.written.append([event.type for event in events])
+
+
+class FerretCollection:
+    """The part of a PyMongo collection on FerretDB the store's ``replace_read_under_lock`` uses."""
+
+    def __init__(self, aggregates: BusyAggregates) -> None:
+        self.aggregates = aggregates
+        self.database = SimpleNamespace(client=self)  # the client too (shared.mongo keeps it weakly)
+        self.admin = self
+
+    async def command(self, name: str) -> dict[str, Any]:
+        return {"version": "7.0.42", "ferretdbVersion": "v1.24.0"}  # buildInfo: filters by _id only
+
+    async def replace_one(self, where: dict[str, Any], document: dict[str, Any]) -> SimpleNamespace:
+        assert set(where) == {"_id"}, "by _id alone on FerretDB"
+        self.aggregates._write(document, [SimpleNamespace(type=e["type"]) for e in document["_outbox"]])
+        return SimpleNamespace(matched_count=1)
 
 
 class Revision:
