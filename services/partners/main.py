@@ -13,6 +13,7 @@ from services.partners.config import AgreementSettings, ImportSettings
 from services.partners.events import SERVICE
 from services.partners.handlers import Registry
 from services.partners.store import PartnerStore
+from shared.gazetteer import installed
 from shared.logging import configure
 from shared.runtime import Infrastructure
 from shared.settings import Settings
@@ -39,7 +40,10 @@ def build(settings: Settings | None = None) -> FastAPI:
     app.state.infra = infra
     app.state.idempotency = infra.idempotency
     app.state.readiness = {"database": infra.database_ready, "broker": infra.broker_ready}
-    registry = app.state.registry_service = Registry(store, settings.region, zone=ZoneInfo(settings.timezone))
+    # The gazetteer's path has one source, the settings; what reads names later reads this copy.
+    places = installed(settings.region, settings.gazetteer_dir)
+    registry = app.state.registry_service = Registry(store, settings.region, zone=ZoneInfo(settings.timezone),
+                                                     places=places)
     # Agreements reaching their end are announced by a timer (issue 12, point 8).
     infra.every("agreement-facts", AgreementSettings().agreement_check_seconds, registry.announce_agreements)
     # Read at start, so a bad SINERGI_IMPORT_* value stops the service at once, not at the first import.
