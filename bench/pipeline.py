@@ -1,19 +1,20 @@
 """End-to-end benchmark: activity transitions through HTTP → outbox → RabbitMQ → notifications → inbox.
 
 Manual, not part of the test suite. One command; it starts its own activities and notifications
-processes (unique database and queue names, free ports) on the shared RabbitMQ and store::
+processes (unique database and queue names, free ports) on the shared RabbitMQ and store (or one
+of its own: ``--own-store``), from this tree or from other checkouts one after another (``--at``)::
 
-    .venv/bin/python bench/pipeline.py --n 300 --concurrency 8
+    .venv/bin/python bench/pipeline.py --n 300 --concurrency 8 --own-store --at 32ce6d5 HEAD --paced
 
 Prints, for our pipeline: sustained events/s (N scheduled activities over the time from the first
 HTTP accept to the last inbox write) and p50/p95/p99 latency from HTTP accept to an outside
 subscriber's receipt and to the inbox write; then, in the same run, the machine's ceiling for the
 same path without our code (raw aio-pika publish with confirms and persistent messages, consumed
 and written with PyMongo to the same store) and the ratio ours / ceiling; then the *same-work*
-ceiling: by hand, without our framework (no HTTP, no FastStream, no unit of work), the store
-commands and the publish one scheduled event costs today (``SAME_WORK``, counted by ``bench/costs.py``; ``--same-work FILE`` takes another count
-that ``bench/costs.py --write FILE`` wrote), so ours / same-work shows our overhead rather than the
-number of store commands; then the RSS of each service at rest and under load. ``--paced`` also
+ceiling (``bench/same_work.py``): by hand, without our framework, the store commands and the
+publish one scheduled event costs today (``SAME_WORK``, counted by ``bench/costs.py``;
+``--same-work FILE`` takes the count ``bench/costs.py --write FILE`` wrote), so ours / same-work
+shows our overhead rather than the number of store commands; then the RSS of each service at rest and under load. ``--paced`` also
 runs ours at half the sustained rate (the p99 target is measured there).
 """
 
@@ -41,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.leftovers import remove  # noqa: E402
+from bench.same_work import SAME_WORK, same_work  # noqa: E402
 from shared.auth import mint  # noqa: E402
 
 RABBITMQ = os.environ.get("SINERGI_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -255,111 +257,6 @@ async def ceiling(args: argparse.Namespace, prefix: str) -> tuple[float, list[fl
         await mongo.close()
 
 
-# The store commands of one scheduled activity and its event at 9a53922 (bench/costs.py, issue 15):
-# "<service>.<sender>:<command>:<collection>" → count. activities.task is the schedule request,
-# activities.relay the outbox relay (its reads before the publish, its writes after the confirm),
-# notifications.* the consumer (before its ack). 23 commands, and one publish.
-SAME_WORK = {
-    "activities.task:find:activities": 2, "activities.task:find:elections": 2,
-    "activities.task:update:activities": 1, "activities.task:update:revisions": 1,
-    "activities.relay:find:activities": 2, "activities.relay:insert:event_log": 1,
-    "activities.relay:update:activities": 1,
-    "notifications.task:find:processed_events": 1, "notifications.task:find:activities": 2,
-    "notifications.task:update:activities": 1, "notifications.task:find:recipients": 1,
-    "notifications.task:find:elections": 1, "notifications.task:find:job_names": 1,
-    "notifications.task:insert:job_names": 2, "notifications.task:find:jobs_by_subject": 1,
-    "notifications.task:insert:jobs": 1, "notifications.task:insert:processed_events": 1,
-    "notifications.task:insert:inbox": 1,
-}
-PAD = "x" * 1500  # an activity's document is about 2 KB
-
-
-def same_work_steps(counts: dict[str, float]) -> dict[str, list[tuple[str, str]]]:
-    """(command, collection) lists for the request, the relay before and after its publish, and the consumer."""
-    steps: dict[str, list[tuple[str, str]]] = {"request": [], "relay": [], "relay after": [], "consumer": []}
-    for key, count in sorted(counts.items()):
-        sender, command, *rest = key.split(":")
-        if command not in ("find", "insert", "update", "delete") or not rest:
-            continue  # buildInfo and the like: once per process, not per event
-        collection = "inbox" if rest[0].startswith("inbox_") else rest[0]
-        if sender.startswith("notifications."):
-            phase = "consumer"
-        elif sender.endswith(".relay"):
-            phase = "relay" if command == "find" else "relay after"
-        else:
-            phase = "request"
-        steps[phase] += [(command, collection)] * round(count)
-    return steps
-
-
-async def same_work(args: argparse.Namespace, prefix: str, counts: dict[str, float]) -> tuple[float, list[float], int]:
-    """The store commands and the publish of one event, by hand: (events/s, latencies, commands per event).
-
-    Each find is by ``_id`` (the aggregate's, found; the others' may find nothing), each update by
-    ``_id`` (upsert), each insert a new ``_id``; the aggregate is a ~2 KB document stored beforehand
-    (ours plans its activities before the clock starts too). Concurrency as for ours."""
-    steps = same_work_steps(counts)
-    mongo: AsyncMongoClient = AsyncMongoClient(MONGODB, tz_aware=True)
-    db = mongo[f"{prefix}_same"]
-    await db["activities"].insert_many([{"_id": f"a{i}", "version": 1, "pad": PAD} for i in range(args.n)])
-    connection = await aio_pika.connect_robust(RABBITMQ)
-    latencies: list[float] = []
-    done = asyncio.Event()
-    serial = iter(range(10**9))
-
-    async def run(phase: str, key: str) -> None:
-        for command, collection in steps[phase]:
-            target = db[collection]
-            if command == "find":
-                await target.find_one({"_id": key})
-            elif command == "update":
-                await target.update_one({"_id": key}, {"$set": {"at": datetime.now(UTC), "pad": PAD}}, upsert=True)
-            elif command == "insert":
-                await target.insert_one({"_id": f"{key}-{next(serial)}", "at": datetime.now(UTC)})
-            else:
-                await target.delete_one({"_id": key})
-
-    try:
-        publisher = await connection.channel(publisher_confirms=True)
-        consumer = await connection.channel()
-        await consumer.set_qos(prefetch_count=32)
-        queue = await consumer.declare_queue(f"{prefix}.same", durable=True)
-
-        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            body = json.loads(message.body)
-            await run("consumer", body["id"])
-            await message.ack()
-            latencies.append(time.time() - body["sent"])
-            if len(latencies) >= args.n:
-                done.set()
-
-        await queue.consume(on_message)
-        sem = asyncio.Semaphore(args.concurrency)
-
-        async def event(i: int) -> None:
-            async with sem:
-                sent = time.time()
-                key = f"a{i}"
-                await run("request", key)
-                await run("relay", key)
-                body = {"id": key, "sent": sent, "data": {"title": f"Forum warga {i}", "pad": PAD}}
-                await publisher.default_exchange.publish(
-                    aio_pika.Message(json.dumps(body).encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                     content_type="application/json"), routing_key=queue.name)
-                await run("relay after", key)
-
-        t0 = time.time()
-        await asyncio.gather(*(event(i) for i in range(args.n)))
-        await asyncio.wait_for(done.wait(), args.timeout)
-        rate = args.n / (time.time() - t0)
-        await queue.delete(if_unused=False, if_empty=False)
-        return rate, latencies, sum(len(v) for v in steps.values())
-    finally:
-        await connection.close()
-        await mongo.drop_database(f"{prefix}_same")
-        await mongo.close()
-
-
 def start(tag: str, names: tuple[str, ...], tree: Path = ROOT) -> tuple[str, str, dict[str, Service]]:
     """Start ``names`` as processes with fresh database/queue names and a fresh secret; logs in $TMPDIR."""
     prefix = tag + secrets.token_hex(3)
@@ -419,7 +316,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"ceiling: {raw_rate:8.1f} events/s (raw aio-pika confirms+persistent → PyMongo insert)")
         print(summary("  publish → stored", raw_latency))
         counts = json.loads(Path(args.same_work).read_text()) if args.same_work else SAME_WORK
-        same_rate, same_latency, commands = await same_work(args, prefix, counts)
+        same_rate, same_latency, commands = await same_work(args, prefix, counts, MONGODB)
         print(f"same-work ceiling: {same_rate:8.1f} events/s ({commands} store commands and one publish an event, "
               "by hand, no framework)")
         print(summary("  request → stored", same_latency))
