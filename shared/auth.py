@@ -123,7 +123,9 @@ async def principal(request: Request,
 
 
 def require(role: Role):  # noqa: ANN201 - a FastAPI dependency
-    def dependency(found: Annotated[Principal, Depends(principal)]) -> Principal:
+    # async, as every dependency here: FastAPI runs a plain def in its thread pool, a hop per
+    # dependency per request (issue 15: 0.4–0.7 ms of a request's ~2 ms of HTTP stack)
+    async def dependency(found: Annotated[Principal, Depends(principal)]) -> Principal:
         if found.role < role:
             raise Forbidden(f"this needs the {role.name} role; the token has {found.role.name}")
         return found
