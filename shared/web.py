@@ -221,7 +221,7 @@ def wired(name: str) -> Any:
     """A route's dependency on what the service's main.py put on ``app.state`` under ``name``, so a
     route names only what it uses: ``Annotated[Registry, wired("registry_service")]``."""
 
-    def get(request: Request) -> Any:
+    async def get(request: Request) -> Any:  # async: a plain def would hop to the thread pool
         return getattr(request.app.state, name)
 
     return Depends(get)
@@ -246,8 +246,13 @@ def with_etag(body: Any, version: int, status_code: int = 200, headers: dict[str
     return JSONResponse(body, status_code=status_code, headers={"ETag": etag(version), **(headers or {})})
 
 
+async def _language(request: Request) -> Language:
+    # async: FastAPI would run problems.language, a plain def, in its thread pool
+    return problems.language(request)
+
+
 # The language the caller reads: Bahasa Indonesia unless Accept-Language asks for English.
-Reader = Annotated[Language, Depends(problems.language)]
+Reader = Annotated[Language, Depends(_language)]
 
 
 # What the use case would refuse of a body besides its shape: field → message.
