@@ -268,7 +268,7 @@ async def export(
     return Response(content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-def import_limits(request: Request) -> spreadsheet.Limits:
+async def import_limits(request: Request) -> spreadsheet.Limits:  # async: no thread-pool hop
     """The bounds of one upload (SINERGI_IMPORT_MAX_ROWS, SINERGI_IMPORT_MAX_UNPACKED_MB), read by main.py."""
     return request.app.state.import_limits
 
