@@ -77,6 +77,7 @@ def build(settings: Settings | None = None, console: ConsoleSettings | None = No
     app.state.services = services
     app.state.sessions = sessions
     app.state.accounts = accounts
+    app.state.home_figures = home.Kept()  # the region's figures of the Beranda, kept a few seconds
     app.state.mailer = Mailer(settings.smtp_url, console.mail_from)
     app.state.readiness = {"database": lambda: ping(client)}
     app.add_middleware(GZipMiddleware, minimum_size=1000)

@@ -6,6 +6,7 @@ the rest still shows."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from services.console.web import Visit, visit, render
 router = APIRouter()
 Signed = Annotated[Visit, Depends(visit)]
 OVERDUE_DAYS = 3  # the report is due by H+3 (activities' report_overdue rule)
+FIGURES_KEPT_SECONDS = 15.0
 
 
 def current_election(elections: list[dict[str, Any]], today: date) -> dict[str, Any] | None:
@@ -39,27 +41,65 @@ async def _quietly(call: Any) -> Any:
 async def home(request: Request, v: Signed) -> Response:
     zone = request.app.state.settings.zone
     now = datetime.now(zone)
-    monday = datetime.combine(now.date() - timedelta(days=now.weekday()), datetime.min.time(), zone)
-    elections, week, held, inbox = await asyncio.gather(
-        _quietly(v.calls.get("activities", "/elections")),
+    kept: Kept = request.app.state.home_figures
+    elections = await kept.get(("calendar",), lambda: _quietly(v.calls.get("activities", "/elections")))
+    election = None if isinstance(elections, Refused) else current_election(elections["items"], now.date())
+    # One round: each service answers its parts at once, and the page waits for the slowest only.
+    figures, inbox = await asyncio.gather(
+        kept.get(("figures", *v.user.regions), lambda: _figures(v, election, now)),
+        _quietly(v.calls.get("notifications", "/inbox/me", unread="true", limit=5)),
+    )
+    week, overdue, coverage, districts, as_of = figures
+    return render(request, "home.html", election=election, coverage=_ok(coverage), districts=_ok(districts),
+                  week=_ok(week), overdue=(_ok(overdue) or {"items": []})["items"], inbox=_ok(inbox), as_of=as_of,
+                  failed=_failures(elections, week, overdue, inbox))
+
+
+async def _figures(v: Visit, election: dict[str, Any] | None, now: datetime) -> tuple[Any, ...]:
+    """The region's figures of the Beranda: the same for everyone who covers the same regions."""
+    monday = datetime.combine(now.date() - timedelta(days=now.weekday()), datetime.min.time(), now.tzinfo)
+
+    def coverage(**wanted: str) -> Any:
+        if election is None:
+            return _nothing()
+        return _quietly(v.calls.get("activities", "/stats/coverage", election=election["id"], **wanted))
+
+    found = await asyncio.gather(
         _quietly(v.calls.get("activities", "/activities", **{"from": monday.isoformat(),
                                                               "to": (monday + timedelta(days=7)).isoformat(),
                                                               "limit": 50})),
-        _quietly(v.calls.get("activities", "/activities", status="held", limit=100)),
-        _quietly(v.calls.get("notifications", "/inbox/me", unread="true", limit=5)),
-    )
-    election = None if isinstance(elections, Refused) else current_election(elections["items"], now.date())
-    coverage = districts = None
-    if election:
-        coverage, districts = await asyncio.gather(
-            _quietly(v.calls.get("activities", "/stats/coverage", election=election["id"])),
-            _quietly(v.calls.get("activities", "/stats/coverage", election=election["id"], group_by="district")))
-    overdue = [] if isinstance(held, Refused) else [
-        a for a in held["items"]
-        if a.get("ends_at") and datetime.fromisoformat(a["ends_at"].replace("Z", "+00:00"))
-        < now - timedelta(days=OVERDUE_DAYS)]
-    return render(request, "home.html", election=election, coverage=_ok(coverage), districts=_ok(districts),
-                  week=_ok(week), overdue=overdue, inbox=_ok(inbox), failed=_failures(elections, week, held, inbox))
+        # held, and begun more than H+3 ago: the report is overdue
+        _quietly(v.calls.get("activities", "/activities", status="held", limit=20,
+                             to=(now - timedelta(days=OVERDUE_DAYS)).isoformat())),
+        coverage(), coverage(group_by="district"))
+    return (*found, now)
+
+
+async def _nothing() -> None:
+    return None
+
+
+class Kept:
+    """What the Beranda reads of the whole region, kept a few seconds (``FIGURES_KEPT_SECONDS``): a
+    dozen people opening it at the start of the day make one round of calls, not a dozen, and the
+    page says as of when. A failed read is not kept."""
+
+    def __init__(self, seconds: float = FIGURES_KEPT_SECONDS) -> None:
+        self.seconds = seconds
+        self.kept: dict[tuple[str, ...], tuple[float, Any]] = {}
+        self.locks: dict[tuple[str, ...], asyncio.Lock] = {}
+
+    async def get(self, key: tuple[str, ...], read: Any) -> Any:
+        async with self.locks.setdefault(key, asyncio.Lock()):  # one read at a time per key
+            found = self.kept.get(key)
+            if found and found[0] > time.monotonic():
+                return found[1]
+            value = await read()
+            failed = isinstance(value, Refused) or (isinstance(value, tuple) and any(isinstance(v, Refused)
+                                                                                   for v in value))
+            if not failed:
+                self.kept[key] = (time.monotonic() + self.seconds, value)
+            return value
 
 
 def _ok(value: Any) -> Any:
