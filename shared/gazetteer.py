@@ -163,9 +163,14 @@ class Places:
                 raise Unresolved(f"{text!r} is not a {what} code such as {example}")
             if not within(code, scope):
                 raise Unresolved(f"{what} {code} is not in {self.label(scope)}")
-            # A well-formed code of the region the package does not list is kept as given: the code
-            # is the authority, and a kecamatan created after the package's release has one.
-            return code
+            if code in self.names:
+                return code
+            # A code the package does not list is refused like an unknown name (issue 12: unknown →
+            # 422): kept, it would count as a kecamatan of its own that no report can name.
+            close = self._neighbours(code, level, scope)
+            hint = f"; did you mean {', '.join(self.label(c) for c in close)}?" if close else ""
+            raise Unresolved(f"{text!r} is not a {what} of {self.label(scope)}{hint}",
+                             suggestions=[self.names[c] for c in close])
         wanted = key(text, level)
         found = [code for code in self._by_key[level].get(wanted, []) if within(code, scope)]
         if len(found) == 1:
@@ -182,6 +187,12 @@ class Places:
     def _parent(self, code: str) -> str:
         parent = code.rsplit(".", 1)[0]
         return self.names.get(parent, parent)
+
+    def _neighbours(self, code: str, level: str, scope: str) -> list[str]:
+        """The listed codes next to an unknown one under the same parent (``32.73.31`` → ``32.73.30``, …)."""
+        parent, number = code.rsplit(".", 1)
+        siblings = [c for c in self.levels[level + "s"] if c.rsplit(".", 1)[0] == parent and within(c, scope)]
+        return sorted(siblings, key=lambda c: (abs(int(c.rsplit(".", 1)[1]) - int(number)), c))[:SUGGESTIONS]
 
     def _closest(self, wanted: str, level: str, scope: str) -> list[str]:
         keys = [k for k, codes in self._by_key[level].items() if any(within(c, scope) for c in codes)]
@@ -221,9 +232,20 @@ def _installed(region: str, where: str) -> Places:
     return Places(region, load_index(Path(where), region[:2]))
 
 
+# Where this process's services were told the gazetteer is (``Settings.gazetteer_dir``, by their
+# main.py through :func:`installed`), so a reader that only knows a record's region reads the same.
+_configured: dict[str, str] = {}
+
+
 def installed(region: str, setting: str | os.PathLike[str] | None = None) -> Places:
-    """The places of ``region`` from the installed index (read once per process and region)."""
-    return _installed(region, str(directory(setting)))
+    """The places of ``region`` from the installed index (read once per process and region).
+
+    A service's ``main.py`` calls it with ``Settings.gazetteer_dir`` and hands the answer to what
+    needs it; a later call without a directory (a view or an event naming a record's kecamatan)
+    reads from that same directory, so the settings are the one source of the path."""
+    if setting is not None:
+        _configured[region] = str(directory(setting))
+    return _installed(region, _configured.get(region) or str(directory()))
 
 
 def of_rows(region: str, provinces: Iterable[tuple[str, str]], regencies: Iterable[tuple[str, str]],

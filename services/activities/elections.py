@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from shared.errors import Conflict, Invalid
+from shared.gazetteer import Unresolved, installed, refusal
 from shared.regions import within
 from shared.vocabulary import Stage
 
@@ -135,18 +136,25 @@ class Election:
         if not 0 <= turnout_pct <= 100:
             errors["turnout_pct"] = "a percentage from 0 to 100"
         seen: dict[str, float] = {}
+        unresolved: dict[str, Unresolved] = {}
         for i, entry in enumerate(districts):
             code, pct = str(entry.get("district", "")).strip(), entry.get("turnout_pct")
-            if not DISTRICT_CODE.match(code) or not within(code, region):
+            if DISTRICT_CODE.match(code) and not within(code, region) or not code:
                 errors[f"districts[{i}].district"] = f"a kecamatan code in region {region}, such as {region}.02"
-            elif code in seen:
-                errors[f"districts[{i}].district"] = f"{code} is given twice"
+            else:
+                try:  # a kecamatan by name (Coblong, Kec. Coblong) or code, as an office writes it
+                    code = installed(region).district(code)
+                except Unresolved as exc:
+                    unresolved[f"districts[{i}].district"] = exc
+                else:
+                    if code in seen:
+                        errors[f"districts[{i}].district"] = f"kecamatan {code} is given twice"
             if not isinstance(pct, int | float) or not 0 <= pct <= 100:
                 errors[f"districts[{i}].turnout_pct"] = "a percentage from 0 to 100"
-            else:
+            elif f"districts[{i}].district" not in {**errors, **unresolved}:
                 seen[code] = float(pct)
-        if errors:
-            raise Invalid(errors)
+        if errors or unresolved:
+            raise refusal(unresolved, errors)
         source = " ".join((source or "").split()) or None
         wanted = Turnout(float(turnout_pct), tuple(sorted(seen.items())), source)
         if self.turnout is not None and replace(self.turnout, recorded_at=None) == wanted:

@@ -177,7 +177,8 @@ def refuse(errors: dict[str, str], unresolved: Mapping[str, Unresolved] | None =
 
 
 def places(region: str) -> Places:
-    """The region's kecamatan and desa/kelurahan (read once per process from the installed gazetteer)."""
+    """The region's kecamatan and desa/kelurahan: what main.py read from ``Settings.gazetteer_dir``
+    at start (``shared.gazetteer.installed`` keeps the directory it was given)."""
     return installed(region)
 
 
@@ -197,13 +198,15 @@ def place(region: str, location: Location | None) -> tuple[Location | None, dict
         return None, {}
     unresolved: dict[str, Unresolved] = {}
     district, village = location.district, location.village
-    if district is not None and not DISTRICT_CODE.match(district):
+    # A code outside the region (or its kecamatan) keeps the checks of location_errors; one inside
+    # is looked up too, so a code the gazetteer does not list is refused like an unknown name.
+    if district is not None and not (DISTRICT_CODE.match(district) and not within(district, region)):
         try:
             district = places(region).district(district)
         except Unresolved as exc:
             unresolved["location.district"] = exc
-    if village is not None and not VILLAGE_CODE.match(village):
-        inside = district if district and DISTRICT_CODE.match(district) and within(district, region) else None
+    inside = district if district and DISTRICT_CODE.match(district) and within(district, region) else None
+    if village is not None and not (VILLAGE_CODE.match(village) and not within(village, inside or region)):
         try:
             village = places(region).village(village, inside)
         except Unresolved as exc:
@@ -342,7 +345,8 @@ def target_values(region: str, election: Election, values: dict[str, Any]) -> di
     coded: dict[str, int] = {}
     for district, count in out["district_targets"].items():
         try:
-            code = district if DISTRICT_CODE.match(district) else places(region).district(district)
+            code = district if DISTRICT_CODE.match(district) and not within(district, region) \
+                else places(region).district(district)
         except Unresolved as exc:
             unresolved[f"district_targets.{district}"] = exc
             continue

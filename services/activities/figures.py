@@ -16,12 +16,13 @@ from zoneinfo import ZoneInfo
 from services.activities import coverage, report
 from services.activities.domain import Targets
 from services.activities.elections import Election
-from services.activities.fields import FIRST_YEAR, LAST_YEAR
+from services.activities.fields import FIRST_YEAR, LAST_YEAR, places
 from services.activities.handlers import TargetBook
 from services.activities.store import ActivityFilter, ActivityStore, PartnerReplica, query
 from services.activities.views import month_label
 from shared.clock import Clock, now_ms
 from shared.errors import Invalid
+from shared.gazetteer import Places
 from shared.vocabulary import label
 
 # Answered from the stored facts by the database; the other groupings from the activities (coverage.grouped).
@@ -91,6 +92,8 @@ class Figures:
     region_name: str
     zone: ZoneInfo
     clock: Clock = field(default=now_ms)
+    # The region's kecamatan names (main.py: read from Settings.gazetteer_dir at start).
+    places: Places | None = None
 
     _cache: dict[tuple[str, datetime | None, datetime | None], tuple[str | None, float, coverage.Cube]] = field(
         default_factory=dict, repr=False)
@@ -122,7 +125,12 @@ class Figures:
         names = {}
         if "partner" in group_by:
             names = await self.partner_names({key[group_by.index("partner")] for key in cells})
-        return coverage_view(self.region, election, targets, group_by, cube, cells, names, period, self.today())
+        return coverage_view(self.region, election, targets, group_by, cube, cells, names, period, self.today(),
+                             self.gazetteer)
+
+    @property
+    def gazetteer(self) -> Places:
+        return self.places or places(self.region)
 
     async def partner_names(self, ids: set[str | None]) -> dict[str, str]:
         known = await self.replica.many({k for k in ids if k})
@@ -159,11 +167,14 @@ def coverage_view(
     partner_names: dict[str, str],
     period: Period,
     today: date,
+    gazetteer: Places | None = None,
 ) -> dict[str, Any]:
     """One ``group_by``: ``groups`` of ``{key, label, ...figures}``, with ``target`` and ``progress_pct``
     for segments and districts. Two (the matrix): one row per cell that has anything, ``key`` and
     ``label`` then lists in the order of ``group_by`` (targets are per segment and per kecamatan,
-    not per cell, so cells carry none)."""
+    not per cell, so cells carry none). A row with a kecamatan carries its ``name`` from the
+    gazetteer (the matrix: the name of its kecamatan)."""
+    gazetteer = gazetteer or places(region)
     totals = coverage.total(cube)
     voting_day = targets.voting_day if targets else election.voting_day
     days_left = (voting_day - today).days if voting_day else None
@@ -173,7 +184,7 @@ def coverage_view(
     cells = dict(cells)
     for key in wanted:  # a targeted key with nothing yet is a row too
         cells.setdefault((key,), coverage.Tally())
-    turnout = turnout_view(election, targets)
+    turnout = turnout_view(election, targets, gazetteer)
     by_district = {d["district"]: d["turnout_pct"] for d in (turnout or {}).get("districts", [])}
     groups = []
     for key in sorted(cells, key=lambda ks: tuple((k is None, k or "") for k in ks)):
@@ -185,6 +196,8 @@ def coverage_view(
             target = wanted.get(key[0]) if key[0] else None
             row["target"] = target
             row["progress_pct"] = _pct(tally.held, target)
+        if "district" in group_by:
+            row["name"] = gazetteer.name_of(key[group_by.index("district")])
         if single == "district" and turnout is not None:
             row["turnout_pct"] = by_district.get(key[0])
         groups.append(row)
@@ -208,11 +221,12 @@ def coverage_view(
         },
         "turnout": turnout,
         "groups": groups,
-        "gaps": gaps(targets, cube, days_left),
+        "gaps": gaps(targets, cube, days_left, gazetteer),
     }
 
 
-def turnout_view(election: Election, targets: Targets | None) -> dict[str, Any] | None:
+def turnout_view(election: Election, targets: Targets | None,
+                 gazetteer: Places | None = None) -> dict[str, Any] | None:
     """The region's recorded turnout against the participation target (``gap_pct``: turnout − target)."""
     if election.turnout is None:
         return None
@@ -225,14 +239,19 @@ def turnout_view(election: Election, targets: Targets | None) -> dict[str, Any] 
     return {"turnout_pct": recorded.turnout_pct, "participation_target_pct": target,
             "gap_pct": gap(recorded.turnout_pct), "target_met": None if target is None else recorded.turnout_pct >= target,
             "source": recorded.source,
-            "districts": [{"district": d, "turnout_pct": p, "gap_pct": gap(p)} for d, p in recorded.districts]}
+            "districts": [{"district": d, "district_name": gazetteer.name_of(d) if gazetteer else None,
+                           "turnout_pct": p, "gap_pct": gap(p)} for d, p in recorded.districts]}
 
 
-def gaps(targets: Targets | None, cube: coverage.Cube, days_left: int | None) -> dict[str, Any]:
-    """Targeted segments and districts where no activity has taken place yet."""
+def gaps(targets: Targets | None, cube: coverage.Cube, days_left: int | None,
+         gazetteer: Places | None = None) -> dict[str, Any]:
+    """Targeted segments and districts where no activity has taken place yet; ``district_names``
+    (code → name) beside the kecamatan codes."""
+    districts = coverage.missing(targets.district_targets, cube, "district") if targets else []
     return {
         "segments": coverage.missing(targets.segment_targets, cube, "segment") if targets else [],
-        "districts": coverage.missing(targets.district_targets, cube, "district") if targets else [],
+        "districts": districts,
+        "district_names": {d: gazetteer.name_of(d) for d in districts} if gazetteer else {},
         "days_to_voting_day": days_left,
     }
 

@@ -14,6 +14,7 @@ from services.activities.handlers import Activities, ElectionBook, TargetBook
 from services.activities.config import OverdueSettings
 from services.activities.store import ActivityStore, Claims, ElectionStore, PartnerReplica, Revision, TargetStore
 from services.activities.views import ActivityViews
+from shared.gazetteer import installed
 from shared.logging import configure
 from shared.runtime import Infrastructure
 from shared.settings import Settings
@@ -25,6 +26,8 @@ def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure(SERVICE, settings.region, settings.log_level)
     infra = Infrastructure(settings, SERVICE)
+    # The gazetteer's path has one source, the settings; what reads names later reads this copy.
+    places = installed(settings.region, settings.gazetteer_dir)
     replica = PartnerReplica(infra.db["partner_replica"])
     store = ActivityStore(infra.aggregates("activities"), Revision(infra.db["revisions"]), settings.zone)
     calendar = ElectionStore(infra.aggregates("elections"), settings.region)
@@ -53,7 +56,8 @@ def build(settings: Settings | None = None) -> FastAPI:
     infra.every("report-overdue", OverdueSettings().report_overdue_check_seconds, activities.announce_overdue)
     app.state.views = ActivityViews(store, replica, settings.zone, calendar)
     app.state.targets = targets
-    app.state.figures = Figures(store, targets, replica, settings.region, settings.region_name, settings.zone)
+    app.state.figures = Figures(store, targets, replica, settings.region, settings.region_name, settings.zone,
+                                places=places)
     app.include_router(api.router)
     app.add_middleware(BatchHeader)  # X-Sinergi-Batch: a client's batch rides on the events (notifications sums it up)
     return app

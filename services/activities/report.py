@@ -29,12 +29,13 @@ from services.activities import coverage
 from services.activities.domain import Activity, Status, Targets
 from services.activities.elections import Election
 from services.activities.fields import places
+from shared.gazetteer import Places
 from shared.cells import keep_text, neutralised, writable
 from shared.vocabulary import label
 
 COLUMNS = [
     ("No", 5), ("Tanggal", 11), ("Mulai", 17), ("Selesai", 17), ("Judul kegiatan", 45), ("Jenis", 18),
-    ("Metode", 14), ("Bentuk kegiatan", 22), ("Tahapan", 22), ("Topik", 35), ("Segmen sasaran", 35),
+    ("Metode", 14), ("Bentuk kegiatan", 22), ("Tahapan", 22), ("Program", 25), ("Topik", 35), ("Segmen sasaran", 35),
     ("Mitra (peran)", 45), ("Narasumber", 35), ("Kecamatan", 11), ("Nama kecamatan", 18),
     ("Kelurahan/desa", 15), ("Nama kelurahan/desa", 20), ("Tempat", 30),
     ("Tautan daring", 30), ("Status", 14), ("Peserta", 9), ("Perempuan", 10), ("Disabilitas", 10),
@@ -81,6 +82,7 @@ def rows(activities: list[Activity], partner_names: dict[str, str], zone: ZoneIn
             label(a.method, "method"),
             label(a.format, "format"),
             label(a.stage, "stage"),
+            a.programme or "",
             ", ".join(label(t, "topic") for t in a.topics),
             ", ".join(label(s, "segment") for s in a.segments),
             "; ".join(f"{partner_names.get(p.partner_id, p.partner_id)} ({label(p.role, 'role')})"
@@ -201,6 +203,8 @@ def _summary(sheet: Any, context: ReportContext, cube: coverage.Cube) -> None:
     sheet.cell(sheet.max_row, 1).font = BOLD
     sheet.append([])
 
+    _districts(sheet, targets, cube, places(context.region))
+
     _heading(sheet, ["Celah cakupan", ""])
     missing_segments = coverage.missing(wanted, cube, "segment")
     missing_districts = coverage.missing(targets.district_targets if targets else {}, cube, "district")
@@ -210,6 +214,25 @@ def _summary(sheet: Any, context: ReportContext, cube: coverage.Cube) -> None:
     sheet.append(["Kecamatan sasaran tanpa kegiatan terlaksana",
                   ", ".join(names.label(d) for d in missing_districts) or "-"])
     sheet.append(["Hari menuju pemungutan suara", (voting_day - context.prepared_on).days if voting_day else "-"])
+
+
+def _districts(sheet: Any, targets: Targets | None, cube: coverage.Cube, names: Places) -> None:
+    """Per kecamatan, by code and name: the targeted ones and those where anything was done."""
+    wanted = targets.district_targets if targets else {}
+    districts = dict(cube["district"])
+    for key in wanted:
+        districts.setdefault(key, coverage.Tally())
+    if not any(districts):
+        return
+    _heading(sheet, ["Per kecamatan", "Nama kecamatan", "Target kegiatan", "Kegiatan", "Terlaksana", "Peserta",
+                     "Capaian target (%)"])
+    for key in sorted(k for k in districts if k):
+        tally = districts[key]
+        target = wanted.get(key)
+        progress = round(tally.held * 100 / target, 1) if target else None
+        sheet.append([key, names.name_of(key) or "", target, tally.activities, tally.held, tally.attendance,
+                      progress])
+    sheet.append([])
 
 
 def _heading(sheet: Any, values: list[str]) -> None:

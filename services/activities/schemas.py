@@ -145,7 +145,7 @@ class ElectionIn(Strict):
 
 
 class DistrictTurnoutIn(Strict):
-    district: str = Field(max_length=20, description="kecamatan code, e.g. 32.73.02")
+    district: str = Field(max_length=100, description="kecamatan code or name, e.g. 32.73.02 or Coblong")
     turnout_pct: float = Field(ge=0, le=100)
 
 

@@ -28,7 +28,8 @@ WIB = ZoneInfo("Asia/Jakarta")
 N = 2000
 STATUSES = ["planned", "scheduled", "held", "reported", "cancelled"]
 SEGMENTS = [s.value for s in Segment]
-DISTRICTS = [f"32.73.{n:02d}" for n in range(1, 31)]
+# Kota Bandung has 30 kecamatan (32.73.01–30): the activities reach 29, Mandalajati (30) is the gap.
+DISTRICTS = [f"32.73.{n:02d}" for n in range(1, 30)]
 PARTNERS = [str(ULID()) for _ in range(12)]
 SEASON_START = datetime(2024, 9, 1, 1, 0, tzinfo=UTC)
 
@@ -144,10 +145,10 @@ async def season(servers, run_id):
         others = [{**generate(rng), "election": "pemilu-2024"} for _ in range(20)]
         docs = [document(build(spec, now), settings.zone) for spec in [*specs, *others]]
         await app.state.infra.db["activities"].insert_many(docs, ordered=False)
-        # Targets nothing reached: the generator reaches every segment and district, so a fresh
-        # kecamatan code is the district gap; lansia has a target of 0 (not a gap).
+        # Targets nothing reached: the generator reaches every segment and every kecamatan but
+        # Mandalajati (32.73.30), the district gap; lansia has a target of 0 (not a gap).
         targets = {"segment_targets": {"perempuan": 10, "disabilitas": 5, "lansia": 0},
-                   "district_targets": {"32.73.02": 4, "32.73.31": 2}, "reach_target": 1_000_000}
+                   "district_targets": {"32.73.02": 4, "32.73.30": 2}, "reach_target": 1_000_000}
         assert (await client.put("/targets/pilkada-2024", json=targets, headers=auth())).status_code == 201
         yield specs, client
 
@@ -161,7 +162,7 @@ async def test_coverage_of_2000_activities_equals_an_independent_count(season, g
     coverage = response.json()
     want = expected(specs, group_by)
     if group_by == "district":
-        want["32.73.31"] = _figures({"by_status": Counter(), "attendance": 0, "women": 0, "disabled": 0, "reach": 0})
+        want["32.73.30"] = _figures({"by_status": Counter(), "attendance": 0, "women": 0, "disabled": 0, "reach": 0})
     assert {row["key"]: figures_of(row) for row in coverage["groups"]} == want
     assert figures_of(coverage["totals"]) == expected([{**s, "format": "all"} for s in specs], "format")["all"]
     assert coverage["totals"]["activities"] == N
@@ -174,10 +175,11 @@ async def test_gaps_name_the_targeted_segments_and_districts_where_nothing_took_
                                  params={"election": "pilkada-2024", "group_by": "district"})).json()
     assert coverage["gaps"]["segments"] == sorted({"perempuan", "disabilitas"}
                                                   - {seg for s in took_place for seg in s["segments"]})
-    assert coverage["gaps"]["districts"] == sorted({"32.73.02", "32.73.31"} - {s["district"] for s in took_place})
-    assert "32.73.31" in coverage["gaps"]["districts"]
-    row = next(r for r in coverage["groups"] if r["key"] == "32.73.31")
+    assert coverage["gaps"]["districts"] == sorted({"32.73.02", "32.73.30"} - {s["district"] for s in took_place})
+    assert "32.73.30" in coverage["gaps"]["districts"]
+    row = next(r for r in coverage["groups"] if r["key"] == "32.73.30")
     assert (row["activities"], row["target"], row["progress_pct"]) == (0, 2, 0.0)
+    assert row["name"] == "Mandalajati" and coverage["gaps"]["district_names"]["32.73.30"] == "Mandalajati"
     today = datetime.now(WIB).date()
     assert coverage["days_to_voting_day"] == coverage["gaps"]["days_to_voting_day"] == (date(2024, 11, 27) - today).days
     assert coverage["targets"]["reach_pct"] == round(coverage["totals"]["reach"] * 100 / 1_000_000, 1)

@@ -135,6 +135,7 @@ async def test_turnout_is_recorded_after_voting_day_and_coverage_shows_it_agains
         assert coverage["turnout"]["turnout_pct"] == 68.4
         assert coverage["turnout"]["participation_target_pct"] == 82.0
         assert coverage["turnout"]["gap_pct"] == -13.6 and coverage["turnout"]["target_met"] is False
-        assert coverage["turnout"]["districts"][0] == {"district": "32.73.02", "turnout_pct": 74.1, "gap_pct": -7.9}
+        assert coverage["turnout"]["districts"][0] == {"district": "32.73.02", "district_name": "Coblong",
+                                                       "turnout_pct": 74.1, "gap_pct": -7.9}
         again = await client.put("/elections/pilkada-2024/turnout", json=body, headers=auth())
         assert again.json()["version"] == version, "the same turnout again changes nothing"

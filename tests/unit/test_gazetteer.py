@@ -74,3 +74,12 @@ def test_names_of_codes_and_one_refusal_for_every_field():
     assert isinstance(invalid, Invalid)
     assert [e["field"] for e in invalid.errors] == ["name", "district"]
     assert invalid.facts == {"suggestions": {"district": ["Coblong"]}}
+
+
+def test_a_well_formed_code_the_gazetteer_does_not_list_is_refused_with_the_nearest_kecamatan():
+    with pytest.raises(Unresolved) as refused:
+        places().district("32.73.21")
+    assert "'32.73.21'" in refused.value.message and "Buahbatu (32.73.22)" in refused.value.message
+    assert refused.value.suggestions[0] == "Buahbatu"
+    with pytest.raises(Unresolved, match="not a desa/kelurahan of Coblong"):
+        places().village("32.73.02.1099", "32.73.02")
