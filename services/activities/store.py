@@ -11,7 +11,8 @@ same write by :class:`shared.outbox.AggregateCollection`) and its coverage facts
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
@@ -369,9 +370,16 @@ class ElectionStore(AggregateStore[Election]):
     """The calendar: one document per election an admin set or changed; a shipped election
     (elections.toml) without a document is read as shipped, at version 1, and stored on its first change."""
 
+    # How long this process answers calendar reads (``get``, ``all``: every plan, schedule and view)
+    # from its last read instead of a store round trip or two. Its own changes refresh it at once;
+    # another process's change of the calendar (an admin's rare PUT) is seen within this time.
+    FRESH_SECONDS = 2.0
+
     def __init__(self, elections: AggregateCollection, region: str) -> None:
         super().__init__(elections)
         self.region = region  # the calendar is this region's office's: its events say so
+        self._read: tuple[float, dict[str, Election]] | None = None
+        self._changes = 0  # a read that began before a change is not kept
 
     def to_document(self, election: Election) -> dict[str, Any]:
         return election_document(election)
@@ -397,15 +405,29 @@ class ElectionStore(AggregateStore[Election]):
         except AlreadyStored:
             raise StaleVersion(loaded.aggregate.id) from None
 
+    async def written(self, election: Election) -> None:
+        await super().written(election)
+        self._changes += 1
+        self._read = None
+
     async def get(self, election_id: str) -> Election | None:
-        found = await self.load(election_id)
-        return found.aggregate if found else None
+        """The election as the calendar has it (stored, else shipped); ``load`` reads it for a change."""
+        found = (await self._calendar()).get(election_id)
+        return replace(found, events=[]) if found is not None else None
 
     async def all(self) -> dict[str, Election]:
         """The whole calendar: the shipped elections, each replaced by its stored version if any."""
+        return {key: replace(found, events=[]) for key, found in (await self._calendar()).items()}
+
+    async def _calendar(self) -> dict[str, Election]:
+        if self._read is not None and time.monotonic() - self._read[0] < self.FRESH_SECONDS:
+            return self._read[1]
+        began, changes = time.monotonic(), self._changes
         docs = await self.aggregates.collection.find({}, {OUTBOX: 0, PENDING: 0}).to_list(length=None)
         calendar = {e: found for e in ELECTION_IDS if (found := shipped(e)) is not None}
         calendar.update({doc["_id"]: election_from_document(doc) for doc in docs})
+        if changes == self._changes:
+            self._read = (began, calendar)
         return calendar
 
 

@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo import monitoring
 
+from services.activities.store import ElectionStore
+
 from tests.bus import declare_exchanges
 from tests.conftest import auth, make_settings, running
 from tests.integration.test_activities_helpers import plan, post
@@ -60,8 +62,9 @@ def commands_of_this_task() -> Iterator[Counter[tuple[str, str]]]:
         _LISTENER.task = None
 
 
-async def test_scheduling_an_activity_reads_it_once_and_writes_it_once(servers, run_id):
+async def test_scheduling_an_activity_reads_it_once_and_writes_it_once(servers, run_id, monkeypatch):
     # The services' clients are made after the listener is registered (build), so it hears them.
+    monkeypatch.setattr(ElectionStore, "FRESH_SECONDS", 600.0)  # however slow the machine
     settings = make_settings(servers, f"{run_id}{secrets.token_hex(4)}")
     await declare_exchanges(settings)  # the consumers' services declare it in production
     async with running("activities", settings) as (_, client):
@@ -73,6 +76,7 @@ async def test_scheduling_an_activity_reads_it_once_and_writes_it_once(servers, 
         assert answer.status_code == 200, answer.text
         assert sent[("find", "activities")] == 1, f"the activity is read once under its lock: {dict(sent)}"
         assert sent[("update", "activities")] == 1, dict(sent)
+        assert sent[("find", "elections")] == 0, f"the calendar read by the plan is still fresh: {dict(sent)}"
         stale = await post(client, activity["id"], "hold", {}, **{"If-Match": '"1"'})
         assert stale.status_code == 412, "If-Match is still checked against the version read"
 
