@@ -10,6 +10,11 @@ write, so writes to one aggregate are also serialised inside the process (``lock
 version is checked by ``_id`` (``shared.mongo.replace_at_version``: FerretDB would scan the whole
 collection for any other filter).
 
+With several processes per service (``SINERGI_PROCESSES`` over 1) that is not enough: two
+processes could each read version 3 and both write version 4. Then :meth:`AggregateCollection.lock`
+also holds a lease in the store, :class:`WriteLeases`: a document per aggregate whose insert only
+one process wins (inserts of one ``_id`` are atomic on FerretDB too), deleted when the write is done.
+
 The relay holds the aggregate's write lock only for the short write that removes what it
 published, never across the broker's confirm: a write on an aggregate does not wait for the
 relay of its previous event. One aggregate's events still leave in order, because only one
@@ -19,12 +24,16 @@ relay works on an aggregate at a time (its own per-aggregate lock).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
-from collections.abc import Awaitable, Callable, Iterable
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
 from shared.clock import utc_ms
 from shared.events import AnyEvent, CloudEvent
@@ -45,18 +54,96 @@ class StaleVersion(Exception):
     """The aggregate changed since it was read; nothing was written."""
 
 
+class WriteLeases:
+    """Leases that keep writers of one aggregate in different processes apart, claimed by insert.
+
+    ``hold(key)`` inserts ``{_id: key, token, until}`` and deletes it when done; while another
+    process holds it, the insert fails and is tried again shortly. A lease left by a process that
+    died is taken over once past ``until``: the taker first inserts ``<key>#<old token>``, which only
+    one taker can, then deletes the old lease. ``SECONDS`` is far above any one write, so a live
+    holder is never overtaken.
+    """
+
+    SECONDS = 30.0
+
+    def __init__(self, collection: AsyncCollection) -> None:
+        self.collection = collection
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        token = uuid.uuid4().hex
+        tries = 0
+        while True:
+            now = time.time()
+            try:
+                await self.collection.insert_one({"_id": key, "token": token, "until": now + self.SECONDS})
+                break
+            except DuplicateKeyError:
+                pass
+            held = await self.collection.find_one({"_id": key})
+            if held is not None and held.get("until", 0) < now and await self._take_over(key, held["token"]):
+                continue
+            await asyncio.sleep(min(0.05, 0.002 * 2 ** min(tries, 5)))
+            tries += 1
+        try:
+            yield
+        finally:
+            # Shielded: a cancelled write must still let go, or the aggregate waits out the lease.
+            await asyncio.shield(self.collection.delete_one({"_id": key, "token": token}))
+
+    async def _take_over(self, key: str, token: str) -> bool:
+        marker = f"{key}#{token}"
+        try:
+            await self.collection.insert_one({"_id": marker, "at": time.time()})
+        except DuplicateKeyError:
+            return False  # another process is taking it over
+        await self.collection.delete_one({"_id": key, "token": token})
+        await self.collection.delete_one({"_id": marker})
+        log.warning("write lease of a process that stopped taken over", lease=key)
+        return True
+
+
+class _Held:
+    """The in-process lock, then the lease (when there are several processes)."""
+
+    def __init__(self, lock: asyncio.Lock, leases: WriteLeases | None, key: str) -> None:
+        self._lock, self._leases, self._key = lock, leases, key
+        self._lease: contextlib.AbstractAsyncContextManager[None] | None = None
+
+    async def __aenter__(self) -> None:
+        await self._lock.acquire()
+        if self._leases is not None:
+            try:
+                self._lease = self._leases.hold(self._key)
+                await self._lease.__aenter__()
+            except BaseException:
+                self._lock.release()
+                raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            if self._lease is not None:
+                await self._lease.__aexit__(*exc)
+        finally:
+            self._lock.release()
+
+
 class AggregateCollection:
     """Loads and saves one kind of aggregate document; recorded events ride in the same write."""
 
-    def __init__(self, collection: AsyncCollection, relay: OutboxRelay | None = None) -> None:
+    def __init__(self, collection: AsyncCollection, relay: OutboxRelay | None = None,
+                 leases: WriteLeases | None = None) -> None:
         self.collection = collection
         self.relay = relay
+        # Only with several processes per service: one process needs no lease.
+        self.leases = leases
         self._locks = KeyedLocks()
         self._relaying = KeyedLocks()
 
-    def lock(self, aggregate_id: str) -> asyncio.Lock:
-        """The in-process lock that serialises writes (and outbox marking) on one aggregate."""
-        return self._locks(aggregate_id)
+    def lock(self, aggregate_id: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Serialises writes (and outbox marking) on one aggregate: in this process, and with
+        ``leases`` across the service's processes."""
+        return _Held(self._locks(aggregate_id), self.leases, f"{self.collection.name}:{aggregate_id}")
 
     def relaying(self, aggregate_id: str) -> asyncio.Lock:
         """The in-process lock one relay holds while it publishes an aggregate's outbox."""

@@ -22,7 +22,7 @@ from shared.consumer import EventQueue, ProcessedEvents
 from shared.idempotency import IdempotencyKeys
 from shared.logging import get_logger
 from shared.mongo import connect, ping
-from shared.outbox import AggregateCollection, EventLog, OutboxRelay
+from shared.outbox import AggregateCollection, EventLog, OutboxRelay, WriteLeases
 from shared.settings import Settings
 from shared.tasks import cancel_all
 
@@ -75,7 +75,8 @@ class Infrastructure:
 
     def aggregates(self, name: str) -> AggregateCollection:
         """A collection of aggregates whose recorded events the relay publishes."""
-        return self.relay.attach(AggregateCollection(self.db[name]))
+        leases = WriteLeases(self.db["write_leases"]) if self.settings.processes > 1 else None
+        return self.relay.attach(AggregateCollection(self.db[name], leases=leases))
 
     def queue(self, purpose: str, event_patterns: list[str], regions: Sequence[str] | None = None) -> EventQueue:
         """Declare one of this service's consumer queues (``<service>.<purpose>``); it applies the
