@@ -58,6 +58,9 @@ class Services:
                  timeout: float = 10.0, transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> None:
         self.secret = secret
         self.region = region
+        # Counts the changes made through this console, so what it keeps of the figures is read
+        # afresh after someone here changed something (pages/home.py).
+        self.changes = 0
         self.token_ttl = timedelta(seconds=token_seconds)
         transports = transports or {}
         self.clients = {name: httpx.AsyncClient(base_url=url, timeout=timeout, transport=transports.get(name))
@@ -93,6 +96,8 @@ class Calls:
             raise Unreachable(503, f"{service} does not answer ({type(exc).__name__}); try again in a moment") from exc
         if response.status_code >= 400:
             raise Refused.of(response)
+        if method != "GET":
+            self.services.changes += 1
         return response
 
     async def get(self, service: str, path: str, **params: Any) -> Any:

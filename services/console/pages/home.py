@@ -46,7 +46,7 @@ async def home(request: Request, v: Signed) -> Response:
     election = None if isinstance(elections, Refused) else current_election(elections["items"], now.date())
     # One round: each service answers its parts at once, and the page waits for the slowest only.
     figures, inbox = await asyncio.gather(
-        kept.get(("figures", *v.user.regions), lambda: _figures(v, election, now)),
+        kept.get(("figures", *v.user.regions), lambda: _figures(v, election, now), v.calls.services.changes),
         _quietly(v.calls.get("notifications", "/inbox/me", unread="true", limit=5)),
     )
     week, overdue, coverage, districts, as_of = figures
@@ -82,23 +82,24 @@ async def _nothing() -> None:
 class Kept:
     """What the Beranda reads of the whole region, kept a few seconds (``FIGURES_KEPT_SECONDS``): a
     dozen people opening it at the start of the day make one round of calls, not a dozen, and the
-    page says as of when. A failed read is not kept."""
+    page says as of when. A failed read is not kept, nor one older than a change made through this
+    console (``generation``: someone who has just reported an activity sees it counted)."""
 
     def __init__(self, seconds: float = FIGURES_KEPT_SECONDS) -> None:
         self.seconds = seconds
-        self.kept: dict[tuple[str, ...], tuple[float, Any]] = {}
+        self.kept: dict[tuple[str, ...], tuple[float, Any, int]] = {}
         self.locks: dict[tuple[str, ...], asyncio.Lock] = {}
 
-    async def get(self, key: tuple[str, ...], read: Any) -> Any:
+    async def get(self, key: tuple[str, ...], read: Any, generation: int = 0) -> Any:
         async with self.locks.setdefault(key, asyncio.Lock()):  # one read at a time per key
             found = self.kept.get(key)
-            if found and found[0] > time.monotonic():
+            if found and found[0] > time.monotonic() and found[2] == generation:
                 return found[1]
             value = await read()
             failed = isinstance(value, Refused) or (isinstance(value, tuple) and any(isinstance(v, Refused)
                                                                                    for v in value))
             if not failed:
-                self.kept[key] = (time.monotonic() + self.seconds, value)
+                self.kept[key] = (time.monotonic() + self.seconds, value, generation)
             return value
 
 
