@@ -121,6 +121,8 @@ class PartnerSnapshot(_Snapshot):
     district: str | None = Field(None, description="the kecamatan's Kemendagri code, e.g. 32.73.02 (free text "
                                                    "before 2026-12, until `sinergi districts migrate`)")
     district_name: str | None = Field(None, description="the kecamatan's name in the Kemendagri gazetteer, e.g. Coblong")
+    village: str | None = Field(None, description="the desa/kelurahan's Kemendagri code, e.g. 32.73.02.1004")
+    village_name: str | None = Field(None, description="the desa/kelurahan's name in the Kemendagri gazetteer, e.g. Dago")
     categories: list[str] = []
     segments: list[str] = []
     contacts: list[dict[str, Any]] = []

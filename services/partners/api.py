@@ -69,6 +69,8 @@ class PartnerIn(_In):
     region: str | None = Field(None, pattern=REGION_CODE, description="defaults to this instance's region")
     district: str | None = Field(None, description="kecamatan of the region by code (32.73.02) or name (Coblong, "
                                                    "Kec. Coblong); stored as the code")
+    village: str | None = Field(None, description="desa/kelurahan by code (32.73.02.1004) or name (Dago, Kel. Dago), "
+                                                  "within the kecamatan when one is given; stored as the code")
     categories: list[str] = Field([], examples=[["kepemudaan", "seni"]])
     segments: list[SegmentIn] = []
     contacts: list[ContactIn] = []
@@ -84,6 +86,8 @@ class PartnerPatch(_In):
     type: PartnerTypeIn | None = None
     region: str | None = Field(None, pattern=REGION_CODE)
     district: str | None = None
+    village: str | None = Field(None, description="by code or name; a name alone is looked up in the partner's "
+                                                  "kecamatan")
     categories: list[str] | None = None
     segments: list[SegmentIn] | None = None
     contacts: list[ContactIn] | None = None
@@ -145,6 +149,8 @@ class PartnerOut(BaseModel):
     region: str
     district: str | None
     district_name: str | None = Field(None, description="the kecamatan's name in the Kemendagri gazetteer")
+    village: str | None = Field(None, description="the desa/kelurahan's Kemendagri code")
+    village_name: str | None = Field(None, description="the desa/kelurahan's name in the Kemendagri gazetteer")
     categories: list[str]
     segments: list[Segment]
     contacts: list[ContactOut]
@@ -203,7 +209,8 @@ FiltersDep = Annotated[Filters, Query()]
 def out(partner: Partner) -> dict:
     """The partner as the API shows it (CONTRACT §3), read from the aggregate's attributes."""
     shown = PartnerOut.model_validate(partner, from_attributes=True).model_dump(mode="json")
-    return {**shown, "district_name": installed(partner.region).name_of(partner.district)}
+    names = installed(partner.region)
+    return {**shown, "district_name": names.name_of(partner.district), "village_name": names.name_of(partner.village)}
 
 
 def answer(partner: Partner, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:

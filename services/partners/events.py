@@ -62,6 +62,8 @@ def snapshot(partner: Partner, **extra: Any) -> PartnerSnapshot:
         district=partner.district,
         # the name beside the code, so a subscriber (notifications' e-mails) can show it
         district_name=installed(partner.region).name_of(partner.district),
+        village=partner.village,
+        village_name=installed(partner.region).name_of(partner.village),
         categories=list(partner.categories),
         segments=[segment.value for segment in partner.segments],
         contacts=[{"name": c.name, "role": c.role, "phone": c.phone, "email": c.email} for c in partner.contacts],

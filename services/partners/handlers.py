@@ -39,7 +39,7 @@ from services.partners.spreadsheet import Row
 from services.partners.store import Filters
 from shared.clock import Clock, now_ms
 from shared.errors import Conflict, NotFound
-from shared.gazetteer import Places, Unresolved, installed, refusal
+from shared.gazetteer import DISTRICT_CODE, Places, Unresolved, installed, refusal
 from shared.logging import batch, in_batch
 from shared.unit_of_work import Repository, UnitOfWork
 
@@ -145,15 +145,26 @@ class Registry:
         if self.places is None:
             self.places = installed(self.region)
 
-    def place(self, fields: dict[str, Any] | None, unresolved: dict[str, Unresolved]) -> None:
-        """The kecamatan of checked ``fields`` as its code: a name (``Kec. Coblong``) is looked up in
-        the gazetteer; one it cannot place is added to ``unresolved`` with the closest names."""
-        if not fields or not fields.get("district"):
+    def place(self, fields: dict[str, Any] | None, unresolved: dict[str, Unresolved],
+              district: str | None = None) -> None:
+        """The kecamatan and desa/kelurahan of checked ``fields`` as codes: a name (``Kec. Coblong``,
+        ``Kel. Dago``) is looked up in the gazetteer, a desa/kelurahan within the kecamatan given
+        (or ``district``, the partner's own when a PATCH names only the village); one it cannot
+        place is added to ``unresolved`` with the closest names."""
+        if not fields:
             return
-        try:
-            fields["district"] = self.gazetteer.district(fields["district"])
-        except Unresolved as exc:
-            unresolved["district"] = exc
+        if fields.get("district"):
+            try:
+                fields["district"] = self.gazetteer.district(fields["district"])
+            except Unresolved as exc:
+                unresolved["district"] = exc
+        if fields.get("village") and "district" not in unresolved:
+            inside = fields["district"] if "district" in fields else district
+            inside = inside if inside and DISTRICT_CODE.match(inside) else None  # free text from before
+            try:
+                fields["village"] = self.gazetteer.village(fields["village"], inside)
+            except Unresolved as exc:
+                unresolved["village"] = exc
 
     @property
     def gazetteer(self) -> Places:
@@ -220,7 +231,10 @@ class Registry:
             raise Invalid({"region": "a partner stays in its region; register it in the other region instead"})
         changes = details({k: v for k, v in raw.items() if k != "region"}, self.region, partial=True)
         unresolved: dict[str, Unresolved] = {}
-        self.place(changes, unresolved)
+        # A village alone is looked up in the partner's kecamatan.
+        current = (await self.get(partner_id)).district if changes.get("village") and "district" not in changes \
+            else None
+        self.place(changes, unresolved, current)
         if unresolved:
             raise refusal(unresolved)
         return await self.unit.change(partner_id, expected, lambda partner: partner.revise(changes, self.clock()))

@@ -39,6 +39,8 @@ COLUMNS: dict[str, list[str]] = {
     # Shown by the export beside the code; read back and left alone (the code, or a name typed in
     # the kecamatan column, is what counts).
     "district_name": ["nama_kecamatan", "district_name"],
+    "village": ["kelurahan", "desa", "kelurahan_desa", "desa_kelurahan", "kode_kelurahan", "kode_desa", "village"],
+    "village_name": ["nama_kelurahan", "nama_desa", "village_name"],  # like district_name: shown, not read
     "categories": ["kategori", "categories", "category", "tag"],
     "segments": ["segmen", "segmen_pemilih", "sasaran", "segments", "segment"],
     "status": ["status"],
@@ -76,7 +78,8 @@ ROW_COLUMN = ("baris", "row")
 ENGLISH = {"contacts": "contact", "channels": "channel", "agreements": "agreement"}
 EXPORT_HEADERS = {
     "id": {"name": "nama", "type": "jenis", "region": "wilayah", "district": "kecamatan",
-           "district_name": "nama_kecamatan", "categories": "kategori",
+           "district_name": "nama_kecamatan", "village": "kelurahan", "village_name": "nama_kelurahan",
+           "categories": "kategori",
            "segments": "segmen", "status": "status", "status_reason": "alasan_status", "notes": "catatan"},
     "en": {key: key for key in COLUMNS},
 }
@@ -323,6 +326,7 @@ def cells(partner: Partner, columns: list[tuple[str, str]]) -> list[Any]:
     base = {
         "name": partner.name, "type": partner.type.value, "region": partner.region, "district": partner.district,
         "district_name": installed(partner.region).name_of(partner.district),
+        "village": partner.village, "village_name": installed(partner.region).name_of(partner.village),
         "categories": ", ".join(partner.categories), "segments": ", ".join(s.value for s in partner.segments),
         "status": partner.status.value, "status_reason": reason, "notes": partner.notes,
     }
@@ -368,7 +372,7 @@ def to_xlsx(partners: list[Partner], lang: str = "id", region: str = "") -> byte
         longest = max([len(title)] + [len(str(row[index] or "")) for row in rows[:200]])
         letter = sheet.cell(1, index + 1).column_letter
         sheet.column_dimensions[letter].width = min(longest + 2, 50)
-        text = key.endswith(("phone", "number")) or key in ("district", "region")
+        text = key.endswith(("phone", "number")) or key in ("district", "village", "region")
         day = key.endswith(("valid_from", "valid_until"))
         if text or day:
             for (cell,) in sheet.iter_rows(min_row=2, min_col=index + 1, max_col=index + 1):
@@ -392,6 +396,11 @@ def _guide(lang: str, region: str) -> Iterator[tuple[str, str]]:
                               else f"kecamatan code ({region}.02) or name (Coblong, Kec. Coblong)")
     yield names["district_name"], ("diisi saat ekspor; tidak dibaca saat impor" if lang == "id"
                                    else "filled in by the export; not read by an import")
+    yield names["village"], (f"kode kelurahan/desa ({region}.02.1004) atau nama (Dago, Kel. Dago), di kecamatannya"
+                             if lang == "id" else
+                             f"desa/kelurahan code ({region}.02.1004) or name (Dago, Kel. Dago), within its kecamatan")
+    yield names["village_name"], ("diisi saat ekspor; tidak dibaca saat impor" if lang == "id"
+                                  else "filled in by the export; not read by an import")
     yield ("kanalN_jenis" if lang == "id" else "channelN_kind"), ", ".join(ChannelKind)
     yield ("perjanjianN_jenis" if lang == "id" else "agreementN_doc_type"), ", ".join(DocType)
     yield ("perjanjianN_mulai / _berakhir" if lang == "id" else "agreementN_valid_from / _valid_until"), "2024-11-27"

@@ -247,7 +247,7 @@ def test_each_event_is_announced_with_the_partner_it_left_and_what_the_event_add
     assert registered["data"] == {
         "id": "p1", "version": 1, "created_at": "2024-10-17T03:00:00Z", "updated_at": "2024-10-17T03:00:00Z",
         "name": "KIM Coblong Berdaya", "type": "kim", "region": "32.73", "district": "32.73.02",
-        "district_name": "Coblong", "categories": [], "segments": ["pemilih_muda"],
+        "district_name": "Coblong", "village": None, "village_name": None, "categories": [], "segments": ["pemilih_muda"],
         "contacts": [{"name": "Asep", "role": None, "phone": "+6281222334455", "email": None}],
         "channels": [{"kind": "instagram", "handle_or_url": "@kimcoblong", "audience_size": None}],
         "agreements": [], "status": "active", "notes": None,

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, NoReturn
 
-from shared.errors import Conflict
+from shared.errors import Conflict, Invalid
 from shared.vocabulary import ChannelKind, DocType, PartnerType, Segment
 
 
@@ -31,7 +31,7 @@ MAX_AGREEMENTS = 200
 EXPIRY_NOTICE = timedelta(days=30)
 
 # What an operator edits; the rest (region, status, agreements) changes through its own door.
-EDITABLE = ("name", "type", "district", "categories", "segments", "contacts", "channels", "notes")
+EDITABLE = ("name", "type", "district", "village", "categories", "segments", "contacts", "channels", "notes")
 
 
 def fold(text: str) -> str:
@@ -40,6 +40,12 @@ def fold(text: str) -> str:
 
 
 # --- refusals ------------------------------------------------------------------------------
+
+
+def _refuse_misplaced(district: str | None, village: str | None) -> None:
+    """A desa/kelurahan lies in the partner's kecamatan (codes: ``32.73.02.1004`` in ``32.73.02``)."""
+    if district and village and not village.startswith(district + "."):
+        raise Invalid({"village": f"{village} is not in kecamatan {district}"})
 
 
 class NotAllowed(Conflict):
@@ -198,6 +204,7 @@ class Partner:
     created_at: datetime
     updated_at: datetime
     district: str | None = None
+    village: str | None = None  # the desa/kelurahan's Kemendagri code (32.73.02.1004), within the district
     categories: list[str] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)
     contacts: list[Contact] = field(default_factory=list)
@@ -223,6 +230,7 @@ class Partner:
     ) -> Partner:
         """A new, active partner from checked ``fields`` (see :func:`.parsing.details`); ``today`` is the
         office's date (an agreement's dates are), UTC's when not given."""
+        _refuse_misplaced(fields.get("district"), fields.get("village"))
         partner = cls(id=id, region=region, created_at=now, updated_at=now, **fields)
         partner.agreements = list(agreements)
         partner.status_history = [StatusChange(Status.active, None, "registered", now, by)]
@@ -242,6 +250,8 @@ class Partner:
         changed = [key for key in EDITABLE if key in changes and changes[key] != getattr(self, key)]
         if not changed:
             return []
+        if {"district", "village"} & set(changed):
+            _refuse_misplaced(changes.get("district", self.district), changes.get("village", self.village))
         before = self._copy()
         for key in changed:
             setattr(self, key, changes[key])

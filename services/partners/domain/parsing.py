@@ -239,10 +239,17 @@ def _categories(value: Any, errors: _Errors) -> list[str]:
     return _unique(tags)
 
 
+def village(value: Any, name: str, errors: _Errors) -> str | None:
+    """A desa/kelurahan by code (``32.73.02.1004``) or name (``Dago``, ``Kel. Dago``), as typed: the
+    use case places it in the gazetteer, within the partner's kecamatan when it has one."""
+    return _text(value, name, errors, limit=100)
+
+
 _CHECKS: dict[str, Any] = {
     "name": lambda v, region, e: _text(v, "name", e, required=True, limit=NAME_MAX),
     "type": lambda v, region, e: _choice(v, PartnerType, "type", e),
     "district": lambda v, region, e: district(v, region, "district", e),
+    "village": lambda v, region, e: village(v, "village", e),
     "categories": lambda v, region, e: _categories(v, e),
     "segments": lambda v, region, e: _segments(v, e),
     "contacts": lambda v, region, e: [_contact(c, f"contacts[{i}]", e) for i, c in enumerate(_listed(v, "contacts", e))],
