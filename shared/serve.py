@@ -8,7 +8,13 @@ and queues); ``APPS`` adds the web console, which talks to them only over HTTP.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import importlib
 import json
+import os
+import signal
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -36,18 +42,46 @@ HEADER_BYTES = 16 << 10
 
 def serve(service: str, build: Callable[[Settings], FastAPI]) -> None:
     settings = _settings(service)
-    uvicorn.run(
-        build(settings),
-        host=settings.host,
-        port=settings.port or APPS[service],
-        http=bounded_protocol(settings),
-        timeout_keep_alive=settings.http_keep_alive_seconds,  # type: ignore[arg-type] # a float works
-        h11_max_incomplete_event_size=HEADER_BYTES,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-    )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port or APPS[service],
+        "timeout_keep_alive": settings.http_keep_alive_seconds,  # a float works
+        "h11_max_incomplete_event_size": HEADER_BYTES,
+        "log_config": None,
+        "access_log": False,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": 10,
+    }
+    if settings.processes > 1:
+        # SINERGI_PROCESSES workers behind the one port (docs/operations.md, "Scaling"). uvicorn
+        # starts each worker from import strings (the config crosses a spawn), so each builds its own
+        # app and takes its bounds from its own settings (``worker_app``).
+        os.environ[WORKER_SERVICE] = service
+        uvicorn.run("shared.serve:worker_app", factory=True, workers=settings.processes,
+                    http="shared.serve:BoundedH11Protocol", **options)
+    else:
+        uvicorn.run(build(settings), http=bounded_protocol(settings), **options)
+
+
+WORKER_SERVICE = "SINERGI_SERVE_SERVICE"
+
+
+def worker_app() -> FastAPI:
+    """One worker's app (``SINERGI_PROCESSES`` over 1). A worker dies with its supervisor, as a single
+    process would: left behind, it would hold the port and the queues' consumers of a 'stopped' service."""
+    service = os.environ[WORKER_SERVICE]
+    _die_with_parent()
+    settings = _settings(service)
+    BoundedH11Protocol.header_seconds = settings.http_header_seconds
+    BoundedH11Protocol.body_seconds = settings.http_body_seconds
+    BoundedH11Protocol.max_connections = settings.http_max_connections
+    return importlib.import_module(f"services.{service}.main").build(settings)
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
 
 
 def _settings(service: str) -> Settings:
@@ -98,6 +132,13 @@ class BoundedH11Protocol(H11Protocol):
         self.app = self._within_capacity(self.app)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        # uvicorn's workers get their listening socket from the supervisor with ``proto`` 0, so asyncio
+        # leaves Nagle on and every kept-alive request after the first waits ~40 ms for a delayed ACK
+        # (uvicorn #3149): set TCP_NODELAY on every accepted TCP connection ourselves.
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
         self._await_headers()
 
