@@ -119,3 +119,12 @@ async def test_coverage_by_kecamatan_and_the_report_name_each_kecamatan_and_the_
     per_district = {r[0]: r[1] for r in summary[summary.index(next(r for r in summary if r[0] == "Per kecamatan")) + 1:]
                     if r[0] and r[0].startswith("32.73.")}
     assert per_district == {"32.73.02": "Coblong", "32.73.25": "Cibiru"}
+
+
+async def test_a_kecamatan_refusal_reads_in_bahasa_indonesia_or_in_english_on_request(partners):
+    body = {"name": f"KIM Cobong {secrets.token_hex(3)}", "type": "kim", "district": "Cobong"}
+    # (the test client asks for English unless told otherwise)
+    default = (await partners.post("/partners", headers={**auth(), "Accept-Language": "id"}, json=body)).json()
+    assert default["errors"][0]["message"] == "'Cobong' bukan kecamatan di Kota Bandung (32.73); maksud Anda Coblong?"
+    english = (await partners.post("/partners", headers={**auth(), "Accept-Language": "en"}, json=body)).json()
+    assert english["errors"][0]["message"] == "'Cobong' is not a kecamatan of Kota Bandung (32.73); did you mean Coblong?"
