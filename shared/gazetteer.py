@@ -237,13 +237,21 @@ def _installed(region: str, where: str) -> Places:
 _configured: dict[str, str] = {}
 
 
-def installed(region: str, setting: str | os.PathLike[str] | None = None) -> Places:
+class _Configured:
+    """No directory given: the one this process's main.py was given, else the default."""
+
+
+CONFIGURED: Any = _Configured()
+
+
+def installed(region: str, setting: str | os.PathLike[str] | None = CONFIGURED) -> Places:
     """The places of ``region`` from the installed index (read once per process and region).
 
-    A service's ``main.py`` calls it with ``Settings.gazetteer_dir`` and hands the answer to what
-    needs it; a later call without a directory (a view or an event naming a record's kecamatan)
-    reads from that same directory, so the settings are the one source of the path."""
-    if setting is not None:
+    A service's ``main.py`` calls it with ``Settings.gazetteer_dir`` (``None``: the default
+    directory) and hands the answer to what needs it; a later call without a directory (a view or
+    an event naming a record's kecamatan) reads from that same directory, so the settings are the
+    one source of the path."""
+    if not isinstance(setting, _Configured):
         _configured[region] = str(directory(setting))
     return _installed(region, _configured.get(region) or str(directory()))
 
