@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pymongo import monitoring
 
 from services.activities.store import ElectionStore
+from services.partners.store import PartnerStore
 
 from tests.bus import declare_exchanges
 from tests.conftest import auth, make_settings, running
@@ -93,3 +94,23 @@ async def test_changing_a_partner_reads_it_once_and_writes_it_once(servers, run_
         assert sent[("find", "partners")] == 1, f"the partner is read once under its lock: {dict(sent)}"
         assert sent[("update", "partners")] == 1, dict(sent)
         assert changed.json()["version"] == 2 and changed.json()["notes"] == "sekali"
+
+
+async def test_a_registration_compares_with_the_partners_in_memory_and_still_finds_a_duplicate(servers, run_id,
+                                                                                              monkeypatch):
+    # The duplicate check read every partner of the region per registration: a scan on FerretDB.
+    monkeypatch.setattr(PartnerStore, "CANDIDATES_FRESH_SECONDS", 600.0)  # however slow the machine
+    settings = make_settings(servers, f"{run_id}{secrets.token_hex(4)}")
+    await declare_exchanges(settings)
+    async with running("partners", settings) as (_, client):
+        first = await client.post("/partners", headers=auth(), json={
+            "name": f"KIM Satu {run_id}", "type": "kim", "contacts": [{"name": "Lalu", "phone": "0819-0700-1122"}]})
+        assert first.status_code == 201, first.text
+        with commands_of_this_task() as sent:
+            second = await client.post("/partners", headers=auth(), json={"name": f"KIM Dua {run_id}", "type": "kim"})
+        assert second.status_code == 201, second.text
+        assert sent[("find", "partners")] == 0, f"no partner read to register one: {dict(sent)}"
+        same_phone = await client.post("/partners", headers=auth(), json={
+            "name": f"Forum Tiga {run_id}", "type": "kim", "contacts": [{"name": "Lalu", "phone": "+6281907001122"}]})
+        assert same_phone.status_code == 409, "the partner registered a moment ago is compared with"
+        assert same_phone.json()["possible_duplicates"] == [{"id": first.json()["id"], "name": f"KIM Satu {run_id}"}]
