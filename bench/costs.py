@@ -310,12 +310,14 @@ def report(sides: list[Side]) -> None:
             h = statistics.median(r[column] for r in head.figures[name])
             ratio = f"{h / b:8.2f}" if b else f"{'-':>8}"
             print(f"{column:22}{b:16.1f}{h:16.1f}{ratio}")
-    for side in sides:
-        rounds = len(side.figures[STEPS[-1]])
-        k = side.k
-        print(f"\nstore commands of one scheduled activity and its event, {side.label} (service.sender:command):")
-        for key, value in sorted(side.breakdown[STEPS[-1]].items(), key=lambda kv: (-kv[1], kv[0])):
-            print(f"  {value / (rounds * k):5.1f}  {key}")
+    for name in STEPS:
+        print(f"\nstore commands per request of {name} (service.sender:command:collection), "
+              f"{base.label} → {head.label}:")
+        every = {key: [side.breakdown[name].get(key, 0) / (len(side.figures[name]) * side.k) for side in sides]
+                 for key in set(base.breakdown[name]) | set(head.breakdown[name])}
+        for key, (b, h) in sorted(every.items(), key=lambda kv: (-max(kv[1]), kv[0])):
+            if max(b, h) >= 0.05:
+                print(f"  {b:5.1f} → {h:5.1f}  {key}")
 
 
 def write(side: Side, path: str) -> None:
