@@ -197,7 +197,7 @@ async def test_the_pages_pass_an_accessibility_check(browser, stack):  # noqa: A
     await page.goto("/masuk")
     found = {"/masuk": await _axe(page)}
     await _sign_in(page, "kepala@kpu.example")
-    for path in (*PAGES, "/pengaturan"):
+    for path in (*PAGES, "/pengaturan", "/pengaturan/target", "/pengaturan/penerima", "/pengaturan/pengiriman"):
         await page.goto(path)
         found[path] = await _axe(page)
     problems = {path: v for path, v in found.items() if v}

@@ -135,9 +135,25 @@ async def test_every_page_of_the_menu_answers_in_both_languages(console: Console
     client = await console.signed_in("kepala@kpu.example")
     for path in ("/", "/mitra", "/mitra/baru", "/mitra-impor", "/kegiatan", "/kegiatan?view=week",
                  "/kegiatan?view=month", "/kegiatan/baru", "/notifikasi", "/pengaturan", "/pengaturan/penerima",
-                 "/pengaturan/pengiriman"):
+                 "/pengaturan/pengiriman", "/pengaturan/target"):
         page = await client.get(path)
         assert page.status_code == 200, (path, page.text[:1500])
     switched = await post_form(client, "/", "/bahasa", {"lang": "en", "next": "/mitra"})
     assert switched.headers["location"] == "/mitra"
     assert "Register a partner" in (await client.get("/mitra")).text
+
+
+async def test_an_admin_sets_an_elections_targets_and_a_wrong_one_is_named(console: Console):
+    await console.user("kepala2@kpu.example", role="admin")
+    client = await console.signed_in("kepala2@kpu.example")
+    page = "/pengaturan/target?election=pilkada-2024"
+    refused = await post_form(client, page, "/pengaturan/target",
+                              {"election": "pilkada-2024", "participation_target_pct": "150"})
+    assert refused.status_code == 422 and 'id="e-participation_target_pct"' in refused.text
+    saved = await post_form(client, page, "/pengaturan/target",
+                            {"election": "pilkada-2024", "participation_target_pct": "77.5", "reach_target": "5000",
+                             "segment_targets.pemilih_pemula": "6", "district_targets": "32.73.02=4"})
+    assert saved.status_code == 303, saved.text[:1500]
+    targets = (await console.services["activities"].get("/targets/pilkada-2024", headers=auth("viewer"))).json()
+    assert targets["segment_targets"] == {"pemilih_pemula": 6} and targets["district_targets"] == {"32.73.02": 4}
+    assert 'value="6"' in (await client.get(page)).text

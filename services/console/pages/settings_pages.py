@@ -1,5 +1,5 @@
 """Pengaturan (admins only): users (add with a password or invite by e-mail, disable, enable,
-invite again), recipients and their subscriptions, deliveries (filter, retry)."""
+invite again), recipients and their subscriptions, an election's targets, deliveries (filter, retry)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from services.console.accounts import Role
 from services.console.backend import Refused
-from services.console.web import Visit, admin, csrf_checked, form_text, render
+from services.console.web import Visit, admin, csrf_checked, form_int, form_text, render
 from shared.errors import Conflict, Invalid
+from shared.vocabulary import Segment, label
 
 router = APIRouter(dependencies=[Depends(csrf_checked)])
 Admin = Annotated[Visit, Depends(admin)]
@@ -94,3 +95,53 @@ async def deliveries(request: Request, v: Admin, status: str = "", cursor: str =
 async def retry(v: Admin, delivery_id: str) -> Response:
     await v.calls.send("notifications", "POST", f"/deliveries/{delivery_id}/retry")
     return RedirectResponse("/pengaturan/pengiriman", status_code=303)
+
+
+@router.get("/pengaturan/target")
+async def targets(request: Request, v: Admin, election: str = "") -> Response:
+    return await _targets_page(request, v, election)
+
+
+async def _targets_page(request: Request, v: Visit, election: str, status_code: int = 200,
+                        **context: object) -> Response:
+    calendar = (await v.calls.get("activities", "/elections"))["items"]
+    chosen = election or (calendar[-1]["id"] if calendar else "")
+    try:
+        current = await v.calls.get("activities", f"/targets/{chosen}") if chosen else None
+    except Refused as exc:
+        if exc.status != 404:
+            raise
+        current = None
+    values: dict[str, object] = {}
+    if current:
+        values = {"participation_target_pct": current.get("participation_target_pct"),
+                  "reach_target": current.get("reach_target"), "source": current.get("source"),
+                  "district_targets": ", ".join(f"{k}={n}" for k, n in (current.get("district_targets") or {}).items()),
+                  **{f"segment_targets.{k}": n for k, n in (current.get("segment_targets") or {}).items()}}
+    values.update(context.pop("values", {}))  # type: ignore[arg-type]
+    return render(request, "settings/targets.html", status_code, elections=[(e["id"], e["name"]) for e in calendar],
+                  election=chosen, current=current, values=values, errors=context.pop("errors", {}),
+                  segment_choices=[(s.value, label(s.value, "segment", v.language)) for s in Segment], **context)
+
+
+@router.post("/pengaturan/target")
+async def set_targets(request: Request, v: Admin) -> Response:
+    form = await request.form()
+    election = form_text(form, "election")
+    version = int(form_text(form, "version") or 0) or None
+    districts: dict[str, object] = {}
+    for part in form_text(form, "district_targets").split(","):
+        code, _, count = part.partition("=")
+        if code.strip():
+            districts[code.strip()] = int(count) if count.strip().isdigit() else count.strip()
+    body = {"participation_target_pct": form_text(form, "participation_target_pct") or None,
+            "reach_target": form_int(form, "reach_target"), "source": form_text(form, "source") or None,
+            "district_targets": districts,
+            "segment_targets": {k.removeprefix("segment_targets."): form_int(form, k) for k in form
+                                if k.startswith("segment_targets.") and form_text(form, k)}}
+    try:
+        await v.calls.send("activities", "PUT", f"/targets/{election}", body, version)
+    except Refused as exc:
+        return await _targets_page(request, v, election, exc.status, values={k: form_text(form, k) for k in form},
+                                   errors=exc.errors, error=exc.detail, conflict=exc.status == 412)
+    return RedirectResponse(f"/pengaturan/target?election={election}", status_code=303)
