@@ -73,6 +73,10 @@ def build(settings: Settings | None = None, console: ConsoleSettings | None = No
             await client.close()
 
     app = create_app(settings, SERVICE, lifespan, description="Konsol Sinergi: the web console for office staff.")
+    # create_app gives every service the event log's routes (audit, replays, dead letters); the
+    # console publishes no events and keeps no event log, so it answers none of them.
+    app.router.routes[:] = [r for r in app.router.routes
+                            if not (getattr(r, "path", "") == "/audit" or getattr(r, "path", "").startswith("/events/"))]
     app.state.console_settings = console
     app.state.services = services
     app.state.sessions = sessions
