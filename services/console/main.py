@@ -75,8 +75,11 @@ def build(settings: Settings | None = None, console: ConsoleSettings | None = No
     app = create_app(settings, SERVICE, lifespan, description="Konsol Sinergi: the web console for office staff.")
     # create_app gives every service the event log's routes (audit, replays, dead letters); the
     # console publishes no events and keeps no event log, so it answers none of them.
+    from shared.audit import router as audit_router
+    from shared.replay import router as replay_router
+
     app.router.routes[:] = [r for r in app.router.routes
-                            if not (getattr(r, "path", "") == "/audit" or getattr(r, "path", "").startswith("/events/"))]
+                            if getattr(r, "original_router", None) not in (audit_router, replay_router)]
     app.state.console_settings = console
     app.state.services = services
     app.state.sessions = sessions
