@@ -165,6 +165,9 @@ class Registry:
                 fields["village"] = self.gazetteer.village(fields["village"], inside)
             except Unresolved as exc:
                 unresolved["village"] = exc
+            else:
+                if "district" not in fields and not district:  # a desa/kelurahan names its kecamatan
+                    fields["district"] = fields["village"].rsplit(".", 1)[0]
 
     @property
     def gazetteer(self) -> Places:

@@ -57,6 +57,8 @@ async def test_a_kelurahan_outside_its_kecamatan_or_unknown_is_a_422_with_the_cl
     assert coded.status_code == 422 and [e["field"] for e in coded.json()["errors"]] == ["village"]
     alone = await register(client, name=f"KIM Isola {secrets.token_hex(3)}", village="Isola")
     assert alone.status_code == 201 and alone.json()["village"] == "32.73.01.1003"
+    assert (alone.json()["district"], alone.json()["district_name"]) == ("32.73.01", "Sukasari"), \
+        "a desa/kelurahan names its kecamatan"
 
 
 async def test_the_export_has_the_kelurahan_and_its_name_and_the_import_reads_a_desa_column(partners):
