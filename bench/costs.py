@@ -368,6 +368,7 @@ async def run(args: argparse.Namespace) -> None:
         report(sides)
         if args.write:
             write(sides[1], args.write)
+            write(sides[0], args.write.removesuffix(".json") + ".base.json")
     finally:
         for client in clients:
             await client.close()
@@ -389,7 +390,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--k", type=int, default=8, help="requests per step and round")
     parser.add_argument("--seed", type=int, default=150, help="partners registered before measuring")
-    parser.add_argument("--write", help="write --head's store commands per scheduled event here (JSON), "
-                                        "for bench/pipeline.py --same-work")
+    parser.add_argument("--write", help="write --head's store commands per scheduled event here (JSON), and "
+                                        "--base's beside it (FILE.base.json), for bench/pipeline.py --same-work")
     parser.add_argument("--keep", action="store_true", help="keep the logs and the store's data")
     asyncio.run(run(parser.parse_args()))

@@ -315,15 +315,21 @@ async def main(args: argparse.Namespace) -> None:
         raw_rate, raw_latency = await ceiling(args, prefix)
         print(f"ceiling: {raw_rate:8.1f} events/s (raw aio-pika confirms+persistent → PyMongo insert)")
         print(summary("  publish → stored", raw_latency))
-        counts = json.loads(Path(args.same_work).read_text()) if args.same_work else SAME_WORK
-        same_rate, same_latency, commands = await same_work(args, prefix, counts, MONGODB)
-        print(f"same-work ceiling: {same_rate:8.1f} events/s ({commands} store commands and one publish an event, "
-              "by hand, no framework)")
-        print(summary("  request → stored", same_latency))
-        for found in results:
+        # One same-work ceiling per count: each checkout is compared with the work it does itself.
+        files = args.same_work or [None]
+        counts = [json.loads(Path(f).read_text()) if f else SAME_WORK for f in files]
+        same: dict[int, tuple[float, int]] = {}
+        for n, count in enumerate(counts):
+            same_rate, same_latency, commands = await same_work(args, f"{prefix}{n}", count, MONGODB)
+            same[n] = (same_rate, commands)
+            print(f"same-work ceiling: {same_rate:8.1f} events/s ({commands} store commands and one publish an "
+                  f"event, by hand, no framework{'; ' + files[n] if files[n] else ''})")
+            print(summary("  request → stored", same_latency))
+        for n, found in enumerate(results):
             rate = float(found["rate"])  # type: ignore[arg-type]
+            same_rate, commands = same[min(n, len(counts) - 1)]
             print(f"{found['label']}: {rate:.1f} events/s; ratio ours/ceiling {rate / raw_rate:.2f} (target ≥ 0.5), "
-                  f"ours/same-work ceiling {rate / same_rate:.2f} (target ≥ 0.7)"
+                  f"ours/same-work ceiling ({commands} commands) {rate / same_rate:.2f} (target ≥ 0.7)"
                   + (f"; paced p99 {found['paced p99']:.1f} ms" if "paced p99" in found else ""))
         if len(results) == 2 and results[0]["rate"]:
             print(f"{results[1]['label']} / {results[0]['label']}: "
@@ -340,8 +346,9 @@ if __name__ == "__main__":
     parser.add_argument("--n", type=int, default=300, help="activity transitions (default 300)")
     parser.add_argument("--concurrency", type=int, default=8, help="HTTP requests in flight (default 8)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the last event")
-    parser.add_argument("--same-work", help="a JSON count of store commands per event (bench/costs.py --write) "
-                                            "for the same-work ceiling (default: SAME_WORK)")
+    parser.add_argument("--same-work", nargs="+", help="JSON counts of store commands per event (bench/costs.py "
+                        "--write), one per --at in its order (or one for all), for the same-work ceiling "
+                        "(default: SAME_WORK)")
     parser.add_argument("--at", nargs="+", default=["work"],
                         help="checkouts to measure ours at, one after another: commits (a detached worktree each, "
                              "bench/costs.py) or 'work' (this tree; the default), e.g. --at 32ce6d5 HEAD")
