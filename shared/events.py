@@ -45,6 +45,7 @@ class EventType(StrEnum):
     ELECTION_UPDATED = "sinergi.election.updated"
     NOTIFICATION_SENT = "sinergi.notification.sent"
     NOTIFICATION_FAILED = "sinergi.notification.failed"
+    INVITATION_ANSWERED = "sinergi.invitation.answered"
 
 
 def routing_key(region: str, event_type: str) -> str:
@@ -217,6 +218,19 @@ class NotificationSnapshot(_Snapshot):
     delivery: dict[str, Any]
 
 
+class InvitationAnswerSnapshot(_Snapshot):
+    """A partner contact's answer to an invitation: ``id`` is the invitation (activity and contact),
+    ``version`` counts the answers (a changed mind is a later version)."""
+
+    activity_id: str
+    partner_id: str | None = None
+    contact_name: str | None = None
+    contact_email: str | None = Field(None, description="the address the invitation went to")
+    answer: str = Field(description="hadir, tidak_hadir or diwakilkan")
+    name: str = Field(description="who comes: the contact, or whoever represents them (diwakilkan)")
+    note: str | None = None
+
+
 class PartnerEvent(CloudEvent[PartnerSnapshot]):
     pass
 
@@ -230,6 +244,10 @@ class TargetsEvent(CloudEvent[TargetsSnapshot]):
 
 
 class NotificationEvent(CloudEvent[NotificationSnapshot]):
+    pass
+
+
+class InvitationEvent(CloudEvent[InvitationAnswerSnapshot]):
     pass
 
 
@@ -272,6 +290,9 @@ CATALOGUE: dict[EventType, tuple[type[CloudEvent[Any]], str]] = {
         "turnout recorded; data.changed_fields names what changed"),
     EventType.NOTIFICATION_SENT: (NotificationEvent, "a delivery succeeded"),
     EventType.NOTIFICATION_FAILED: (NotificationEvent, "a delivery was given up (dead)"),
+    EventType.INVITATION_ANSWERED: (
+        InvitationEvent, "a partner contact answered an invitation on its signed page (hadir, tidak hadir, "
+        "diwakilkan); again when they change their answer"),
 }
 
 
@@ -284,6 +305,7 @@ PRODUCERS: dict[str, str] = {
     "targets": "activities",
     "election": "activities",
     "notification": "notifications",
+    "invitation": "notifications",
 }
 
 

@@ -13,6 +13,7 @@ from services.activities.figures import Figures
 from services.activities.handlers import Activities, ElectionBook, TargetBook
 from services.activities.config import OverdueSettings
 from services.activities.store import ActivityStore, Claims, ElectionStore, PartnerReplica, Revision, TargetStore
+from services.activities.invitations import Confirmations
 from services.activities.views import ActivityViews
 from shared.gazetteer import installed
 from shared.logging import configure
@@ -32,7 +33,8 @@ def build(settings: Settings | None = None) -> FastAPI:
     store = ActivityStore(infra.aggregates("activities"), Revision(infra.db["revisions"]), settings.zone)
     calendar = ElectionStore(infra.aggregates("elections"), settings.region)
     targets = TargetBook(TargetStore(infra.aggregates("targets")), settings.region, calendar=calendar)
-    consumers.register(infra, replica)
+    confirmations = Confirmations(infra.db["confirmations"])  # contacts' answers to invitations
+    consumers.register(infra, replica, confirmations)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,7 +56,7 @@ def build(settings: Settings | None = None) -> FastAPI:
                                                    zone=settings.zone, claims=Claims(infra.db["claims"]))
     # Reports not in by H+3 are announced by a timer (issue 12, point 8).
     infra.every("report-overdue", OverdueSettings().report_overdue_check_seconds, activities.announce_overdue)
-    app.state.views = ActivityViews(store, replica, settings.zone, calendar)
+    app.state.views = ActivityViews(store, replica, settings.zone, calendar, confirmations)
     app.state.targets = targets
     app.state.figures = Figures(store, targets, replica, settings.region, settings.region_name, settings.zone,
                                 places=places)

@@ -16,6 +16,7 @@ from services.activities.domain import Activity, Targets, jsonable, snapshot, ta
 from services.activities.elections import Calendar, Election, ShippedCalendar
 from services.activities.store import ActivityFilter, ActivityStore, KnownPartner, PartnerReplica, query
 from services.activities.fields import DISTRICT_CODE, named, places
+from services.activities.invitations import Confirmations, confirmations_view
 from shared.errors import NotFound
 from shared.gazetteer import Unresolved, refusal
 
@@ -78,6 +79,7 @@ class ActivityViews:
     replica: PartnerReplica
     zone: ZoneInfo
     calendar: Calendar = field(default_factory=ShippedCalendar)
+    confirmations: Confirmations | None = None  # the contacts' answers to invitations (invitations.py)
 
     def __post_init__(self) -> None:
         # The gazetteer is read at start, so a missing one stops the service with the command that
@@ -112,4 +114,8 @@ class ActivityViews:
 
     async def present(self, activity: Activity) -> dict[str, Any]:
         known = await self.replica.many({p.partner_id for p in activity.partners})
-        return view(activity, known, self.zone, await self.calendar.get(activity.election))
+        shown = view(activity, known, self.zone, await self.calendar.get(activity.election))
+        if self.confirmations is not None:
+            answers = (await self.confirmations.of([activity.id]))[activity.id]
+            shown["confirmations"] = confirmations_view(answers)
+        return shown

@@ -1,5 +1,8 @@
 """Who hears about what, and when; free of I/O.
 
+(Over 400 lines: the rules' shared vocabulary — subscriptions, triggers, ids, deliveries, jobs and
+what the jobs report — which every other module of the service reads; split, each part would import the rest.)
+
 A *rule* is one of the named notification rules of CONTRACT §5 (``activity.reminder``...): what
 makes each one fire is in ``rules.py``; here is what they share.
 
@@ -37,6 +40,7 @@ RULES = (
     "activity.cancelled",
     "partner.registered",
     "partner.agreement_expiring",
+    "partner.agreement_lapsed",
     "coverage.gap",
     "digest.weekly",
 )
@@ -47,7 +51,15 @@ EVENT_TYPE_RULES = {
     "sinergi.activity.rescheduled": "activity.scheduled",
     "sinergi.activity.cancelled": "activity.cancelled",
     "sinergi.partner.registered": "partner.registered",
+    "sinergi.partner.agreement_expiring": "partner.agreement_expiring",
+    "sinergi.partner.agreement_lapsed": "partner.agreement_lapsed",
+    "sinergi.activity.report_overdue": "activity.report_overdue",
 }
+
+# The partners service announces an agreement's expiry this many days ahead (its EXPIRY_NOTICE):
+# notifications reminds only at nearer offsets of its own (agreement_days).
+ANNOUNCED_EXPIRY_DAYS = 30
+REALERT_DAYS = 7  # a lapsed agreement or an overdue report is alerted again every week
 
 
 class Timing(Protocol):
@@ -235,6 +247,7 @@ class JobKind(StrEnum):
     coverage = "coverage"
     digest = "digest"
     summary = "summary"  # the flush of a summary's group (summaries.py)
+    realert = "realert"  # a lapsed agreement or an overdue report, alerted again each week while it lasts
 
 
 @dataclass(frozen=True)
@@ -254,12 +267,13 @@ class Job:
 # The kinds of job each followed aggregate's snapshot implies (re-derived on each of its events).
 # An election's coverage check (kept under "targets") follows both its targets and its calendar
 # entry (the voting day): either one's event re-derives it, under the election's id.
-JOB_KINDS_OF = {"activity": (JobKind.reminder, JobKind.overdue), "partner": (JobKind.agreement,),
+JOB_KINDS_OF = {"activity": (JobKind.reminder, JobKind.overdue, JobKind.realert),
+                "partner": (JobKind.agreement, JobKind.realert),
                 "targets": (JobKind.coverage,)}
 
 
 def activity_jobs(activity: Activity, timing: Timing, zone: tzinfo, now: datetime) -> list[Job]:
-    """Reminders while scheduled (future ones only); the overdue-report alert while held."""
+    """Reminders while scheduled (future ones only); the weekly overdue-report alert while held."""
     starts = activity.starts_at
     jobs: list[Job] = []
     if activity.status == "scheduled" and starts and starts > now:
@@ -270,14 +284,38 @@ def activity_jobs(activity: Activity, timing: Timing, zone: tzinfo, now: datetim
                 jobs.append(Job(f"activity:{activity.id}:reminder:{days}", stamp(starts), JobKind.reminder,
                                 activity.id, due, {"days": days}))
     if activity.status == "held":
-        ended = activity.ends_at or starts
-        today = now.astimezone(zone).date()
-        # Three days after it ended, or after it was marked held when that came later.
-        base = max(ended.astimezone(zone).date(), today) if ended else today
-        due = local_instant(base + timedelta(days=timing.overdue_days), timing.reminder_time, zone)
-        jobs.append(Job(f"activity:{activity.id}:overdue", stamp(ended) if ended else "held", JobKind.overdue,
-                        activity.id, due))
+        # The first overdue alert is the activities service's event (sinergi.activity.report_overdue,
+        # at H+3); while the report stays missing, it is alerted again each week after.
+        overdue_day = report_overdue_day(activity, timing, zone)
+        if overdue_day is not None:
+            due = next_weekly(overdue_day, timing.reminder_time, zone, now)
+            jobs.append(Job(f"activity:{activity.id}:overdue-weekly", due.astimezone(zone).date().isoformat(),
+                            JobKind.realert, activity.id, due))
     return jobs
+
+
+def report_overdue_day(activity: Activity, timing: Timing, zone: tzinfo) -> date | None:
+    """The local day a held activity's report falls overdue: ``overdue_days`` after it ended."""
+    ended = activity.ends_at or activity.starts_at
+    return ended.astimezone(zone).date() + timedelta(days=timing.overdue_days) if ended else None
+
+
+def next_weekly(first: date, at: time, zone: tzinfo, now: datetime) -> datetime:
+    """The first of ``first`` + 7, + 14... at ``at`` local that is still to come."""
+    day = first + timedelta(days=REALERT_DAYS)
+    today = now.astimezone(zone).date()
+    if day < today:  # straight to this week's, without walking the weeks one by one
+        day += timedelta(days=(today - day).days // REALERT_DAYS * REALERT_DAYS)
+    while local_instant(day, at, zone) <= now:
+        day += timedelta(days=REALERT_DAYS)
+    return local_instant(day, at, zone)
+
+
+def lapsed(agreement: Agreement, partner: Partner, zone: tzinfo, today: date) -> bool:
+    """Its last valid day has passed and no agreement of its kind runs on: renewing ends it."""
+    until = agreement.until(zone)
+    return (partner.status != "archived" and until is not None and until < today
+            and not superseded(agreement, partner.agreements, zone))
 
 
 def superseded(agreement: Agreement, agreements: Iterable[Agreement], zone: tzinfo) -> bool:
@@ -293,17 +331,25 @@ def superseded(agreement: Agreement, agreements: Iterable[Agreement], zone: tzin
 
 
 def partner_jobs(partner: Partner, timing: Timing, zone: tzinfo, now: datetime) -> list[Job]:
-    """Expiry alerts of each agreement still current; of the alerts already due, only the latest."""
+    """Expiry reminders of each agreement still current (of those already due, only the latest),
+    and the weekly alert of each lapsed one."""
     if partner.status == "archived":
         return []
     today = now.astimezone(zone).date()
     jobs: list[Job] = []
     for agreement in partner.agreements:
         until = agreement.until(zone)
+        if until is not None and agreement.id and lapsed(agreement, partner, zone, today):
+            # Announced by the partners service when it lapsed; alerted again each week until renewed.
+            due = next_weekly(until + timedelta(days=1), timing.reminder_time, zone, now)
+            jobs.append(Job(f"partner:{partner.id}:lapsed:{agreement.id}", due.astimezone(zone).date().isoformat(),
+                            JobKind.realert, partner.id, due, {"agreement_id": agreement.id}))
+            continue
         if until is None or until < today or not agreement.id or superseded(agreement, partner.agreements, zone):
             continue
+        # The partners service announces the expiry ANNOUNCED_EXPIRY_DAYS ahead: nearer reminders only.
         dues = {days: local_instant(until - timedelta(days=days), timing.reminder_time, zone)
-                for days in timing.agreement_days}
+                for days in timing.agreement_days if days < ANNOUNCED_EXPIRY_DAYS}
         passed = [days for days, due in dues.items() if due <= now]
         chosen = [days for days, due in dues.items() if due > now] + ([min(passed)] if passed else [])
         for days in chosen:

@@ -37,6 +37,7 @@ from services.notifications.readmodels import Activity, Election, Partner, Snaps
 from services.notifications.recipient import Recipient
 from services.notifications.rules import Change
 from services.notifications.store import Applied, Claims, Inboxes, Jobs, Recipients, Snapshots
+from services.notifications.invitations import InvitationSettings, Signer
 from services.notifications.summaries import Summaries, SummarySettings
 from shared.clock import now_ms
 from shared.consumer import NotYet, PoisonMessage
@@ -56,6 +57,11 @@ def cause(event: AnyEvent) -> str:
     """What a notification is about: the aggregate at a version. Stable across redeliveries, and
     across a re-publication of the same change under a new event id."""
     return f"{event.subject}@{event.aggregateversion}"
+
+
+def _extra(event: AnyEvent) -> dict[str, Any]:
+    """What an event adds to its aggregate's snapshot that a rule reads (the agreement it is about)."""
+    return {key: event.data[key] for key in ("agreement_id",) if key in event.data}
 
 
 class PartnerNotKnownYet(NotYet):
@@ -91,12 +97,13 @@ class Handlers:
         self.zone = settings.zone
         self._coverage = KeyedLocks()  # per election: its coverage check, from its targets and its calendar entry
         # The service's own database, where the jobs are: summaries keep their open groups there.
-        self.summaries = Summaries(jobs.collection.database, jobs, Claims(jobs.collection.database["claims"]),
-                                   SummarySettings(), expect)
+        self.signer = Signer(settings, InvitationSettings())  # the invitations' answer links
+        self.summaries = Summaries(jobs.database, jobs, Claims(jobs.database["claims"]), SummarySettings(), expect)
         # Each kind of job and the rule it runs.
         self._job_rules: dict[JobKind, Callable[[Job, datetime], Awaitable[rules.Trigger | None]]] = {
             JobKind.reminder: self._reminder,
-            JobKind.overdue: self._report_overdue,
+            JobKind.overdue: self._announced_now,
+            JobKind.realert: self._realert,
             JobKind.agreement: self._agreement_expiring,
             JobKind.coverage: self._coverage_gap,
             JobKind.digest: self._digest,
@@ -131,8 +138,8 @@ class Handlers:
                     return
                 log.info("older event whose effect still holds: its rules fire", version=event.aggregateversion,
                          known_version=previous.version, subject=event.subject)
-                yield Applying(snapshot, Change(event.type, cause(event), snapshot.updated_at or event.time, None, now),
-                               rerun=True)
+                yield Applying(snapshot, Change(event.type, cause(event), snapshot.updated_at or event.time, None, now,
+                                                self.zone, _extra(event)), rerun=True)
                 return
             if jobs_of is not None:
                 await self._sync(event.subject, aggregate, jobs_of(snapshot, self.config, self.zone, now), now)
@@ -140,7 +147,8 @@ class Handlers:
             replaced = None if previous is None else (
                 previous.previous_status if applied is Applied.SAME else previous.status)
             # When the change happened, as the aggregate says (a re-published event may carry a later time).
-            change = Change(event.type, cause(event), snapshot.updated_at or event.time, replaced, now)
+            change = Change(event.type, cause(event), snapshot.updated_at or event.time, replaced, now, self.zone,
+                            _extra(event))
             yield Applying(snapshot, change, applied is Applied.SAME)
 
     async def on_partner(self, event: AnyEvent) -> None:
@@ -160,6 +168,11 @@ class Handlers:
             partners = await self._partners_of(found.snapshot)
             triggers, missing = fire(found.change, found.snapshot, partners.get)
             for trigger in triggers:
+                if trigger.contact_template == "activity.invitation":
+                    # Each contact's own signed link to answer (answer_page.py); the template shows it.
+                    trigger.context["answer_links"] = {c.email.strip().lower(): self.signer.link(found.snapshot, c,
+                                                                                                found.change.now)
+                                                       for c in trigger.contacts}
                 trigger.correlation_id = event.correlationid
                 await self._notify(trigger, rerun=found.rerun, event=event)
         if missing:
@@ -239,10 +252,28 @@ class Handlers:
         partners = await self._partners_of(activity)
         return rules.reminder(job, activity, partners.get, self.zone, now, self.config.reminder_days)
 
-    async def _report_overdue(self, job: Job, now: datetime) -> rules.Trigger | None:
+    async def _announced_now(self, job: Job, now: datetime) -> rules.Trigger | None:
+        """A job of a kind the producers' events replaced (an overdue report is announced by the
+        activities service): one stored before that does nothing, lest the alert come twice."""
+        return None
+
+    async def _realert(self, job: Job, now: datetime) -> rules.Trigger | None:
+        """A lapsed agreement or an overdue report, alerted again while it lasts; then the next
+        week's alert is derived (one missed while the service was down is sent once, now)."""
+        if job.key.startswith("partner:"):
+            partner = await self.models.partners.get(job.subject)
+            trigger = rules.agreement_still_lapsed(job, partner, self.zone, now)
+            if partner is not None:
+                async with self.models.partners.lock(job.subject):
+                    await self._sync(job.subject, "partner", partner_jobs(partner, self.config, self.zone, now), now)
+            return trigger
         activity = await self.models.activities.get(job.subject)
         partners = await self._partners_of(activity)
-        return rules.report_overdue(job, activity, partners.get, self.config.overdue_days)
+        trigger = rules.report_still_overdue(job, activity, partners.get, self.zone, now)
+        if activity is not None:
+            async with self.models.activities.lock(job.subject):
+                await self._sync(job.subject, "activity", activity_jobs(activity, self.config, self.zone, now), now)
+        return trigger
 
     async def _agreement_expiring(self, job: Job, now: datetime) -> rules.Trigger | None:
         return rules.agreement_expiring(job, await self.models.partners.get(job.subject), self.zone, now)
@@ -254,7 +285,8 @@ class Handlers:
         return rules.coverage_gap(job, targets, await self.models.elections.get(of), activities, self.zone, now)
 
     async def _digest(self, job: Job, now: datetime) -> rules.Trigger | None:
-        return rules.digest(job, await self.models.activities.all(), self.zone, date.fromisoformat(job.occurrence))
+        return rules.digest(job, await self.models.activities.all(), self.zone, date.fromisoformat(job.occurrence),
+                            await self.models.partners.all())
 
     async def ensure_digest(self) -> None:
         if self.config.enabled("digest.weekly"):

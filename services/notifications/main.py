@@ -12,13 +12,14 @@ import httpx
 from fastapi import FastAPI
 from ulid import ULID
 
-from services.notifications import api, consumers, preferences_api
+from services.notifications import answer_page, api, consumers, preferences_api
 from services.notifications.channels import Mailer, SmtpServer, WebhookSender
 from services.notifications.clock import Clock
 from services.notifications.config import NotifySettings
 from services.notifications.egress import Allowance, Egress, PinnedTransport
 from services.notifications.events import SERVICE
 from services.notifications.handlers import Handlers, ReadModels, RecipientCommands
+from services.notifications.invitations import Answers
 from services.notifications.notifier import DeliveryRunner, Metrics, Notifier
 from services.notifications.readmodels import Activity, Election, Partner, Targets
 from services.notifications.scheduler import Scheduler
@@ -73,7 +74,7 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
     notifier = Notifier(recipients, inboxes, deliveries, Texts(settings.zone, settings.region_name), clock, config,
                         settings.region, wake, metrics)
     mailer = Mailer(SmtpServer.from_url(settings.smtp_url), config.mail_from, config.smtp_timeout_seconds,
-                    domain=f"sinergi-{settings.region_digits}.local")
+                    domain=f"sinergi-{settings.region_digits}.local", reply_to=config.mail_reply_to)
     runner = DeliveryRunner(deliveries, inboxes, recipients, mailer, WebhookSender(http, config.webhook_timeout_seconds),
                             clock, config, metrics, wake)
     models = ReadModels(Snapshots(infra.db["partners"], Partner), Snapshots(infra.db["activities"], Activity),
@@ -99,7 +100,13 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
     app.state.egress = egress
     app.state.recipient_commands = RecipientCommands(recipients, inboxes, egress, runner.forget)
     app.state.runner = runner
+    # Invitation answers (answer_page.py): the links' signer, the answers and their outbox, what the page shows.
+    app.state.invitation_links = handlers.signer
+    app.state.invitation_answers = Answers(infra.aggregates("invitation_answers"), settings.region)
+    app.state.activity_models = models.activities
+    app.state.texts = notifier.texts
     app.state.scheduler = scheduler
     app.include_router(api.router)
+    app.include_router(answer_page.router)
     app.include_router(preferences_api.router)
     return app

@@ -10,8 +10,8 @@ and ISO dates a receiving system can use.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from services.notifications.domain import (
@@ -20,12 +20,13 @@ from services.notifications.domain import (
     Trigger,
     coverage_gaps,
     district_gaps,
+    lapsed,
     local_instant,
     stamp,
     superseded,
     weekly_summary,
 )
-from services.notifications.readmodels import Activity, Election, Location, Partner, Targets, voting_date
+from services.notifications.readmodels import Activity, Agreement, Election, Location, Partner, Targets, voting_date
 from shared.events import EventType
 
 PartnerLookup = Callable[[str], Partner | None]
@@ -44,6 +45,8 @@ class Change:
     occurred_at: datetime
     previous_status: str | None
     now: datetime
+    zone: tzinfo = UTC
+    extra: dict[str, Any] = field(default_factory=dict)  # what the event adds to the snapshot (agreement_id)
 
 
 def activity_context(activity: Activity, partner: PartnerLookup) -> dict[str, Any]:
@@ -72,6 +75,7 @@ def activity_context(activity: Activity, partner: PartnerLookup) -> dict[str, An
         "reason": None,
         "contact": None,
         "overdue_days": None,
+        "answer_links": {},  # an invitation's signed answer link per contact address (handlers.py)
     }
 
 
@@ -142,10 +146,26 @@ def cancelled(change: Change, activity: Activity, partner: PartnerLookup) -> Fir
                     contact_template="activity.cancelled", **_activity_base(change, activity))], missing
 
 
+def _days_since_held(activity: Activity, zone: tzinfo, now: datetime) -> int | None:
+    ended = activity.ends_at or activity.starts_at
+    return (now.astimezone(zone).date() - ended.astimezone(zone).date()).days if ended else None
+
+
+def report_fell_overdue(change: Change, activity: Activity, partner: PartnerLookup) -> Fired:
+    """``activity.report_overdue`` (the activities service's H+3), while the report is still missing."""
+    if activity.status != "held":
+        return [], []
+    context = activity_context(activity, partner)
+    context["overdue_days"] = _days_since_held(activity, change.zone, change.now)
+    return [Trigger("activity.report_overdue", "activity.report_overdue", context=context,
+                    **_activity_base(change, activity))], []
+
+
 ACTIVITY_EVENT_RULES: dict[str, Callable[[Change, Activity, PartnerLookup], Fired]] = {
     EventType.ACTIVITY_SCHEDULED: scheduled,
     EventType.ACTIVITY_RESCHEDULED: scheduled,
     EventType.ACTIVITY_CANCELLED: cancelled,
+    EventType.ACTIVITY_REPORT_OVERDUE: report_fell_overdue,
 }
 
 
@@ -154,8 +174,51 @@ def partner_registered(change: Change, partner: Partner) -> list[Trigger]:
                     partner.regions, {"p": partner}, data=partner_data(partner))]
 
 
+def _agreement_named(change: Change, partner: Partner) -> Agreement | None:
+    wanted = change.extra.get("agreement_id")
+    return next((a for a in partner.agreements if a.id == wanted), None) if wanted else None
+
+
+def agreement_announced_expiring(change: Change, partner: Partner) -> list[Trigger]:
+    """``partner.agreement_expiring`` (the partners service's, 30 days ahead), unless renewed since."""
+    agreement = _agreement_named(change, partner)
+    if agreement is None or partner.status == "archived" or superseded(agreement, partner.agreements, change.zone):
+        return []
+    until = agreement.until(change.zone)
+    days_left = (until - change.now.astimezone(change.zone).date()).days if until else None
+    if until is None or days_left is None or days_left < 0:
+        return []
+    context = {"p": partner, "until": until, "days_left": days_left, "ag": agreement}
+    data = {**partner_data(partner), "agreement": agreement.model_dump(mode="json"), "days_left": days_left}
+    return [Trigger("partner.agreement_expiring", "partner.agreement_expiring", change.cause, change.type,
+                    change.occurred_at, partner.regions, context, data=data)]
+
+
+def lapsed_trigger(partner: Partner, agreement: Agreement, zone: tzinfo, now: datetime, again: bool,
+                   **base: Any) -> Trigger:
+    until = agreement.until(zone)
+    days_ago = (now.astimezone(zone).date() - until).days if until else None
+    context = {"p": partner, "until": until, "days_ago": days_ago, "ag": agreement, "again": again}
+    data = {**partner_data(partner), "agreement": agreement.model_dump(mode="json"), "days_since_lapsed": days_ago,
+            "again": again}
+    return Trigger("partner.agreement_lapsed", "partner.agreement_lapsed", regions=partner.regions, context=context,
+                   data=data, **base)
+
+
+def agreement_announced_lapsed(change: Change, partner: Partner) -> list[Trigger]:
+    """``partner.agreement_lapsed``, unless renewed (or the partner archived) since."""
+    agreement = _agreement_named(change, partner)
+    today = change.now.astimezone(change.zone).date()
+    if agreement is None or not lapsed(agreement, partner, change.zone, today):
+        return []
+    return [lapsed_trigger(partner, agreement, change.zone, change.now, False, cause=change.cause,
+                           cause_type=change.type, occurred_at=change.occurred_at)]
+
+
 PARTNER_EVENT_RULES: dict[str, Callable[[Change, Partner], list[Trigger]]] = {
     EventType.PARTNER_REGISTERED: partner_registered,
+    EventType.PARTNER_AGREEMENT_EXPIRING: agreement_announced_expiring,
+    EventType.PARTNER_AGREEMENT_LAPSED: agreement_announced_lapsed,
 }
 
 
@@ -199,13 +262,25 @@ def reminder(job: Job, activity: Activity | None, partner: PartnerLookup, zone: 
                    data={**activity_data(activity), "days_before": job.data.get("days")}, **_job_base(job))
 
 
-def report_overdue(job: Job, activity: Activity | None, partner: PartnerLookup, overdue_days: int) -> Trigger | None:
+def report_still_overdue(job: Job, activity: Activity | None, partner: PartnerLookup, zone: tzinfo,
+                         now: datetime) -> Trigger | None:
+    """The weekly alert of a report still missing (the first was the activities service's event)."""
     if activity is None or activity.status != "held":
         return None
     context = activity_context(activity, partner)
-    context["overdue_days"] = overdue_days
+    context["overdue_days"] = _days_since_held(activity, zone, now)
     return Trigger("activity.report_overdue", "activity.report_overdue", regions=activity.regions,
-                   context=context, data=activity_data(activity), **_job_base(job))
+                   context=context, data={**activity_data(activity), "again": True}, **_job_base(job))
+
+
+def agreement_still_lapsed(job: Job, partner: Partner | None, zone: tzinfo, now: datetime) -> Trigger | None:
+    """The weekly alert of an agreement still lapsed (not renewed, the partner not archived)."""
+    if partner is None:
+        return None
+    agreement = next((a for a in partner.agreements if a.id == job.data.get("agreement_id")), None)
+    if agreement is None or not lapsed(agreement, partner, zone, now.astimezone(zone).date()):
+        return None
+    return lapsed_trigger(partner, agreement, zone, now, True, **_job_base(job))
 
 
 def agreement_expiring(job: Job, partner: Partner | None, zone: tzinfo, now: datetime) -> Trigger | None:
@@ -251,15 +326,22 @@ def coverage_gap(job: Job, targets: Targets | None, election: Election | None, a
     return Trigger("coverage.gap", "coverage.gap", regions=(), context=context, data=data, **_job_base(job))
 
 
-def digest(job: Job, activities: list[Activity], zone: tzinfo, digest_day: date) -> Trigger:
-    """Last week: the seven local days before the digest's day."""
+def digest(job: Job, activities: list[Activity], zone: tzinfo, digest_day: date,
+           partners: list[Partner] | None = None) -> Trigger:
+    """Last week: the seven local days before the digest's day; and what stays open until it is
+    dealt with: reports not in (every held activity) and agreements lapsed and not renewed."""
     start = local_instant(digest_day - timedelta(days=7), datetime.min.time(), zone)
     end = local_instant(digest_day, datetime.min.time(), zone)
     week = weekly_summary(activities, start, end)
-    context = {"s": week, "week_start": digest_day - timedelta(days=7), "week_end": digest_day - timedelta(days=1)}
+    still_lapsed = sorted(((p, a) for p in partners or [] for a in p.agreements if lapsed(a, p, zone, digest_day)),
+                          key=lambda pair: (pair[1].until(zone) or digest_day, pair[0].name))
+    context = {"s": week, "week_start": digest_day - timedelta(days=7), "week_end": digest_day - timedelta(days=1),
+               "lapsed": [{"p": p, "ag": a, "until": a.until(zone)} for p, a in still_lapsed]}
     data = {"week_start": (digest_day - timedelta(days=7)).isoformat(),
             "week_end": (digest_day - timedelta(days=1)).isoformat(),
             "held": week.held, "reported": week.reported, "cancelled": week.cancelled,
             "attendance": week.attendance, "reach": week.reach,
-            "activities": [a.id for a in week.activities], "open_reports": [a.id for a in week.open_reports]}
+            "activities": [a.id for a in week.activities], "open_reports": [a.id for a in week.open_reports],
+            "lapsed_agreements": [{"partner_id": p.id, "agreement_id": a.id,
+                                   "valid_until": (a.until(zone) or digest_day).isoformat()} for p, a in still_lapsed]}
     return Trigger("digest.weekly", "digest.weekly", regions=(), context=context, data=data, **_job_base(job))

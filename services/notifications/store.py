@@ -524,6 +524,11 @@ class Jobs:
         return Job(doc["key"], doc["occurrence"], JobKind(doc["kind"]), doc["subject"], doc["due_at"],
                    doc.get("data") or {})
 
+    @property
+    def database(self) -> AsyncDatabase:
+        """The service's database, where the other scheduled state (open summaries) lives too."""
+        return self.collection.database
+
     async def ensure(self, job: Job, now: datetime) -> None:
         await insert_new(self.collection, [self._doc(job, now)])
 
@@ -553,6 +558,11 @@ class Claims:
             return True
         except DuplicateKeyError:
             return False
+
+    async def holder(self, claim_id: str) -> str | None:
+        """Who took the claim (``None`` if nobody has)."""
+        found = await self.collection.find_one({"_id": claim_id}, {"owner": 1})
+        return found.get("owner") if found else None
 
     async def prune(self, before: datetime) -> int:
         return (await self.collection.delete_many({"at": {"$lt": before}})).deleted_count

@@ -121,8 +121,7 @@ class Summaries:
         """Whether ``cause`` is the first of its window (a redelivery of the first one still is)."""
         if await self.claims.take(claim, cause, now):
             return True
-        held = await self.claims.collection.find_one({"_id": claim}, {"owner": 1})
-        return bool(held) and held.get("owner") == cause
+        return await self.claims.holder(claim) == cause
 
     async def _open(self, group: str, fields: dict[str, Any], due: datetime, now: datetime) -> None:
         """The group, open until ``due`` unless it is open already; its flush job either way (an

@@ -139,59 +139,7 @@ async def _count(found, n):
     return len(await found) == n
 
 
-async def test_a_held_activity_not_reported_after_three_days_alerts_and_reporting_stops_it(settings, monkeypatch):
-    async with frozen(settings, monkeypatch, local(WIB, 2024, 11, 6, 12, 0)) as (app, client, clock, staff):
-        starts = local(WIB, 2024, 11, 6, 9, 0)
-        ends = (starts + timedelta(hours=2)).isoformat()
-        late = activity("A-LATE", starts.isoformat(), ends_at=ends, status="held", title="Simulasi Pemungutan Suara")
-        prompt = activity("A-PROMPT", starts.isoformat(), ends_at=ends, status="held", title="Talkshow Radio")
-        await publish(settings, event(EventType.ACTIVITY_HELD, late, version=3),
-                      event(EventType.ACTIVITY_HELD, prompt, version=3))
-        await soon(lambda: _count(jobs(client, kind="overdue"), 2))
-        await publish(settings, event(EventType.ACTIVITY_REPORTED, {**prompt, "status": "reported",
-                                                                    "outcome": {"attendance_total": 60}}, version=4))
-        await soon(lambda: _count(jobs(client, kind="overdue"), 1))
-
-        due = local(WIB, 2024, 11, 9, 8, 0)
-        clock.freeze(due - timedelta(seconds=1))
-        await ticks(app)
-        assert await _rules(client, staff["id"], "activity.report_overdue") == []
-        clock.freeze(due)
-        [alert] = await soon(lambda: _exactly(client, staff["id"], "activity.report_overdue", 1))
-        assert alert["subject"] == "Laporan belum masuk: kegiatan 'Simulasi Pemungutan Suara' (6 November 2024)"
-        assert "belum masuk 3 hari setelah kegiatan" in alert["body"]
-        clock.freeze(due + timedelta(days=10))
-        await ticks(app)
-        assert len(await _rules(client, staff["id"], "activity.report_overdue")) == 1
-
-
-async def test_an_expiring_agreement_alerts_30_days_before_and_a_renewal_stops_the_alerts(settings, monkeypatch):
-    async with frozen(settings, monkeypatch, local(WIB, 2024, 11, 1, 9, 0), language="en") as (app, client, clock,
-                                                                                               staff):
-        mou = {"id": "AG-1", "doc_type": "mou", "number": "01/PP.06-NK/3273/2023", "title": "Sosialisasi Pilkada",
-               "valid_from": "2023-01-01", "valid_until": "2024-12-31", "scope": "penyebaran informasi"}
-        diskominfo = partner("P-1", "Diskominfo Kota Bandung", type="opd_diskominfo", agreements=[mou])
-        await publish(settings, event(EventType.PARTNER_REGISTERED, diskominfo))
-        [at30, at7] = sorted(j["due_local"] for j in await soon(lambda: jobs(client, kind="agreement")))
-        assert (at30, at7) == ("2024-12-01T08:00:00+07:00", "2024-12-24T08:00:00+07:00")
-
-        clock.freeze(local(WIB, 2024, 12, 1, 8, 0))
-        [alert] = await soon(lambda: _exactly(client, staff["id"], "partner.agreement_expiring", 1))
-        assert alert["subject"] == "MoU with Diskominfo Kota Bandung expires in 30 days (Tuesday 31 December 2024)"
-        assert "no. 01/PP.06-NK/3273/2023" in alert["body"]
-
-        renewal = {**mou, "id": "AG-2", "number": "07/PP.06-NK/3273/2024", "valid_from": "2025-01-01",
-                   "valid_until": "2025-12-31"}
-        await publish(settings, event(EventType.PARTNER_AGREEMENT_SIGNED, {**diskominfo, "agreements": [mou, renewal]},
-                                      version=2))
-
-        async def renewed():
-            found = [j["due_local"] for j in await jobs(client, kind="agreement")]
-            return sorted(found) == ["2025-12-01T08:00:00+07:00", "2025-12-24T08:00:00+07:00"]
-        await soon(renewed)
-        clock.freeze(local(WIB, 2024, 12, 24, 8, 0))
-        await ticks(app, 3)
-        assert len(await _rules(client, staff["id"], "partner.agreement_expiring")) == 1
+# The overdue-report and agreement alerts follow the producers' events now: tests/integration/test_alerts.py.
 
 
 async def test_a_targeted_segment_with_no_held_activity_30_days_before_voting_day_is_a_gap(settings, monkeypatch):

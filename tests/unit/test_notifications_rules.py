@@ -81,15 +81,19 @@ def test_reminders_already_past_are_not_made_and_none_after_the_start():
     assert [j.data["days"] for j in activity_jobs(early, same_day, WIB, two_days_before)] == [1]
 
 
-def test_an_overdue_report_is_due_three_days_after_it_ended_or_after_it_was_marked_held():
+def test_an_overdue_report_is_alerted_again_each_week_after_the_activities_services_h3():
+    # The first alert is sinergi.activity.report_overdue (H+3, from activities); then one a week.
     held = _activity(status="held", ends_at=datetime(2024, 11, 6, 11, 0, tzinfo=WIB).isoformat())
     [job] = activity_jobs(held, CONFIG, WIB, datetime(2024, 11, 6, 12, 0, tzinfo=WIB))
-    assert job.due_at == datetime(2024, 11, 9, 8, 0, tzinfo=WIB)
-    [late] = activity_jobs(held, CONFIG, WIB, datetime(2024, 11, 20, 12, 0, tzinfo=WIB))
-    assert late.due_at == datetime(2024, 11, 23, 8, 0, tzinfo=WIB) and late.id == job.id
+    assert job.due_at == datetime(2024, 11, 16, 8, 0, tzinfo=WIB) and job.kind == "realert"
+    [late] = activity_jobs(held, CONFIG, WIB, datetime(2024, 12, 7, 9, 0, tzinfo=WIB))
+    assert late.due_at == datetime(2024, 12, 14, 8, 0, tzinfo=WIB)  # weeks missed: the next one only
+    assert activity_jobs(_activity(status="reported", ends_at=held.ends_at.isoformat()), CONFIG, WIB,
+                         datetime(2024, 11, 6, 12, 0, tzinfo=WIB)) == []
 
 
-def test_agreement_alerts_30_and_7_days_before_and_none_once_renewed_or_archived():
+def test_agreement_reminders_7_days_before_and_none_once_renewed_or_archived():
+    # 30 days before is the partners service's sinergi.partner.agreement_expiring.
     mou = {"id": "AG-1", "doc_type": "mou", "valid_until": "2024-12-31"}
     partner = {"id": "P-1", "status": "active", "agreements": [mou]}
     now = datetime(2024, 11, 1, tzinfo=UTC)
@@ -97,8 +101,7 @@ def test_agreement_alerts_30_and_7_days_before_and_none_once_renewed_or_archived
     def jobs(**changes):
         return partner_jobs(Partner.model_validate({**partner, **changes}), CONFIG, WIB, now)
 
-    assert sorted(j.due_at for j in jobs()) == [
-        datetime(2024, 12, 1, 8, 0, tzinfo=WIB), datetime(2024, 12, 24, 8, 0, tzinfo=WIB)]
+    assert sorted(j.due_at for j in jobs()) == [datetime(2024, 12, 24, 8, 0, tzinfo=WIB)]
     renewed = [mou, {"id": "AG-2", "doc_type": "mou", "valid_until": "2025-12-31"}]
     assert {j.data["agreement_id"] for j in jobs(agreements=renewed)} == {"AG-2"}
     pks = [mou, {"id": "AG-3", "doc_type": "pks", "valid_until": "2025-12-31"}]
@@ -106,12 +109,13 @@ def test_agreement_alerts_30_and_7_days_before_and_none_once_renewed_or_archived
     assert jobs(status="archived") == []
 
 
-def test_an_agreement_registered_inside_its_alert_window_gets_the_nearest_alert_at_once():
+def test_an_agreement_registered_inside_its_alert_window_gets_the_nearest_alert_at_once_and_lapsed_weekly():
     partner = Partner.model_validate({"id": "P-1", "agreements": [{"id": "AG-1", "doc_type": "pks",
                                                                   "valid_until": "2024-11-05T23:59:00+07:00"}]})
     [job] = partner_jobs(partner, CONFIG, WIB, datetime(2024, 11, 1, 12, 0, tzinfo=WIB))
     assert job.data["days"] == 7 and job.due_at < datetime(2024, 11, 1, 12, 0, tzinfo=WIB)
-    assert partner_jobs(partner, CONFIG, WIB, datetime(2024, 11, 6, 12, 0, tzinfo=WIB)) == []
+    [weekly] = partner_jobs(partner, CONFIG, WIB, datetime(2024, 11, 6, 12, 0, tzinfo=WIB))
+    assert weekly.kind == "realert" and weekly.due_at == datetime(2024, 11, 13, 8, 0, tzinfo=WIB)
 
 
 def test_the_coverage_check_is_30_days_before_voting_day():
