@@ -76,6 +76,10 @@ def _instances(region_files: list[Path] | None) -> list[local.Instance]:
 def up(
     services: Annotated[list[str] | None, typer.Argument(help="only these services (default: all three)")] = None,
     region_files: RegionFiles = None,
+    processes: Annotated[int | None, typer.Option(
+        "--processes", min=1, max=64,
+        help="processes per service behind its port (SINERGI_PROCESSES; their queues then get a single active "
+             "consumer, which migrates them: docs/operations.md, Scaling)")] = None,
 ) -> None:
     """Start whatever of RabbitMQ, the store, the mail catcher, the three services and the console is not running, and wait until ready.
 
@@ -83,6 +87,8 @@ def up(
     With it: that region's instance, side by side with others on the same RabbitMQ and store;
     `sinergi up -r deploy/regions/32.73.env -r deploy/regions/33.16.env` starts two regions.
     """
+    if processes is not None:  # the environment wins over region files: definitions and services both see it
+        os.environ["SINERGI_PROCESSES"] = str(processes)
     instances = _instances(region_files)
     try:
         gazetteer.install(say=_say)  # the services need it at start; nothing to do once installed
