@@ -123,10 +123,13 @@ def list_users(region_file: RegionFile = None) -> None:
 
 
 def _by_email(email: str, change: str, region_file: Path | None) -> None:
-    from services.console.accounts import normal_email
+    from services.console.account_input import normal_email
 
     async def work(accounts: Any) -> Any:
-        user = await accounts.users.by_email(normal_email(email))
+        try:
+            user = await accounts.users.by_email(normal_email(email))
+        except ValueError:
+            return None
         if user is None:
             return None
         return await getattr(accounts, change)(user.id)

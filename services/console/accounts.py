@@ -13,13 +13,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from email_validator import EmailNotValidError, validate_email
-
-from shared.errors import Conflict, Invalid, NotFound
-from shared.regions import is_region_code
+from shared.errors import Conflict, NotFound
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256  # argon2 takes any length; a bound keeps one login from costing a lot
+MAX_NAME = 200
 
 
 class Role(StrEnum):
@@ -38,42 +36,6 @@ class EmailTaken(Conflict):
 
 class InvitationUnusable(Conflict):
     """Used already, expired, or never issued: the same answer for each, so a link reveals nothing."""
-
-
-def normal_email(value: str, field_name: str = "email") -> str:
-    try:
-        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise Invalid({field_name: f"not an e-mail address: {exc}"}) from exc
-
-
-def checked_password(value: str, field_name: str = "password") -> str:
-    if len(value) < MIN_PASSWORD:
-        raise Invalid({field_name: f"at least {MIN_PASSWORD} characters"})
-    if len(value) > MAX_PASSWORD:
-        raise Invalid({field_name: f"at most {MAX_PASSWORD} characters"})
-    return value
-
-
-def checked_regions(values: list[str], field_name: str = "regions") -> list[str]:
-    bad = [v for v in values if v != "*" and not is_region_code(v)]
-    if bad:
-        raise Invalid({field_name: f"not region codes such as 32.73: {', '.join(bad)}"})
-    return list(dict.fromkeys(values))
-
-
-def checked_name(value: str, field_name: str = "name") -> str:
-    value = " ".join(value.split())
-    if not value or len(value) > 200:
-        raise Invalid({field_name: "a name of 1 to 200 characters"})
-    return value
-
-
-def checked_role(value: str, field_name: str = "role") -> Role:
-    try:
-        return Role(value)
-    except ValueError:
-        raise Invalid({field_name: f"one of {', '.join(Role)}"}) from None
 
 
 @dataclass(frozen=True)

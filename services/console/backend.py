@@ -66,8 +66,8 @@ class Services:
         self.clients = {name: httpx.AsyncClient(base_url=url, timeout=timeout, transport=transports.get(name))
                         for name, url in urls.items()}
 
-    def as_user(self, user: User) -> Calls:
-        return Calls(self, user)
+    def as_user(self, user: User, language: str = "id") -> Calls:
+        return Calls(self, user, language)
 
     def token(self, user: User) -> str:
         return mint(self.secret, sub=user.id, role=user.role.value, regions=user.regions or [self.region],
@@ -82,10 +82,12 @@ class Services:
 class Calls:
     services: Services
     user: User
+    language: str = "id"  # the services word their refusals and warnings in it (Accept-Language)
 
     async def call(self, service: str, method: str, path: str, *, version: int | None = None,
                    **options: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.services.token(self.user)}", **options.pop("headers", {})}
+        headers = {"Authorization": f"Bearer {self.services.token(self.user)}", "Accept-Language": self.language,
+                   **options.pop("headers", {})}
         if version is not None:
             headers["If-Match"] = f'"{version}"'
         if (request_id := correlation_id.get()) is not None:

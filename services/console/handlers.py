@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 from ulid import ULID
 
-from services.console.accounts import (Invitation, InvitationUnusable, Role, User, checked_name, checked_password,
-                                       checked_regions, checked_role, normal_email)
+from services.console.account_input import PasswordIn, UserIn, normal_email, parsed
+from services.console.accounts import Invitation, InvitationUnusable, Role, User
 from services.console.backend import Refused, Services
 from services.console.passwords import hashed, matches
 from services.console.store import Invitations, LoginFailures, Sessions, Users
 from shared.clock import now_ms
-from shared.errors import Invalid, ServiceError
+from shared.errors import ServiceError
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -55,23 +55,11 @@ class Accounts:
 
     async def add(self, by: User, email: str, name: str, role: str, regions: list[str] | None = None,
                   password: str | None = None) -> User:
-        problems: dict[str, str] = {}
-        values = {}
-        for key, check, value in (("email", normal_email, email), ("name", checked_name, name),
-                                  ("role", checked_role, role),
-                                  ("regions", checked_regions, regions or [self.region]),
-                                  ("password", checked_password, password)):
-            if value is None:
-                continue
-            try:
-                values[key] = check(value)
-            except Invalid as exc:
-                problems.update({e["field"]: e["message"] for e in exc.errors})
-        if problems:
-            raise Invalid(problems)
-        password_hash = await hashed(password) if password else None
-        user = User(id=str(ULID()), email=values["email"], name=values["name"], role=values["role"],
-                    regions=values["regions"], password_hash=password_hash, created_at=now_ms())
+        values = parsed(UserIn, email=email, name=name, role=role, regions=regions or [self.region],
+                        password=password)
+        password_hash = await hashed(values.password) if values.password else None
+        user = User(id=str(ULID()), email=values.email, name=values.name, role=values.role, regions=values.regions,
+                    password_hash=password_hash, created_at=now_ms())
         user = await self.users.add(user)
         return await self.linked(user, by)
 
@@ -97,7 +85,7 @@ class Accounts:
             raise TooManyAttempts(self.window_minutes)
         try:
             user = await self.users.by_email(normal_email(email))
-        except Invalid:
+        except ValueError:
             user = None
         ok = await matches(user.password_hash if user else None, password)
         if not ok or user is None or not user.active:
@@ -139,7 +127,7 @@ class Accounts:
 
     async def accept(self, token: str, password: str) -> User:
         invitation, user = await self.invitation(token)
-        password_hash = await hashed(checked_password(password))
+        password_hash = await hashed(parsed(PasswordIn, password=password).password)
         if not await self.invitations.use(invitation):
             raise InvitationUnusable("this invitation link was used already or has expired; ask for a new one")
         user = await self.users.change(user.id, lambda u: u.with_password(password_hash))

@@ -18,7 +18,7 @@ from pymongo.errors import DuplicateKeyError
 from ulid import ULID
 
 from services.console.accounts import EmailTaken, Invitation, Role, UnknownUser, User
-from shared.errors import Conflict
+from shared.errors import Unavailable
 from shared.locks import KeyedLocks
 from shared.mongo import when_free
 
@@ -65,18 +65,21 @@ class Users:
     async def count(self) -> int:
         return await self.users.count_documents({})
 
-    async def change(self, user_id: str, change: Any) -> User:
-        """Applies ``change(user) -> user`` under the user's lock, the version as the condition."""
+    async def change(self, user_id: str, change: Any, attempts: int = 5) -> User:
+        """Applies ``change(user) -> user`` under the user's lock, the version as the condition; a
+        user changed meanwhile by another process (``sinergi users``) is read again and the change
+        applied to what it is now."""
         async with self.locks(user_id):
-            user = await self.require(user_id)
-            changed = change(user)
-            if changed == user:
-                return user
-            result = await when_free(lambda: self.users.replace_one({"_id": user_id, "version": user.version},
-                                                                     _doc(changed)))
-            if result.matched_count != 1:
-                raise Conflict("this user was changed at the same moment; try again")
-            return changed
+            for _ in range(attempts):
+                user = await self.require(user_id)
+                changed = change(user)
+                if changed == user:
+                    return user
+                result = await when_free(lambda: self.users.replace_one(
+                    {"_id": user_id, "version": user.version}, _doc(changed)))  # noqa: B023 - awaited here
+                if result.matched_count == 1:
+                    return changed
+            raise Unavailable("the store is busy with other writes; nothing was changed, try again in a moment")
 
 
 def _doc(user: User) -> dict[str, Any]:

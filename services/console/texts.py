@@ -1,7 +1,7 @@
 """What the console's pages say, in Bahasa Indonesia first and English.
 
-``say(key, language)`` reads one; the services' own refusals are shown as they come, with the
-common validation messages put in the page's language (:func:`message`).
+``say(key, language)`` reads one; the services' own refusals and warnings come in the page's
+language already (the console sends ``Accept-Language``) and are shown as they come.
 """
 
 from __future__ import annotations
@@ -111,20 +111,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "too_many": ("Terlalu banyak percobaan gagal. Coba lagi nanti.", "Too many failed attempts. Try again later."),
     "csrf": ("Formulir kedaluwarsa; muat ulang halaman dan coba lagi.",
              "The form has expired; reload the page and try again."),
+    "email_taken": ("Surel ini sudah punya akun.", "This e-mail already has an account."),
     "service_down": ("Layanan tidak menjawab; coba sebentar lagi.", "A service does not answer; try again shortly."),
 }
-
-# The validation messages pydantic and the services use most, in Bahasa Indonesia.
-MESSAGES_ID = {
-    "Field required": "Wajib diisi",
-    "field required": "Wajib diisi",
-    "String should have at least 1 character": "Wajib diisi",
-    "Input should be a valid integer, unable to parse string as an integer": "Harus bilangan bulat",
-    "Input should be greater than or equal to 0": "Tidak boleh negatif",
-    "Input should be a valid datetime": "Tanggal dan jam tidak valid",
-    "Extra inputs are not permitted": "Isian ini tidak dikenal",
-}
-
 
 def say(key: str, language: str = "id") -> str:
     pair = TEXTS.get(key)
@@ -134,9 +123,6 @@ def say(key: str, language: str = "id") -> str:
 
 
 def message(text: str, language: str = "id") -> str:
-    if language == "en":
-        return text
-    for english, indonesian in MESSAGES_ID.items():
-        if text.startswith(english):
-            return indonesian + text[len(english):]
+    """A service's refusal or warning: the services word it in the language the console asks for
+    (``Accept-Language``, shared/language.py), so it is shown as it came."""
     return text

@@ -68,8 +68,8 @@ async def visit(request: Request) -> Visit:
     if user is None or not user.active:
         await state.sessions.close(secret)
         raise LoginNeeded
-    found = Visit(user, secret, session["csrf"], _language(request, session.get("language")),
-                  state.services.as_user(user))
+    language = _language(request, session.get("language"))
+    found = Visit(user, secret, session["csrf"], language, state.services.as_user(user, language))
     request.state.visit = found
     return found
 

@@ -6,24 +6,22 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.console.accounts import Invitation, Role, User, checked_password, checked_regions, normal_email
+from services.console.account_input import AccountRefused, UserIn, parsed
+from services.console.accounts import Invitation, Role, User
 from services.console.pages.home import current_election
-from shared.errors import Invalid
 
 
-def test_an_email_is_kept_in_one_form_and_a_wrong_one_names_the_field():
-    assert normal_email("  Sari@KPU.Example ") == "sari@kpu.example"
-    with pytest.raises(Invalid) as refused:
-        normal_email("not an address")
-    assert refused.value.errors[0]["field"] == "email"
-
-
-def test_passwords_and_regions_are_checked():
-    with pytest.raises(Invalid):
-        checked_password("short")
-    assert checked_regions(["32.73", "32", "32.73"]) == ["32.73", "32"]
-    with pytest.raises(Invalid):
-        checked_regions(["Bandung"])
+def test_an_account_is_checked_and_its_refusals_read_in_either_language():
+    found = parsed(UserIn, email="  Sari@KPU.Example ", name=" Sari  Wulandari ", role="operator",
+                   regions=["32.73", "32", "32.73"])
+    assert (found.email, found.name, found.regions) == ("sari@kpu.example", "Sari Wulandari", ["32.73", "32"])
+    with pytest.raises(AccountRefused) as refused:
+        parsed(UserIn, email="not an address", name="", role="boss", regions=["Bandung"], password="short")
+    shown = refused.value.shown("id")
+    assert set(shown) == {"email", "name", "role", "regions", "password"}
+    assert shown["password"] == "paling sedikit 10 karakter"
+    assert "bukan alamat e-mail" in shown["email"]
+    assert "characters" in refused.value.shown("en")["password"]
 
 
 def test_an_invitation_keeps_only_the_hash_of_its_link_and_expires():

@@ -159,3 +159,34 @@ async def test_an_admin_sets_an_elections_targets_and_a_wrong_one_is_named(conso
     targets = (await console.services["activities"].get("/targets/pilkada-2024", headers=auth("viewer"))).json()
     assert targets["segment_targets"] == {"pemilih_pemula": 6} and targets["district_targets"] == {"32.73.02": 4}
     assert 'value="6"' in (await client.get(page)).text
+
+
+async def test_an_import_shows_each_rows_errors_against_the_files_rows(console: Console):
+    await console.user("impor@kpu.example")
+    client = await console.signed_in("impor@kpu.example")
+    page = await client.get("/mitra-impor")
+    from tests.console.conftest import csrf_of
+
+    sheet = "nama,jenis\nKIM Antapani Maju,kim\n,kim\n".encode()
+    answer = await client.post("/mitra-impor", data={"csrf": csrf_of(page.text)},
+                               files={"file": ("mitra.csv", sheet, "text/csv")})
+    assert answer.status_code == 200, answer.text[:1500]
+    row = re.search(r"<tr><td>(\d+)</td><td>([^<]*)</td>", answer.text)
+    assert row and row.group(1) == "3", answer.text  # the header is row 1: the empty name is row 3
+    listed = await console.services["partners"].get("/partners", params={"q": "Antapani"}, headers=auth("viewer"))
+    assert [p["name"] for p in listed.json()["items"]] == ["KIM Antapani Maju"]
+
+
+async def test_editing_a_partner_keeps_the_contacts_the_form_does_not_show(console: Console):
+    await console.user("edit@kpu.example")
+    client = await console.signed_in("edit@kpu.example")
+    made = await console.services["partners"].post("/partners", headers=auth("operator"), json={
+        "name": "Forum Pemuda Arcamanik", "type": "ormas_komunitas",
+        "contacts": [{"name": "Ketua"}, {"name": "Sekretaris", "phone": "0812-1111-2222"}]})
+    partner_id = made.json()["id"]
+    saved = await post_form(client, f"/mitra/{partner_id}/ubah", f"/mitra/{partner_id}/ubah",
+                            {"version": "1", "name": "Forum Pemuda Arcamanik", "type": "ormas_komunitas",
+                             "contacts[0].name": "Ketua Baru"})
+    assert saved.status_code == 303, saved.text[:1500]
+    partner = (await console.services["partners"].get(f"/partners/{partner_id}", headers=auth("viewer"))).json()
+    assert [c["name"] for c in partner["contacts"]] == ["Ketua Baru", "Sekretaris"]

@@ -155,8 +155,14 @@ async def edit_form(request: Request, v: Signed, activity_id: str) -> Response:
 async def edit(request: Request, v: Signed, activity_id: str) -> Response:
     form = await request.form()
     version = int(form_text(form, "version") or 0) or None
+    body = _body(request, form)
+    if "location" in body:
+        # The form edits the kecamatan and the venue; the village and an online link stay as they are.
+        kept = (await v.calls.get("activities", f"/activities/{activity_id}")).get("location") or {}
+        body["location"] = {**{k: kept.get(k) for k in ("district", "village", "venue", "online_url")},
+                            **body["location"]}
     try:
-        await v.calls.send("activities", "PATCH", f"/activities/{activity_id}", _body(request, form), version)
+        await v.calls.send("activities", "PATCH", f"/activities/{activity_id}", body, version)
     except Refused as exc:
         current = await v.calls.get("activities", f"/activities/{activity_id}")
         return render(request, "activities/form.html", exc.status, activity=current, values=_values(form),

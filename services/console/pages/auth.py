@@ -8,13 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from services.console.account_input import AccountRefused
 from services.console.accounts import InvitationUnusable
 from services.console.handlers import LoginRefused, TooManyAttempts
 from services.console.texts import LANGUAGES
 from services.console.web import (LOGIN_COOKIE, SESSION_COOKIE, Visit, csrf_checked, form_text, new_token, render,
                                   set_cookie, visit)
 from shared.clock import now_ms
-from shared.errors import Invalid
 
 router = APIRouter(dependencies=[Depends(csrf_checked)])
 
@@ -113,8 +113,9 @@ async def accept_invitation(request: Request) -> Response:
         await request.app.state.accounts.accept(token, str(form.get("password") or ""))
     except InvitationUnusable:
         return _invitation_page(request, 410, token=token, unusable=True)
-    except Invalid as exc:
+    except AccountRefused as exc:
         _, user = await request.app.state.accounts.invitation(token)
+        language = request.cookies.get("sinergi_lang", "id")
         return _invitation_page(request, 422, token=token, invited=user,
-                                errors={e["field"]: e["message"] for e in exc.errors})
+                                errors=exc.shown("en" if language == "en" else "id"))
     return RedirectResponse("/masuk", status_code=303)

@@ -96,8 +96,13 @@ async def edit_form(request: Request, v: Signed, partner_id: str) -> Response:
 async def edit(request: Request, v: Signed, partner_id: str) -> Response:
     form = await request.form()
     version = int(form_text(form, "version") or 0) or None
+    body = _body(form, partial=True)
+    if "contacts" in body:
+        # The form edits the first contact only; the others stay as they are.
+        others = (await v.calls.get("partners", f"/partners/{partner_id}"))["contacts"][1:]
+        body["contacts"] = body["contacts"] + [{k: c.get(k) for k in ("name", "role", "phone", "email")} for c in others]
     try:
-        await v.calls.send("partners", "PATCH", f"/partners/{partner_id}", _body(form, partial=True), version)
+        await v.calls.send("partners", "PATCH", f"/partners/{partner_id}", body, version)
     except Refused as exc:
         current = await v.calls.get("partners", f"/partners/{partner_id}")
         # 412: someone saved first. Their version is shown beside what this person typed, which is kept.

@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from services.console.accounts import Role
+from services.console.account_input import AccountRefused
+from services.console.accounts import EmailTaken, Role
 from services.console.backend import Refused
+from services.console.texts import say
 from services.console.web import Visit, admin, csrf_checked, form_int, form_text, render
-from shared.errors import Conflict, Invalid
 from shared.vocabulary import Segment, label
 
 router = APIRouter(dependencies=[Depends(csrf_checked)])
@@ -49,10 +50,10 @@ async def add_user(request: Request, v: Admin) -> Response:
             user, _ = await accounts.invite(v.user, values["email"], values["name"], values["role"], regions,
                                             request.app.state.mailer, _link(request))
             note = user.email
-    except Invalid as exc:
-        return await _users_page(request, 422, values=values, errors={e["field"]: e["message"] for e in exc.errors})
-    except Conflict as exc:
-        return await _users_page(request, 409, values=values, errors={"email": exc.detail})
+    except AccountRefused as exc:
+        return await _users_page(request, 422, values=values, errors=exc.shown(v.language))  # type: ignore[arg-type]
+    except EmailTaken:
+        return await _users_page(request, 409, values=values, errors={"email": say("email_taken", v.language)})
     except OSError as exc:  # the SMTP server: the user exists, the e-mail did not go
         return await _users_page(request, 502, error=f"{values['email']}: {exc}")
     return await _users_page(request, 201, notice=note, invited=not password)
