@@ -5,7 +5,8 @@ Manual, not part of the test suite. One command from the repository root::
     .venv/bin/python bench/costs.py [--base 32ce6d5] [--head HEAD] [--rounds 5] [--k 8]
 
 For each of ``--base`` and ``--head`` (a commit, checked out once as a detached worktree under
-/tmp/sinergi-<sha>, never touching this work tree; ``work`` measures this work tree as it is) it
+/tmp/sinergi-<sha>, never touching this work tree, kept for the next run: ``git worktree remove``
+it when done; ``work`` measures this work tree as it is) it
 starts the three services from that checkout with this venv, all on **a store of its own** (this
 machine's ``.sinergi/bin/sinergi-store`` on a free port, a temporary data directory), so the
 store's CPU is theirs alone; RabbitMQ is the shared one (own vhost objects by prefix). Round trips
