@@ -44,10 +44,6 @@ class Settings(BaseSettings):
     # Over 1, writes to one aggregate also take a lease in the store (shared/outbox.py), since the
     # embedded store's updates are a read then a write across processes.
     processes: int = Field(1, ge=1, le=64)
-    # Queues each consumer queue is spread over by aggregate (a consistent-hash exchange, each queue
-    # with a single active consumer). Fixed per deployment: changing it re-routes aggregates while
-    # their events are in flight, so drain the queues first (docs/operations.md, "Scaling").
-    shards: int = Field(1, ge=1, le=64)
 
     # Consumers: how many unacknowledged messages one queue may hold, and the
     # retry ladder (seconds) before a message is parked in its dead-letter queue.
