@@ -137,6 +137,8 @@ class EventQueue:
     direct: RabbitExchange | None = None
     # Deliveries without an ack after which RabbitMQ itself parks a message (``x-delivery-limit``).
     delivery_limit: int = 20
+    # Several processes of the service consume it (``SINERGI_PROCESSES`` over 1): one at a time.
+    single_active: bool = False
     channel: Channel = field(init=False, repr=False)
     stats: dict[str, int] = field(default_factory=lambda: {"processed": 0, "duplicates": 0, "retried": 0, "dead": 0})
     _locks: KeyedLocks = field(default_factory=KeyedLocks, repr=False)
@@ -156,6 +158,7 @@ class EventQueue:
             regions=tuple(regions) if regions is not None else (settings.region,),
             direct=service_exchange(settings, service),
             delivery_limit=settings.delivery_limit,
+            single_active=settings.processes > 1,
         )
 
     def __post_init__(self) -> None:
@@ -164,11 +167,16 @@ class EventQueue:
 
     @property
     def queue(self) -> RabbitQueue:
-        """The consumer queue: a quorum queue (replicated over the cluster's nodes) that gives a message
-        RabbitMQ delivered ``delivery_limit`` times without an ack (a consumer killed mid-message each
-        time) to the DLQ, removing it only once the DLQ has it (``at-least-once``)."""
+        """The consumer queue: a quorum queue (replicated over the cluster's nodes), with a single active
+        consumer when the service runs several processes, that gives a message RabbitMQ delivered ``delivery_limit`` times without an ack (a
+        consumer killed mid-message each time) to the DLQ, removing it only once the DLQ has it
+        (``at-least-once``)."""
         assert self.direct is not None, "EventQueue.of sets the service's exchange"
         return RabbitQueue(self.name, queue_type=QueueType.QUORUM, routing_key=self.binding_keys[0], arguments={
+            # With several processes, one consumer at a time: the others wait as stand-ins, so one
+            # aggregate's events are still handled in order (SINERGI_PROCESSES; RabbitMQ then refuses
+            # basic.get on the queue, hence not with one process, whose tools peek at it).
+            **({"x-single-active-consumer": True} if self.single_active else {}),
             "x-delivery-limit": self.delivery_limit, **dead_letters_to(self.direct.name, self.dlq_name)})
 
     @property

@@ -129,10 +129,12 @@ class Infrastructure:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if "inequivalent arg 'x-queue-type'" in str(exc):
-                    # A classic queue left by an older version: RabbitMQ cannot change its type in place.
-                    log.error("a queue of this service is still a classic queue; stop the services and run "
-                              "`sinergi broker migrate` (docs/operations.md)", error=str(exc))
+                if "inequivalent arg" in str(exc):
+                    # A classic queue left by an older version, or one declared for another number of
+                    # processes: RabbitMQ cannot change a queue's type or arguments in place.
+                    log.error("a queue of this service was declared otherwise before (a classic queue, or "
+                              "another SINERGI_PROCESSES); stop the services and run `sinergi broker migrate` "
+                              "(docs/operations.md)", error=str(exc))
                 else:
                     log.warning("broker not reachable yet; retrying", error=repr(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
