@@ -1,12 +1,14 @@
-"""Moving a region's classic queues to the quorum queues the code now declares (``sinergi broker migrate``).
+"""Re-declaring a region's queues as the code now declares them (``sinergi broker migrate``): classic
+queues become quorum queues, and a queue whose arguments changed (the single active consumer of
+``SINERGI_PROCESSES`` over 1, the delivery limit) is declared anew.
 
-RabbitMQ cannot change a queue's type in place, and a service declaring a quorum queue over a
-classic one of the same name is refused (``PRECONDITION_FAILED - inequivalent arg
-'x-queue-type'``); importing definitions silently keeps the classic queue. So, with the region's
-services stopped (a queue with consumers is refused, nothing is touched):
+RabbitMQ cannot change a queue's type or arguments in place, and a service declaring a queue over
+one of the same name with other arguments is refused (``PRECONDITION_FAILED - inequivalent arg``);
+importing definitions silently keeps the old queue. So, with the region's services stopped (a queue
+with consumers is refused, nothing is touched):
 
-1. each classic queue the definitions declare as quorum has its messages moved, in order, to a
-   holding quorum queue ``<queue>.migrating``, and is deleted;
+1. each such queue has its messages moved, in order, to a holding quorum queue
+   ``<queue>.migrating``, and is deleted;
 2. the definitions are imported, which declares the quorum queues and their bindings;
 3. each holding queue's messages are moved, in order, into its queue, and it is deleted.
 
@@ -34,9 +36,16 @@ class MigrationRefused(ManagementError):
 
 
 def to_migrate(definitions: dict[str, Any], existing: list[dict[str, Any]]) -> list[str]:
-    """The queues the definitions declare as quorum that exist with another type."""
-    wanted = {q["name"] for q in definitions["queues"] if q["arguments"].get("x-queue-type") == "quorum"}
-    return sorted(q["name"] for q in existing if q["name"] in wanted and q.get("type", "classic") != "quorum")
+    """The queues that exist with another type or other arguments than the definitions declare
+    (a classic queue of an older version; one without the single active consumer that
+    ``SINERGI_PROCESSES`` over 1 needs; another delivery limit)."""
+    wanted = {q["name"]: _arguments(q["arguments"]) for q in definitions["queues"]}
+    return sorted(q["name"] for q in existing
+                  if q["name"] in wanted and _arguments(q.get("arguments") or {}) != wanted[q["name"]])
+
+
+def _arguments(arguments: dict[str, Any]) -> dict[str, Any]:
+    return {"x-queue-type": "classic", **arguments}  # a queue declared without a type is classic
 
 
 def held(definitions: dict[str, Any], existing: list[dict[str, Any]]) -> list[str]:

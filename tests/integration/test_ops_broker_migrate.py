@@ -141,3 +141,19 @@ def test_a_queue_still_consumed_is_not_migrated(region):
 
     asyncio.run(consumed_while(refused))
     assert _types(management, vhost)["notifications.events"] == "classic", "nothing was touched"
+
+
+def test_queues_get_a_single_active_consumer_when_the_service_runs_several_processes(region, servers, run_id, unique):
+    management, vhost, definitions, admin = region
+    migrate.migrate(management, vhost, definitions, admin)
+    main = "activities.partner-replica"
+    asyncio.run(_publish(admin, main, 5, "ev"))
+    settings = make_settings(servers, f"{run_id}{unique}", bus_prefix="", processes=2)
+    several = topology.definitions(settings, vhost, {u["name"]: f"pw-{unique}" for u in definitions["users"]})
+
+    moved = migrate.migrate(management, vhost, several, admin)
+
+    declared = {q["name"]: q["arguments"] for q in management.queues_of(vhost)}
+    assert declared[main]["x-single-active-consumer"] is True
+    assert moved[main] == 5
+    assert migrate.migrate(management, vhost, several, admin) == {}
