@@ -1,5 +1,7 @@
 """`sinergi broker ...`: a region's RabbitMQ definitions, applied to a running broker.
 
+(Over 400 lines: the management API client and every verb on it, read together.)
+
 The definitions (vhost, exchanges, each service's queues with their retry and dead-letter
 queues, a user per service with least-privilege permissions, a read-only subscriber) are
 generated from the code's topology by :mod:`sinergi_cli.ops.topology`. They are applied through the
