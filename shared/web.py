@@ -25,6 +25,7 @@ from ulid import ULID
 
 from shared import errors, problems
 from shared.asgi import HttpMiddleware
+from shared.batch_header import BatchHeader
 from shared.body_limits import BodyLimit, BodyRefused
 from shared.idempotency import IdempotencyMiddleware
 from shared.language import Language, negotiate
@@ -60,8 +61,10 @@ def create_app(
     app.add_exception_handler(BodyRefused, _body_refused)
     _install_metrics(app)
     # Outermost last: request id → metrics → guard → body limits → idempotency (which
-    # authenticates, then buffers the body) → routes. Metrics sit outside the guard so that
-    # a refusal made by a middleware is counted with the status the client saw.
+    # authenticates, then buffers the body) → a client's batch (X-Sinergi-Batch) → routes. Metrics
+    # sit outside the guard so that a refusal made by a middleware is counted with the status the
+    # client saw.
+    app.add_middleware(BatchHeader)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimit)
     app.add_middleware(Guard)

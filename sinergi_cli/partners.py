@@ -76,7 +76,11 @@ def import_file(
         _fail(words(f"{file}: no rows below the header (row {table.header_number})"))
     totals: dict[str, Any] = {"created": 0, "updated": 0, "unchanged": 0, "errors": [], "ignored_columns": []}
     run = secrets.token_hex(8)
-    headers = speaking({"Authorization": f"Bearer {token or _token(region, 'operator')}"})
+    # One batch for the whole file, however many chunks carry it: notifications sums up its new
+    # partners in one message per person, not one per chunk.
+    label = file.name.replace('"', "").replace(";", ",")
+    headers = speaking({"Authorization": f"Bearer {token or _token(region, 'operator')}",
+                        "X-Sinergi-Batch": f"import-{run}; label={label}"})
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn(words("rows")), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress, \

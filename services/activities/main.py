@@ -19,7 +19,6 @@ from shared.gazetteer import installed
 from shared.logging import configure
 from shared.runtime import Infrastructure
 from shared.settings import Settings
-from shared.batch_header import BatchHeader
 from shared.web import create_app
 
 
@@ -61,5 +60,4 @@ def build(settings: Settings | None = None) -> FastAPI:
     app.state.figures = Figures(store, targets, replica, settings.region, settings.region_name, settings.zone,
                                 places=places)
     app.include_router(api.router)
-    app.add_middleware(BatchHeader)  # X-Sinergi-Batch: a client's batch rides on the events (notifications sums it up)
     return app

@@ -205,6 +205,9 @@ class ActivityOut(BaseModel):
     cancelled_at: datetime | None
     cancel_reason: str | None
     warnings: list[ActivityWarning]
+    confirmations: dict[str, Any] | None = Field(
+        None, description="partner contacts' answers to the invitation: `counts` per answer (hadir, tidak_hadir, "
+                          "diwakilkan) and `items`, the newest answer of each contact (sinergi.invitation.answered)")
 
 
 class ActivityPage(BaseModel):

@@ -17,7 +17,6 @@ from shared.gazetteer import installed
 from shared.logging import configure
 from shared.runtime import Infrastructure
 from shared.settings import Settings
-from shared.batch_header import BatchHeader
 from shared.web import create_app
 
 
@@ -49,5 +48,4 @@ def build(settings: Settings | None = None) -> FastAPI:
     # Read at start, so a bad SINERGI_IMPORT_* value stops the service at once, not at the first import.
     app.state.import_limits = ImportSettings().limits()
     app.include_router(api.router)
-    app.add_middleware(BatchHeader)  # X-Sinergi-Batch: a client's batch rides on the events (notifications sums it up)
     return app

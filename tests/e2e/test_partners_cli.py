@@ -51,7 +51,10 @@ async def test_the_cli_imports_a_sheet_in_chunks_naming_bad_rows_of_the_file_and
             "103,No. HP,'nomor rahasia' bukan nomor telepon",
         ]
         assert "kolom yang tidak dibaca: No" in first.stderr
-        await eventually(lambda: _at_least(published, 1), timeout=10)
+        await eventually(lambda: _at_least(published, 148), timeout=30)
+        # three chunks, one batch: notifications sums the file up in one message per person
+        assert {(e.get("batchid"), e.get("batchlabel")) for e in published} == {
+            (published[0]["batchid"], "mitra.xlsx")}
 
     async with httpx.AsyncClient(base_url=partners.url, headers=auth("viewer")) as client:
         found = (await client.get("/partners", params={"q": "RW 150"})).json()["items"]

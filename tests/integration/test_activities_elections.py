@@ -94,8 +94,8 @@ async def test_activities_and_targets_follow_the_stored_calendar_and_the_stage_c
         codes = {w["code"]: w["message"] for w in answer.json()["warnings"]}
         assert set(codes) == {"masa_tenang", "tahapan_tidak_sesuai"}
         assert codes["tahapan_tidak_sesuai"] == (
-            f"tahapan pemutakhiran_data_pemilih {psu_id} berlangsung 2025-06-01 s.d. 2025-06-30, sedangkan "
-            "tanggal kegiatan 2025-08-04 termasuk tahapan masa_tenang")
+            f"stage pemutakhiran_data_pemilih of {psu_id} runs 2025-06-01 to 2025-06-30, while the activity's "
+            "date 2025-08-04 falls in stage masa_tenang")
 
         between = await plan(client, election="berkelanjutan", stage=None, programme="Desa Peduli Pemilu")
         held = await post(client, between["id"], "schedule", {"starts_at": "2026-03-10T09:00:00+07:00",

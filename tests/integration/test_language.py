@@ -58,7 +58,8 @@ async def test_a_refused_transition_and_a_warning_read_in_the_language_asked_for
         planned = (await client.post("/activities", json=activity_body(stage=None), headers=auth())).json()
         held = await client.post(f"/activities/{planned['id']}/hold", headers=auth())
         assert held.status_code == 409
-        assert held.json()["detail"] == f"kegiatan {planned['id']} berstatus 'planned'; tidak dapat ditandai terlaksana"
+        assert held.json()["detail"] == (f"kegiatan {planned['id']} berstatus 'planned'; jadwalkan dulu "
+                                         f"(POST /activities/{planned['id']}/schedule) sebelum ditandai terlaksana")
         assert held.json()["title"] == "Konflik"
 
         quiet = {"starts_at": "2024-11-25T09:00:00+07:00", "ends_at": "2024-11-25T11:00:00+07:00"}

@@ -24,6 +24,8 @@ MB = 1 << 20
 # What a refusal may take, upload included, on a loaded two-core test machine ("a second or two").
 REFUSED_WITHIN = 3.0
 
+ENGLISH = {"Accept-Language": "en"}  # the limits are named in the words the assertions read
+
 
 def memory(pid: int) -> dict[str, int]:
     """The process's resident set now (VmRSS) and at its peak (VmHWM), in bytes."""
@@ -62,7 +64,7 @@ def valid_rows(count: int) -> bytes:
 async def test_decompression_bombs_are_refused_at_once_and_memory_stays_where_it_was(processes):
     service = processes("partners")
     pid = service.process.pid
-    async with httpx.AsyncClient(base_url=service.url, timeout=60.0) as client:
+    async with httpx.AsyncClient(base_url=service.url, timeout=60.0, headers=ENGLISH) as client:
         before = memory(pid)
         refusals = {
             # 150 MB of sheet in a file of a few hundred KB: over the 64 MB every part may unpack to
@@ -93,7 +95,7 @@ async def test_a_million_row_csv_is_refused_by_the_row_limit_and_healthz_keeps_a
     service = processes("partners")
     content = rows_csv(1_000_000)  # 7.9 MB, under the 16 MB an upload may be
     assert len(content) < 8 * MB
-    async with httpx.AsyncClient(base_url=service.url, timeout=60.0) as client:
+    async with httpx.AsyncClient(base_url=service.url, timeout=60.0, headers=ENGLISH) as client:
         before = memory(service.process.pid)
         work = asyncio.create_task(upload(client, "sejuta.csv", content))
         waits = await watching_health(client, work)
@@ -110,7 +112,7 @@ async def test_a_million_row_csv_is_refused_by_the_row_limit_and_healthz_keeps_a
 
 async def test_healthz_answers_within_a_second_throughout_a_large_import(processes):
     service = processes("partners", SINERGI_OUTBOX_SWEEP_SECONDS="60")
-    async with httpx.AsyncClient(base_url=service.url, timeout=120.0) as client:
+    async with httpx.AsyncClient(base_url=service.url, timeout=120.0, headers=ENGLISH) as client:
         work = asyncio.create_task(upload(client, "mitra.csv", valid_rows(3_000)))
         waits = await watching_health(client, work)
         response, took = await work
