@@ -1,5 +1,6 @@
 """Replays for a subscriber that was away: ``POST /events/replay`` on every service (admin); and
-dead letters discarded with a reason, recorded (``POST /events/dead-letters/discard``, at the end).
+the service's dead letters: discarded with a reason, recorded (``POST /events/dead-letters/discard``),
+listed (``GET /events/dead-letters``) and put back on their queue (``POST /events/dead-letters/replay``).
 
 Every service keeps the events it published in its ``event_log`` (``shared.outbox.EventLog``,
 ``SINERGI_EVENT_LOG_DAYS``). A subscriber whose queue missed a period (it did not exist yet,
@@ -20,11 +21,11 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import aio_pika
 from aiormq.exceptions import AMQPConnectionError, ChannelAccessRefused, ChannelNotFoundEntity, DeliveryError, PublishError
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,6 +42,10 @@ log = get_logger(__name__)
 router = APIRouter(tags=["operations"])
 
 __all__ = ["REPLAY_HEADER", "router"]  # REPLAY_HEADER: its home is shared.bus; kept importable from here
+
+# Written on a dead letter put back on its queue (``sinergi dlq replay``, ``POST /events/dead-letters/replay``).
+H_REPLAYS = "x-sinergi-replays"
+H_REPLAYED_AT = "x-sinergi-replayed-at"
 
 
 class ReplayRequest(BaseModel):
@@ -140,23 +145,37 @@ class DiscardRequest(BaseModel):
     limit: int | None = Field(None, ge=1, le=100_000, description="discard at most this many")
 
 
-def discarded_record(message: Any, dlq: str, reason: str, by: str, at: datetime) -> dict[str, Any]:
-    """What is kept of a discarded message: enough to re-publish it by hand should the reason prove wrong."""
-    from shared.consumer import H_ERROR, H_ERROR_TYPE, H_FAILED_AT, H_ROUTING_KEY
+def _headers(message: Any) -> dict[str, Any]:
+    return {k: (v.decode(errors="replace") if isinstance(v, bytes) else v) for k, v in dict(message.headers or {}).items()}
 
-    headers = {k: (v.decode(errors="replace") if isinstance(v, bytes) else v)
-               for k, v in dict(message.headers or {}).items()}
+
+def parked_letter(message: Any) -> dict[str, Any]:
+    """A parked message as an operator reads it: the event, and why and when its consumer gave up
+    (the ``x-sinergi-*`` headers ``shared.consumer`` writes); a body that is no CloudEvent says so."""
+    from shared.consumer import H_ATTEMPT, H_ERROR, H_ERROR_TYPE, H_FAILED_AT, H_ROUTING_KEY
+
+    headers = _headers(message)
     try:
         parsed = json.loads(message.body)
         kind, subject = str(parsed.get("type", "?")), str(parsed.get("subject", "?"))
     except (ValueError, AttributeError):
         kind, subject = "(not a CloudEvent)", "-"
-    event_id = message.message_id or ""
-    failed_at = str(headers.get(H_FAILED_AT, ""))
-    return {"_id": f"{dlq}/{event_id}/{failed_at}", "queue": dlq.removesuffix(".dlq"), "event_id": event_id,
-            "type": kind, "subject": subject, "error": str(headers.get(H_ERROR, "")),
-            "error_type": str(headers.get(H_ERROR_TYPE, "")), "failed_at": failed_at,
+    try:
+        attempts = int(headers.get(H_ATTEMPT, 0) or 0)
+    except (TypeError, ValueError):
+        attempts = 0
+    return {"event_id": message.message_id or "", "type": kind, "subject": subject,
+            "error": str(headers.get(H_ERROR, "")), "error_type": str(headers.get(H_ERROR_TYPE, "")),
+            "attempts": attempts, "failed_at": str(headers.get(H_FAILED_AT, "")),
             "routing_key": str(headers.get(H_ROUTING_KEY, message.routing_key or "")),
+            "replays": int(headers.get(H_REPLAYS, 0) or 0)}
+
+
+def discarded_record(message: Any, dlq: str, reason: str, by: str, at: datetime) -> dict[str, Any]:
+    """What is kept of a discarded message: enough to re-publish it by hand should the reason prove wrong."""
+    headers = _headers(message)
+    letter = {k: v for k, v in parked_letter(message).items() if k not in {"attempts", "replays"}}
+    return {"_id": f"{dlq}/{letter['event_id']}/{letter['failed_at']}", "queue": dlq.removesuffix(".dlq"), **letter,
             "body": message.body.decode(errors="replace"), "headers": {k: str(v) for k, v in headers.items()},
             "reason": reason, "by": by, "discarded_at": at}
 
@@ -216,10 +235,7 @@ async def discard_dead_letters(body: DiscardRequest, request: Request, principal
     infra = getattr(request.app.state, "infra", None)
     if infra is None:
         raise problems.Unavailable("this service has no consumer queues")
-    queue = body.queue.removesuffix(".dlq")
-    own = [q.name for q in infra.queues]
-    if queue not in own:
-        raise problems.InvalidField({"queue": f"not a consumer queue of this service; one of: {', '.join(own)}"})
+    queue = _own_queue(infra, body.queue)
     collection = infra.db[DISCARDED]
     done = await discard_parked(infra.settings.rabbitmq_url, queue, body.reason, principal.sub,
                                 lambda entry: insert_record(collection, entry),
@@ -242,3 +258,128 @@ async def list_discarded(request: Request, _: Admin, limit: Limit = 50, cursor: 
     docs = docs[:limit]
     next_cursor = encode_cursor(docs[-1]["discarded_at"].isoformat()) if more and docs else None
     return {"items": [jsonable_encoder(_shown(d)) for d in docs], "next_cursor": next_cursor}
+
+
+# --- Dead letters listed and put back on their queue (issue 13: the console's "Antrean gagal") -------
+# Read as `discard` reads them: basic.get without an ack on a channel of their own, which is closed
+# afterwards, so every message looked at goes back to its DLQ; nothing is lost by looking.
+
+PEEK_MAX = 100
+
+
+class ReplayLettersRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    queue: str = Field(min_length=1, max_length=255, description="the consumer queue (or its .dlq) of this service")
+    event_ids: list[str] | None = Field(None, max_length=1000, description="only these events; default every one")
+    limit: int | None = Field(None, ge=1, le=100_000, description="put back at most this many")
+
+
+def _own_queue(infra: Any, queue: str) -> str:
+    queue = queue.removesuffix(".dlq")
+    own = [q.name for q in infra.queues]
+    if queue not in own:
+        raise problems.InvalidField({"queue": f"not a consumer queue of this service; one of: {', '.join(own)}"})
+    return queue
+
+
+async def _connect(url: str) -> Any:
+    try:
+        return await aio_pika.connect(url, timeout=PUBLISH_TIMEOUT)
+    except (AMQPConnectionError, OSError, TimeoutError) as exc:
+        raise problems.Unavailable(f"the broker does not answer ({exc}); try again later") from exc
+
+
+async def peek_parked(url: str, queues: list[str], peek: int) -> list[dict[str, Any]]:
+    """Each queue's DLQ with its depth (``None``: not declared yet) and its first ``peek`` messages."""
+    found: list[dict[str, Any]] = []
+    async with await _connect(url) as connection:
+        for queue in queues:
+            dlq = f"{queue}.dlq"
+            # One channel per queue: a passive declare of a missing queue closes it; closing it
+            # gives the peeked (unacknowledged) messages back, in their order.
+            channel = await connection.channel()
+            try:
+                declared = await channel.declare_queue(dlq, passive=True)
+            except ChannelNotFoundEntity:
+                found.append({"queue": queue, "dlq": dlq, "depth": None, "messages": []})
+                continue
+            depth = declared.declaration_result.message_count or 0
+            messages = []
+            for _ in range(min(peek, depth)):
+                message = await declared.get(no_ack=False, fail=False)
+                if message is None:
+                    break
+                messages.append(parked_letter(message))
+            await channel.close()
+            found.append({"queue": queue, "dlq": dlq, "depth": depth, "messages": messages})
+    return found
+
+
+async def replay_parked(url: str, exchange_name: str, queue: str, event_ids: set[str] | None = None,
+                        limit: int | None = None) -> list[dict[str, Any]]:
+    """Put the messages parked in ``<queue>.dlq`` (only ``event_ids`` when given, at most ``limit``) back on
+    ``queue`` through the service's exchange, where it is bound under its own name, with a fresh retry
+    ladder. Each is confirmed on the queue before it leaves the DLQ: a crash between the two repeats it
+    (consumers are idempotent on the event id), never loses it. Only what is parked now: one that fails
+    again is parked again, not looped over."""
+    from shared.consumer import H_ATTEMPT
+
+    dlq = f"{queue}.dlq"
+    done: list[dict[str, Any]] = []
+    async with await _connect(url) as connection:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        try:
+            parked = await channel.declare_queue(dlq, passive=True)
+        except ChannelNotFoundEntity as exc:
+            raise problems.NotFound(f"no dead-letter queue {dlq!r}: its service has not run yet") from exc
+        exchange = await channel.get_exchange(exchange_name, ensure=False)
+        for _ in range(parked.declaration_result.message_count or 0):
+            if limit is not None and len(done) >= limit:
+                break
+            message = await parked.get(no_ack=False, fail=False)
+            if message is None:
+                break
+            if event_ids is not None and message.message_id not in event_ids:
+                continue  # left unacknowledged: back in the DLQ when the channel closes
+            headers = dict(message.headers or {})
+            headers[H_ATTEMPT] = 0
+            headers[H_REPLAYS] = int(headers.get(H_REPLAYS, 0) or 0) + 1
+            headers[H_REPLAYED_AT] = datetime.now(UTC).isoformat()
+            try:
+                await exchange.publish(
+                    aio_pika.Message(message.body, headers=headers, content_type=message.content_type,
+                                     message_id=message.message_id, type=message.type,
+                                     correlation_id=message.correlation_id,
+                                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                    routing_key=queue, mandatory=True, timeout=PUBLISH_TIMEOUT)
+            except (DeliveryError, PublishError) as exc:  # returned: the queue is not bound (yet)
+                raise problems.Unavailable(f"{queue!r} did not take the message back; try again later") from exc
+            await message.ack()
+            done.append(parked_letter(message))
+        await channel.close()
+    return done
+
+
+@router.get("/events/dead-letters",
+            summary="This service's dead-letter queues with their depth and first messages, read without removing them (admin)")
+async def list_dead_letters(request: Request, _: Admin,
+                            peek: Annotated[int, Query(ge=0, le=PEEK_MAX, description="messages shown per queue")] = 20
+                            ) -> dict[str, Any]:
+    infra = getattr(request.app.state, "infra", None)
+    if infra is None:
+        return {"queues": []}
+    return {"queues": await peek_parked(infra.settings.rabbitmq_url, [q.name for q in infra.queues], peek)}
+
+
+@router.post("/events/dead-letters/replay",
+             summary="Put messages parked in one of this service's dead-letter queues back on their queue (admin)")
+async def replay_dead_letters(body: ReplayLettersRequest, request: Request, principal: Admin) -> dict[str, Any]:
+    infra = getattr(request.app.state, "infra", None)
+    if infra is None:
+        raise problems.Unavailable("this service has no consumer queues")
+    queue = _own_queue(infra, body.queue)
+    done = await replay_parked(infra.settings.rabbitmq_url, service_exchange(infra.settings, infra.service).name,
+                               queue, set(body.event_ids) if body.event_ids is not None else None, body.limit)
+    log.warning("dead letters replayed", queue=queue, count=len(done), by=principal.sub)
+    return {"queue": queue, "replayed": len(done), "items": done}

@@ -23,8 +23,7 @@ from rich.table import Table
 app = typer.Typer(help="Dead-letter queues: list parked messages, replay them, discard them with a reason.", no_args_is_help=True)
 console = Console(stderr=True)
 
-H_REPLAYS = "x-sinergi-replays"
-H_REPLAYED_AT = "x-sinergi-replayed-at"
+from shared.replay import H_REPLAYED_AT, H_REPLAYS  # noqa: E402 - one home for what a replay writes
 
 RegionFile = Annotated[
     Path | None, typer.Option("--region-file", "-r", help="a deploy/regions/<code>.env file (environment wins)")
