@@ -46,7 +46,10 @@ def create_app(
     service: str,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     description: str = "",
+    event_log: bool = True,
 ) -> FastAPI:
+    """``event_log=False`` for an app that publishes no events (the console): no audit, replay or
+    dead-letter routes."""
     app = FastAPI(
         title=f"Sinergi {service}",
         version="1",
@@ -71,11 +74,12 @@ def create_app(
     app.add_middleware(Measure)
     app.add_middleware(RequestContext)
     _operational_routes(app)
-    from shared.audit import router as audit_router
-    from shared.replay import router as replay_router
+    if event_log:
+        from shared.audit import router as audit_router
+        from shared.replay import router as replay_router
 
-    app.include_router(replay_router)
-    app.include_router(audit_router)
+        app.include_router(replay_router)
+        app.include_router(audit_router)
     document(app)
     return app
 
