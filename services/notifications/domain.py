@@ -127,19 +127,26 @@ def channels_of(recipient: dict[str, Any]) -> list[str]:
 
 @dataclass(frozen=True)
 class Contact:
-    """A partner's contact person: reached by e-mail (and WhatsApp, when they have a phone and the
-    instance a provider), never a recipient with an inbox."""
+    """A partner's contact person: reached by e-mail and on WhatsApp (when they have a phone and the
+    instance a provider), never a recipient with an inbox. One with a phone and no e-mail is a
+    contact all the same (issue 14 follow-up)."""
 
     name: str
-    email: str
+    email: str | None
     partner_id: str
     partner_name: str
     role: str | None = None
     phone: str | None = None
 
     @property
+    def address(self) -> str:
+        """What the contact is known by: their e-mail address, else their phone number (E.164)."""
+        return (self.email or "").strip().lower() or (self.phone or "").strip()
+
+    @property
     def audience(self) -> str:
-        return "contact:" + self.email.strip().lower()
+        # An e-mail contact's stays what it was, so notification ids made before do not change.
+        return "contact:" + self.address
 
 
 @dataclass

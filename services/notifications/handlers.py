@@ -170,7 +170,7 @@ class Handlers:
             for trigger in triggers:
                 if trigger.contact_template == "activity.invitation":
                     # Each contact's own signed link to answer (answer_page.py); the template shows it.
-                    trigger.context["answer_links"] = {c.email.strip().lower(): self.signer.link(found.snapshot, c,
+                    trigger.context["answer_links"] = {c.address: self.signer.link(found.snapshot, c,
                                                                                                 found.change.now)
                                                        for c in trigger.contacts}
                 trigger.correlation_id = event.correlationid

@@ -55,14 +55,16 @@ class LinkRefused(ServiceError):
 class Invitation:
     activity_id: str
     partner_id: str
-    email: str
+    email: str  # "" for a contact reached by phone only
     name: str
     expires: datetime
+    phone: str | None = None
 
     @property
     def id(self) -> str:
-        """One invitation per activity and contact address."""
-        digest = hashlib.sha256(f"{self.activity_id}\0{self.email.strip().lower()}".encode()).hexdigest()
+        """One invitation per activity and contact address (the e-mail, else the phone number)."""
+        address = self.email.strip().lower() or (self.phone or "")
+        digest = hashlib.sha256(f"{self.activity_id}\0{address}".encode()).hexdigest()
         return f"inv-{digest[:24]}"
 
 
@@ -83,8 +85,10 @@ class Signer:
     def link(self, activity: Activity, contact: Contact, now: datetime) -> str:
         """The answer page's address for this contact of this activity."""
         starts = activity.starts_at or now + timedelta(days=30)
-        claims = {"a": activity.id, "p": contact.partner_id, "e": contact.email, "n": contact.name,
+        claims = {"a": activity.id, "p": contact.partner_id, "e": contact.email or "", "n": contact.name,
                   "x": int((starts + self.grace).timestamp())}
+        if not contact.email:
+            claims["t"] = contact.phone
         payload = _b64(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
         return f"{self.public_url}/invitations/{payload}.{self._sign(self._keys[0], payload)}"
 
@@ -97,7 +101,8 @@ class Signer:
         try:
             claims = json.loads(_unb64(payload))
             invitation = Invitation(str(claims["a"]), str(claims["p"]), str(claims["e"]), str(claims["n"]),
-                                    datetime.fromtimestamp(int(claims["x"]), tz=UTC))
+                                    datetime.fromtimestamp(int(claims["x"]), tz=UTC),
+                                    str(claims["t"]) if claims.get("t") else None)
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise LinkRefused("this link cannot be read") from exc
         if invitation.expires <= now:
@@ -150,7 +155,7 @@ class Answers:
                 now = now_ms()
                 doc = {"_id": invitation.id, "activity_id": invitation.activity_id,
                        "partner_id": invitation.partner_id, "contact_name": invitation.name,
-                       "contact_email": invitation.email, "answer": answer, "name": name, "note": note,
+                       "contact_email": invitation.email or None, "answer": answer, "name": name, "note": note,
                        "version": (found["version"] + 1) if found else 1,
                        "created_at": found["created_at"] if found else now, "updated_at": now}
                 event = make_event(EventType.INVITATION_ANSWERED, region=self.region, service=SERVICE,

@@ -129,9 +129,10 @@ class Notifier:
             subject, body = self.texts.render("id", trigger.contact_template or trigger.template,
                                               {**trigger.context, "contact": contact})
             nid = notification_id(trigger.rule, trigger.cause, contact.audience, trigger.occurred_at)
-            deliveries.append(self._delivery(trigger, nid, "email", contact.audience, None, contact.email, contact.name,
-                                             "id", subject, body))
-            phone = getattr(contact, "phone", None)
+            if contact.email:
+                deliveries.append(self._delivery(trigger, nid, "email", contact.audience, None, contact.email,
+                                                 contact.name, "id", subject, body))
+            phone = contact.phone
             if phone and "whatsapp" in self.available:
                 # A number that is not one is kept as given: its attempt ends dead saying so.
                 deliveries.append(self._delivery(trigger, nid, "whatsapp", contact.audience, None, _phone(phone),

@@ -27,6 +27,7 @@ from services.notifications.domain import (
     weekly_summary,
 )
 from services.notifications.readmodels import Activity, Agreement, Election, Location, Partner, Targets, voting_date
+from services.notifications.recipient import e164
 from shared.events import EventType
 
 PartnerLookup = Callable[[str], Partner | None]
@@ -93,7 +94,8 @@ def partner_data(partner: Partner) -> dict[str, Any]:
 
 
 def invitees(activity: Activity, partner: PartnerLookup) -> tuple[list[Contact], list[str]]:
-    """E-mail contacts of the activity's active partners (one per address), and partner ids not known yet."""
+    """Contacts of the activity's active partners with an e-mail address or a phone (one per address:
+    the e-mail, else the number), and partner ids not known yet."""
     contacts: dict[str, Contact] = {}
     missing: list[str] = []
     for link in activity.partners:
@@ -104,11 +106,24 @@ def invitees(activity: Activity, partner: PartnerLookup) -> tuple[list[Contact],
         if known.status not in (None, "active"):
             continue
         for person in known.contacts:
-            email = (person.email or "").strip()
-            if email and email.lower() not in contacts:
-                contacts[email.lower()] = Contact(person.name or known.name, email, link.partner_id, known.name,
-                                                  link.role, phone=person.phone)
-    return list(contacts.values()), missing
+            email = (person.email or "").strip() or None
+            phone = _number(person.phone)
+            contact = Contact(person.name or known.name, email, link.partner_id, known.name, link.role, phone=phone)
+            if contact.address and contact.address not in contacts:
+                contacts[contact.address] = contact
+    # A number already reached with an e-mail contact is not invited a second time as its own.
+    reached = {c.phone for c in contacts.values() if c.email and c.phone}
+    return [c for c in contacts.values() if c.email or c.phone not in reached], missing
+
+
+def _number(phone: str | None) -> str | None:
+    """A contact's phone as E.164 (one address per number however it is written), else as given."""
+    if not phone or not phone.strip():
+        return None
+    try:
+        return e164(phone)
+    except ValueError:
+        return phone.strip()
 
 
 # --- Rules fired by events ---------------------------------------------------------------------
