@@ -60,6 +60,14 @@ def local_date(value: date | datetime | None, zone: tzinfo) -> date | None:
     return value
 
 
+def named(code: str | None, name: str | None = None) -> str:
+    """A kecamatan or desa as people read it: its name beside its code ("Coblong (32.73.02)"); the
+    code alone while the event named none (before the gazetteer), or a name typed without a code."""
+    if code and name and name != code:
+        return f"{name} ({code})"
+    return code or name or ""
+
+
 class _Read(BaseModel):
     """Lenient: ``null`` is the default (an empty list, no location), unknown keys are ignored."""
 
@@ -115,6 +123,9 @@ class Partner(Snapshot):
     type: str | None = None
     region: str | None = None
     district: str | None = None
+    district_name: str | None = None  # the gazetteer's names beside the codes (issue 12 point 2)
+    village: str | None = None
+    village_name: str | None = None
     segments: list[str] = []
     contacts: list[Person] = []
     agreements: list[Agreement] = []
@@ -129,7 +140,9 @@ class Partner(Snapshot):
 
 class Location(_Passed):
     district: str | None = None
+    district_name: str | None = None
     village: str | None = None
+    village_name: str | None = None
     venue: str | None = None
     online_url: str | None = None
 
@@ -196,6 +209,7 @@ def _district_targets(value: Any) -> Any:
 class DistrictTarget(_Read):
     district: str = ""
     activities: Number = None
+    district_name: str | None = None
 
 
 class Targets(Snapshot):
@@ -215,6 +229,11 @@ class Targets(Snapshot):
     def targeted_segments(self) -> list[str]:
         """Segments with a target above zero."""
         return sorted(s for s, n in self.segment_targets.items() if isinstance(n, int | float) and n > 0)
+
+    @property
+    def district_names(self) -> dict[str, str]:
+        """The gazetteer's name of each targeted kecamatan the event named, by code."""
+        return {t.district: t.district_name for t in self.district_targets if t.district and t.district_name}
 
     @property
     def targeted_districts(self) -> dict[str, int]:

@@ -26,7 +26,16 @@ from services.notifications.domain import (
     superseded,
     weekly_summary,
 )
-from services.notifications.readmodels import Activity, Agreement, Election, Location, Partner, Targets, voting_date
+from services.notifications.readmodels import (
+    Activity,
+    Agreement,
+    Election,
+    Location,
+    Partner,
+    Targets,
+    named,
+    voting_date,
+)
 from services.notifications.recipient import e164
 from shared.events import EventType
 
@@ -34,7 +43,8 @@ PartnerLookup = Callable[[str], Partner | None]
 
 ACTIVITY_DATA = ("id", "version", "title", "kind", "election", "region", "status", "segments", "format", "starts_at",
                  "ends_at", "location", "partners")
-PARTNER_DATA = ("id", "version", "name", "type", "region", "district", "status", "segments")
+PARTNER_DATA = ("id", "version", "name", "type", "region", "district", "district_name", "village", "village_name",
+                "status", "segments")
 
 
 @dataclass(frozen=True)
@@ -67,9 +77,12 @@ def activity_context(activity: Activity, partner: PartnerLookup) -> dict[str, An
             "online_url": where.online_url,
             "status": activity.status,
         },
+        # The kecamatan and desa the activity is in, each as "name (code)" (texts.named).
+        "district": named(where.district, where.district_name) or None,
+        "village": named(where.village, where.village_name) or None,
         "starts": activity.starts_at,
         "ends": activity.ends_at,
-        "place": where.venue or where.village or where.district,
+        "place": where.venue or named(where.village, where.village_name) or named(where.district, where.district_name),
         "partners": partners,
         "rescheduled": False,
         "days": None,
@@ -334,11 +347,17 @@ def coverage_gap(job: Job, targets: Targets | None, election: Election | None, a
     days_left = (voting - now.astimezone(zone).date()).days
     district_targets = targets.targeted_districts
     context = {"gaps": gaps, "targets": targets.segment_targets, "district_gaps": districts,
-               "district_targets": district_targets, "election": of, "voting_day": voting, "days_left": days_left}
+               "district_targets": district_targets, "district_names": targets.district_names, "election": of, "voting_day": voting, "days_left": days_left}
     # ``gaps`` stays the segments (as before issue 12); the kecamatan are beside them, by code.
     data = {"election": of, "voting_day": voting.isoformat(), "gaps": gaps, "days_left": days_left,
-            "district_gaps": [{"district": d, "target": district_targets[d]} for d in districts]}
+            "district_gaps": [_district_gap(d, district_targets[d], targets.district_names.get(d))
+                              for d in districts]}
     return Trigger("coverage.gap", "coverage.gap", regions=(), context=context, data=data, **_job_base(job))
+
+
+def _district_gap(code: str, target: int, name: str | None) -> dict[str, Any]:
+    """A kecamatan gap as a webhook gets it; its name only when the targets event gave one."""
+    return {"district": code, "target": target, **({"district_name": name} if name else {})}
 
 
 def digest(job: Job, activities: list[Activity], zone: tzinfo, digest_day: date,

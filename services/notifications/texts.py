@@ -16,6 +16,7 @@ from babel.dates import format_date, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
+from services.notifications.readmodels import named
 from shared import vocabulary
 from shared.vocabulary import LANGUAGES
 
@@ -103,6 +104,7 @@ class Texts:
             return label(value, kind, language, start, ctx.get("election_names"))
 
         env.filters["label"] = label_in
+        env.filters["named"] = named
         env.filters["labels"] = lambda values, kind: ", ".join(label(v, kind, language) for v in values or [])
         env.globals.update(region_name=self.region_name, zone=zone_abbreviation(zone), language=language)
         return env

@@ -93,3 +93,18 @@ async def test_a_partner_contact_with_a_phone_and_no_email_is_invited_on_whatsap
         ujang = [d for d in await deliveries(client, channel="whatsapp") if d["to"] == "+6281320002222"]
         assert len(ujang) == 1 and ujang[0]["recipient_id"] is None
         await soon(lambda: value(len(providers.of("whatsapp")) == 2))
+
+
+async def test_a_registered_partners_email_names_its_kecamatan_beside_the_code(settings, smtp, monkeypatch, unique):
+    fast(monkeypatch)
+    service = settings.model_copy(update={"smtp_url": smtp.url})
+    async with running("notifications", service) as (app, client):
+        await soon(lambda: subscribed(app))
+        await add_recipient(client, name="Rina", email="rina@kpu.example", subscriptions=["partner.registered"])
+        kim = partner(f"P-{unique}", "KIM Dago", district="32.73.02", district_name="Coblong",
+                      village="32.73.02.1004", village_name="Dago")
+        await publish(service, event(EventType.PARTNER_REGISTERED, kim))
+
+        [mail] = await soon(lambda: value(len(smtp.to("rina@kpu.example")) == 1 and smtp.to("rina@kpu.example")))
+        text = mail.get_content()
+        assert "kecamatan Coblong (32.73.02), desa/kelurahan Dago (32.73.02.1004)" in text
