@@ -73,6 +73,17 @@ class Services:
         return mint(self.secret, sub=user.id, role=user.role.value, regions=user.regions or [self.region],
                     ttl=self.token_ttl, name=user.name)
 
+    def answering(self, name: str, timeout: float = 2.0):  # noqa: ANN201 - a readiness check
+        """A check for ``/readyz``: the service answers its ``/healthz``."""
+
+        async def check() -> bool:
+            try:
+                return (await self.clients[name].get("/healthz", timeout=timeout)).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        return check
+
     async def close(self) -> None:
         for client in self.clients.values():
             await client.aclose()

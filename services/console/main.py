@@ -18,7 +18,7 @@ from services.console.backend import Services
 from services.console.config import ConsoleSettings
 from services.console.handlers import Accounts
 from services.console.mail import Mailer
-from services.console.pages import activities, auth, home, inbox, partners, settings_pages
+from services.console.pages import activities, auth, dead_letters, home, inbox, partners, settings_pages
 from services.console.store import Invitations, LoginFailures, Sessions, Users
 from shared.clock import now_ms
 from shared.logging import configure, get_logger
@@ -72,21 +72,18 @@ def build(settings: Settings | None = None, console: ConsoleSettings | None = No
             await services.close()
             await client.close()
 
-    app = create_app(settings, SERVICE, lifespan, description="Konsol Sinergi: the web console for office staff.")
-    # create_app gives every service the event log's routes (audit, replays, dead letters); the
-    # console publishes no events and keeps no event log, so it answers none of them.
-    from shared.audit import router as audit_router
-    from shared.replay import router as replay_router
-
-    app.router.routes[:] = [r for r in app.router.routes
-                            if getattr(r, "original_router", None) not in (audit_router, replay_router)]
+    # The console publishes no events and keeps no event log: no audit, replay or dead-letter routes.
+    app = create_app(settings, SERVICE, lifespan, description="Konsol Sinergi: the web console for office staff.",
+                     event_log=False)
     app.state.console_settings = console
     app.state.services = services
     app.state.sessions = sessions
     app.state.accounts = accounts
     app.state.home_figures = home.Kept()  # the region's figures of the Beranda, kept a few seconds
     app.state.mailer = Mailer(settings.smtp_url, console.mail_from)
-    app.state.readiness = {"database": lambda: ping(client)}
+    # Ready when its own store and the three services it calls answer (sinergi status shows it).
+    app.state.readiness = {"database": lambda: ping(client),
+                           **{name: services.answering(name) for name in services.clients}}
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     _install_errors(app)
 
@@ -97,7 +94,7 @@ def build(settings: Settings | None = None, console: ConsoleSettings | None = No
 
     # After the route above: a mount answers for everything under its path.
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for part in (auth, home, partners, activities, inbox, settings_pages):
+    for part in (auth, home, partners, activities, inbox, settings_pages, dead_letters):
         app.include_router(part.router, include_in_schema=False)
     return app
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -34,6 +34,7 @@ class Console:
     app: Any
     services: dict[str, httpx.AsyncClient]
     transport: httpx.ASGITransport
+    service_apps: dict[str, Any] = field(default_factory=dict)
 
     def browser(self) -> httpx.AsyncClient:
         """A fresh 'browser': its own cookie jar."""
@@ -74,4 +75,4 @@ async def console(settings: Settings) -> AsyncIterator[Console]:
         transports = {name: httpx.ASGITransport(app=app) for name, app in apps.items()}
         app = build(settings, ConsoleSettings(login_failures_per_account=3), transports)
         await stack.enter_async_context(app.router.lifespan_context(app))
-        yield Console(app, clients, httpx.ASGITransport(app=app, raise_app_exceptions=False))
+        yield Console(app, clients, httpx.ASGITransport(app=app, raise_app_exceptions=False), apps)

@@ -135,7 +135,7 @@ async def test_every_page_of_the_menu_answers_in_both_languages(console: Console
     client = await console.signed_in("kepala@kpu.example")
     for path in ("/", "/mitra", "/mitra/baru", "/mitra-impor", "/kegiatan", "/kegiatan?view=week",
                  "/kegiatan?view=month", "/kegiatan/baru", "/notifikasi", "/pengaturan", "/pengaturan/penerima",
-                 "/pengaturan/pengiriman", "/pengaturan/target"):
+                 "/pengaturan/pengiriman", "/pengaturan/target", "/pengaturan/antrean"):
         page = await client.get(path)
         assert page.status_code == 200, (path, page.text[:1500])
     # the console keeps no event log: the services' audit and replay routes are not its own
