@@ -46,7 +46,7 @@ ENV PATH="/app/.venv/bin:${PATH}" \
     SINERGI_HOME=/tmp/sinergi \
     SINERGI_CONSOLE_ASSETS_DIR=/app/console-assets
 USER 10001:10001
-# The console's 8100 is published by compose.yaml; EXPOSE lists the services of shared/serve.py's PORTS.
-EXPOSE 8101 8102 8103
+# The console and the services, shared/serve.py's APPS (tests/unit/test_ops_ports.py checks it).
+EXPOSE 8100 8101 8102 8103
 ENTRYPOINT ["sinergi"]
 CMD ["--help"]
