@@ -102,10 +102,11 @@ class Instance:
 
     @property
     def ports(self) -> dict[str, int]:
-        """The services' ports, then the console's (``SINERGI_CONSOLE_HTTP_PORT``: like the mail
-        catcher's web page, a page for people rather than a service of the event table)."""
+        """The services' ports, then the console's (``SINERGI_CONSOLE_PORT``; region files older
+        than issue 13's follow-up named it ``SINERGI_CONSOLE_HTTP_PORT``, still read)."""
         ports = {name: self.region.port(name) for name in PORTS}
-        ports["console"] = int(self.region.get("CONSOLE_HTTP_PORT") or APPS["console"])
+        ports["console"] = int(self.region.get("CONSOLE_PORT") or self.region.get("CONSOLE_HTTP_PORT")
+                               or APPS["console"])
         return ports
 
     @property
@@ -328,7 +329,7 @@ def services_start(instance: Instance, say, only: list[str] | None = None,  # no
         if port_open("127.0.0.1", port):
             if name == "console":  # a page for people: the services run without it (as without the mail page)
                 say(f"console: port {port} is taken by another process; not started "
-                    "(SINERGI_CONSOLE_HTTP_PORT moves it)")
+                    "(SINERGI_CONSOLE_PORT moves it)")
                 continue
             raise RunnerError(f"port {port} for {name} is taken by another process; stop it first")
         log = open(home.logs / f"{name}.log", "ab")  # noqa: SIM115
@@ -498,9 +499,8 @@ def status(instance: Instance) -> list[tuple[str, str, str]]:
     ]
     for name, port in instance.ports.items():
         pid = pid_alive(home.pidfile(name))
+        # The console's /readyz checks its store and the three services it calls.
         state = "ready" if _ready(port) else ("starting" if pid else "down")
-        if name == "console":  # like the mail catcher's page: "up", the services alone are "ready"
-            state = "up" if state == "ready" else state
         rows.append((name, state, f"http://127.0.0.1:{port}" + (f"  pid {pid}" if pid else "")))
     mail_pid = pid_alive(home.pidfile("mail"))
     mail_state = "up" if mail_pid and port_open("127.0.0.1", instance.region.smtp_port) else (
