@@ -30,6 +30,29 @@ ActivitiesDep = Annotated[Snapshots[Activity], wired("activity_models")]
 TextsDep = Annotated[Texts, wired("texts")]
 FORM_LIMIT = 8 << 10
 
+# The page's own texts: every reason invitations.py refuses with, as the contact reads it. The page
+# is in Bahasa Indonesia only (partners' contacts always get Indonesian), so these are not in the
+# catalogue of shared/bahasa.toml, which words the services' English refusals.
+SAID = {
+    # links (LinkRefused)
+    "expired": "Undangan ini sudah tidak dapat dijawab karena kegiatannya sudah dimulai.",
+    "forged": "Tautan ini tidak sah atau sudah diubah.",
+    "incomplete": "Tautan ini tidak lengkap; bukalah dari pesan undangan.",
+    "unreadable": "Tautan ini tidak dapat dibaca; bukalah dari pesan undangan.",
+    # the form (Invalid, by field)
+    "no_answer": "pilih hadir, tidak hadir, atau diwakilkan",
+    "no_representative": "tulis nama yang mewakili",
+    # the answer (Conflict)
+    "activity_cancelled": "Kegiatan ini sudah dibatalkan.",
+    "activity_held": "Kegiatan ini sudah berlangsung.",
+    "answered_meanwhile": "Jawaban untuk undangan ini sedang dicatat dari tempat lain; cobalah sekali lagi.",
+}
+
+
+def worded(reason: str) -> str:
+    """A refusal's reason as the page says it (a reason it does not know: that the answer was not taken)."""
+    return SAID.get(reason, "Jawaban tidak dapat dicatat; cobalah sekali lagi.")
+
 STYLE = ("body{font-family:system-ui,sans-serif;margin:0;padding:1rem;max-width:32rem;color:#1a1a1a;"
          "line-height:1.45}h1{font-size:1.25rem;margin:.2rem 0 .8rem}p{margin:.4rem 0}"
          "fieldset{border:0;padding:0;margin:1rem 0}label{display:block;padding:.55rem 0;font-size:1.05rem}"
@@ -49,12 +72,8 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 
 def _refused(exc: LinkRefused) -> HTMLResponse:
-    reasons = {"the activity has begun": "Undangan ini sudah tidak dapat dijawab karena kegiatannya sudah dimulai.",
-               "not made by this office": "Tautan ini tidak sah atau sudah diubah."}
-    said = next((text for key, text in reasons.items() if key in exc.detail),
-                "Tautan ini tidak dapat dibaca; bukalah dari e-mail undangan.")
-    return _page("Tautan tidak berlaku", f"<p>{escape(said)}</p><p class=muted>Hubungi KPU bila ada pertanyaan.</p>",
-                 status=403)
+    return _page("Tautan tidak berlaku",
+                 f"<p>{escape(worded(exc.detail))}</p><p class=muted>Hubungi KPU bila ada pertanyaan.</p>", status=403)
 
 
 def _about(activity: Activity | None, texts: Texts) -> str:
@@ -127,11 +146,11 @@ async def answer(link: str, request: Request, signer: SignerDep, answers: Answer
         choice, name, note = answer_of(values, invitation)
         await answers.answer(invitation, activity, choice, name, note)
     except Invalid as exc:
-        errors = {e["field"]: e["message"] for e in exc.errors}
+        errors = {e["field"]: worded(e["message"]) for e in exc.errors}
         return _page("Undangan kegiatan KPU", _form(invitation, activity, texts, await answers.get(invitation),
                                                      values, errors), status=422)
     except Conflict as exc:
-        return _page("Jawaban tidak dapat dicatat", f"{_about(activity, texts)}<p>{escape(exc.detail)}.</p>",
+        return _page("Jawaban tidak dapat dicatat", f"{_about(activity, texts)}<p>{escape(worded(exc.detail))}</p>",
                      status=409)
     said = {"hadir": f"{name} akan hadir", "tidak_hadir": "Anda tidak dapat hadir",
             "diwakilkan": f"Anda diwakili oleh {name}"}[choice]

@@ -7,6 +7,9 @@ The link's signature is the authority (no token, no account): an HMAC-SHA256 of 
 activity, the partner, the contact) and until when, keyed by the instance's secret (the previous
 secret is still accepted while a rotation runs). An invitation is one per activity and contact
 address; a changed answer is a later version of it, the same answer again writes nothing.
+
+What this module refuses is only ever shown on the answer page, which is in Bahasa Indonesia: a
+refusal here names its reason (a key of ``answer_page.SAID``), and the page words it.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ class InvitationSettings(BaseSettings):
 
 
 class LinkRefused(ServiceError):
-    """A link that is not ours, altered, or past its time: the page says so, nothing else."""
+    """A link that is not ours, altered, or past its time: the page says so, nothing else.
+    ``detail`` is the reason (``incomplete``, ``forged``, ``unreadable``, ``expired``)."""
 
 
 @dataclass(frozen=True)
@@ -95,18 +99,18 @@ class Signer:
     def read(self, token: str, now: datetime) -> Invitation:
         payload, _, signature = token.partition(".")
         if not payload or not signature or not self._keys:
-            raise LinkRefused("this link is not complete; open it from the invitation e-mail")
+            raise LinkRefused("incomplete")
         if not any(hmac.compare_digest(self._sign(key, payload), signature) for key in self._keys):
-            raise LinkRefused("this link was not made by this office, or it was changed")
+            raise LinkRefused("forged")
         try:
             claims = json.loads(_unb64(payload))
             invitation = Invitation(str(claims["a"]), str(claims["p"]), str(claims["e"]), str(claims["n"]),
                                     datetime.fromtimestamp(int(claims["x"]), tz=UTC),
                                     str(claims["t"]) if claims.get("t") else None)
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-            raise LinkRefused("this link cannot be read") from exc
+            raise LinkRefused("unreadable") from exc
         if invitation.expires <= now:
-            raise LinkRefused("this invitation can no longer be answered: the activity has begun")
+            raise LinkRefused("expired")
         return invitation
 
     @staticmethod
@@ -120,13 +124,14 @@ def _key(secret: str) -> bytes:
 
 
 def answer_of(values: dict[str, str], invitation: Invitation) -> tuple[str, str, str | None]:
-    """The answer a form says: (answer, who comes, note); ``Invalid`` names the field to fix."""
+    """The answer a form says: (answer, who comes, note); ``Invalid`` names the field to fix and,
+    as its message, the reason the page words."""
     answer = (values.get("answer") or "").strip()
     if answer not in ANSWERS:
-        raise Invalid({"answer": "pilih hadir, tidak hadir, atau diwakilkan"})
+        raise Invalid({"answer": "no_answer"})
     name = " ".join((values.get("name") or "").split())[:200]
     if answer == "diwakilkan" and (not name or name.lower() == invitation.name.strip().lower()):
-        raise Invalid({"name": "tulis nama yang mewakili"})
+        raise Invalid({"name": "no_representative"})
     note = " ".join((values.get("note") or "").split())[:500] or None
     return answer, name or invitation.name, note
 
@@ -145,7 +150,7 @@ class Answers:
                      note: str | None) -> dict[str, Any]:
         """Record the contact's answer (a changed one as a later version); the same again writes nothing."""
         if activity is not None and activity.status in {"cancelled", "held", "reported"}:
-            raise Conflict(f"kegiatan ini sudah {'dibatalkan' if activity.status == 'cancelled' else 'berlangsung'}",
+            raise Conflict("activity_cancelled" if activity.status == "cancelled" else "activity_held",
                            current_status=activity.status)
         async with self.stored.lock(invitation.id):
             for _ in range(5):
@@ -169,7 +174,7 @@ class Answers:
                     return doc
                 except (DuplicateKeyError, StaleVersion):
                     continue  # another process answered at the same moment: read again
-        raise Conflict("this invitation is being answered elsewhere at the same moment; try again")
+        raise Conflict("answered_meanwhile")
 
 
 def _snapshot(doc: dict[str, Any]) -> dict[str, Any]:

@@ -78,3 +78,23 @@ def test_the_coverage_gap_names_the_kecamatan_the_targets_named():
                                                                                trigger.context)[1]
     assert trigger.data["district_gaps"] == [{"district": "32.73.02", "target": 2, "district_name": "Coblong"},
                                              {"district": "32.73.03", "target": 1}]
+
+
+def test_every_reason_the_answer_page_can_be_refused_with_is_worded_by_the_page():
+    import ast
+    from pathlib import Path
+
+    from services.notifications import answer_page, invitations
+
+    source = Path(invitations.__file__).read_text(encoding="utf-8")
+    reasons = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") in {"LinkRefused", "Invalid", "Conflict"}:
+            for arg in node.args:
+                values = arg.values if isinstance(arg, ast.Dict) else [arg]
+                for value in values:
+                    for part in ast.walk(value):
+                        if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                            reasons.add(part.value)
+    reasons -= {"cancelled"}  # a status compared with, not a reason
+    assert reasons and reasons <= set(answer_page.SAID), reasons - set(answer_page.SAID)
