@@ -24,7 +24,7 @@ import httpx
 
 from shared.auth import mint
 from shared.events import EventType, make_event
-from shared.serve import PORTS
+from shared.serve import APPS, PORTS
 from sinergi_cli.local import mailcatcher_available
 from sinergi_cli.ops import topology
 from sinergi_cli.regions import amqp_url
@@ -47,6 +47,7 @@ def region_env(servers, prefix: str, code: str, home: Path) -> dict[str, str]:
         "SINERGI_PARTNERS_PORT": str(free_port()),
         "SINERGI_ACTIVITIES_PORT": str(free_port()),
         "SINERGI_NOTIFICATIONS_PORT": str(free_port()),
+        "SINERGI_CONSOLE_PORT": str(free_port()),
         "SINERGI_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
         "SINERGI_MAIL_HTTP_PORT": str(free_port()),
         "SINERGI_HOME": str(home),
@@ -97,7 +98,7 @@ def test_two_regions_side_by_side_and_a_hub_subscriber_gets_the_activity_events_
             assert started.returncode == 0, started.stdout + started.stderr
             assert all(name in started.stderr for name in REGIONS.values()), started.stderr
             status = sinergi("status", "--region-file", files["33.16"], env=env)
-            assert "Kab. Blora" in status.stdout and status.stdout.count("ready") == 3, status.stdout
+            assert "Kab. Blora" in status.stdout and status.stdout.count("ready") == len(APPS), status.stdout
             mail = next(line for line in status.stdout.splitlines() if " mail " in line)
             # The mail catcher is started when its module is in the checkout, each region on its own port.
             assert (" up " in mail) if mailcatcher_available() else (" absent " in mail), mail
