@@ -1,5 +1,6 @@
 """Mitra: search and filters, detail, register, edit (If-Match: a conflicting edit is shown, not
-lost), suspend / reactivate / archive with a reason, import with per-row errors, export.
+lost), its channels, agreements (MoU/PKS) added, suspend / reactivate / archive with a reason,
+import with per-row errors, export.
 
 Form fields are named as the partners API names them (``contacts[0].phone``), so the service's
 own field errors land next to the field that caused them.
@@ -14,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from services.console.backend import Refused
 from services.console.web import Visit, csrf_checked, form_text, render, visit
-from shared.vocabulary import PartnerType, Segment, label
+from shared.vocabulary import ChannelKind, DocType, PartnerType, Segment, label
 
 router = APIRouter(dependencies=[Depends(csrf_checked)])
 Signed = Annotated[Visit, Depends(visit)]
@@ -24,7 +25,27 @@ STATUSES = ("active", "suspended", "archived")
 def _choices(v: Visit) -> dict[str, Any]:
     return {"types": [(t.value, label(t.value, "partner_type", v.language)) for t in PartnerType],
             "segment_choices": [(s.value, label(s.value, "segment", v.language)) for s in Segment],
-            "statuses": [(s, label(s, "partner_status", v.language)) for s in STATUSES]}
+            "statuses": [(s, label(s, "partner_status", v.language)) for s in STATUSES],
+            "channel_kinds": [(c.value, label(c.value, "channel_kind", v.language)) for c in ChannelKind],
+            "doc_types": [(d.value, label(d.value, "doc_type", v.language)) for d in DocType]}
+
+
+CHANNEL_FIELDS = ("kind", "handle_or_url", "audience_size")
+
+
+def _channels(form: Any) -> list[dict[str, Any]] | None:
+    """The form's channel rows (``channels[i].kind`` ...) in order, blank rows left out; ``None`` when the
+    form has none. A number that is not one goes on as typed, so the service names it."""
+    rows = sorted({int(k[len("channels["):k.index("]")]) for k in form if k.startswith("channels[") and "]" in k})
+    if not rows:
+        return None
+    found = []
+    for i in rows:
+        row = {f: form_text(form, f"channels[{i}].{f}") for f in CHANNEL_FIELDS}
+        if any(row.values()):
+            size = row["audience_size"]
+            found.append({**row, "audience_size": (int(size) if size.isdigit() else size) if size else None})
+    return found
 
 
 @router.get("/mitra")
@@ -55,6 +76,8 @@ def _body(form: Any, partial: bool = False) -> dict[str, Any]:
     contact = {k: form_text(form, f"contacts[0].{k}") or None for k in ("name", "role", "phone", "email")}
     if any(contact.values()):
         body["contacts"] = [{**contact, "name": contact["name"] or ""}]
+    if (channels := _channels(form)) is not None and (channels or partial):
+        body["channels"] = channels
     if partial:
         body = {k: v for k, v in body.items() if v not in ("",)}
     return body
@@ -88,7 +111,9 @@ async def partner_detail(request: Request, v: Signed, partner_id: str) -> Respon
 async def edit_form(request: Request, v: Signed, partner_id: str) -> Response:
     partner = await v.calls.get("partners", f"/partners/{partner_id}")
     values = {**partner, **{f"contacts[0].{k}": (partner["contacts"][0].get(k) if partner["contacts"] else "")
-                            for k in ("name", "role", "phone", "email")}}
+                            for k in ("name", "role", "phone", "email")},
+              **{f"channels[{i}].{f}": c.get(f) for i, c in enumerate(partner.get("channels") or [])
+                 for f in CHANNEL_FIELDS}}
     return render(request, "partners/form.html", partner=partner, values=values, errors={}, **_choices(v))
 
 
@@ -108,6 +133,23 @@ async def edit(request: Request, v: Signed, partner_id: str) -> Response:
         # 412: someone saved first. Their version is shown beside what this person typed, which is kept.
         return render(request, "partners/form.html", exc.status, partner=current, values=_values(form),
                       errors=exc.errors, error=exc.detail, conflict=exc.status == 412, **_choices(v))
+    return RedirectResponse(f"/mitra/{partner_id}", status_code=303)
+
+
+@router.post("/mitra/{partner_id}/perjanjian")
+async def add_agreement(request: Request, v: Signed, partner_id: str) -> Response:
+    """An MoU or PKS added to the partner (``POST /partners/{id}/agreements`` with If-Match)."""
+    form = await request.form()
+    version = int(form_text(form, "version") or 0) or None
+    body = {k: form_text(form, k) or None for k in ("doc_type", "number", "title", "valid_from", "valid_until", "scope")}
+    try:
+        await v.calls.send("partners", "POST", f"/partners/{partner_id}/agreements", body, version)
+    except Refused as exc:
+        partner = await v.calls.get("partners", f"/partners/{partner_id}")
+        return render(request, "partners/detail.html", exc.status, partner=partner, errors={},
+                      agreement=_values(form), agreement_errors=exc.errors,
+                      agreement_error=exc.detail if not exc.errors else None, conflict=exc.status == 412,
+                      **_choices(v))
     return RedirectResponse(f"/mitra/{partner_id}", status_code=303)
 
 
