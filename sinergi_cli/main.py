@@ -244,12 +244,16 @@ def seed_demo(
     activities_url: Annotated[str, typer.Option(help="activities service")] = f"http://127.0.0.1:{PORTS['activities']}",
     notifications_url: Annotated[str, typer.Option(help="notifications service")]
     = f"http://127.0.0.1:{PORTS['notifications']}",
+    mail_url: Annotated[str, typer.Option(help="the mail catcher's pages, where a partner contact opens an invitation "
+                                               "to answer it ('' for none)")] = "http://127.0.0.1:8025",
 ) -> None:
-    """Load the Kota Bandung (32.73) demo region into a running instance, through the HTTP APIs."""
+    """Load the Kota Bandung (32.73) demo region into a running instance, through the HTTP APIs; then a
+    partner contact answers an invitation caught by the mail catcher."""
     from sinergi_cli.demo.seed import load
 
     try:
-        load(console, partners_url=partners_url, activities_url=activities_url, notifications_url=notifications_url)
+        load(console, partners_url=partners_url, activities_url=activities_url, notifications_url=notifications_url,
+             mail_url=mail_url or None)
     except Exception as exc:  # noqa: BLE001 - shown to the operator as it is
         _fail(exc)
 

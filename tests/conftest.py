@@ -212,8 +212,8 @@ def processes(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., Serv
     """Start services as processes sharing this test's settings; all stopped at the end."""
     started: list[ServiceProcess] = []
 
-    def start(name: str, wait_ready: bool = True, **env: str) -> ServiceProcess:
-        port = free_port()
+    def start(name: str, wait_ready: bool = True, port: int | None = None, **env: str) -> ServiceProcess:
+        port = port or free_port()
         proc = ServiceProcess(name, service_env(settings, SINERGI_PORT=str(port), **env), port,
                               tmp_path / f"{name}.log")
         proc.start(wait_ready=wait_ready)

@@ -10,10 +10,11 @@ from ulid import ULID
 from rich.console import Console
 
 from sinergi_cli.calls import minted
-from sinergi_cli.demo import activities, notifications, partners
+from sinergi_cli.demo import activities, invitations, notifications, partners
 
 
-def load(console: Console, partners_url: str, activities_url: str, notifications_url: str) -> None:
+def load(console: Console, partners_url: str, activities_url: str, notifications_url: str,
+         mail_url: str | None = None) -> None:
     token = minted("admin", partners.DATA["region"], "demo-loader", timedelta(hours=1))
     # One batch for the whole load: notifications sums its partners and activities up per recipient.
     headers = {"Authorization": f"Bearer {token}", "X-Sinergi-Batch": f"{ULID()}; label=demo"}
@@ -25,3 +26,5 @@ def load(console: Console, partners_url: str, activities_url: str, notifications
         notifications.load(console, to_notifications)
         partner_ids = partners.load(console, to_partners)
         activities.load(console, to_activities, partner_ids)
+    if mail_url:
+        invitations.answer_one(console, mail_url)

@@ -111,3 +111,45 @@ async def test_after_the_demo_load_no_event_is_parked_in_any_dead_letter_queue(p
             management.client.close()
             await mongo.close()
     assert parked and not any(parked.values()), parked
+
+
+async def test_the_demo_shows_an_invitation_answered_by_a_partner_contact(processes, settings, tmp_path):
+    # Issue 14, 'done when': a contact opens the invitation e-mail's link and answers hadir; the
+    # activity shows the confirmation.
+    from sinergi_cli.demo import invitations as demo_invitations
+
+    smtp_port, http_port, maildir = free_port(), free_port(), tmp_path / "mail"
+    catcher = subprocess.Popen([sys.executable, "-m", "sinergi_cli.mailcatcher", "--port", str(smtp_port),
+                                "--maildir", str(maildir), "--http-port", str(http_port)], cwd=ROOT)
+    try:
+        partners = processes("partners")
+        activities = processes("activities")
+        port = free_port()
+        processes("notifications", port=port, **FAST, SINERGI_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
+                  SINERGI_NOTIFY_PUBLIC_URL=f"http://127.0.0.1:{port}",
+                  SINERGI_NOTIFY_SUMMARY_WINDOW_SECONDS="0")
+        console = Console(file=open(tmp_path / "console.txt", "w"))  # noqa: SIM115
+        await asyncio.to_thread(_load_demo, partners.url, activities.url, f"http://127.0.0.1:{port}", console)
+        link = await asyncio.to_thread(demo_invitations.answer_one, console, f"http://127.0.0.1:{http_port}")
+        assert link is not None, (tmp_path / "console.txt").read_text()
+
+        async with httpx.AsyncClient(base_url=activities.url, headers=auth("viewer")) as client:
+            async def confirmed() -> list[dict]:
+                found = []
+                cursor = None
+                while True:
+                    page = (await client.get("/activities", params={"limit": 100, **({"cursor": cursor} if cursor
+                                                                                     else {})})).json()
+                    for item in page["items"]:
+                        view = (await client.get(f"/activities/{item['id']}")).json()
+                        if (view.get("confirmations") or {}).get("counts", {}).get("hadir"):
+                            found.append(view)
+                    cursor = page["next_cursor"]
+                    if cursor is None:
+                        return found
+
+            [answered] = await eventually(confirmed, timeout=60, interval=1.0)
+        assert answered["confirmations"]["items"][0]["answer"] == "hadir"
+    finally:
+        catcher.terminate()
+        catcher.wait(10)
