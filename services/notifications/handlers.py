@@ -36,9 +36,9 @@ from services.notifications.notifier import Notifier
 from services.notifications.readmodels import Activity, Election, Partner, Snapshot, Targets
 from services.notifications.recipient import Recipient
 from services.notifications.rules import Change
-from services.notifications.store import Applied, Claims, Inboxes, Jobs, Recipients, Snapshots
+from services.notifications.store import Applied, Claims, Inboxes, Jobs, Recipients, Snapshots, SummaryBook
 from services.notifications.invitations import InvitationSettings, Signer
-from services.notifications.summaries import Summaries, SummarySettings
+from services.notifications.summaries import DONE_KEPT, Summaries, SummarySettings
 from shared.clock import now_ms
 from shared.consumer import NotYet, PoisonMessage
 from shared.errors import Conflict, Invalid
@@ -98,7 +98,8 @@ class Handlers:
         self._coverage = KeyedLocks()  # per election: its coverage check, from its targets and its calendar entry
         # The service's own database, where the jobs are: summaries keep their open groups there.
         self.signer = Signer(settings, InvitationSettings())  # the invitations' answer links
-        self.summaries = Summaries(jobs.database, jobs, Claims(jobs.database["claims"]), SummarySettings(), expect)
+        self.summaries = Summaries(SummaryBook(jobs.database, DONE_KEPT), jobs, Claims(jobs.database["claims"]),
+                                   SummarySettings(), expect)
         # Each kind of job and the rule it runs.
         self._job_rules: dict[JobKind, Callable[[Job, datetime], Awaitable[rules.Trigger | None]]] = {
             JobKind.reminder: self._reminder,

@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
@@ -566,3 +566,44 @@ class Claims:
 
     async def prune(self, before: datetime) -> int:
         return (await self.collection.delete_many({"at": {"$lt": before}})).deleted_count
+
+
+class SummaryBook:
+    """The summaries being gathered (``summaries.py``): each open group (``summary_groups``, one
+    document by group) and its lines (``summary_lines``, ``<group>/<cause>``: inserts, so a
+    redelivered event adds nothing). Lines of a sent summary are kept ``kept`` as done."""
+
+    def __init__(self, db: AsyncDatabase, kept: timedelta) -> None:
+        self.groups = db["summary_groups"]
+        self.lines = db["summary_lines"]
+        self.kept = kept
+
+    async def add_line(self, line: dict[str, Any]) -> bool:
+        """Insert a line; ``False`` when it is there already (the same cause again)."""
+        return bool(await insert_new(self.lines, [{**line, "done_at": None}]))
+
+    async def line_done(self, line_id: str) -> bool:
+        """Whether the line was already in a summary that went out."""
+        known = await self.lines.find_one({"_id": line_id}, {"done_at": 1})
+        return known is not None and known.get("done_at") is not None
+
+    async def open_group(self, group: dict[str, Any]) -> None:
+        """Open a group unless it is open already (an insert: the one there stays)."""
+        await insert_new(self.groups, [group])
+
+    async def group(self, group_id: str) -> dict[str, Any] | None:
+        return await self.groups.find_one({"_id": group_id})
+
+    async def close_group(self, group_id: str) -> None:
+        await self.groups.delete_one({"_id": group_id})
+
+    async def open_lines(self, group_id: str) -> list[dict[str, Any]]:
+        """The group's lines not yet in a summary, oldest first (an ``_id`` range, not a scan)."""
+        return await self.lines.find({"_id": {"$gte": f"{group_id}/", "$lt": f"{group_id}0"},
+                                      "done_at": None}).sort("at", 1).to_list()
+
+    async def mark_done(self, line_ids: list[str], now: datetime) -> None:
+        """The lines went out in a summary; lines done longer ago than ``kept`` are forgotten."""
+        if line_ids:
+            await self.lines.update_many({"_id": {"$in": line_ids}}, {"$set": {"done_at": now}})
+            await self.lines.delete_many({"done_at": {"$lt": now - self.kept}})

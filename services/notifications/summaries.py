@@ -27,10 +27,9 @@ from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notifications.domain import Job, JobKind, Trigger, stamp
-from services.notifications.store import Claims, Jobs, insert_new
+from services.notifications.store import Claims, Jobs, SummaryBook
 from shared.events import AnyEvent
 
 GROUPED = ("partner.registered", "activity.scheduled", "activity.cancelled")
@@ -74,10 +73,9 @@ def line_of(trigger: Trigger) -> Line:
 class Summaries:
     """Holds back the notifications a burst would flood recipients with, and sends their summaries."""
 
-    def __init__(self, db: AsyncDatabase, jobs: Jobs, claims: Claims, settings: SummarySettings,
+    def __init__(self, book: SummaryBook, jobs: Jobs, claims: Claims, settings: SummarySettings,
                  expect: Callable[[datetime], None]) -> None:
-        self.groups = db["summary_groups"]
-        self.lines = db["summary_lines"]
+        self.book = book
         self.jobs = jobs
         self.claims = claims
         self.settings = settings
@@ -106,13 +104,10 @@ class Summaries:
             return False
         line = line_of(trigger)
         line_id = f"{group}/{line.cause}"
-        added = await insert_new(self.lines, [{"_id": line_id, "group": group, "cause": line.cause,
-                                               "text": line.text, "regions": list(line.regions), "item": line.item,
-                                               "at": trigger.occurred_at, "done_at": None}])
-        if not added:
-            known = await self.lines.find_one({"_id": line_id}, {"done_at": 1})
-            if known is not None and known.get("done_at") is not None:
-                return True  # redelivered after its summary went out
+        added = await self.book.add_line({"_id": line_id, "group": group, "cause": line.cause, "text": line.text,
+                                          "regions": list(line.regions), "item": line.item, "at": trigger.occurred_at})
+        if not added and await self.book.line_done(line_id):
+            return True  # redelivered after its summary went out
         await self._open(group, {"rule": trigger.rule, "actor": actor, "actorname": getattr(event, "actorname", None),
                                  "correlation_id": trigger.correlation_id, **opened}, due, now)
         return True
@@ -126,8 +121,8 @@ class Summaries:
     async def _open(self, group: str, fields: dict[str, Any], due: datetime, now: datetime) -> None:
         """The group, open until ``due`` unless it is open already; its flush job either way (an
         insert: one that is there stays), so a crash between the two loses nothing."""
-        await insert_new(self.groups, [{"_id": group, **fields, "opened_at": now, "due_at": due}])
-        found = await self.groups.find_one({"_id": group})
+        await self.book.open_group({"_id": group, **fields, "opened_at": now, "due_at": due})
+        found = await self.book.group(group)
         if found is None:
             return  # flushed meanwhile, after this line was read or not: the flush looks again
         job = Job(f"summary:{group}", stamp(found["opened_at"]), JobKind.summary, group, found["due_at"])
@@ -136,31 +131,24 @@ class Summaries:
 
     async def flush(self, job: Job) -> tuple[Trigger | None, list[str]]:
         """The summary of the group the job names (``None`` if it has no lines), and its lines' ids."""
-        group = await self.groups.find_one({"_id": job.subject})
+        group = await self.book.group(job.subject)
         if group is None or stamp(group["opened_at"]) != job.occurrence:
             return None, []
-        lines = await self._lines(job.subject)
+        lines = await self.book.open_lines(job.subject)
         return (summary_trigger(group, lines, job) if lines else None), [line["_id"] for line in lines]
 
     async def close(self, job: Job, done: list[str], now: datetime) -> None:
         """After the summary is stored: forget its lines and the group; a line that came in
         meanwhile opens the group again (a later summary of its own)."""
-        if done:
-            # Kept a day as done, so an event redelivered after the flush is not summed up again.
-            await self.lines.update_many({"_id": {"$in": done}}, {"$set": {"done_at": now}})
-            await self.lines.delete_many({"done_at": {"$lt": now - DONE_KEPT}})
-        group = await self.groups.find_one({"_id": job.subject})
+        # Kept a day as done, so an event redelivered after the flush is not summed up again.
+        await self.book.mark_done(done, now)
+        group = await self.book.group(job.subject)
         if group is None or stamp(group["opened_at"]) != job.occurrence:
             return
-        await self.groups.delete_one({"_id": job.subject})
-        if await self._lines(job.subject):
+        await self.book.close_group(job.subject)
+        if await self.book.open_lines(job.subject):
             fields = {k: v for k, v in group.items() if k not in {"_id", "opened_at", "due_at"}}
             await self._open(job.subject, fields, now + timedelta(seconds=self.settings.batch_seconds), now)
-
-    async def _lines(self, group: str) -> list[dict[str, Any]]:
-        prefix = f"{group}/"
-        return await self.lines.find({"_id": {"$gte": prefix, "$lt": f"{group}0"},
-                                      "done_at": None}).sort("at", 1).to_list()
 
 
 def summary_trigger(group: dict[str, Any], lines: list[dict[str, Any]], job: Job) -> Trigger:
