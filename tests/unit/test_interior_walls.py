@@ -50,6 +50,33 @@ def test_only_a_services_repository_touches_a_collection():
     assert not offenders, f".collection outside store.py: {offenders}"
 
 
+# What only a collection (or a database) does: a module calling one of these, or importing
+# pymongo's collection and database types, reads or writes a collection itself.
+COLLECTION_METHODS = {"find_one", "insert_one", "insert_many", "update_one", "update_many", "replace_one",
+                      "delete_one", "delete_many", "count_documents", "estimated_document_count", "distinct",
+                      "aggregate", "bulk_write", "find_one_and_update", "find_one_and_replace", "find_one_and_delete",
+                      "create_index", "create_collection", "drop_collection", "list_collection_names"}
+# Known and owned elsewhere: activities' store.py is another engineer's, so the contacts' answers
+# (Confirmations) still keep their collection beside the use case; to move into it.
+NOT_YET = {"services/activities/invitations.py"}
+
+
+def test_nothing_but_a_services_repository_reads_or_writes_a_collection():
+    offenders = []
+    for module in python_files("services"):
+        relative = module.relative_to(ROOT).as_posix()
+        if module.name == "store.py" or relative in NOT_YET or "node_modules" in module.parts:
+            continue
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in COLLECTION_METHODS:
+                offenders.append(f"{relative}:{node.lineno} {node.func.attr}")
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(("pymongo.asynchronous.collection",
+                                                                                   "pymongo.asynchronous.database")):
+                offenders.append(f"{relative}:{node.lineno} imports {node.module}")
+    assert not offenders, f"only a service's store.py reads or writes a collection: {offenders}"
+
+
 def test_a_long_module_says_why_at_its_top():
     unexplained = []
     for module in python_files("services", "shared", "sinergi_cli", "tests", "bench"):
