@@ -34,7 +34,7 @@ from services.partners.domain import (
     fold,
     reason,
 )
-from services.partners.domain.duplicates import Candidate, Directory, Found, PossibleDuplicate
+from services.partners.domain.duplicates import Directory, Found, PossibleDuplicate
 from services.partners.spreadsheet import Row
 from services.partners.store import Filters
 from shared.clock import Clock, now_ms
@@ -59,7 +59,7 @@ class Partners(Repository[Partner], Protocol):
     async def holders(self, keys: list[str]) -> dict[str, str]: ...
     async def get_many(self, partner_ids: list[str]) -> dict[str, Partner]: ...
     async def add_many(self, partners: list[Partner]) -> dict[str, NameTaken]: ...
-    async def candidates(self) -> list[Candidate]: ...
+    async def directory(self) -> Directory: ...
     def announce(self, partner_ids: list[str]) -> None: ...
     async def find(self, filters: Filters, limit: int, cursor: str | None) -> tuple[list[Partner], str | None]: ...
     def every(self, filters: Filters) -> AsyncIterator[Partner]: ...
@@ -220,7 +220,7 @@ class Registry:
         partner = Partner.register(id=partner_id, region=self.region, now=self.clock(), today=self.today(), by=by,
                                    fields=fields,
                                    agreements=signed)
-        found = Directory.of(await self.store.candidates()).look(Directory.of_partner(partner))
+        found = (await self.store.directory()).look(Directory.of_partner(partner))
         if found.same and not confirm:
             raise PossibleDuplicate(partner.name, found.same)
         if not await self.unit.add(partner):  # a retried request that created it before it could answer
@@ -306,7 +306,9 @@ class Registry:
         plans = await asyncio.to_thread(self._plan, rows, report)
         holders = await self.store.holders([plan.key for plan in plans])
         current = await self.store.get_many(sorted(set(holders.values())))
-        directory = Directory.of(await self.store.candidates())
+        # The import's rows are compared with the region's partners and with each other, in a layer
+        # of its own: the store's copy gains only the rows it stores.
+        directory = (await self.store.directory()).layer()
         ids = self.ids()
         fresh: list[tuple[_Plan, Partner]] = []
         created: list[str] = []

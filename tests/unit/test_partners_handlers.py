@@ -68,8 +68,8 @@ class FakePartners:
                 refused[partner.id] = exc
         return refused
 
-    async def candidates(self):
-        return [Directory.of_partner(p) for p in self.stored.values()]
+    async def directory(self):
+        return Directory.of(Directory.of_partner(p) for p in self.stored.values())
 
     def announce(self, partner_ids):
         self.announced = [*getattr(self, "announced", []), *partner_ids]
