@@ -122,6 +122,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "handle_or_url": ("Akun atau alamat", "Handle or URL"),
     "audience_size": ("Jumlah pengikut/pendengar", "Audience size"),
     "channels_help": ("Kosongkan baris untuk menghapus kanal.", "Empty a row to remove the channel."),
+    "activity_partners": ("Mitra kegiatan", "Partners of the activity"),
+    "partner_role": ("Peran mitra", "Partner's role"),
+    "speakers": ("Narasumber", "Speakers"),
+    "affiliation": ("Asal lembaga", "Affiliation"),
+    "rows_help": ("Kosongkan baris untuk menghapusnya.", "Empty a row to remove it."),
     "dead_letters": ("Antrean gagal", "Dead letters"),
     "dead_letters_help": ("Pesan yang tidak dapat diproses layanan setelah beberapa kali dicoba. Perbaiki penyebabnya, "
                           "lalu putar ulang; buang (dengan alasan, dicatat) hanya pesan yang tidak boleh diproses.",

@@ -15,19 +15,26 @@ from fastapi.responses import RedirectResponse, Response
 
 from services.console.backend import Refused
 from services.console.web import Visit, csrf_checked, form_int, form_text, render, visit
-from shared.vocabulary import Format, Kind, Method, Segment, label
+from shared.vocabulary import Format, Kind, Method, PartnerRole, Segment, label
 
 router = APIRouter(dependencies=[Depends(csrf_checked)])
 Signed = Annotated[Visit, Depends(visit)]
 STATUSES = ("planned", "scheduled", "held", "reported", "cancelled")
 
 
-async def _choices(v: Visit) -> dict[str, Any]:
+async def _choices(v: Visit, activity: dict[str, Any] | None = None) -> dict[str, Any]:
     try:
         elections = (await v.calls.get("activities", "/elections"))["items"]
     except Refused:
         elections = []
-    return {"kinds": [(k.value, label(k.value, "kind", v.language)) for k in Kind],
+    try:
+        known = (await v.calls.get("activities", "/replica/partners", status="active", limit=500))["items"]
+    except Refused:
+        known = []
+    partner_choices = [(p["id"], p.get("name") or p["id"]) for p in known]
+    return {"partner_options": _partner_options(partner_choices, activity),
+            "roles": [(r.value, label(r.value, "role", v.language)) for r in PartnerRole],
+            "kinds": [(k.value, label(k.value, "kind", v.language)) for k in Kind],
             "methods": [(m.value, label(m.value, "method", v.language)) for m in Method],
             "formats": [(f.value, label(f.value, "format", v.language)) for f in Format],
             "segment_choices": [(s.value, label(s.value, "segment", v.language)) for s in Segment],
@@ -103,8 +110,39 @@ def _body(request: Request, form: Any) -> dict[str, Any]:
         "starts_at": _local_input(request, form_text(form, "starts_at")),
         "ends_at": _local_input(request, form_text(form, "ends_at")),
         "location": location if any(location.values()) else None,
+        **{name: _rows(form, name) for name in ROWS},
     }
     return {k: v for k, v in body.items() if v is not None}
+
+
+# The activity's partners and speakers as rows of the form, named as the API names them
+# (``partners[0].role``), so the service's field errors land beside them.
+ROWS = {"partners": ("partner_id", "role"), "speakers": ("name", "affiliation")}
+
+
+def _rows(form: Any, name: str) -> list[dict[str, Any]] | None:
+    """The form's rows of ``name`` in order, blank ones left out; ``None`` when the form has none."""
+    prefix = f"{name}["
+    numbers = sorted({int(k[len(prefix):k.index("]")]) for k in form if k.startswith(prefix) and "]" in k})
+    if not numbers:
+        return None
+    rows = [{f: form_text(form, f"{name}[{i}].{f}") or None for f in ROWS[name]} for i in numbers]
+    return [row for row in rows if any(row.values())]
+
+
+def _partner_options(active: list[tuple[str, str]], activity: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The active partners, and those already on the activity whatever their status now."""
+    options = list(active)
+    known = {value for value, _ in options}
+    for p in (activity or {}).get("partners") or []:
+        if p["partner_id"] not in known:
+            options.append((p["partner_id"], p.get("name") or p["partner_id"]))
+    return options
+
+
+def _row_values(activity: dict[str, Any]) -> dict[str, Any]:
+    return {f"{name}[{i}].{f}": row.get(f) for name, fields in ROWS.items()
+            for i, row in enumerate(activity.get(name) or []) for f in fields}
 
 
 def _values(form: Any) -> dict[str, Any]:
@@ -147,8 +185,10 @@ async def edit_form(request: Request, v: Signed, activity_id: str) -> Response:
     activity = await v.calls.get("activities", f"/activities/{activity_id}")
     values = {**activity, "starts_at": _for_input(request, activity.get("starts_at")),
               "ends_at": _for_input(request, activity.get("ends_at")),
-              **{f"location.{k}": (activity.get("location") or {}).get(k) for k in ("district", "venue")}}
-    return render(request, "activities/form.html", activity=activity, values=values, errors={}, **await _choices(v))
+              **{f"location.{k}": (activity.get("location") or {}).get(k) for k in ("district", "venue")},
+              **_row_values(activity)}
+    return render(request, "activities/form.html", activity=activity, values=values, errors={},
+                  **await _choices(v, activity))
 
 
 @router.post("/kegiatan/{activity_id}/ubah")
@@ -166,7 +206,8 @@ async def edit(request: Request, v: Signed, activity_id: str) -> Response:
     except Refused as exc:
         current = await v.calls.get("activities", f"/activities/{activity_id}")
         return render(request, "activities/form.html", exc.status, activity=current, values=_values(form),
-                      errors=exc.errors, error=exc.detail, conflict=exc.status == 412, **await _choices(v))
+                      errors=exc.errors, error=exc.detail, conflict=exc.status == 412,
+                      **await _choices(v, current))
     return RedirectResponse(f"/kegiatan/{activity_id}", status_code=303)
 
 
