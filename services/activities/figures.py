@@ -18,6 +18,7 @@ from services.activities.domain import Targets
 from services.activities.elections import Election
 from services.activities.fields import FIRST_YEAR, LAST_YEAR, places
 from services.activities.handlers import TargetBook
+from services.activities.invitations import Confirmations, counts
 from services.activities.store import ActivityFilter, ActivityStore, PartnerReplica, query
 from services.activities.views import month_label
 from shared.clock import Clock, now_ms
@@ -94,6 +95,8 @@ class Figures:
     clock: Clock = field(default=now_ms)
     # The region's kecamatan names (main.py: read from Settings.gazetteer_dir at start).
     places: Places | None = None
+    # The contacts' answers to invitations, counted in the period report (invitations.py).
+    confirmations: Confirmations | None = None
 
     _cache: dict[tuple[str, datetime | None, datetime | None], tuple[str | None, float, coverage.Cube]] = field(
         default_factory=dict, repr=False)
@@ -128,6 +131,13 @@ class Figures:
         return coverage_view(self.region, election, targets, group_by, cube, cells, names, period, self.today(),
                              self.gazetteer)
 
+    async def confirmation_counts(self, activity_ids: list[str]) -> dict[str, dict[str, int]]:
+        """How many invited contacts answered hadir, tidak hadir and diwakilkan, per activity with any answer."""
+        if self.confirmations is None or not activity_ids:
+            return {}
+        answers = await self.confirmations.of(activity_ids)
+        return {activity_id: counts(found) for activity_id, found in answers.items() if found}
+
     @property
     def gazetteer(self) -> Places:
         return self.places or places(self.region)
@@ -147,7 +157,7 @@ class Figures:
         found, cube = await self.store.all_with_figures(match)
         known = await self.replica.many({p.partner_id for a in found for p in a.partners})
         names = {pid: p.name for pid, p in known.items()}
-        table = report.rows(found, names, self.zone)
+        table = report.rows(found, names, self.zone, await self.confirmation_counts([a.id for a in found]))
         span = period.text(self.zone).replace(" s.d. ", "_").replace(" ", "-")
         name = f"laporan-kegiatan-{election_id}-{span}"
         if fmt == "csv":

@@ -29,6 +29,7 @@ from services.activities import coverage
 from services.activities.domain import Activity, Status, Targets
 from services.activities.elections import Election
 from services.activities.fields import places
+from services.activities.invitations import ANSWERS
 from shared.gazetteer import Places
 from shared.cells import keep_text, neutralised, writable
 from shared.vocabulary import label
@@ -39,7 +40,8 @@ COLUMNS = [
     ("Mitra (peran)", 45), ("Narasumber", 35), ("Kecamatan", 11), ("Nama kecamatan", 18),
     ("Kelurahan/desa", 15), ("Nama kelurahan/desa", 20), ("Tempat", 30),
     ("Tautan daring", 30), ("Status", 14), ("Peserta", 9), ("Perempuan", 10), ("Disabilitas", 10),
-    ("Peserta per segmen", 40), ("Jangkauan", 11), ("Rencana jangkauan", 11), ("Dokumentasi", 40),
+    ("Peserta per segmen", 40), ("Jangkauan", 11), ("Rencana jangkauan", 11),
+    ("Konfirmasi hadir", 11), ("Konfirmasi tidak hadir", 11), ("Konfirmasi diwakilkan", 11), ("Dokumentasi", 40),
     ("Catatan", 40), ("Alasan pembatalan", 30), ("ID", 28),
 ]
 # Where each total sits on the summary sheet: the label in column A, the figure in column B.
@@ -64,10 +66,14 @@ class ReportContext:
     targets: Targets | None
 
 
-def rows(activities: list[Activity], partner_names: dict[str, str], zone: ZoneInfo) -> list[list[Any]]:
-    """One row per activity, in the order of :data:`COLUMNS`."""
+def rows(activities: list[Activity], partner_names: dict[str, str], zone: ZoneInfo,
+         confirmations: dict[str, dict[str, int]] | None = None) -> list[list[Any]]:
+    """One row per activity, in the order of :data:`COLUMNS`. ``confirmations``: per activity, how
+    many invited contacts answered each way (``invitations.counts``); an activity no contact has
+    answered for shows empty cells (it may have invited nobody)."""
     out = []
     for n, a in enumerate(activities, start=1):
+        answered = (confirmations or {}).get(a.id)
         outcome = a.outcome
         location = a.location
         counts = outcome.attendance_by_segment.items() if outcome else []
@@ -101,6 +107,7 @@ def rows(activities: list[Activity], partner_names: dict[str, str], zone: ZoneIn
             by_segment,
             outcome.reach if outcome else None,
             a.planned_reach,
+            *((answered.get(answer, 0) for answer in ANSWERS) if answered else (None for _ in ANSWERS)),
             "\n".join(outcome.documentation_urls) if outcome else "",
             (outcome.notes or "") if outcome else "",
             a.cancel_reason or "",
