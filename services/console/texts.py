@@ -133,6 +133,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                           "Messages a service could not process after its retries. Fix the cause, then replay them; "
                           "discard (with a reason, recorded) only those that must never be processed."),
     "depth": ("Jumlah pesan", "Messages"),
+    "no_queues": ("Layanan ini tidak menerima peristiwa, jadi tidak punya antrean.",
+                  "This service takes no events, so it has no queues."),
     "not_declared": ("belum dibuat", "not declared yet"),
     "failure": ("Kegagalan", "Failure"),
     "attempts": ("percobaan", "attempts"),

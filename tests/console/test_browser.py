@@ -178,6 +178,29 @@ async def test_a_post_without_the_csrf_token_is_refused(browser, stack):  # noqa
     assert await page.get_by_text("KIM Tanpa Token").count() == 0
 
 
+async def test_an_admin_discards_a_dead_letter_with_a_reason(browser, stack, servers, run_id):  # noqa: ANN001
+    from playwright.async_api import expect
+
+    from sinergi_cli.ops.topology import topology
+    from tests.integration.test_dead_letters_http import _park_undecodable
+
+    settings = make_settings(servers, f"{run_id}browser")
+    queue = topology(settings)["notifications"].queues[0]
+    junk = f"junk-{run_id}-browser"
+    await _park_undecodable(settings, queue, junk)
+    page = await _page(browser, stack)
+    await _sign_in(page, "kepala@kpu.example")
+    await page.goto("/pengaturan/antrean")
+    row = page.locator("tr", has_text=junk)
+    await expect(row).to_contain_text("PoisonMessage")
+    await _shot(page, "antrean-gagal")
+    await row.get_by_role("button", name="Buang").click()
+    await page.get_by_label("Alasan").fill("pesan rusak dari uji coba")
+    await page.get_by_role("button", name="Ya, buang").click()
+    await expect(page.get_by_role("status")).to_contain_text("Dibuang: 1")
+    await expect(page.locator("tr", has_text=junk)).to_have_count(0)
+
+
 PAGES = ("/", "/mitra", "/mitra/baru", "/kegiatan", "/kegiatan?view=week", "/kegiatan/baru", "/notifikasi")
 
 
@@ -197,7 +220,8 @@ async def test_the_pages_pass_an_accessibility_check(browser, stack):  # noqa: A
     await page.goto("/masuk")
     found = {"/masuk": await _axe(page)}
     await _sign_in(page, "kepala@kpu.example")
-    for path in (*PAGES, "/pengaturan", "/pengaturan/target", "/pengaturan/penerima", "/pengaturan/pengiriman"):
+    for path in (*PAGES, "/pengaturan", "/pengaturan/target", "/pengaturan/penerima", "/pengaturan/pengiriman",
+                 "/pengaturan/antrean"):
         await page.goto(path)
         found[path] = await _axe(page)
     problems = {path: v for path, v in found.items() if v}
