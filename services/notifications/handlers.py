@@ -216,13 +216,15 @@ class Handlers:
 
     async def _notify(self, trigger: rules.Trigger, rerun: bool, event: AnyEvent | None = None) -> None:
         """Notify, the elections the texts mention named as the calendar names them now; a burst of
-        one cause (an event of a batch, or of one actor's window) is held for its summary instead."""
-        if event is not None and await self.summaries.hold(trigger, event, self.clock.now()):
+        one cause (an event of a batch, or of one actor's window) is held for the staff's summary
+        instead, while the partners' contacts it invites are notified now, each on their own."""
+        held = event is not None and await self.summaries.hold(trigger, event, self.clock.now())
+        if held and not trigger.contacts:
             return
         about = [trigger.context.get("election"), (trigger.context.get("a") or {}).get("election")]
         known = await self.models.elections.many([e for e in about if isinstance(e, str)])
         trigger.context["election_names"] = {e.id: e.name for e in known if e.name}
-        await self.notifier.notify(trigger, rerun=rerun)
+        await self.notifier.notify(trigger, rerun=rerun, staff=not held)
 
     async def _partners_of(self, activity: Activity | None) -> dict[str, Partner]:
         if activity is None:

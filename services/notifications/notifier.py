@@ -111,11 +111,12 @@ class Notifier:
         self.zone_name = getattr(texts.zone, "key", "UTC")
         self.contact_quiet = QuietHours.of(config.contact_quiet_hours)
 
-    async def notify(self, trigger: Trigger, rerun: bool = False) -> int:
-        """Store the trigger's notifications; ``rerun`` when this cause may have been handled before."""
+    async def notify(self, trigger: Trigger, rerun: bool = False, staff: bool = True) -> int:
+        """Store the trigger's notifications; ``rerun`` when this cause may have been handled before.
+        ``staff=False``: only the partners' contacts (the staff's part is held for a summary)."""
         if not self.config.enabled(trigger.rule):
             return 0
-        audience = [r for r in await self.recipients.all() if wants(r, trigger.rule, trigger.regions)]
+        audience = [r for r in await self.recipients.all() if wants(r, trigger.rule, trigger.regions)] if staff else []
         rendered: dict[str, tuple[str, str]] = {}
         stored = 0
         deliveries: list[dict[str, Any]] = []

@@ -7,8 +7,9 @@ Which notifications are summed up, and how they are grouped:
   every one becomes a line of the batch's summary, sent ``batch_seconds`` after its first event;
 - other events of one rule from one actor (the token's ``sub``) within a ``window_seconds`` window:
   the first is notified at once as ever, the rest of that window become one summary at its end;
-- only the rules that events fire for staff (``GROUPED``); a trigger that also reaches partner
-  contacts (an invitation) is never held back: each contact gets their own.
+- only the rules that events fire for staff (``GROUPED``); only the staff's part is held: the
+  partner contacts a trigger invites (or tells of a cancellation) are notified at once, each on
+  their own (``handlers._notify``, ``Notifier.notify(staff=False)``).
 
 Exact across restarts, without transactions: each line is an insert keyed by ``<group>/<cause>``
 (a redelivered event adds nothing, for a day after its summary too), the open group is a document inserted once, and its flush is a
@@ -83,7 +84,7 @@ class Summaries:
 
     async def hold(self, trigger: Trigger, event: AnyEvent, now: datetime) -> bool:
         """Keep ``trigger`` for a summary (``True``), or leave it to be notified now (``False``)."""
-        if trigger.rule not in GROUPED or trigger.contacts:
+        if trigger.rule not in GROUPED:
             return False
         batch_id = getattr(event, "batchid", None)
         actor = getattr(event, "actor", None)

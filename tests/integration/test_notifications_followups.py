@@ -108,3 +108,28 @@ async def test_a_registered_partners_email_names_its_kecamatan_beside_the_code(s
         [mail] = await soon(lambda: value(len(smtp.to("rina@kpu.example")) == 1 and smtp.to("rina@kpu.example")))
         text = mail.get_content()
         assert "kecamatan Coblong (32.73.02), desa/kelurahan Dago (32.73.02.1004)" in text
+
+
+async def test_a_batch_of_schedulings_is_one_summary_for_staff_and_each_contact_is_invited_at_once(
+        settings, smtp, monkeypatch, unique):
+    fast(monkeypatch, SINERGI_NOTIFY_SUMMARY_BATCH_SECONDS="1")
+    service = settings.model_copy(update={"smtp_url": smtp.url})
+    async with running("notifications", service) as (app, client):
+        await soon(lambda: subscribed(app))
+        rina = await add_recipient(client, name="Rina", email="rina@kpu.example", subscriptions=["activity.scheduled"])
+        kim = partner(f"P-{unique}", "KIM Dago", contacts=[{"name": "Ibu Sari", "email": "sari@kimdago.id"}])
+        starts = datetime.now(WIB) + timedelta(days=20)
+        batch = [event(EventType.ACTIVITY_SCHEDULED,
+                       activity(f"A-{unique}-{i}", (starts + timedelta(days=i)).isoformat(), title=f"Forum {i}",
+                                partners=[{"partner_id": kim["id"], "role": "penyelenggara"}]),
+                       version=2).model_copy(update={"batchid": f"b-{unique}", "batchlabel": "rencana.xlsx"})
+                 for i in range(3)]
+        await publish(service, event(EventType.PARTNER_REGISTERED, kim), *batch)
+
+        invitations = await soon(lambda: value(len(smtp.to("sari@kimdago.id")) == 3 and smtp.to("sari@kimdago.id")))
+        assert sorted(m["Subject"].split(":")[1].split(",")[0].strip() for m in invitations) == [
+            "Forum 0", "Forum 1", "Forum 2"]
+        [summary] = await soon(lambda: value(len(smtp.to("rina@kpu.example")) == 1 and smtp.to("rina@kpu.example")))
+        assert "3" in summary["Subject"] and "rencana.xlsx" in summary["Subject"]
+        await soon(lambda: value(app.state.scheduler.ticks > 3))
+        assert len(smtp.to("rina@kpu.example")) == 1 and len(smtp.to("sari@kimdago.id")) == 3
