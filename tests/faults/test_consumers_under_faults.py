@@ -49,7 +49,7 @@ async def _all_known(replica, ids) -> bool:
 
 
 async def _consumed(app, count: int) -> bool:
-    (queue,) = app.state.infra.queues
+    (queue,) = [q for q in app.state.infra.queues if q.name.endswith(".partner-replica")]
     return sum(queue.stats.values()) - queue.stats["retried"] >= count
 
 
