@@ -120,8 +120,10 @@ class Management:
         return self.call("GET", f"/queues/{_q(vhost)}?columns=name,messages,consumers") or []
 
     def queues_of(self, vhost: str) -> list[dict[str, Any]]:
-        """The vhost's queues with their type (classic, quorum) and consumers."""
-        return self.call("GET", f"/queues/{_q(vhost)}?columns=name,type,messages,consumers,arguments") or []
+        """The vhost's queues with their type (classic, quorum) and consumers; none while the vhost
+        does not exist yet (a region's first ``sinergi up``: nothing to migrate)."""
+        return self.call("GET", f"/queues/{_q(vhost)}?columns=name,type,messages,consumers,arguments",
+                         ok_missing=True) or []
 
     def delete_queue(self, vhost: str, name: str) -> None:
         self.call("DELETE", f"/queues/{_q(vhost)}/{_q(name)}", ok_missing=True)
