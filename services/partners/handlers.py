@@ -50,6 +50,8 @@ BATCH = 250
 ROWS_BETWEEN_TURNS = 50
 # Row errors an import answers with (the first ones, by row); all of them are counted.
 SHOWN_ERRORS = 100
+# The one sentence of an import's warnings (shared/bahasa.toml words it in English too).
+MAYBE_SAME = "mungkin sama dengan mitra yang sudah terdaftar: {names}"
 
 
 class Partners(Repository[Partner], Protocol):
@@ -98,7 +100,7 @@ class ImportReport:
     def warn(self, row: Row, found: Found) -> None:
         duplicates = Found.listed(found.same + found.similar)
         names = ", ".join(d["name"] for d in duplicates)
-        self.warnings.append({"row": row.number, "message": f"mungkin sama dengan mitra yang sudah terdaftar: {names}",
+        self.warnings.append({"row": row.number, "message": MAYBE_SAME.format(names=names),
                               "possible_duplicates": duplicates})
 
     def keep_first(self) -> None:

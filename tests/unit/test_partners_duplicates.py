@@ -54,3 +54,16 @@ def test_looking_through_a_large_region_costs_no_new_index():
         directory.layer().look(Candidate(f"x{n}", f"Kelompok Informasi Masyarakat {n}"))
     # 100 looks; building the index again each time took ~1 s each on the test machine
     assert time.process_time() - started < 1.0
+
+
+def test_an_imports_warnings_are_worded_once_as_the_catalogue_words_each():
+    from services.partners.api import _maybe_same
+    from services.partners.handlers import MAYBE_SAME
+    from shared.language import say_all
+
+    names = ", ".join(f"Karang Taruna RW {n:04d}" for n in range(8))
+    warnings = [{"row": n + 2, "message": MAYBE_SAME.format(names=f"KIM: {{x}} {n}, {names}"),
+                 "possible_duplicates": []} for n in range(300)]
+    for language in ("id", "en"):
+        assert _maybe_same(warnings, language) == say_all(warnings, language)
+    assert _maybe_same(warnings, "en")[0]["message"].startswith("may be the same as a registered partner: KIM: {x} 0")
