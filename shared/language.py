@@ -52,6 +52,13 @@ class _Template:
     pattern: re.Pattern[str]
     words: dict[Language, str]
     nested: frozenset[str]
+    head: str = ""  # the literal text before the first value, after the last, and between them:
+    tail: str = ""  # checked before the pattern, which is slow on long sentences (lazy groups)
+    inner: tuple[str, ...] = ()
+
+    def could_match(self, message: str) -> bool:
+        return (message.startswith(self.head) and message.endswith(self.tail)
+                and all(part in message for part in self.inner))
 
     def render(self, values: dict[str, str], language: Language) -> str:
         shown = {name: (say(value, language) if name in self.nested else value) for name, value in values.items()}
@@ -80,7 +87,9 @@ def _catalogue() -> tuple[dict[str, _Template], list[_Template]]:
         nested = frozenset(m.group(1) for m in _PLACEHOLDER.finditer(entry["en"]) if m.group(2))
         for language in LANGUAGES:
             text = words[language]
-            template = _Template(_compile(text), words, nested)
+            parts = _PLACEHOLDER.split(text)[::3]  # the literal parts around the values
+            template = _Template(_compile(text), words, nested, parts[0], parts[-1] if len(parts) > 1 else "",
+                                 tuple(part for part in parts[1:-1] if part))
             if _PLACEHOLDER.search(text):
                 patterned.append((len(_PLACEHOLDER.sub("", text)), template))
             else:
@@ -100,6 +109,8 @@ def say(message: str, language: Language = DEFAULT) -> str:
     if found is not None:
         return found.words[language]
     for template in patterned:
+        if not template.could_match(message):
+            continue
         match = template.pattern.fullmatch(message)
         if match:
             return template.render(match.groupdict(), language)
