@@ -156,7 +156,7 @@ class AggregateCollection:
         """Insert a new aggregate; ``DuplicateKeyError`` when its ``_id`` exists (claims are inserts)."""
         outbox = [_entry(event) for event in events]
         await self.collection.insert_one({**document, OUTBOX: outbox, PENDING: bool(outbox)})
-        self._wake(document, outbox)
+        self._wake(document["_id"], outbox)
 
     async def insert_many(self, aggregates: Iterable[tuple[dict[str, Any], Iterable[CloudEvent[Any]]]]) -> None:
         """Insert new aggregates, each with its events, in one write; ``BulkWriteError`` if an ``_id`` exists.
@@ -194,14 +194,11 @@ class AggregateCollection:
         if not await replace_at_version(self.collection, document["_id"], expected_version,
                                         {**document, OUTBOX: outbox, PENDING: bool(outbox)}):
             raise StaleVersion(document["_id"])
-        self._wake(document, outbox)
+        self._wake(document["_id"], outbox)
 
-    def _wake(self, document: dict[str, Any], outbox: list[dict[str, Any]]) -> None:
-        # The relay is handed the outbox this write stored, so it need not read it back.
+    def _wake(self, aggregate_id: str, outbox: list[dict[str, Any]]) -> None:
         if outbox and self.relay is not None:
-            stored = {"_id": document["_id"], OUTBOX: outbox, "version": document["version"]} \
-                if "version" in document else None
-            self.relay.notify(self, document["_id"], stored)
+            self.relay.notify(self, aggregate_id)
 
 
 def _entry(event: CloudEvent[Any]) -> dict[str, Any]:
@@ -264,33 +261,21 @@ class EventLog:
 
 
 class OutboxRelay:
-    """Publishes outbox entries right after each write, and sweeps on a timer for leftovers.
-
-    Each worker takes every aggregate waiting (up to ``BATCH``), publishes all their entries at
-    once and awaits the confirms together, then logs them with one insert and marks each
-    aggregate. On quorum queues a confirm waits for the broker's log fsync; awaited one after
-    another, one slow fsync held every event behind it (issue 15 phase 2: paced p99 1.0 s → 8.8 s
-    with quorum queues). One aggregate's entries are still published one after another, in
-    order, and only one worker relays an aggregate at a time (its relay lock).
-    """
-
-    BATCH = 64
-    # Ids the broker confirmed lately: an outbox handed over by a write can hold entries an earlier
-    # flush already published (read before it removed them); they are pulled, not sent again.
-    REMEMBERED = 4096
+    """Publishes outbox entries right after each write, and sweeps on a timer for leftovers."""
 
     def __init__(
-        self, publish: Publish, sweep_seconds: float = 10.0, log: EventLog | None = None, workers: int = 4
+        self, publish: Publish, sweep_seconds: float = 10.0, log: EventLog | None = None, workers: int = 8
     ) -> None:
         self._publish = publish
         self.log = log
+        # Several aggregates are flushed at once (a confirm round-trip each); one aggregate's
+        # events stay in order because every flush of it holds that aggregate's relay lock.
         self._workers = workers
         self._sweep_seconds = sweep_seconds
         self._collections: list[AggregateCollection] = []
-        self._queue: asyncio.Queue[tuple[AggregateCollection, str, dict[str, Any] | None]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[AggregateCollection, str]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._failures = 0
-        self._confirmed: dict[str, None] = {}
         self.published = 0
 
     def attach(self, collection: AggregateCollection) -> AggregateCollection:
@@ -298,10 +283,8 @@ class OutboxRelay:
         self._collections.append(collection)
         return collection
 
-    def notify(self, collection: AggregateCollection, aggregate_id: str, stored: dict[str, Any] | None = None) -> None:
-        """Publish this aggregate's outbox soon; ``stored`` is the document a write just stored
-        (``_id``, ``_outbox``, ``version``), used instead of reading it back."""
-        self._queue.put_nowait((collection, aggregate_id, stored))
+    def notify(self, collection: AggregateCollection, aggregate_id: str) -> None:
+        self._queue.put_nowait((collection, aggregate_id))
 
     async def start(self) -> None:
         self._tasks = [
@@ -317,89 +300,35 @@ class OutboxRelay:
         """Publish every pending outbox of every attached collection; returns events published."""
         total = 0
         for collection in self._collections:
-            ids = [doc["_id"] async for doc in collection.collection.find({PENDING: True}, {"_id": 1})]
-            for start in range(0, len(ids), self.BATCH):
-                total += await self.flush_many([(collection, i, None) for i in ids[start:start + self.BATCH]])
+            async for doc in collection.collection.find({PENDING: True}, {"_id": 1}):
+                total += await self.flush(collection, doc["_id"])
         return total
 
     async def flush(self, collection: AggregateCollection, aggregate_id: str) -> int:
         """Publish one aggregate's pending events in order, then remove what was published."""
-        return await self.flush_many([(collection, aggregate_id, None)])
-
-    async def flush_many(self, targets: list[tuple[AggregateCollection, str, dict[str, Any] | None]]) -> int:
-        """Publish the pending events of several aggregates at once, each aggregate's in order;
-        log what the broker confirmed with one insert, then remove it from each outbox. A publish
-        that fails leaves its entry and those after it in the outbox (raised after the marking)."""
-        latest: dict[tuple[int, str], tuple[AggregateCollection, str, dict[str, Any] | None]] = {}
-        for collection, aggregate_id, stored in targets:
-            key = (id(collection), aggregate_id)
-            # A later write's outbox holds everything an earlier one's still pending did.
-            if stored is None or key not in latest or latest[key][2] is not None:
-                latest[key] = (collection, aggregate_id, stored)
-        # Relay locks in one order, so two workers never wait on each other's.
-        ordered = sorted(latest.values(), key=lambda t: (t[0].collection.name, t[1]))
-        async with contextlib.AsyncExitStack() as held:
-            for collection, aggregate_id, _ in ordered:
-                await held.enter_async_context(collection.relaying(aggregate_id))
-            docs = await asyncio.gather(*(self._outbox(c, a, stored) for c, a, stored in ordered))
-            chains = [(c, doc) for (c, _, _), doc in zip(ordered, docs, strict=True) if doc and doc.get(OUTBOX)]
-            sents: list[set[str]] = [set() for _ in chains]
+        async with collection.relaying(aggregate_id):
+            doc = await collection.collection.find_one({"_id": aggregate_id}, {OUTBOX: 1, "version": 1})
+            if not doc or not doc.get(OUTBOX):
+                return 0
+            sent: list[dict[str, Any]] = []
             try:
-                results = await asyncio.gather(*(self._publish_in_order(doc[OUTBOX], sent)
-                                                 for (_, doc), sent in zip(chains, sents, strict=True)),
-                                               return_exceptions=True)
+                for entry in doc[OUTBOX]:
+                    await self._publish(entry)
+                    sent.append(entry)
             finally:
-                # Also when cancelled or failed part way: what the broker confirmed leaves the outbox.
-                marked = [(c, doc, sent) for (c, doc), sent in zip(chains, sents, strict=True) if sent]
-                if marked:
-                    # A relay stopped meanwhile still finishes this, so a clean stop sends nothing twice.
-                    settling = asyncio.ensure_future(self._settle(marked))
-                    try:
-                        await asyncio.shield(settling)
-                    except asyncio.CancelledError:
-                        await settling
-                        raise
-                published = sum(len(sent) for sent in sents)
-                self.published += published
-            failed = next((r for r in results if isinstance(r, BaseException)), None)
-            if failed is not None:
-                raise failed
-            return published
-
-    async def _outbox(self, collection: AggregateCollection, aggregate_id: str,
-                      stored: dict[str, Any] | None) -> dict[str, Any] | None:
-        if stored is not None:
-            return stored
-        return await collection.collection.find_one({"_id": aggregate_id}, {OUTBOX: 1, "version": 1})
-
-    async def _publish_in_order(self, entries: list[dict[str, Any]], sent: set[str]) -> None:
-        """Publish one aggregate's entries one after another, adding each confirmed id to ``sent``
-        (and those confirmed earlier, which are not sent again)."""
-        for entry in entries:
-            if entry["id"] not in self._confirmed:
-                await self._publish(entry)
-                self._remember(entry["id"])
-            sent.add(entry["id"])
-
-    def _remember(self, event_id: str) -> None:
-        self._confirmed[event_id] = None
-        if len(self._confirmed) > self.REMEMBERED:
-            del self._confirmed[next(iter(self._confirmed))]
-
-    async def _settle(self, marked: list[tuple[AggregateCollection, dict[str, Any], set[str]]]) -> None:
-        if self.log is not None:
-            await self.log.record([e for _, doc, sent in marked for e in doc[OUTBOX] if e["id"] in sent])
-        await asyncio.gather(*(self._mark(c, doc, sent) for c, doc, sent in marked))
-
-    async def _mark(self, collection: AggregateCollection, doc: dict[str, Any], sent: set[str]) -> None:
-        async with collection.lock(doc["_id"]):
-            await self._mark_sent(collection, doc, sent)
+                if sent:
+                    if self.log is not None:
+                        await self.log.record(sent)
+                    async with collection.lock(aggregate_id):
+                        await self._mark_sent(collection, doc, {e["id"] for e in sent})
+            self.published += len(sent)
+            return len(sent)
 
     async def _mark_sent(self, collection: AggregateCollection, doc: dict[str, Any] | None, sent: set[str]) -> None:
         # Only the published entries are pulled, so an entry recorded meanwhile stays even where
         # the version check is not atomic (FerretDB); the check keeps ``_pending`` true to what
-        # is left. The document read before publishing (or handed over by the write) is tried
-        # first: mostly nothing was written since.
+        # is left. The document read before publishing is tried first: mostly nothing was
+        # written since.
         aggregate_id = doc["_id"] if doc else None
         while doc is not None:
             published = [entry for entry in doc.get(OUTBOX, []) if entry["id"] in sent]
@@ -411,11 +340,9 @@ class OutboxRelay:
 
     async def _run_immediate(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            collection, aggregate_id = await self._queue.get()
             try:
-                await self.flush_many(batch)
+                await self.flush(collection, aggregate_id)
                 self._failures = 0
             except asyncio.CancelledError:
                 raise
@@ -423,7 +350,7 @@ class OutboxRelay:
                 # Broker or store away. Everything queued is marked pending in the store,
                 # so drop the queue and let the sweep publish it, in order, once they are back.
                 self._failures += 1
-                log.warning("outbox publish failed; the sweep will retry", aggregates=len(batch), error=repr(exc))
+                log.warning("outbox publish failed; the sweep will retry", aggregate_id=aggregate_id, error=repr(exc))
                 while not self._queue.empty():
                     self._queue.get_nowait()
                 await asyncio.sleep(self._backoff())
