@@ -109,8 +109,10 @@ class IdempotencyMiddleware:
                 return
             at = claim["at"] if claim["at"].tzinfo else claim["at"].replace(tzinfo=UTC)
             if now - at < ABANDONED:
+                # in_progress says it for programs: the detail is in the reader's language
                 raise problems.Conflict(
-                    "a request with this Idempotency-Key is still being processed; retry in a moment")
+                    "a request with this Idempotency-Key is still being processed; retry in a moment",
+                    in_progress=True, headers={"Retry-After": "1"})
             # Take over an abandoned claim; the same resource id keeps the retry from creating twice.
             planned_id = claim["resource_id"]
             await when_free(lambda: keys.collection.update_one({"_id": claim_id}, {"$set": {"at": now}}))

@@ -32,7 +32,6 @@ from tests.conftest import ServiceProcess, auth
 # or a store outage holds its Idempotency-Key for 30 s (shared/idempotency.py ABANDONED): the
 # retries meanwhile are answered 409 "still being processed", then one takes the key over.
 GIVE_UP_AFTER = 120.0
-IN_PROGRESS = "still being processed"
 
 
 @dataclass
@@ -98,7 +97,7 @@ class Writer:
                     self.ledger.retried_writes += attempts > 1
                     return doc
                 problem = _json(response)
-                if status == 409 and IN_PROGRESS in str(problem.get("detail")):
+                if status == 409 and problem.get("in_progress") is True:
                     why = "409 in progress"
                 elif status == 409 and attempts > 1 and wanted_status and problem.get("current_status") == wanted_status:
                     self.ledger.applied_unanswered.append((service, op, path))

@@ -357,3 +357,28 @@ async def test_a_registration_retried_after_it_was_stored_answers_with_that_part
         marker = await register(client, name="KIM Penanda", contacts=[])
         await eventually(lambda: count_at_least(published, 2))
         assert [e["subject"] for e in published] == [first.id, marker["id"]]
+
+
+async def test_a_retry_while_the_first_attempt_still_runs_is_409_in_progress_whatever_the_language(settings):
+    # A client (and the fault suite) knows to retry by `in_progress`, not by the detail's words,
+    # which are in the reader's language (issue 12 point 9).
+    import hashlib
+    import json
+    from datetime import UTC, datetime
+
+    from shared.auth import authenticate
+    from shared.idempotency import _claim_id
+
+    body = json.dumps(SEKARBELA).encode()
+    headers = {**auth(), "Idempotency-Key": "kunci-1", "Content-Type": "application/json"}
+    async with running("partners", settings) as (app, client):
+        who = authenticate(settings, headers["Authorization"])
+        fingerprint = hashlib.sha256(b"/partners\0" + body).hexdigest()
+        await app.state.idempotency.collection.insert_one({  # the first attempt, still running
+            "_id": _claim_id(who, b"kunci-1"), "state": "running", "fingerprint": fingerprint,
+            "resource_id": "01JFIRSTATTEMPT00000000000", "at": datetime.now(UTC)})
+        for language in ("id", "en"):
+            retried = await client.post("/partners", content=body, headers={**headers, "Accept-Language": language})
+            assert retried.status_code == 409, retried.text
+            assert retried.json()["in_progress"] is True and retried.headers["retry-after"] == "1"
+        assert (await client.get("/partners", headers=auth("viewer"))).json()["items"] == []
