@@ -66,6 +66,13 @@ async def test_an_operator_lists_and_an_admin_retries_deliveries_by_chat_channel
         retried = await client.post("/deliveries/retry", headers=auth("admin"),
                                     json={"channel": "telegram", "recipient_id": both["id"]})
         assert retried.status_code == 200 and retried.json()["ids"] == [telegram[0]["id"]]
+        # The retry was an attempt: the bot still does not know the chat, so it is dead again.
+        await soon(lambda: _attempted_twice(client, both["id"], "telegram"))
+
+
+async def _attempted_twice(client, recipient_id, channel):
+    found = await deliveries(client, recipient_id=recipient_id, channel=channel)
+    return found and found[0]["attempts"] == 2 and found[0]["status"] == "dead"
 
 
 async def test_a_partner_contact_with_a_phone_and_no_email_is_invited_on_whatsapp(
