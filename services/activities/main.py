@@ -58,6 +58,6 @@ def build(settings: Settings | None = None) -> FastAPI:
     app.state.views = ActivityViews(store, replica, settings.zone, calendar, confirmations)
     app.state.targets = targets
     app.state.figures = Figures(store, targets, replica, settings.region, settings.region_name, settings.zone,
-                                places=places)
+                                places=places, confirmations=confirmations)
     app.include_router(api.router)
     return app

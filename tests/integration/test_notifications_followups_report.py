@@ -25,9 +25,7 @@ def answered(invitation_id: str, activity_id: str, answer: str, version: int = 1
 
 async def test_the_period_report_counts_the_invitation_answers_of_each_activity(settings):
     async with running("activities", settings) as (app, client):
-        # Stands in for the line services/activities/main.py lacks: Figures(..., confirmations=confirmations).
-        if app.state.figures.confirmations is None:
-            app.state.figures.confirmations = app.state.views.confirmations
+        assert app.state.figures.confirmations is not None, "main.py gives the report the contacts' answers"
         await soon(lambda: subscribed(app))
         forum = await plan(client, election="pemilu-2019", title="Forum Warga Coblong")
         quiet = await plan(client, election="pemilu-2019", title="Forum tanpa undangan")
