@@ -41,8 +41,8 @@ SNAPSHOT_FIELDS = {
 
 def on_the_wire(answer: dict) -> dict:
     """What an event carries of an answer: the activity itself, without this service's presentation
-    (partner names and statuses from its replica, warnings)."""
-    data = {k: v for k, v in answer.items() if k != "warnings"}
+    (partner names and statuses from its replica, warnings, the contacts' answers to invitations)."""
+    data = {k: v for k, v in answer.items() if k not in ("warnings", "confirmations")}
     data["partners"] = [{"partner_id": p["partner_id"], "role": p["role"]} for p in answer["partners"]]
     return data
 
