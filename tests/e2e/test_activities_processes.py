@@ -82,7 +82,7 @@ async def test_the_demo_season_loads_twice_into_running_services_and_the_cli_wri
          "--from", "2024-09-01", "--to", "2024-11-30", "-o", str(target), "--url", activities.url],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "wrote" in result.stderr and "Jumlah kegiatan" in result.stderr
+    assert "ditulis" in result.stderr and "Jumlah kegiatan" in result.stderr
     book = openpyxl.load_workbook(target)
     summary = {row[0]: row[1] for row in book["Ringkasan"].iter_rows(values_only=True) if row and row[0]}
     dated = [x for x in first if x["starts_at"]]
