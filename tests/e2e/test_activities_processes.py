@@ -93,4 +93,4 @@ async def test_the_demo_season_loads_twice_into_running_services_and_the_cli_wri
         [sys.executable, "-m", "sinergi_cli.main", "activities", "report", "--election", "pilkada-2029",
          "-o", str(tmp_path / "x.csv"), "--url", activities.url],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
-    assert refused.returncode == 1 and "unknown election" in refused.stderr
+    assert refused.returncode == 1 and "tidak dikenal" in refused.stderr
