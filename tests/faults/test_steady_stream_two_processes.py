@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.bus import tap
-from tests.conftest import ServiceProcess, make_settings
+from tests.conftest import ServiceProcess, eventually, make_settings
 from tests.faults.conftest import START_TIMEOUT, PrivateRabbit, PrivateStore, service_process
 from tests.faults.test_steady_stream import (  # noqa: F401 - collected here, on this module's stream
     LADDER,
@@ -69,10 +69,18 @@ async def stream(private_servers: Servers, private_rabbit: PrivateRabbit, privat
 
 
 async def test_each_service_ran_two_workers(stream):
-    """Each service's supervisor runs two workers (uvicorn spawns them; counted from /proc)."""
+    """Each service's supervisor runs two workers (uvicorn spawns them; counted from /proc). A worker
+    the faults took down is spawned again by its supervisor: wait for it, boundedly."""
     for name, proc in stream.services.items():
-        children = await asyncio.to_thread(_children, proc.process.pid)
-        assert len(children) >= 2, f"{name} runs {children} under its supervisor, not two workers"
+        async def two_workers(pid: int = proc.process.pid) -> list[int]:
+            children = await asyncio.to_thread(_children, pid)
+            return children if len(children) >= 2 else []
+
+        try:
+            await eventually(two_workers, timeout=30.0, interval=0.5)
+        except AssertionError:
+            children = await asyncio.to_thread(_children, proc.process.pid)
+            raise AssertionError(f"{name} runs {children} under its supervisor, not two workers") from None
 
 
 def _children(pid: int) -> list[int]:
