@@ -100,6 +100,8 @@ class Signer:
         payload, _, signature = token.partition(".")
         if not payload or not signature or not self._keys:
             raise LinkRefused("incomplete")
+        if not (payload.isascii() and signature.isascii()):  # compare_digest refuses other text (a 500)
+            raise LinkRefused("forged")
         if not any(hmac.compare_digest(self._sign(key, payload), signature) for key in self._keys):
             raise LinkRefused("forged")
         try:

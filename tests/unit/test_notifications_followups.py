@@ -98,3 +98,17 @@ def test_every_reason_the_answer_page_can_be_refused_with_is_worded_by_the_page(
                             reasons.add(part.value)
     reasons -= {"cancelled"}  # a status compared with, not a reason
     assert reasons and reasons <= set(answer_page.SAID), reasons - set(answer_page.SAID)
+
+
+def test_an_invitation_link_of_non_ascii_text_is_refused_not_a_crash():
+    # schemathesis found POST /invitations/<non-ASCII> answering 500: hmac.compare_digest refuses it
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from services.notifications.invitations import LinkRefused, Signer
+
+    signer = next(iter([Signer.__new__(Signer)]))
+    signer._keys = [b"k" * 32]
+    with pytest.raises(LinkRefused):
+        signer.read("\U0005b5e5~f.\u0082", datetime.now(UTC))
