@@ -12,13 +12,12 @@ from tests.integration.test_activities_helpers import (
 )
 
 
-async def test_a_partner_registered_over_http_can_be_named_in_an_activity_within_a_second(settings):
+async def test_a_partner_registered_over_http_can_be_named_in_an_activity_once_its_event_arrives(settings):
     async with running("activities", settings) as (_, activities), running("partners", settings) as (_, partners):
         registered = await partners.post("/partners", headers=auth(),
                                          json={"name": "Komunitas Seni Braga", "type": "ormas_komunitas",
                                                "region": "32.73"})
         assert registered.status_code == 201, registered.text
-        started = time.monotonic()
         partner_id = registered.json()["id"]
         body = activity_body(title="Pentas seni: ayo ke TPS", format="pentas_seni",
                              partners=[{"partner_id": partner_id, "role": "penyelenggara"}])
@@ -30,8 +29,9 @@ async def test_a_partner_registered_over_http_can_be_named_in_an_activity_within
             response = await activities.post("/activities", json=body, headers=auth())
             return response.json() if response.status_code == 201 else None
 
-        activity = await eventually(planned, timeout=1.0)
-        assert sent_at[-1] - started < 1.0, "the request that succeeded was sent within a second of registering"
+        # How soon is the pipeline's figure (bench/pipeline.py), not a timed test's: a loaded machine
+        # must not fail this, which checks that the event makes the partner nameable at all.
+        activity = await eventually(planned, timeout=15.0)
         assert activity["partners"] == [{"partner_id": partner_id, "role": "penyelenggara",
                                          "name": "Komunitas Seni Braga", "status": "active"}]
         assert activity["warnings"] == []
