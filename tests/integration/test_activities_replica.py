@@ -6,6 +6,7 @@ import time
 
 from shared.events import EventType, make_event
 from tests.bus import tap
+from tests.notifications_support import subscribed
 from tests.conftest import auth, eventually, running
 from tests.integration.test_activities_helpers import (
     PartnerEvents, activity_body, events_of, known_as, new_partner_id, partner_snapshot, post, ready,
@@ -13,7 +14,9 @@ from tests.integration.test_activities_helpers import (
 
 
 async def test_a_partner_registered_over_http_can_be_named_in_an_activity_once_its_event_arrives(settings):
-    async with running("activities", settings) as (_, activities), running("partners", settings) as (_, partners):
+    async with running("activities", settings) as (app, activities), running("partners", settings) as (_, partners):
+        # its queue bound before the event is published (a quorum queue is declared in the background)
+        await eventually(lambda: subscribed(app), timeout=30.0)
         registered = await partners.post("/partners", headers=auth(),
                                          json={"name": "Komunitas Seni Braga", "type": "ormas_komunitas",
                                                "region": "32.73"})
