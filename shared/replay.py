@@ -19,7 +19,7 @@ of subscribers and the consumer queues that take its events anyway, and no other
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -198,15 +198,7 @@ async def discard_parked(url: str, queue: str, reason: str, by: str,
             parked = await channel.declare_queue(dlq, passive=True)
         except ChannelNotFoundEntity as exc:
             raise problems.NotFound(f"no dead-letter queue {dlq!r}: its service has not run yet") from exc
-        count = parked.declaration_result.message_count or 0
-        for _ in range(count):
-            if limit is not None and len(done) >= limit:
-                break
-            message = await parked.get(no_ack=False, fail=False)
-            if message is None:
-                break
-            if event_ids is not None and message.message_id not in event_ids:
-                continue  # left unacknowledged: back in the queue when the channel closes
+        async for message in _taken(parked, event_ids, lambda: limit is not None and len(done) >= limit):
             entry = discarded_record(message, dlq, reason, by, datetime.now(UTC))
             await record(entry)
             await message.ack()
@@ -334,14 +326,7 @@ async def replay_parked(url: str, exchange_name: str, queue: str, event_ids: set
         except ChannelNotFoundEntity as exc:
             raise problems.NotFound(f"no dead-letter queue {dlq!r}: its service has not run yet") from exc
         exchange = await channel.get_exchange(exchange_name, ensure=False)
-        for _ in range(parked.declaration_result.message_count or 0):
-            if limit is not None and len(done) >= limit:
-                break
-            message = await parked.get(no_ack=False, fail=False)
-            if message is None:
-                break
-            if event_ids is not None and message.message_id not in event_ids:
-                continue  # left unacknowledged: back in the DLQ when the channel closes
+        async for message in _taken(parked, event_ids, lambda: limit is not None and len(done) >= limit):
             headers = dict(message.headers or {})
             headers[H_ATTEMPT] = 0
             headers[H_REPLAYS] = int(headers.get(H_REPLAYS, 0) or 0) + 1
@@ -383,3 +368,16 @@ async def replay_dead_letters(body: ReplayLettersRequest, request: Request, prin
                                queue, set(body.event_ids) if body.event_ids is not None else None, body.limit)
     log.warning("dead letters replayed", queue=queue, count=len(done), by=principal.sub)
     return {"queue": queue, "replayed": len(done), "items": done}
+
+async def _taken(parked: Any, event_ids: Any, enough: Any) -> AsyncIterator[Any]:
+    """The messages parked in ``parked`` when it was declared, taken one by one without acknowledging
+    them, those of ``event_ids`` only (the others are left unacknowledged: back in the queue when the
+    channel closes), until ``enough()``; the one place discard and replay read a dead-letter queue."""
+    for _ in range(parked.declaration_result.message_count or 0):
+        if enough():
+            return
+        message = await parked.get(no_ack=False, fail=False)
+        if message is None:
+            return
+        if event_ids is None or message.message_id in event_ids:
+            yield message
