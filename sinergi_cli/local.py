@@ -20,6 +20,7 @@ region never stops them.
 from __future__ import annotations
 
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -29,6 +30,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -181,7 +183,8 @@ def rabbitmq_up(home: Home, say) -> None:  # noqa: ANN001
     if port_open("127.0.0.1", AMQP_PORT):
         raise RunnerError(
             "port 5672 is taken by something that does not speak AMQP; stop it, or point "
-            "SINERGI_RABBITMQ_URL at your RabbitMQ"
+            "SINERGI_RABBITMQ_URL at your RabbitMQ (a RabbitMQ that accepts connections but never answers "
+            "has used up its file handles: `rabbitmq-diagnostics status` shows them; restart it)"
         )
     if shutil.which("rabbitmq-server") is None and not Path("/usr/sbin/rabbitmq-server").exists():
         say("rabbitmq: installing Debian's rabbitmq-server ...")
@@ -194,7 +197,8 @@ def rabbitmq_up(home: Home, say) -> None:  # noqa: ANN001
         env=env, check=False, capture_output=True,
     )
     say("rabbitmq: starting (rabbitmq-server -detached) ...")
-    subprocess.run(["rabbitmq-server", "-detached"], env=env, check=True, capture_output=True)
+    command, how = _rabbitmq_server(env)
+    subprocess.run(command, check=True, capture_output=True, **how)
     (home.path / "run" / "rabbitmq.started").write_text("by sinergi up\n")
     try:
         wait_for(speaks_amqp, "RabbitMQ", 90)
@@ -204,6 +208,31 @@ def rabbitmq_up(home: Home, say) -> None:  # noqa: ANN001
                           "durable queues starts slowly: delete vhosts you no longer need)") from exc
     subprocess.run(["rabbitmqctl", "await_startup"], env=env, check=False, capture_output=True, timeout=90)
     say("rabbitmq: ready on 127.0.0.1:5672 (management UI http://127.0.0.1:15672, guest/guest)")
+
+
+# Every quorum queue reserves handles in the node's file-handle cache, which sizes itself from the
+# soft limit on open files. Debian's init script raises it; a shell's default (1024) lets a node hold
+# only ~300 quorum queues before it stops accepting connections (it accepts the socket, then waits).
+FILE_HANDLES = 65_536
+
+
+def _more_file_handles() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = FILE_HANDLES if hard == resource.RLIM_INFINITY else min(FILE_HANDLES, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def _rabbitmq_server(env: dict[str, str]) -> tuple[list[str], dict[str, Any]]:
+    """How to start a detached node with room for its queues. Debian's ``/usr/sbin`` wrapper starts
+    it through ``su``, which drops a raised limit; as root we do what the wrapper does (the
+    ``rabbitmq`` user, its home as the working directory) with the limit raised."""
+    server = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+    if os.geteuid() != 0 or not server.exists():
+        return ["rabbitmq-server", "-detached"], {"env": env, "preexec_fn": _more_file_handles}
+    home = "/var/lib/rabbitmq"
+    return [str(server), "-detached"], {"env": {**env, "HOME": home}, "cwd": home, "user": "rabbitmq",
+                                        "group": "rabbitmq", "extra_groups": [],
+                                        "preexec_fn": _more_file_handles}
 
 
 def rabbitmq_down(home: Home, say) -> None:  # noqa: ANN001

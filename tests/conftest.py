@@ -82,9 +82,12 @@ def make_settings(servers: Servers, prefix: str, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def settings(servers: Servers, run_id: str, unique: str) -> Settings:
-    """Settings for one test: its own databases and its own exchange and queues."""
-    return make_settings(servers, f"{run_id}{unique}")
+def settings(servers: Servers, run_id: str, unique: str) -> Iterator[Settings]:
+    """Settings for one test: its own databases and its own exchange and queues (deleted after it)."""
+    made = make_settings(servers, f"{run_id}{unique}")
+    yield made
+    if servers.sweeper is not None:
+        servers.sweeper.sweep(made.bus_prefix)
 
 
 @pytest.fixture

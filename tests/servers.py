@@ -10,20 +10,25 @@ Every queue and exchange a test declares is durable, as in production, and a tes
 thousands. Left behind, they make the broker's next start recover them all (minutes, or never
 with the file handles a sandbox allows), so a session works in a vhost of its own, deleted when it
 ends; vhosts of sessions that died without their teardown are deleted by the next session.
+Queues are quorum queues, each a small Raft server holding file handles: a session's ~800 tests
+would leave ~12,000 of them, and a broker whose file-handle cache is used up stops accepting
+connections. So each test's queues are deleted when it ends (``Sweeper``), in the background.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import secrets
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from urllib.parse import quote, urlparse, urlunparse
 
 from sinergi_cli.broker import Management, ManagementError
@@ -37,6 +42,7 @@ class Servers:
     rabbitmq_url: str
     mongodb_url: str
     origin: str  # "environment" or "containers"
+    sweeper: Sweeper | None = field(default=None, repr=False)
 
     @property
     def rabbitmq_is_local(self) -> bool:
@@ -102,6 +108,8 @@ def in_session_vhost(stack: ExitStack, found: Servers, management_url: str) -> S
         management.add_vhost(vhost, f"sinergi test session pid={os.getpid()} host={socket.gethostname()} "
                                     f"started={int(time.time())}")
         stack.callback(_delete_quietly, management, vhost)
+        sweeper = Sweeper(management_url, vhost)
+        stack.callback(sweeper.close)  # runs before the vhost's deletion (callbacks run last-in first)
         user = management.call("GET", "/whoami")["name"]
         management.set_permissions(user, vhost, ".*", ".*", ".*")
     except ManagementError as exc:
@@ -111,7 +119,34 @@ def in_session_vhost(stack: ExitStack, found: Servers, management_url: str) -> S
             "management API as an administrator") from exc
     parsed = urlparse(found.rabbitmq_url)
     url = urlunparse((parsed.scheme, parsed.netloc, "/" + quote(vhost, safe=""), "", parsed.query, ""))
-    return replace(found, rabbitmq_url=url)
+    return replace(found, rabbitmq_url=url, sweeper=sweeper)
+
+
+class Sweeper:
+    """Deletes the queues whose names start with a finished test's prefix, on a thread of its own so
+    a test's teardown does not wait for the broker."""
+
+    def __init__(self, management_url: str, vhost: str) -> None:
+        self.management_url, self.vhost = management_url, vhost
+        self.prefixes: queue.Queue[str | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name="queue-sweeper", daemon=True)
+        self.thread.start()
+
+    def sweep(self, prefix: str) -> None:
+        self.prefixes.put(prefix)
+
+    def close(self) -> None:
+        self.prefixes.put(None)
+        self.thread.join(timeout=120)
+
+    def _run(self) -> None:
+        with Management(self.management_url, timeout=60) as management:
+            while (prefix := self.prefixes.get()) is not None:
+                with contextlib.suppress(ManagementError):
+                    path = f"/queues/{quote(self.vhost, safe='')}?columns=name"
+                    for entry in management.call("GET", path, ok_missing=True) or []:
+                        if entry["name"].startswith(prefix):
+                            management.delete_queue(self.vhost, entry["name"])
 
 
 def _delete_abandoned_vhosts(management: Management) -> None:
