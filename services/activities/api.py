@@ -6,12 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
+from services.activities.checks import plan_check, report_check, schedule_check
 from services.activities.coverage import GROUPINGS
 from services.activities.domain import Activity
 from services.activities.elections import in_order
-from services.activities.fields import clean, detail_errors, refuse
 from services.activities.figures import Figures, Period
 from services.activities.handlers import Activities, ElectionBook, TargetBook
 from services.activities.schemas import (
@@ -25,7 +24,7 @@ from shared.errors import Invalid, NotFound
 from shared.idempotency import resource_id
 from shared.pagination import Cursor, Limit
 from shared.language import say_all
-from shared.web import Reader, also_check, expected_version, refusals, wired, with_etag
+from shared.web import Reader, also_check, expected_version, wired, with_etag
 
 router = APIRouter()
 
@@ -74,26 +73,12 @@ async def _show(views: ActivityViews, reader: Reader, activity: Activity, status
     return _answer(_worded(await views.present(activity), reader), status_code, headers)
 
 
-async def _plan_check(raw: dict[str, Any], request: Request, refused: set[str]) -> dict[str, str]:
-    """What planning would refuse of the fields whose shape is right, when others' is not."""
-    wrong = {name.split(".")[0].split("[")[0] for name in refused}
-    try:
-        shaped = ActivityFields.model_validate({k: v for k, v in raw.items() if k not in wrong})
-    except ValidationError:
-        return {}
-    calendar = await request.app.state.activities.calendar.all()
-    values = clean(shaped.model_dump(exclude_unset=True))
-    region = request.app.state.settings.region
-    found = refusals(lambda: refuse(detail_errors(region, values, calendar)))
-    return {name: message for name, message in found.items() if name.split(".")[0].split("[")[0] not in wrong}
-
-
 # --- activities ----------------------------------------------------------------------------
 
 
 @router.post("/activities", status_code=201, response_model=ActivityOut, tags=["activities"],
              summary="Plan an activity (status planned)")
-@also_check(_plan_check)
+@also_check(plan_check)
 async def plan(body: ActivityIn, request: Request, _: Operator, activities: ActivitiesDep,
                views: ViewsDep, reader: Reader) -> JSONResponse:
     activity_id = resource_id(request)
@@ -132,6 +117,7 @@ async def edit(activity_id: str, body: ActivityFields, request: Request, _: Oper
 
 @router.post("/activities/{activity_id}/schedule", response_model=ActivityOut, tags=["life cycle"],
              summary="Schedule (planned → scheduled) or reschedule (scheduled → scheduled)")
+@also_check(schedule_check)
 async def schedule(activity_id: str, body: ScheduleIn, request: Request, _: Operator,
                    activities: ActivitiesDep, views: ViewsDep, reader: Reader) -> JSONResponse:
     location = body.location.model_dump() if body.location is not None else None
@@ -149,6 +135,7 @@ async def hold(activity_id: str, request: Request, _: Operator, activities: Acti
 
 @router.post("/activities/{activity_id}/report", response_model=ActivityOut, tags=["life cycle"],
              summary="Report the outcome (held → reported)")
+@also_check(report_check)
 async def report(activity_id: str, body: ReportIn, request: Request, _: Operator,
                  activities: ActivitiesDep, views: ViewsDep, reader: Reader) -> JSONResponse:
     outcome = body.model_dump()

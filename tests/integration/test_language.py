@@ -80,3 +80,30 @@ async def test_import_row_errors_are_in_bahasa_indonesia(settings):
         messages = [e["message"] for e in answer.json()["errors"]]
         assert any("bukan nomor telepon Indonesia yang sah" in m for m in messages), messages
         assert any("'klub_motor' bukan salah satu dari" in m for m in messages), messages
+
+
+async def test_a_refused_schedule_and_report_name_every_problem_in_one_answer(settings):
+    async with running("activities", settings) as (app, _), client_of(app, "activities") as client:
+        planned = (await client.post("/activities", json=activity_body(), headers=auth())).json()
+        when = {"starts_at": "2026-03-02T09:00:00+07:00", "ends_at": "2026-03-02T11:00:00+07:00"}
+
+        # a time without its offset, and a kecamatan the region does not have: both named at once
+        refused = await client.post(f"/activities/{planned['id']}/schedule", headers=auth(), json={
+            "starts_at": "2026-03-02T09:00:00", "ends_at": when["ends_at"], "location": {"district": "Atlantis"}})
+        assert refused.status_code == 422
+        fields = {e["field"] for e in refused.json()["errors"]}
+        assert {"starts_at", "location.district"} <= fields, refused.json()
+        assert (await client.get(f"/activities/{planned['id']}", headers=auth("viewer"))).json()["status"] == "planned"
+
+        scheduled = await client.post(f"/activities/{planned['id']}/schedule", headers=auth(), json=when)
+        assert scheduled.status_code == 200, scheduled.text
+        assert (await client.post(f"/activities/{planned['id']}/hold", headers=auth())).status_code == 200
+
+        # a count of the wrong type, and women counted beyond those who attended
+        refused = await client.post(f"/activities/{planned['id']}/report", headers=auth(), json={
+            "attendance_total": 40, "women": 55, "disabled": "dua"})
+        assert refused.status_code == 422
+        messages = {e["field"]: e["message"] for e in refused.json()["errors"]}
+        assert set(messages) == {"disabled", "women"}, messages
+        assert messages["women"] == "55 melebihi 40 peserta yang hadir"
+        assert (await client.get(f"/activities/{planned['id']}", headers=auth("viewer"))).json()["status"] == "held"
