@@ -226,3 +226,35 @@ def processes(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., Serv
     yield start
     for proc in started:
         proc.stop()
+
+
+# pytest-timeout's report of a hung test shows threads, not the event loop's tasks, which is where
+# the suite's waiting happens; a test still running after this long has its tasks' stacks printed
+# (stderr, shown with the failure) while it still hangs.
+HUNG_AFTER_SECONDS = 200.0
+
+
+@pytest.fixture(autouse=True)
+async def _tasks_shown_when_hung() -> AsyncIterator[None]:
+    import threading
+    import traceback
+
+    loop = asyncio.get_running_loop()
+
+    def show() -> None:
+        lines = [f"--- asyncio tasks after {HUNG_AFTER_SECONDS:.0f} s ---"]
+        for task in list(asyncio.all_tasks(loop)):
+            lines.append(f"{task.get_name()}:")
+            awaited: Any = task.get_coro()
+            while awaited is not None:  # down the chain of awaits, where a task's stack stops
+                frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+                if frame is not None:
+                    lines += ["  " + line.rstrip() for line in traceback.format_stack(frame, limit=1)]
+                awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+        print("\n".join(lines), file=sys.stderr, flush=True)
+
+    timer = threading.Timer(HUNG_AFTER_SECONDS, show)
+    timer.daemon = True
+    timer.start()
+    yield
+    timer.cancel()
