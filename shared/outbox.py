@@ -128,6 +128,12 @@ class _Held:
             self._lock.release()
 
 
+def exclusive(lock: asyncio.Lock, leases: WriteLeases | None, key: str) -> contextlib.AbstractAsyncContextManager[None]:
+    """Hold ``lock`` in this process and, with ``leases`` (several processes), the lease ``key`` in
+    the store: for any document that more than one process updates (FerretDB: a read then a write)."""
+    return _Held(lock, leases, key)
+
+
 class AggregateCollection:
     """Loads and saves one kind of aggregate document; recorded events ride in the same write."""
 

@@ -40,7 +40,7 @@ from services.notifications.recipient import Recipient
 from shared.events import AnyEvent
 from shared.locks import KeyedLocks
 from shared.mongo import filters_only_by_id, replace_at_version, update_at_version, when_free
-from shared.outbox import OUTBOX, PENDING, AggregateCollection, StaleVersion
+from shared.outbox import OUTBOX, PENDING, AggregateCollection, StaleVersion, WriteLeases, exclusive
 from shared.pagination import decode_cursor, encode_cursor, page
 from shared.unit_of_work import AlreadyStored, Loaded
 
@@ -207,11 +207,22 @@ async def _delete_at_version(collection: AsyncCollection, doc_id: str, version: 
 
 
 class Inboxes:
-    """One collection per recipient; notification ids are time-ordered, so ``_id`` is the order."""
+    """One collection per recipient; notification ids are time-ordered, so ``_id`` is the order.
 
-    def __init__(self, db: AsyncDatabase) -> None:
+    A notification is updated by more than one writer (each channel's outcome, a repair, the
+    recipient marking it read), and on FerretDB an update is a read then a write: the later of two
+    at once puts back what the earlier changed. So every update of a notification holds its lock
+    (:meth:`_writing`), and with several processes (``leases``) its write lease in the store too:
+    without it a process's copy of an e-mail's ``sent`` was lost to another's write (issue 15).
+    """
+
+    def __init__(self, db: AsyncDatabase, leases: WriteLeases | None = None) -> None:
         self.db = db
+        self.leases = leases
         self._locks = KeyedLocks()
+
+    def _writing(self, recipient_id: str, notification_id: str) -> Any:
+        return exclusive(self._locks(notification_id), self.leases, f"inbox_{recipient_id}:{notification_id}")
 
     def of(self, recipient_id: str) -> AsyncCollection:
         return self.db[f"inbox_{recipient_id}"]
@@ -241,7 +252,7 @@ class Inboxes:
         ids = [doc["_id"] for doc in await inbox.find({"read_at": None}, {"_id": 1}).to_list()]
         marked = 0
         for notification_id in ids:
-            async with self._locks(notification_id):
+            async with self._writing(recipient_id, notification_id):
                 result = await when_free(lambda nid=notification_id: inbox.update_one(
                     {"_id": nid, "read_at": None},
                     {"$set": {"read_at": at, "updated_at": at}, "$inc": {"version": 1}}))
@@ -250,8 +261,10 @@ class Inboxes:
 
     async def mark_read(self, recipient_id: str, notification_id: str, at: datetime) -> dict[str, Any] | None:
         inbox = self.of(recipient_id)
-        await when_free(lambda: inbox.update_one({"_id": notification_id, "read_at": None},
-                                                 {"$set": {"read_at": at, "updated_at": at}, "$inc": {"version": 1}}))
+        async with self._writing(recipient_id, notification_id):
+            await when_free(lambda: inbox.update_one({"_id": notification_id, "read_at": None},
+                                                     {"$set": {"read_at": at, "updated_at": at},
+                                                      "$inc": {"version": 1}}))
         return await inbox.find_one({"_id": notification_id})
 
     async def set_delivery(self, recipient_id: str, notification_id: str, channel: str, summary: dict[str, Any],
@@ -269,7 +282,7 @@ class Inboxes:
         shown = f"delivery.{channel}.version"
         older = {"_id": notification_id,
                  "$or": [{shown: {"$lt": summary["version"]}}, {shown: {"$exists": False}}]}
-        async with self._locks(notification_id):
+        async with self._writing(recipient_id, notification_id):
             for _ in range(5):
                 result = await inbox.update_one(
                     older, {"$set": {f"delivery.{channel}": summary, "updated_at": at}, "$inc": {"version": 1}})
