@@ -1,5 +1,8 @@
 """The transactional outbox, without multi-document transactions.
 
+(Over 400 lines: the aggregate's write, its leases and the relay that empties its outbox share one
+set of guarantees, read together.)
+
 A state change and the events it records are one document write: the aggregate's document
 carries its unpublished events in ``_outbox`` (and ``_pending: true`` while any remain). The
 relay publishes them with publisher confirms and only then removes them, so a crash between
@@ -39,7 +42,7 @@ from shared.clock import utc_ms
 from shared.events import AnyEvent, CloudEvent
 from shared.locks import KeyedLocks
 from shared.logging import get_logger
-from shared.mongo import replace_at_version, update_at_version
+from shared.mongo import replace_at_version, replace_read_under_lock, update_at_version, update_read_under_lock
 from shared.tasks import cancel_all
 
 log = get_logger(__name__)
@@ -128,6 +131,12 @@ class _Held:
             self._lock.release()
 
 
+def exclusive(lock: asyncio.Lock, leases: WriteLeases | None, key: str) -> contextlib.AbstractAsyncContextManager[None]:
+    """Hold ``lock`` in this process and, with ``leases`` (several processes), the lease ``key`` in
+    the store: for any document that more than one process updates (FerretDB: a read then a write)."""
+    return _Held(lock, leases, key)
+
+
 class AggregateCollection:
     """Loads and saves one kind of aggregate document; recorded events ride in the same write."""
 
@@ -139,6 +148,9 @@ class AggregateCollection:
         self.leases = leases
         self._locks = KeyedLocks()
         self._relaying = KeyedLocks()
+        # The version of each aggregate this process last wrote with events in its outbox, until the
+        # relay removes them: the relay's mark then knows no write came between without reading it.
+        self._written: dict[str, int] = {}
 
     def lock(self, aggregate_id: str) -> contextlib.AbstractAsyncContextManager[None]:
         """Serialises writes (and outbox marking) on one aggregate: in this process, and with
@@ -156,7 +168,7 @@ class AggregateCollection:
         """Insert a new aggregate; ``DuplicateKeyError`` when its ``_id`` exists (claims are inserts)."""
         outbox = [_entry(event) for event in events]
         await self.collection.insert_one({**document, OUTBOX: outbox, PENDING: bool(outbox)})
-        self._wake(document["_id"], outbox)
+        self._wake(document["_id"], document.get("version"), outbox)
 
     async def insert_many(self, aggregates: Iterable[tuple[dict[str, Any], Iterable[CloudEvent[Any]]]]) -> None:
         """Insert new aggregates, each with its events, in one write; ``BulkWriteError`` if an ``_id`` exists.
@@ -185,20 +197,37 @@ class AggregateCollection:
         expected_version: int,
         events: Iterable[CloudEvent[Any]],
         pending: list[dict[str, Any]] | None = None,
+        read_under_lock: bool = False,
     ) -> None:
         """Replace the aggregate if it is still at ``expected_version``; else ``StaleVersion``.
 
         ``pending`` is the outbox as it was read: entries not yet published stay in it.
+        ``read_under_lock``: the caller read ``expected_version`` under :meth:`lock` (and, with several
+        processes, the lease it takes), which it still holds, so the version is not read again
+        (``shared.mongo.replace_read_under_lock``: a round trip less a change).
         """
         outbox = [*(pending or []), *(_entry(event) for event in events)]
-        if not await replace_at_version(self.collection, document["_id"], expected_version,
-                                        {**document, OUTBOX: outbox, PENDING: bool(outbox)}):
+        write = replace_read_under_lock if read_under_lock else replace_at_version
+        if not await write(self.collection, document["_id"], expected_version,
+                           {**document, OUTBOX: outbox, PENDING: bool(outbox)}):
             raise StaleVersion(document["_id"])
-        self._wake(document["_id"], outbox)
+        self._wake(document["_id"], document.get("version"), outbox)
 
-    def _wake(self, aggregate_id: str, outbox: list[dict[str, Any]]) -> None:
+    def _wake(self, aggregate_id: str, version: int | None, outbox: list[dict[str, Any]]) -> None:
         if outbox and self.relay is not None:
-            self.relay.notify(self, aggregate_id)
+            if version is not None:
+                self._written[aggregate_id] = version
+            # The relay is handed what was just written: it publishes it without reading it back.
+            self.relay.notify(self, aggregate_id, None if version is None else (version, outbox))
+
+    def unchanged_since(self, aggregate_id: str, version: int) -> bool:
+        """Whether ``version`` is the last this process wrote of the aggregate, with no other process
+        writing it (no leases): then, under :meth:`lock`, it is the stored version."""
+        return self.leases is None and self._written.get(aggregate_id) == version
+
+    def outbox_emptied(self, aggregate_id: str, version: int) -> None:
+        if self._written.get(aggregate_id) == version:
+            del self._written[aggregate_id]
 
 
 def _entry(event: CloudEvent[Any]) -> dict[str, Any]:
@@ -277,13 +306,27 @@ class OutboxRelay:
         self._tasks: list[asyncio.Task[None]] = []
         self._failures = 0
         self.published = 0
+        # What each write handed over (its version and outbox), by aggregate, until a flush takes it;
+        # an aggregate written again meanwhile is queued once, with its newest outbox.
+        self._handed: dict[tuple[int, str], tuple[int, list[dict[str, Any]]]] = {}
+        # Ids this relay published and removed from their outbox lately: an outbox handed over by a
+        # write that read it before the removal still lists them (not published again).
+        self._sent: dict[str, None] = {}
 
     def attach(self, collection: AggregateCollection) -> AggregateCollection:
         collection.relay = self
         self._collections.append(collection)
         return collection
 
-    def notify(self, collection: AggregateCollection, aggregate_id: str) -> None:
+    def notify(self, collection: AggregateCollection, aggregate_id: str,
+               handed: tuple[int, list[dict[str, Any]]] | None = None) -> None:
+        """Publish the aggregate's outbox soon; ``handed``: its version and outbox as just written."""
+        if handed is not None:
+            key = (id(collection), aggregate_id)
+            queued = key in self._handed
+            self._handed[key] = handed
+            if queued:
+                return
         self._queue.put_nowait((collection, aggregate_id))
 
     async def start(self) -> None:
@@ -307,7 +350,13 @@ class OutboxRelay:
     async def flush(self, collection: AggregateCollection, aggregate_id: str) -> int:
         """Publish one aggregate's pending events in order, then remove what was published."""
         async with collection.relaying(aggregate_id):
-            doc = await collection.collection.find_one({"_id": aggregate_id}, {OUTBOX: 1, "version": 1})
+            handed = self._handed.pop((id(collection), aggregate_id), None)
+            doc: dict[str, Any] | None
+            if handed is not None:
+                version, outbox = handed
+                doc = {"_id": aggregate_id, "version": version, OUTBOX: [e for e in outbox if e["id"] not in self._sent]}
+            else:
+                doc = await collection.collection.find_one({"_id": aggregate_id}, {OUTBOX: 1, "version": 1})
             if not doc or not doc.get(OUTBOX):
                 return 0
             sent: list[dict[str, Any]] = []
@@ -320,21 +369,36 @@ class OutboxRelay:
                     if self.log is not None:
                         await self.log.record(sent)
                     async with collection.lock(aggregate_id):
-                        await self._mark_sent(collection, doc, {e["id"] for e in sent})
+                        await self._mark_sent(collection, doc, {e["id"] for e in sent}, handed is not None)
+                    self._remember_sent(sent)
             self.published += len(sent)
             return len(sent)
 
-    async def _mark_sent(self, collection: AggregateCollection, doc: dict[str, Any] | None, sent: set[str]) -> None:
+    def _remember_sent(self, sent: list[dict[str, Any]]) -> None:
+        for entry in sent:
+            self._sent[entry["id"]] = None
+        while len(self._sent) > 4096:
+            del self._sent[next(iter(self._sent))]
+
+    async def _mark_sent(self, collection: AggregateCollection, doc: dict[str, Any] | None, sent: set[str],
+                         handed: bool = False) -> None:
         # Only the published entries are pulled, so an entry recorded meanwhile stays even where
         # the version check is not atomic (FerretDB); the check keeps ``_pending`` true to what
-        # is left. The document read before publishing is tried first: mostly nothing was
-        # written since.
+        # is left. The document read (or handed over) before publishing is tried first: mostly
+        # nothing was written since, and when this process wrote that version last and holds the
+        # aggregate's lock (``unchanged_since``), it is not read again to check.
         aggregate_id = doc["_id"] if doc else None
         while doc is not None:
             published = [entry for entry in doc.get(OUTBOX, []) if entry["id"] in sent]
             remaining = [entry for entry in doc.get(OUTBOX, []) if entry["id"] not in sent]
-            if await update_at_version(collection.collection, aggregate_id, doc["version"],
-                                       {"$pullAll": {OUTBOX: published}, "$set": {PENDING: bool(remaining)}}):
+            update = {"$pullAll": {OUTBOX: published}, "$set": {PENDING: bool(remaining)}}
+            if handed and collection.unchanged_since(aggregate_id, doc["version"]):
+                marked = await update_read_under_lock(collection.collection, aggregate_id, doc["version"], update)
+            else:
+                marked = await update_at_version(collection.collection, aggregate_id, doc["version"], update)
+            if marked:
+                if not remaining:
+                    collection.outbox_emptied(aggregate_id, doc["version"])
                 return
             doc = await collection.collection.find_one({"_id": aggregate_id}, {OUTBOX: 1, "version": 1})
 
@@ -353,6 +417,7 @@ class OutboxRelay:
                 log.warning("outbox publish failed; the sweep will retry", aggregate_id=aggregate_id, error=repr(exc))
                 while not self._queue.empty():
                     self._queue.get_nowait()
+                self._handed.clear()
                 await asyncio.sleep(self._backoff())
 
     async def _run_sweeps(self) -> None:

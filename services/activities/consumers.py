@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.activities.invitations import Confirmations
 from services.activities.store import PartnerReplica
+from shared.consumer import idempotent
 from shared.events import AnyEvent
 from shared.logging import get_logger
 from shared.runtime import Infrastructure
@@ -14,6 +15,7 @@ log = get_logger(__name__)
 def register(infra: Infrastructure, replica: PartnerReplica, confirmations: Confirmations | None = None) -> None:
     partner_events = infra.queue("partner-replica", ["partner.*"])
 
+    @idempotent  # a version older than or equal to the copy's changes nothing
     async def apply_partner_event(event: AnyEvent) -> None:
         changed = await replica.apply(event.subject, event.aggregateversion, event.data)
         log.info("partner replica", partner_id=event.subject, version=event.aggregateversion, applied=changed)
@@ -26,6 +28,7 @@ def register(infra: Infrastructure, replica: PartnerReplica, confirmations: Conf
         return
     answers = infra.queue("invitations", ["invitation.answered"])
 
+    @idempotent  # likewise, by the answer's version
     async def keep_answer(event: AnyEvent) -> None:
         changed = await confirmations.apply(event.subject, event.aggregateversion, event.data)
         log.info("invitation answer", invitation_id=event.subject, activity_id=event.data.get("activity_id"),

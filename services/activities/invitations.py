@@ -15,7 +15,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from shared.mongo import replace_at_version, when_free
+from shared.mongo import replace_read_under_lock, when_free
 
 ANSWERS = ("hadir", "tidak_hadir", "diwakilkan")
 
@@ -41,7 +41,9 @@ class Confirmations:
                     continue
             if found["version"] >= version:
                 return False
-            if await when_free(lambda v=found["version"]: replace_at_version(self.stored, invitation_id, v, doc)):
+            # Read under the consumer's lock of this invitation (one consumer of the queue at a time):
+            # not read again.
+            if await when_free(lambda v=found["version"]: replace_read_under_lock(self.stored, invitation_id, v, doc)):
                 return True
         return False
 

@@ -33,9 +33,8 @@ from shared.outbox import StaleVersion
 from shared.errors import Unavailable
 from shared.events import AnyEvent
 from shared.logging import get_logger
-from shared.mongo import filters_only_by_id, when_free
+from shared.mongo import when_free
 from shared.outbox import OUTBOX, PENDING, AggregateCollection
-from shared.outbox import _entry as outbox_entry  # noqa: PLC2701 - see replace_read_under_lock
 from shared.pagination import page
 from shared.stamp import read_stamp
 from shared.unit_of_work import AlreadyStored, Loaded
@@ -101,8 +100,9 @@ class AggregateStore(Generic[A]):
     async def save(self, loaded: Loaded[A]) -> None:
         """Replace the aggregate if still at the version read (else ``StaleVersion``)."""
         aggregate = loaded.aggregate
-        await replace_read_under_lock(self.aggregates, self.to_document(aggregate), loaded.version,
-                                      self.wire(aggregate), loaded.pending)
+        # Read under the aggregate's lock, still held (the unit of work): the version is not read again.
+        await self.aggregates.replace(self.to_document(aggregate), loaded.version, self.wire(aggregate),
+                                      pending=loaded.pending, read_under_lock=True)
         await self.written(aggregate)
 
     async def written(self, aggregate: A) -> None:
@@ -118,30 +118,6 @@ class AggregateStore(Generic[A]):
 
     def wire(self, aggregate: A) -> list[AnyEvent]:
         raise NotImplementedError
-
-
-async def replace_read_under_lock(aggregates: AggregateCollection, document: dict[str, Any], version: int,
-                                  events: list[AnyEvent], pending: list[dict[str, Any]]) -> None:
-    """Replace an aggregate that was read at ``version`` under its lock, which is still held; else ``StaleVersion``.
-
-    Every write of an aggregate in this process holds its lock (the unit of work's change, the
-    relay removing what it published), so the version read under it is still the stored one: it is
-    not read again (``shared.mongo.replace_at_version`` would, a round trip per write). On MongoDB
-    the version stays in the filter, atomic at no cost; on FerretDB, which would scan the collection
-    for it, the write is by ``_id`` alone, so a write by *another process* between the load and this
-    write goes unnoticed (it went unnoticed between the re-read and the write before; see
-    docs/reliability.md, "Known limits")."""
-    # The outbox entries exactly as AggregateCollection.replace makes them (issue 15 phase 2: a
-    # ``read_under_lock`` flag there, and this goes).
-    outbox = [*pending, *(outbox_entry(event) for event in events)]
-    where: dict[str, Any] = {"_id": document["_id"]}
-    if not await filters_only_by_id(aggregates.collection):
-        where["version"] = version
-    if (await aggregates.collection.replace_one(where, {**document, OUTBOX: outbox, PENDING: bool(outbox)})
-            ).matched_count != 1:
-        raise StaleVersion(document["_id"])
-    if outbox:
-        aggregates.announce([document["_id"]])
 
 
 class ActivityStore(AggregateStore[Activity]):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from services.notifications.handlers import Handlers
+from shared.consumer import idempotent
 from shared.events import AnyEvent
 from shared.runtime import Infrastructure
 
@@ -32,6 +33,8 @@ def register(infra: Infrastructure, handlers: Handlers) -> None:
         "election": handlers.on_election,
     }
 
+    # Idempotent: a read model takes a version once, notifications and jobs have ids derived from the event.
+    @idempotent
     async def handle(event: AnyEvent) -> None:
         on = followed.get(aggregate_of(event))
         if on is not None:

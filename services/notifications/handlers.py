@@ -222,7 +222,7 @@ class Handlers:
         if held and not trigger.contacts:
             return
         about = [trigger.context.get("election"), (trigger.context.get("a") or {}).get("election")]
-        known = await self.models.elections.many([e for e in about if isinstance(e, str)])
+        known = await self.models.elections.recent([e for e in about if isinstance(e, str)])
         trigger.context["election_names"] = {e.id: e.name for e in known if e.name}
         await self.notifier.notify(trigger, rerun=rerun, staff=not held)
 

@@ -27,6 +27,7 @@ from services.notifications.store import Claims, Deliveries, Inboxes, Jobs, Reci
 from services.notifications.texts import Texts
 from shared.clock import now_ms
 from shared.logging import configure
+from shared.outbox import WriteLeases
 from shared.runtime import Infrastructure
 from shared.settings import Settings
 from shared.web import create_app
@@ -67,9 +68,10 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
 
     metrics = Metrics(app.state.registry)
     recipients = Recipients(infra.db["recipients"])
-    inboxes = Inboxes(infra.db)
+    # Several processes update one notification (each its own delivery's outcome): a lease each write.
+    inboxes = Inboxes(infra.db, WriteLeases(infra.db["write_leases"]) if settings.processes > 1 else None)
     deliveries = Deliveries(infra.aggregates("deliveries"), infra.db["delivery_log"])
-    jobs = Jobs(infra.db["jobs"])
+    jobs = Jobs(infra.db["jobs"], several_processes=settings.processes > 1)
     claims = Claims(infra.db["claims"])
     notifier = Notifier(recipients, inboxes, deliveries, Texts(settings.zone, settings.region_name), clock, config,
                         settings.region, wake, metrics)

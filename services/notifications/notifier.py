@@ -116,7 +116,7 @@ class Notifier:
         ``staff=False``: only the partners' contacts (the staff's part is held for a summary)."""
         if not self.config.enabled(trigger.rule):
             return 0
-        audience = [r for r in await self.recipients.all() if wants(r, trigger.rule, trigger.regions)] if staff else []
+        audience = [r for r in await self.recipients.recent() if wants(r, trigger.rule, trigger.regions)] if staff else []
         rendered: dict[str, tuple[str, str]] = {}
         stored = 0
         deliveries: list[dict[str, Any]] = []

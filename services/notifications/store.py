@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
@@ -39,8 +40,8 @@ from services.notifications.readmodels import Snapshot
 from services.notifications.recipient import Recipient
 from shared.events import AnyEvent
 from shared.locks import KeyedLocks
-from shared.mongo import filters_only_by_id, replace_at_version, update_at_version, when_free
-from shared.outbox import OUTBOX, PENDING, AggregateCollection, StaleVersion
+from shared.mongo import filters_only_by_id, replace_at_version, replace_read_under_lock, update_at_version, when_free
+from shared.outbox import OUTBOX, PENDING, AggregateCollection, StaleVersion, WriteLeases, exclusive
 from shared.pagination import decode_cursor, encode_cursor, page
 from shared.unit_of_work import AlreadyStored, Loaded
 
@@ -64,6 +65,36 @@ async def insert_new(collection: AsyncCollection, docs: list[dict[str, Any]]) ->
 
 
 S = TypeVar("S", bound=Snapshot)
+T = TypeVar("T")
+
+
+class Recent(Generic[T]):
+    """A value read from the store at most ``SECONDS`` ago, read again once older or forgotten.
+
+    For what this service alone writes and reads on every event (its recipients, the election
+    calendar): the writes of this process forget it at once. With several processes
+    (``SINERGI_PROCESSES``) another process's change is seen here within ``SECONDS``: an event handled
+    in that window goes to the recipients as they were (docs/reliability.md, "Known limits")."""
+
+    SECONDS = 2.0
+
+    def __init__(self, read: Callable[[], Awaitable[T]]) -> None:
+        self._read = read
+        self._value: tuple[float, T] | None = None
+        self._generation = 0
+
+    def forget(self) -> None:
+        self._value = None
+        self._generation += 1
+
+    async def get(self) -> T:
+        if self._value is not None and time.monotonic() - self._value[0] < self.SECONDS:
+            return self._value[1]
+        generation, started = self._generation, time.monotonic()
+        value = await self._read()
+        if generation == self._generation:  # not forgotten while it was read: a change may be missing
+            self._value = (started, value)
+        return value
 
 
 class Applied(StrEnum):
@@ -80,6 +111,21 @@ class Snapshots(Generic[S]):
         self.collection = collection
         self.model = model
         self._locks = KeyedLocks()
+        self._recent: Recent[dict[str, S]] = Recent(self._everyone)
+
+    def _changed(self, aggregate_id: str) -> None:
+        self._recent.forget()
+
+    async def _everyone(self) -> dict[str, S]:
+        return {doc["_id"]: self._read(doc) for doc in await self.collection.find({}).to_list()}
+
+    async def recent(self, ids: list[str]) -> list[S]:
+        """Like :meth:`many`, as of at most ``Recent.SECONDS`` ago (this process's own changes at once):
+        for what only names things, over a small model (the election calendar: tens of elections)."""
+        if not ids:
+            return []
+        known = await self._recent.get()
+        return [known[i] for i in dict.fromkeys(ids) if i in known]
 
     def lock(self, aggregate_id: str) -> asyncio.Lock:
         """Serialises the handling of one aggregate's events inside the process."""
@@ -100,6 +146,7 @@ class Snapshots(Generic[S]):
             if found is None:
                 try:
                     await self.collection.insert_one({**doc, "_previous_status": None})
+                    self._changed(aggregate_id)
                     return Applied.NEWER, None
                 except DuplicateKeyError:
                     continue
@@ -108,8 +155,11 @@ class Snapshots(Generic[S]):
                 return Applied.STALE, previous
             if previous.version == version:
                 return Applied.SAME, previous
-            if await replace_at_version(self.collection, aggregate_id, previous.version,
-                                        {**doc, "_previous_status": previous.status}):
+            # Read under the aggregate's lock, which every writer of a read model holds (the queue's
+            # single active consumer keeps other processes out): not read again.
+            if await replace_read_under_lock(self.collection, aggregate_id, previous.version,
+                                             {**doc, "_previous_status": previous.status}):
+                self._changed(aggregate_id)
                 return Applied.NEWER, previous
 
     async def get(self, aggregate_id: str) -> S | None:
@@ -140,9 +190,15 @@ class Recipients:
     def __init__(self, collection: AsyncCollection) -> None:
         self.collection = collection
         self._locks = KeyedLocks()
+        # Every event's audience is drawn from all recipients (tens): read once per ``Recent.SECONDS``.
+        self._everyone: Recent[list[dict[str, Any]]] = Recent(self.all)
 
     def lock(self, recipient_id: str) -> asyncio.Lock:
         return self._locks(recipient_id)
+
+    async def recent(self) -> list[dict[str, Any]]:
+        """Every recipient, as of at most ``Recent.SECONDS`` ago; this process's changes at once."""
+        return await self._everyone.get()
 
     async def load(self, recipient_id: str) -> Loaded[Recipient] | None:
         doc = await self.get(recipient_id)
@@ -157,11 +213,14 @@ class Recipients:
             await self.collection.insert_one(_recipient_doc(recipient))
         except DuplicateKeyError:
             raise AlreadyStored(recipient.id) from None
+        finally:
+            self._everyone.forget()
         recipient.events.clear()
 
     async def save(self, loaded: Loaded[Recipient]) -> None:
         """Write (or, once removed, delete) the recipient if still at ``loaded.version``, else ``StaleVersion``."""
         recipient = loaded.aggregate
+        self._everyone.forget()
         if recipient.removed:
             written = await _delete_at_version(self.collection, recipient.id, loaded.version)
         else:
@@ -207,11 +266,22 @@ async def _delete_at_version(collection: AsyncCollection, doc_id: str, version: 
 
 
 class Inboxes:
-    """One collection per recipient; notification ids are time-ordered, so ``_id`` is the order."""
+    """One collection per recipient; notification ids are time-ordered, so ``_id`` is the order.
 
-    def __init__(self, db: AsyncDatabase) -> None:
+    A notification is updated by more than one writer (each channel's outcome, a repair, the
+    recipient marking it read), and on FerretDB an update is a read then a write: the later of two
+    at once puts back what the earlier changed. So every update of a notification holds its lock
+    (:meth:`_writing`), and with several processes (``leases``) its write lease in the store too:
+    without it a process's copy of an e-mail's ``sent`` was lost to another's write (issue 15).
+    """
+
+    def __init__(self, db: AsyncDatabase, leases: WriteLeases | None = None) -> None:
         self.db = db
+        self.leases = leases
         self._locks = KeyedLocks()
+
+    def _writing(self, recipient_id: str, notification_id: str) -> Any:
+        return exclusive(self._locks(notification_id), self.leases, f"inbox_{recipient_id}:{notification_id}")
 
     def of(self, recipient_id: str) -> AsyncCollection:
         return self.db[f"inbox_{recipient_id}"]
@@ -241,7 +311,7 @@ class Inboxes:
         ids = [doc["_id"] for doc in await inbox.find({"read_at": None}, {"_id": 1}).to_list()]
         marked = 0
         for notification_id in ids:
-            async with self._locks(notification_id):
+            async with self._writing(recipient_id, notification_id):
                 result = await when_free(lambda nid=notification_id: inbox.update_one(
                     {"_id": nid, "read_at": None},
                     {"$set": {"read_at": at, "updated_at": at}, "$inc": {"version": 1}}))
@@ -250,8 +320,10 @@ class Inboxes:
 
     async def mark_read(self, recipient_id: str, notification_id: str, at: datetime) -> dict[str, Any] | None:
         inbox = self.of(recipient_id)
-        await when_free(lambda: inbox.update_one({"_id": notification_id, "read_at": None},
-                                                 {"$set": {"read_at": at, "updated_at": at}, "$inc": {"version": 1}}))
+        async with self._writing(recipient_id, notification_id):
+            await when_free(lambda: inbox.update_one({"_id": notification_id, "read_at": None},
+                                                     {"$set": {"read_at": at, "updated_at": at},
+                                                      "$inc": {"version": 1}}))
         return await inbox.find_one({"_id": notification_id})
 
     async def set_delivery(self, recipient_id: str, notification_id: str, channel: str, summary: dict[str, Any],
@@ -269,7 +341,7 @@ class Inboxes:
         shown = f"delivery.{channel}.version"
         older = {"_id": notification_id,
                  "$or": [{shown: {"$lt": summary["version"]}}, {shown: {"$exists": False}}]}
-        async with self._locks(notification_id):
+        async with self._writing(recipient_id, notification_id):
             for _ in range(5):
                 result = await inbox.update_one(
                     older, {"$set": {f"delivery.{channel}": summary, "updated_at": at}, "$inc": {"version": 1}})
@@ -442,13 +514,16 @@ class Jobs:
     could have run (:meth:`sync`).
     """
 
-    def __init__(self, collection: AsyncCollection) -> None:
+    def __init__(self, collection: AsyncCollection, several_processes: bool = True) -> None:
         self.collection = collection
+        # Only another process can delete a job's name while this one names it (see :meth:`sync`).
+        self.several_processes = several_processes
         self.names = collection.database["job_names"]
         # Before job_names: one list of job ids per subject (read, moved to job_names, removed).
         self.lists = collection.database[f"{collection.name}_by_subject"]
         self._indexed = False
         self._indexing = asyncio.Lock()
+        self._lists_left = True  # until the first look finds none
 
     @staticmethod
     def _doc(job: Job, now: datetime) -> dict[str, Any]:
@@ -480,7 +555,7 @@ class Jobs:
         # Every wanted job is inserted: one already stored keeps its due (its insert is refused),
         # and one a crash left named but not stored is stored now.
         added = await insert_new(self.collection, [self._doc(job, now) for job in desired])
-        if added:
+        if added and self.several_processes:
             # Another process deleting one of these as stale may have forgotten its name after
             # this one named it: name it again (an insert that finds the name changes nothing).
             await self._name(subject, [(job.id, str(job.kind)) for job in desired if job.id in added])
@@ -488,11 +563,13 @@ class Jobs:
 
     async def _named(self, subject: str) -> list[dict[str, Any]]:
         """The subject's names: an ``_id`` range (``/`` sorts just before ``0``), and its list from
-        before job_names if a process of an older version left one, moved here."""
+        before job_names if a process of an older version left one, moved here. Those lists are
+        looked for only while any was found (:meth:`_index_older_jobs` looks once per process), not
+        on every event: a round trip each."""
         prefix = f"{subject}/"
         names = await self.names.find({"_id": {"$gte": prefix, "$lt": f"{subject}0"},
                                        "subject": subject}).to_list()
-        listed = await self.lists.find_one({"_id": subject})
+        listed = await self.lists.find_one({"_id": subject}) if self._lists_left else None
         if listed:
             moved = [self._name_doc(subject, entry["id"], entry["kind"]) for entry in listed["jobs"]]
             await insert_new(self.names, moved)
@@ -517,6 +594,9 @@ class Jobs:
                        async for doc in self.collection.find({}, {"subject": 1, "kind": 1})
                        if f"{doc['subject']}/{doc['_id']}" not in named]
             await insert_new(self.names, unnamed)
+            # An older version's process still running (a rolling deploy) may write lists after this
+            # look; it names its jobs in them, and this process's next start moves them.
+            self._lists_left = await self.lists.find_one({}, {"_id": 1}) is not None
             self._indexed = True
 
     @staticmethod

@@ -34,9 +34,8 @@ from services.partners.domain import (
 )
 from services.partners.domain.duplicates import Candidate, Directory
 from services.partners.events import wire
-from shared.mongo import filters_only_by_id, when_free
-from shared.outbox import OUTBOX, PENDING, AggregateCollection, StaleVersion
-from shared.outbox import _entry as outbox_entry  # noqa: PLC2701 - see PartnerStore._replace
+from shared.mongo import when_free
+from shared.outbox import OUTBOX, PENDING, AggregateCollection
 from shared.pagination import page
 from shared.stamp import read_stamp, stored_stamp
 from shared.unit_of_work import AlreadyStored, Loaded
@@ -130,7 +129,9 @@ class PartnerStore:
         if renamed:
             await self._claim(partner)
         try:
-            await self._replace(_to_doc(partner), loaded.version, [wire(e) for e in partner.events], loaded.pending)
+            # Read under the partner's lock, still held (the unit of work): the version is not read again.
+            await self.partners.replace(_to_doc(partner), loaded.version, [wire(e) for e in partner.events],
+                                        pending=loaded.pending, read_under_lock=True)
         except BaseException:
             if renamed:
                 await self._release(partner.name_key, partner.id)
@@ -232,28 +233,6 @@ class PartnerStore:
             yield _from_doc(doc)
 
     # --- inside ---------------------------------------------------------------------------------
-
-    async def _replace(self, document: dict[str, Any], version: int, events: list[Any],
-                       pending: list[dict[str, Any]]) -> None:
-        """Replace a partner read at ``version`` under its lock, which is still held; else ``StaleVersion``.
-
-        Every write of a partner in this process holds its lock (the unit of work's change, the
-        relay removing what it published), so the version read under it is still the stored one:
-        it is not read again (``shared.mongo.replace_at_version`` would, a round trip per write).
-        On MongoDB the version stays in the filter, atomic at no cost; on FerretDB, which would scan
-        for it, the write is by ``_id`` alone, so a write by *another process* between the load and
-        this write goes unnoticed (docs/reliability.md, "Known limits")."""
-        # The outbox entries exactly as AggregateCollection.replace makes them (issue 15 phase 2: a
-        # ``read_under_lock`` flag there, and this goes).
-        outbox = [*pending, *(outbox_entry(event) for event in events)]
-        collection = self.partners.collection
-        where: dict[str, Any] = {"_id": document["_id"]}
-        if not await filters_only_by_id(collection):
-            where["version"] = version
-        if (await collection.replace_one(where, {**document, OUTBOX: outbox, PENDING: bool(outbox)})).matched_count != 1:
-            raise StaleVersion(document["_id"])
-        if outbox:
-            self.partners.announce([document["_id"]])
 
     async def _by_id(self, partner_id: str, projection: dict[str, int] | None = None) -> dict[str, Any] | None:
         # By ``_id`` alone, the one filter FerretDB looks up in an index (shared/mongo.py); the

@@ -205,7 +205,8 @@ class BusyAggregates:
     async def insert(self, document: dict[str, Any], events: list[Any]) -> None:
         self._write(document, events)
 
-    async def replace(self, document: dict[str, Any], expected: int, events: list[Any], pending: Any = None) -> None:
+    async def replace(self, document: dict[str, Any], expected: int, events: list[Any], pending: Any = None,
+                      read_under_lock: bool = False) -> None:
         assert self.docs[document["_id"]]["version"] == expected
         self._write(document, events)
 
