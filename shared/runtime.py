@@ -147,7 +147,11 @@ class Infrastructure:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if "inequivalent arg" in str(exc):
+                if "invalid exchange type" in str(exc):
+                    log.error("SINERGI_SHARDS over 1 needs RabbitMQ's consistent-hash exchange: "
+                              "rabbitmq-plugins enable rabbitmq_consistent_hash_exchange (docs/operations.md, "
+                              "Scaling)", error=str(exc))
+                elif "inequivalent arg" in str(exc):
                     # A classic queue left by an older version, or one declared for another number of
                     # processes: RabbitMQ cannot change a queue's type or arguments in place.
                     log.error("a queue of this service was declared otherwise before (a classic queue, or "

@@ -31,7 +31,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from shared.bus import shard_exchange
-from shared.consumer import EventQueue, Handler
+from shared.consumer import DeliveryOrder, EventQueue, Handler
+from shared.locks import KeyedLocks
 from shared.logging import get_logger
 from shared.settings import Settings
 
@@ -62,7 +63,9 @@ class ShardedQueue:
     def of(cls, settings: Settings, queue: EventQueue) -> ShardedQueue:
         """``queue`` (as ``EventQueue.of`` makes it) in ``settings.shards`` shards."""
         exchange = shard_exchange(settings, queue.name)
-        shards = [dataclasses.replace(queue, name=shard_name(queue.name, i), shards=exchange)
+        # Each with counters, locks and delivery order of its own (a copy would share the queue's).
+        shards = [dataclasses.replace(queue, name=shard_name(queue.name, i), shards=exchange,
+                                      stats=dict.fromkeys(queue.stats, 0), _locks=KeyedLocks(), _order=DeliveryOrder())
                   for i in range(settings.shards)]
         return cls(queue.name, shards, exchange, queue.exchange, list(queue.binding_keys))
 
