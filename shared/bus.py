@@ -14,11 +14,16 @@
   own direct exchange ``<service>.direct``, where each such queue is bound under its own name;
   never through the default exchange, which reaches every queue of the vhost and whose write
   permission RabbitMQ grants all or nothing (``amq.default``), so no service user is given it.
+- With ``SINERGI_SHARDS`` over 1, a consumer queue is K shards ``<queue>.shard-<i>``, each with its
+  own ladder and DLQ, fed by the consistent-hash exchange ``<queue>.shards`` bound to
+  ``sinergi.events`` with the queue's keys; it hashes the header ``x-sinergi-aggregate`` (the
+  event's subject, set on every publish), so one aggregate's events land in one shard.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from functools import lru_cache
 from typing import Any
 
@@ -39,6 +44,10 @@ PUBLISH_TIMEOUT = 5.0
 # Set on an event an administrator re-published straight to a subscriber's queue (``POST
 # /events/replay``): the routing key it was first published with, which the queue did not see.
 REPLAY_HEADER = "x-sinergi-replay"
+
+# The aggregate an event is about (its CloudEvent ``subject``), on every published event: the
+# consistent-hash exchanges of sharded queues hash it (``shard_exchange``).
+AGGREGATE_HEADER = "x-sinergi-aggregate"
 
 
 async def undecoded(message: RabbitMessage) -> bytes:
@@ -130,6 +139,17 @@ def service_exchange(settings: Settings, service: str) -> RabbitExchange:
     return RabbitExchange(f"{settings.bus_prefix}{service}.direct", type=ExchangeType.DIRECT, durable=True)
 
 
+def shard_exchange(settings: Settings, queue: str) -> RabbitExchange:
+    """``<queue>.shards``: spreads the events bound for a sharded consumer queue over its shards by
+    the hash of :data:`AGGREGATE_HEADER` (a message without it is hashed as "no header": one fixed
+    shard, never dropped). Its alternate exchange catches what it could route nowhere (no shard
+    bound yet): an exchange-to-exchange hop does not return a message to its publisher when some
+    other queue took it, so without one such an event would vanish for this queue alone."""
+    return RabbitExchange(f"{queue}.shards", type=ExchangeType.X_CONSISTENT_HASH, durable=True,
+                          arguments={"hash-header": AGGREGATE_HEADER,
+                                     "alternate-exchange": unrouted_exchange(settings).name})
+
+
 def unrouted_queue(settings: Settings) -> RabbitQueue:
     # Classic still: it keeps only events no service subscribes to, and the tests' helper
     # (tests/bus.py) declares it classic; a quorum queue here would clash with that declaration.
@@ -182,7 +202,9 @@ async def publish_stored(broker: RabbitBroker, body: str, event_id: str, event_t
                          correlation_id: str | None, **destination: Any) -> None:
     """Publish a stored CloudEvents document as it was stored: persistent, mandatory (a message
     no queue takes raises) and confirmed; ``destination`` is ``exchange`` and ``routing_key``,
-    or ``queue`` (through the default exchange), plus any ``headers``."""
+    or ``queue`` (through the default exchange), plus any ``headers``. The event's subject goes in
+    :data:`AGGREGATE_HEADER`, read from the body, so entries stored before the header existed get it too."""
+    headers = {**_aggregate_header(body), **(destination.pop("headers", None) or {})}
     await broker.publish(
         body.encode(),
         persist=True,
@@ -192,5 +214,14 @@ async def publish_stored(broker: RabbitBroker, body: str, event_id: str, event_t
         message_type=event_type,
         correlation_id=correlation_id,
         timeout=PUBLISH_TIMEOUT,
+        headers=headers,
         **destination,
     )
+
+
+def _aggregate_header(body: str) -> dict[str, str]:
+    try:
+        subject = json.loads(body).get("subject")
+    except (ValueError, AttributeError):
+        return {}  # not a CloudEvent: a consumer parks it; hashed as "no header" meanwhile
+    return {AGGREGATE_HEADER: subject} if isinstance(subject, str) and subject else {}

@@ -73,6 +73,8 @@ H_QUEUE = "x-sinergi-queue"
 H_ROUTING_KEY = "x-sinergi-routing-key"
 H_FAILED_AT = "x-sinergi-failed-at"
 
+SHARD_WEIGHT = "1"
+
 
 class PoisonMessage(Exception):
     """The message can never be processed: park it without retrying."""
@@ -142,6 +144,9 @@ class EventQueue:
     delivery_limit: int = 20
     # Several processes of the service consume it (``SINERGI_PROCESSES`` over 1): one at a time.
     single_active: bool = False
+    # Set on a shard (``shared.shards``): the consistent-hash exchange that feeds it, instead of
+    # binding the keys to ``exchange`` itself; ``binding_keys`` stay the keys its events come with.
+    shards: RabbitExchange | None = None
     channel: Channel = field(init=False, repr=False)
     stats: dict[str, int] = field(default_factory=lambda: {"processed": 0, "duplicates": 0, "retried": 0, "dead": 0})
     _locks: KeyedLocks = field(default_factory=KeyedLocks, repr=False)
@@ -175,12 +180,22 @@ class EventQueue:
         consumer killed mid-message each time) to the DLQ, removing it only once the DLQ has it
         (``at-least-once``)."""
         assert self.direct is not None, "EventQueue.of sets the service's exchange"
-        return RabbitQueue(self.name, queue_type=QueueType.QUORUM, routing_key=self.binding_keys[0], arguments={
+        return RabbitQueue(self.name, queue_type=QueueType.QUORUM, routing_key=self.feed_key, arguments={
             # With several processes, one consumer at a time: the others wait as stand-ins, so one
             # aggregate's events are still handled in order (SINERGI_PROCESSES; RabbitMQ then refuses
             # basic.get on the queue, hence not with one process, whose tools peek at it).
             **({"x-single-active-consumer": True} if self.single_active else {}),
             "x-delivery-limit": self.delivery_limit, **dead_letters_to(self.direct.name, self.dlq_name)})
+
+    @property
+    def feed(self) -> RabbitExchange:
+        """Where the queue's events come from: ``sinergi.events``, or its shards' exchange."""
+        return self.shards or self.exchange
+
+    @property
+    def feed_key(self) -> str:
+        # A shard's binding key is its weight on the hash ring: every shard "1", an equal share.
+        return SHARD_WEIGHT if self.shards else self.binding_keys[0]
 
     @property
     def dlq_name(self) -> str:
@@ -201,7 +216,11 @@ class EventQueue:
         dlq = await broker.declare_queue(RabbitQueue(self.dlq_name, queue_type=QueueType.QUORUM))
         await dlq.bind(direct, routing_key=self.dlq_name)
         main = await broker.declare_queue(self.queue)
-        for key in self.binding_keys:
+        if self.shards is not None:
+            # A shard: its exchange is bound to ``sinergi.events`` once every shard is bound to it
+            # (``ShardedQueue.feed``), so no event is hashed over only some of them.
+            await main.bind(await broker.declare_exchange(self.shards), routing_key=SHARD_WEIGHT)
+        for key in [] if self.shards is not None else self.binding_keys:
             await main.bind(exchange, routing_key=key)
         await main.bind(direct, routing_key=self.name)
         for delay in self.retry_delays:
@@ -221,14 +240,18 @@ class EventQueue:
         :class:`DeliveryOrder`'s patience for tags that are not its own)."""
         await self.declare(_OnChannel(broker, self.name, self.channel))
 
-    def subscribe(self, broker: RabbitBroker, handler: Handler, description: str | None = None) -> None:
+    def subscribe(self, broker: RabbitBroker, handler: Handler, description: str | None = None) -> Any:
         """Hand this queue's messages to :meth:`deliver`: on its own channel, acknowledged by us, the
-        body left as it came (:func:`undecoded`). Call :meth:`open` before the broker starts."""
+        body left as it came (:func:`undecoded`). Call :meth:`open` before the broker starts (a
+        subscriber added after it started is started by the caller: ``await subscriber.start()``)."""
+        subscriber = broker.subscriber(self.queue, self.feed, channel=self.channel, ack_policy=AckPolicy.MANUAL,
+                                       decoder=undecoded, title=self.name, description=description)
 
-        @broker.subscriber(self.queue, self.exchange, channel=self.channel, ack_policy=AckPolicy.MANUAL,
-                           decoder=undecoded, title=self.name, description=description)
+        @subscriber
         async def on_message(message: Delivered) -> None:
             await self.deliver(message, handler, broker)
+
+        return subscriber
 
     async def deliver(self, message: RabbitMessage, handler: Handler, broker: RabbitBroker) -> None:
         # One aggregate's events are handled one at a time in this process, in the order the

@@ -10,6 +10,7 @@ is deprecated; the broker is started from the lifespan instead).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 
 from faststream.rabbit import RabbitBroker
@@ -24,6 +25,7 @@ from shared.logging import get_logger
 from shared.mongo import connect, ping
 from shared.outbox import AggregateCollection, EventLog, OutboxRelay, WriteLeases
 from shared.settings import Settings
+from shared.shards import STAND_IN_DELAY, ShardedQueue, WorkerSlots
 from shared.tasks import cancel_all
 
 log = get_logger(__name__)
@@ -63,7 +65,12 @@ class Infrastructure:
         self.relay = OutboxRelay(EventPublisher(self.broker, settings), settings.outbox_sweep_seconds, self.event_log)
         self.processed = ProcessedEvents(self.db)
         self.idempotency = IdempotencyKeys(self.db)
+        # Every queue it consumes (with shards, each shard), and the sharded queues they belong to.
         self.queues: list[EventQueue] = []
+        self.sharded: list[ShardedQueue] = []
+        self.slots = WorkerSlots(self.db["worker_slots"])
+        self._slot: tuple[int | None] | None = None  # claimed (or found none free) once
+        self._subscribed = False
         self.timers: list[tuple[str, float, Callable[[], Awaitable[object]]]] = [
             ("prune-idempotency-keys", PRUNE_EVERY, self.idempotency.prune),
             ("prune-processed-events", PRUNE_EVERY, self.processed.prune),
@@ -78,13 +85,20 @@ class Infrastructure:
         leases = WriteLeases(self.db["write_leases"]) if self.settings.processes > 1 else None
         return self.relay.attach(AggregateCollection(self.db[name], leases=leases))
 
-    def queue(self, purpose: str, event_patterns: list[str], regions: Sequence[str] | None = None) -> EventQueue:
+    def queue(self, purpose: str, event_patterns: list[str],
+              regions: Sequence[str] | None = None) -> EventQueue | ShardedQueue:
         """Declare one of this service's consumer queues (``<service>.<purpose>``); it applies the
-        events of ``regions``, by default the one region this instance serves (``SINERGI_REGION``)."""
+        events of ``regions``, by default the one region this instance serves (``SINERGI_REGION``).
+        With ``SINERGI_SHARDS`` over 1, the queue's shards (``shared.shards``)."""
         queue = EventQueue.of(self.settings, self.service, purpose, event_patterns, regions)
         queue.processed = self.processed
-        self.queues.append(queue)
-        return queue
+        if self.settings.shards <= 1:
+            self.queues.append(queue)
+            return queue
+        sharded = ShardedQueue.of(self.settings, queue)
+        self.sharded.append(sharded)
+        self.queues.extend(sharded.shards)
+        return sharded
 
     def every(self, name: str, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
         self.timers.append((name, seconds, job))
@@ -122,14 +136,22 @@ class Infrastructure:
                 await self.broker.connect()
                 await declare_exchanges(self.broker, self.settings)
                 for queue in self.queues:
-                    await queue.open(self.broker)
+                    if queue.shards is None:
+                        await queue.open(self.broker)
+                await self._open_shards()
                 await self.broker.start()
                 log.info("service connected to the broker", queues=[q.name for q in self.queues])
+                if self.sharded and self.settings.processes > 1:
+                    self._tasks.append(asyncio.create_task(self._stand_in(), name="shard-stand-ins"))
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if "inequivalent arg" in str(exc):
+                if "invalid exchange type" in str(exc):
+                    log.error("SINERGI_SHARDS over 1 needs RabbitMQ's consistent-hash exchange: "
+                              "rabbitmq-plugins enable rabbitmq_consistent_hash_exchange (docs/operations.md, "
+                              "Scaling)", error=str(exc))
+                elif "inequivalent arg" in str(exc):
                     # A classic queue left by an older version, or one declared for another number of
                     # processes: RabbitMQ cannot change a queue's type or arguments in place.
                     log.error("a queue of this service was declared otherwise before (a classic queue, or "
@@ -140,8 +162,36 @@ class Infrastructure:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
+    async def _open_shards(self) -> None:
+        """Declare the sharded queues and subscribe to this process's own shards: with several
+        processes, those of the worker slot it claims (``shared.shards``). Again after a failed
+        attempt to connect: declared again, the slot claimed and the shards subscribed once."""
+        processes = self.settings.processes
+        if self.sharded and processes > 1 and self._slot is None:
+            self._slot = (await self.slots.claim(processes),)
+            log.info("worker slot claimed" if self._slot[0] is not None else
+                     "no worker slot free; standing in on every shard", slot=self._slot[0], processes=processes)
+            self._tasks.append(asyncio.create_task(_repeat("renew-worker-slot", WorkerSlots.SECONDS / 3,
+                                                           self.slots.renew), name="renew-worker-slot"))
+        for sharded in self.sharded:
+            await sharded.open(self.broker)
+        if not self._subscribed:
+            for sharded in self.sharded:
+                sharded.subscribe_own(self.broker, self.slots.slot, processes)
+            self._subscribed = True
+
+    async def _stand_in(self) -> None:
+        await asyncio.sleep(STAND_IN_DELAY)
+        for sharded in self.sharded:
+            try:
+                await sharded.stand_in(self.broker, self.slots.slot, self.settings.processes)
+            except Exception as exc:  # a stand-in missing costs only the takeover, never an event
+                log.warning("could not stand in on the other shards", queue=sharded.name, error=repr(exc))
+
     async def stop(self) -> None:
         await cancel_all(self._tasks)
+        with contextlib.suppress(Exception):  # the database gone: the slot frees itself past its lease
+            await self.slots.release()
         await self.relay.stop()
         await self.broker.stop()
         await self.client.close()

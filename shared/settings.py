@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     # Over 1, writes to one aggregate also take a lease in the store (shared/outbox.py), since the
     # embedded store's updates are a read then a write across processes.
     processes: int = Field(1, ge=1, le=64)
+    # Shards of each consumer queue (docs/operations.md, "Scaling"): over 1, ``<queue>`` becomes
+    # ``<queue>.shard-0`` .. ``<queue>.shard-<K-1>``, fed by a consistent-hash exchange on the
+    # aggregate, so one aggregate's events stay in one shard, in order. Fixed per deployment:
+    # changing it needs `sinergi broker migrate` with the services stopped.
+    shards: int = Field(1, ge=1, le=64)
 
     # Consumers: how many unacknowledged messages one queue may hold, and the
     # retry ladder (seconds) before a message is parked in its dead-letter queue.

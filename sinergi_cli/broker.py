@@ -128,6 +128,12 @@ class Management:
     def delete_queue(self, vhost: str, name: str) -> None:
         self.call("DELETE", f"/queues/{_q(vhost)}/{_q(name)}", ok_missing=True)
 
+    def exchanges_of(self, vhost: str) -> list[dict[str, Any]]:
+        return self.call("GET", f"/exchanges/{_q(vhost)}?columns=name,type", ok_missing=True) or []
+
+    def delete_exchange(self, vhost: str, name: str) -> None:
+        self.call("DELETE", f"/exchanges/{_q(vhost)}/{_q(name)}", ok_missing=True)
+
     # shovels
     def set_shovel(self, vhost: str, name: str, value: dict[str, Any]) -> None:
         self.call("PUT", f"/parameters/shovel/{_q(vhost)}/{_q(name)}", {"value": value})

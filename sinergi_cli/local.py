@@ -190,10 +190,11 @@ def rabbitmq_up(home: Home, say) -> None:  # noqa: ANN001
         say("rabbitmq: installing Debian's rabbitmq-server ...")
         _apt_install("rabbitmq-server")
     env = {**os.environ, "PATH": os.environ.get("PATH", "") + ":/usr/sbin:/usr/lib/rabbitmq/bin"}
-    # Enabled offline so the first start already serves the management UI and shovels.
+    # Enabled offline so the first start already serves the management UI, shovels and the
+    # consistent-hash exchange of sharded queues (SINERGI_SHARDS, docs/operations.md "Scaling").
     subprocess.run(
         ["rabbitmq-plugins", "enable", "--offline", "rabbitmq_management", "rabbitmq_shovel",
-         "rabbitmq_shovel_management", "rabbitmq_federation"],
+         "rabbitmq_shovel_management", "rabbitmq_federation", "rabbitmq_consistent_hash_exchange"],
         env=env, check=False, capture_output=True,
     )
     say("rabbitmq: starting (rabbitmq-server -detached) ...")

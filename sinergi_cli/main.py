@@ -80,6 +80,10 @@ def up(
         "--processes", min=1, max=64,
         help="processes per service behind its port (SINERGI_PROCESSES; their queues then get a single active "
              "consumer, which migrates them: docs/operations.md, Scaling)")] = None,
+    shards: Annotated[int | None, typer.Option(
+        "--shards", min=1, max=64,
+        help="shards per consumer queue, hashed by aggregate (SINERGI_SHARDS; changing it migrates the "
+             "queues' messages: docs/operations.md, Scaling)")] = None,
 ) -> None:
     """Start whatever of RabbitMQ, the store, the mail catcher, the three services and the console is not running, and wait until ready.
 
@@ -89,6 +93,8 @@ def up(
     """
     if processes is not None:  # the environment wins over region files: definitions and services both see it
         os.environ["SINERGI_PROCESSES"] = str(processes)
+    if shards is not None:
+        os.environ["SINERGI_SHARDS"] = str(shards)
     instances = _instances(region_files)
     try:
         gazetteer.install(say=_say)  # the services need it at start; nothing to do once installed

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tests.faults.conftest import PrivateRabbit, rabbitmq_scripts, watchdog
 
-PLUGINS: list[str] = []  # none needed yet: a faster boot
+PLUGINS = ["rabbitmq_consistent_hash_exchange"]  # sharded queues (SINERGI_SHARDS); no management: a faster boot
 
 
 @dataclass

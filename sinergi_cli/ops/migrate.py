@@ -15,7 +15,9 @@ with consumers is refused, nothing is touched):
 Every message is published with confirms and only then acknowledged at its source, so a run cut
 off anywhere loses nothing (at worst a message is in both places: consumers skip an event id they
 processed); running it again resumes (step 3 finds the holding queues left behind). Queues the
-definitions do not declare (a subscriber's, a shovel's) are left as they are.
+definitions do not declare (a subscriber's, a shovel's) are left as they are. Then, when
+``SINERGI_SHARDS`` changed, each consumer queue's messages are spread over its new shards
+(:mod:`sinergi_cli.ops.reshard`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 import aio_pika
 
 from sinergi_cli.broker import ManagementError
+from sinergi_cli.ops.reshard import reshard
 
 HOLDING = ".migrating"
 
@@ -110,4 +113,5 @@ def migrate(management: Any, vhost: str, definitions: dict[str, Any], amqp_url: 
         moved[name] = count
         management.delete_queue(vhost, name + HOLDING)
         say(f"{name}: now a quorum queue, {count} messages moved back")
+    moved.update(reshard(management, vhost, definitions, amqp_url, say))  # SINERGI_SHARDS changed
     return moved

@@ -41,11 +41,14 @@ class Declared:
     exchanges: dict[str, RabbitExchange] = field(default_factory=dict)
     queues: dict[str, RabbitQueue] = field(default_factory=dict)
     bindings: list[tuple[str, str, str]] = field(default_factory=list)  # (exchange, queue, key)
+    # (source, destination exchange, key): a sharded queue's ``<queue>.shards`` on ``sinergi.events``
+    exchange_bindings: list[tuple[str, str, str]] = field(default_factory=list)
 
     def merge(self, other: Declared) -> None:
         self.exchanges.update(other.exchanges)
         self.queues.update(other.queues)
         self.bindings.extend(b for b in other.bindings if b not in self.bindings)
+        self.exchange_bindings.extend(b for b in other.exchange_bindings if b not in self.exchange_bindings)
 
 
 class _Recorder:
@@ -54,13 +57,24 @@ class _Recorder:
     def __init__(self) -> None:
         self.declared = Declared()
 
-    async def declare_exchange(self, exchange: RabbitExchange) -> RabbitExchange:
+    async def declare_exchange(self, exchange: RabbitExchange) -> _RecordedExchange:
         self.declared.exchanges[exchange.name] = exchange
-        return exchange
+        return _RecordedExchange(self.declared, exchange.name)
 
     async def declare_queue(self, queue: RabbitQueue) -> _RecordedQueue:
         self.declared.queues[queue.name] = queue
         return _RecordedQueue(self.declared, queue.name)
+
+
+@dataclass
+class _RecordedExchange:
+    declared: Declared
+    name: str
+
+    async def bind(self, source: Any, routing_key: str = "") -> None:
+        binding = (source.name, self.name, routing_key)
+        if binding not in self.declared.exchange_bindings:
+            self.declared.exchange_bindings.append(binding)
 
 
 @dataclass
@@ -128,6 +142,8 @@ def service_topology(settings: Settings, service: str) -> ServiceTopology:
     declared = record(lambda broker: declare_exchanges(broker, settings))
     for queue in infra.queues:
         declared.merge(record(queue.declare))
+    for sharded in infra.sharded:
+        declared.merge(record(sharded.feed))
     return ServiceTopology(service, list(infra.queues), declared, published_by(service), app)
 
 
@@ -284,6 +300,10 @@ def definitions(
             {"source": source, "vhost": vhost, "destination": queue, "destination_type": "queue",
              "routing_key": key, "arguments": {}}
             for source, queue, key in sorted(declared.bindings)
+        ] + [
+            {"source": source, "vhost": vhost, "destination": exchange, "destination_type": "exchange",
+             "routing_key": key, "arguments": {}}
+            for source, exchange, key in sorted(declared.exchange_bindings)
         ],
         "parameters": [],
         "policies": [],

@@ -254,14 +254,24 @@ class StreamRun:
             pass
         return found
 
+    def consumer_queues(self, service: str) -> list[str]:
+        """The service's consumer queue, or its shards (``SINERGI_SHARDS``): each records what it processed."""
+        queue = self.settings.queue_name(service, CONSUMERS[service])
+        return [queue] if self.settings.shards <= 1 else [f"{queue}.shard-{i}" for i in range(self.settings.shards)]
+
+    async def _processed(self, service: str, ids: list[str]) -> dict[str, Any]:
+        """Of these event ids, those the service's queue (any shard) recorded processed, with when."""
+        queues = self.consumer_queues(service)
+        async with self._database(service) as db:
+            found = await db["processed_events"].find(
+                {"_id": {"$in": [f"{queue}:{i}" for queue in queues for i in ids]}}).to_list()
+        return {d["_id"].rpartition(":")[2]: d["at"] for d in found}
+
     async def unprocessed(self, service: str, aggregates: set[str]) -> list[str]:
         """Ids of those aggregates' events the service's queue never recorded as processed."""
-        queue = self.settings.queue_name(service, CONSUMERS[service])
         ids = [e["id"] for e in self.published if e["subject"] in aggregates]
-        async with self._database(service) as db:
-            done = {d["_id"] for d in await db["processed_events"].find(
-                {"_id": {"$in": [f"{queue}:{i}" for i in ids]}}, {"_id": 1}).to_list()}
-        return [i for i in dict.fromkeys(ids) if f"{queue}:{i}" not in done]
+        done = await self._processed(service, ids)
+        return [i for i in dict.fromkeys(ids) if i not in done]
 
     async def diagnose(self, service: str, aggregates: set[str]) -> str:
         """For a failure message: how many of those aggregates' events the consumer never
@@ -269,9 +279,11 @@ class StreamRun:
         missing = await self.unprocessed(service, aggregates)
         queues = await asyncio.to_thread(self.rabbit.queues)
         queue = self.settings.queue_name(service, CONSUMERS[service])
-        ready, unacked = queues.get(queue, (0, 0))
+        names = self.consumer_queues(service)
+        ready, unacked = (sum(queues.get(name, (0, 0))[n] for name in names) for n in (0, 1))
+        parked = sum(queues.get(name + ".dlq", (0, 0))[0] for name in names)
         return (f"{len(missing)} of their events never processed by {queue}, which holds {ready} ready and "
-                f"{unacked} unacknowledged message(s), {queues.get(queue + '.dlq', (0, 0))[0]} dead-lettered; "
+                f"{unacked} unacknowledged message(s), {parked} dead-lettered; "
                 f"the order it processed them in: {await self.processing_order(service, sorted(aggregates)[:3])}; "
                 f"what its log says of them: {self.log_lines(service, sorted(aggregates)[:3])}")
 
@@ -285,16 +297,12 @@ class StreamRun:
     async def processing_order(self, service: str, aggregates: list[str]) -> dict[str, list[str]]:
         """Per aggregate, its events as ``<version> <type>`` in the order the consumer recorded them
         processed (``?`` for never), each with how many copies the outside subscriber received."""
-        queue = self.settings.queue_name(service, CONSUMERS[service])
-        async with self._database(service) as db:
-            done = {d["_id"]: d["at"] for d in await db["processed_events"].find(
-                {"_id": {"$in": [f"{queue}:{e['id']}" for e in self.published if e["subject"] in aggregates]}}
-            ).to_list()}
+        done = await self._processed(service, [e["id"] for e in self.published if e["subject"] in aggregates])
         copies = Counter(e["id"] for e in self.published)
         order: dict[str, list[str]] = {}
         for aggregate in aggregates:
             events = {e["id"]: e for e in self.published if e["subject"] == aggregate}.values()
-            at = {e["id"]: done.get(f"{queue}:{e['id']}") for e in events}
+            at = {e["id"]: done.get(e["id"]) for e in events}
             timed = sorted(events, key=lambda e: (at[e["id"]] is None, at[e["id"]] or 0, e["aggregateversion"]))
             order[aggregate] = [f"v{e['aggregateversion']} {e['type'].rsplit('.', 1)[1]} x{copies[e['id']]}"
                                 + (" ?" if at[e["id"]] is None else "") for e in timed]
@@ -306,10 +314,12 @@ class StreamRun:
         connection = await aio_pika.connect(self.settings.rabbitmq_url)
         async with connection:
             found = {}
-            for service, purpose in CONSUMERS.items():
-                channel = await connection.channel()
-                queue = await channel.declare_queue(f"{self.settings.queue_name(service, purpose)}.dlq", passive=True)
-                found[service] = queue.declaration_result.message_count or 0
+            for service in CONSUMERS:
+                found[service] = 0
+                for name in self.consumer_queues(service):
+                    channel = await connection.channel()
+                    queue = await channel.declare_queue(f"{name}.dlq", passive=True)
+                    found[service] += queue.declaration_result.message_count or 0
             return found
 
 

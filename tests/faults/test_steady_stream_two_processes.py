@@ -1,8 +1,10 @@
-"""The steady-stream fault test with two processes per service (issue 15 point 3).
+"""The steady-stream fault test with two processes per service and four shards per queue (issue 15 point 3).
 
 Each service runs as two uvicorn workers behind its one port (``SINERGI_PROCESSES=2``): both serve
-HTTP, relay their outboxes and subscribe to the service's queues, of which RabbitMQ lets one consume
-at a time (single active consumer; the other takes over when it goes); writes to one aggregate
+HTTP, relay their outboxes and consume; each consumer queue is four shards hashed by aggregate
+(``SINERGI_SHARDS=4``), each shard consumed by one worker at a time (single active consumer; each
+worker is active on its own shards and stands in on the others, taking over when a worker goes),
+so both workers consume and one aggregate's events stay in order; writes to one aggregate
 take a lease in the store across the two (``shared.outbox.WriteLeases``). The same faults as
 ``test_steady_stream.py`` (RabbitMQ stopped and started, each service SIGKILLed and restarted,
 its workers dying with it, the store stopped for 10 s), and the same checks, imported so that they
@@ -35,15 +37,17 @@ from tests.faults.test_steady_stream import (  # noqa: F401 - collected here, on
 from tests.notifications_support import SmtpSink
 from tests.servers import Servers
 
-pytestmark = pytest.mark.faults
+# The module's stream runs in the first test's setup: ~5 min on a loaded 2-core machine, more with
+# four shards' quorum queues declared at each of the restarts, over the suite's 300 s per test.
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
-TWO = {"SINERGI_PROCESSES": "2"}
+TWO = {"SINERGI_PROCESSES": "2", "SINERGI_SHARDS": "4"}
 
 
 @pytest.fixture(scope="module")
 async def stream(private_servers: Servers, private_rabbit: PrivateRabbit, private_store: PrivateStore, run_id: str,
                  tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[StreamRun]:
-    settings = make_settings(private_servers, f"{run_id}p{secrets.token_hex(2)}")
+    settings = make_settings(private_servers, f"{run_id}p{secrets.token_hex(2)}", shards=4)
     logs = tmp_path_factory.mktemp("stream-two-processes")
     started: list[ServiceProcess] = []
 
