@@ -147,6 +147,9 @@ class EventQueue:
     # Set on a shard (``shared.shards``): the consistent-hash exchange that feeds it, instead of
     # binding the keys to ``exchange`` itself; ``binding_keys`` stay the keys its events come with.
     shards: RabbitExchange | None = None
+    # The name its processed markers are kept under: a shard's are its whole queue's, so an event
+    # handled before ``sinergi broker migrate`` changed K is still known after it lands elsewhere.
+    ledger: str | None = None
     channel: Channel = field(init=False, repr=False)
     stats: dict[str, int] = field(default_factory=lambda: {"processed": 0, "duplicates": 0, "retried": 0, "dead": 0})
     _locks: KeyedLocks = field(default_factory=KeyedLocks, repr=False)
@@ -350,13 +353,13 @@ class EventQueue:
         # duplicate among them (the relay published it again after a crash) is found by its
         # marker's insert, having repeated effects that change nothing: a round trip less for every
         # first delivery. Any other handler's events are looked up first, always.
-        if maybe_seen and self.processed and await self.processed.seen(self.name, event.id):
+        if maybe_seen and self.processed and await self.processed.seen(self.ledger or self.name, event.id):
             self.stats["duplicates"] += 1
             log.info("duplicate event skipped")
             return
         started = time.perf_counter()
         await handler(event)
-        if self.processed and not await self.processed.record(self.name, event.id):
+        if self.processed and not await self.processed.record(self.ledger or self.name, event.id):
             self.stats["duplicates"] += 1
             log.info("duplicate event handled again, idempotently")
             return

@@ -64,7 +64,7 @@ class ShardedQueue:
         """``queue`` (as ``EventQueue.of`` makes it) in ``settings.shards`` shards."""
         exchange = shard_exchange(settings, queue.name)
         # Each with counters, locks and delivery order of its own (a copy would share the queue's).
-        shards = [dataclasses.replace(queue, name=shard_name(queue.name, i), shards=exchange,
+        shards = [dataclasses.replace(queue, name=shard_name(queue.name, i), shards=exchange, ledger=queue.name,
                                       stats=dict.fromkeys(queue.stats, 0), _locks=KeyedLocks(), _order=DeliveryOrder())
                   for i in range(settings.shards)]
         return cls(queue.name, shards, exchange, queue.exchange, list(queue.binding_keys))

@@ -71,10 +71,6 @@ async def stream(private_servers: Servers, private_rabbit: PrivateRabbit, privat
             proc.stop()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect, issue 15: with two notification processes on the embedded store, an inbox copy's "
-    "e-mail status is updated by whichever process sent it, outside any per-aggregate lease, and "
-    "FerretDB can lose that update (seen once in CI: 'pending' shown, 'sent' actual)"))
 async def test_each_staff_notification_shows_how_its_email_went(stream):
     from tests.faults.test_steady_stream import test_each_staff_notification_shows_how_its_email_went as check
 

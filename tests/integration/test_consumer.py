@@ -275,3 +275,24 @@ async def test_two_queues_of_one_service_each_handle_their_events_without_waitin
         await eventually(lambda: _async(all(seen == subjects for seen in handled.values())), timeout=3)
     finally:
         await broker.stop()
+
+
+async def test_an_event_handled_in_one_shard_is_known_as_processed_in_another(settings, mongo):
+    """``sinergi broker migrate`` re-hashes waiting messages when K changes: an event handled just
+    before, whose acknowledgement was lost, comes back in another shard and must not be handled again."""
+    from shared.shards import ShardedQueue
+
+    sharded = ShardedQueue.of(settings.model_copy(update={"shards": 2}),
+                              EventQueue.of(settings, "test", "ledger", ["partner.*"]))
+    sharded.processed = ProcessedEvents(mongo[settings.database_name("test")])
+    handled: list[str] = []
+
+    async def handle(event: AnyEvent) -> None:
+        handled.append(event.id)
+
+    event = _event("p-moved", 1)
+    first, second = sharded.shards
+    await first._handle(event, handle, maybe_seen=True)
+    await second._handle(event, handle, maybe_seen=True)  # redelivered, now hashed to the other shard
+    assert handled == [event.id]
+    assert second.stats["duplicates"] == 1
