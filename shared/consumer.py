@@ -359,7 +359,8 @@ class EventQueue:
             return
         started = time.perf_counter()
         await handler(event)
-        if self.processed and not await self.processed.record(self.ledger or self.name, event.id):
+        if self.processed and not await self.processed.record(self.ledger or self.name, event.id,
+                                                                by=self.name if self.ledger else None):
             self.stats["duplicates"] += 1
             log.info("duplicate event handled again, idempotently")
             return
@@ -506,10 +507,12 @@ class ProcessedEvents:
     async def seen(self, queue: str, event_id: str) -> bool:
         return await self._collection.find_one({"_id": f"{queue}:{event_id}"}, {"_id": 1}) is not None
 
-    async def record(self, queue: str, event_id: str) -> bool:
-        """Record the id; ``False`` when it was recorded before (the event was a duplicate)."""
+    async def record(self, queue: str, event_id: str, by: str | None = None) -> bool:
+        """Record the id; ``False`` when it was recorded before (the event was a duplicate). ``by``:
+        the shard that handled it, when ``queue`` is a sharded queue's name."""
         try:
-            await self._collection.insert_one({"_id": f"{queue}:{event_id}", "at": datetime.now(UTC)})
+            await self._collection.insert_one({"_id": f"{queue}:{event_id}", "at": datetime.now(UTC),
+                                               **({"by": by} if by else {})})
         except DuplicateKeyError:
             return False
         return True

@@ -67,15 +67,14 @@ async def _publish_as_partners(settings: Settings, events: list[tuple[str, int]]
 async def _processed(settings: Settings, ids: list[str], with_shard: bool = False) -> dict[str, Any]:
     """Of these event ids, those some shard of the replica's queue recorded processed: when (and by
     which shard)."""
-    names = [f"{settings.queue_name('activities', 'partner-replica')}.shard-{i}" for i in range(SHARDS)]
+    queue = settings.queue_name("activities", "partner-replica")  # shards keep their records under it
     client: AsyncMongoClient = AsyncMongoClient(settings.mongodb_url)
     try:
         found = await client[settings.database_name("activities")]["processed_events"].find(
-            {"_id": {"$in": [f"{name}:{i}" for name in names for i in ids]}}).to_list()
+            {"_id": {"$in": [f"{queue}:{i}" for i in ids]}}).to_list()
     finally:
         await client.close()
-    return {d["_id"].rpartition(":")[2]: (d["_id"].rpartition(":")[0], d["at"]) if with_shard else d["at"]
-            for d in found}
+    return {d["_id"].rpartition(":")[2]: (d["by"], d["at"]) if with_shard else d["at"] for d in found}
 
 
 def _ctl(rabbit: PrivateRabbit, *args: str) -> list[dict]:

@@ -260,11 +260,11 @@ class StreamRun:
         return [queue] if self.settings.shards <= 1 else [f"{queue}.shard-{i}" for i in range(self.settings.shards)]
 
     async def _processed(self, service: str, ids: list[str]) -> dict[str, Any]:
-        """Of these event ids, those the service's queue (any shard) recorded processed, with when."""
-        queues = self.consumer_queues(service)
+        """Of these event ids, those the service's queue recorded processed (its shards record under
+        the queue's name), with when."""
+        queue = self.settings.queue_name(service, CONSUMERS[service])
         async with self._database(service) as db:
-            found = await db["processed_events"].find(
-                {"_id": {"$in": [f"{queue}:{i}" for queue in queues for i in ids]}}).to_list()
+            found = await db["processed_events"].find({"_id": {"$in": [f"{queue}:{i}" for i in ids]}}).to_list()
         return {d["_id"].rpartition(":")[2]: d["at"] for d in found}
 
     async def unprocessed(self, service: str, aggregates: set[str]) -> list[str]:
