@@ -69,8 +69,8 @@ def _worded(view: dict[str, Any], reader: Reader) -> dict[str, Any]:
 
 
 async def _show(views: ActivityViews, reader: Reader, activity: Activity, status_code: int = 200,
-                headers: dict[str, str] | None = None) -> JSONResponse:
-    return _answer(_worded(await views.present(activity), reader), status_code, headers)
+                headers: dict[str, str] | None = None, invited: bool = True) -> JSONResponse:
+    return _answer(_worded(await views.present(activity, invited), reader), status_code, headers)
 
 
 # --- activities ----------------------------------------------------------------------------
@@ -83,7 +83,8 @@ async def plan(body: ActivityIn, request: Request, _: Operator, activities: Acti
                views: ViewsDep, reader: Reader) -> JSONResponse:
     activity_id = resource_id(request)
     activity = await activities.plan(activity_id, body.model_dump(exclude_unset=True))
-    return await _show(views, reader, activity, 201, {"Location": f"/activities/{activity_id}"})
+    # A new activity: nobody has been invited to it yet, so it has no confirmations to read.
+    return await _show(views, reader, activity, 201, {"Location": f"/activities/{activity_id}"}, invited=False)
 
 
 @router.get("/activities", response_model=ActivityPage, tags=["activities"], summary="List activities",
@@ -121,9 +122,9 @@ async def edit(activity_id: str, body: ActivityFields, request: Request, _: Oper
 async def schedule(activity_id: str, body: ScheduleIn, request: Request, _: Operator,
                    activities: ActivitiesDep, views: ViewsDep, reader: Reader) -> JSONResponse:
     location = body.location.model_dump() if body.location is not None else None
-    scheduled = await activities.schedule(activity_id, body.starts_at, body.ends_at, location,
-                                          expected_version(request))
-    return await _show(views, reader, scheduled)
+    scheduled, invited = await activities.scheduling(activity_id, body.starts_at, body.ends_at, location,
+                                                     expected_version(request))
+    return await _show(views, reader, scheduled, invited=invited)
 
 
 @router.post("/activities/{activity_id}/hold", response_model=ActivityOut, tags=["life cycle"],

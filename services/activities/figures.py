@@ -98,14 +98,16 @@ class Figures:
     # The contacts' answers to invitations, counted in the period report (invitations.py).
     confirmations: Confirmations | None = None
 
-    _cache: dict[tuple[str, datetime | None, datetime | None], tuple[str | None, float, coverage.Cube]] = field(
-        default_factory=dict, repr=False)
+    # (election, from, to) → the revision it was read at (revision.current()), when, the figures
+    _cache: dict[tuple[str, datetime | None, datetime | None],
+                 tuple[tuple[str | None, int], float, coverage.Cube]] = field(default_factory=dict, repr=False)
 
     async def cube(self, election: str, period: Period) -> coverage.Cube:
         """The figures of an election and period: the database's, or the same figures cached while
         no activity has changed since (checked against the store's revision token)."""
         key = (election, period.start, period.end)
-        token = await self.store.revision.current()  # read before the scan: a write during it invalidates
+        # Read before the scan: a write during it invalidates. With this process's own writes in it.
+        token = await self.store.revision.current()
         cached = self._cache.get(key)
         if cached and cached[0] == token and monotonic() - cached[1] < CACHE_SECONDS:
             return cached[2]

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.activities.domain import Activity, Location, Targets, election_of
+from services.activities.domain import Activity, Location, Status, Targets, election_of
 from services.activities.elections import Calendar, Election, ShippedCalendar
 from services.activities.fields import partner_ref, utc
 from services.activities.store import ActivityStore, Claims, ElectionStore, PartnerReplica, TargetStore
@@ -60,13 +60,21 @@ class Activities:
 
     async def schedule(self, activity_id: str, starts_at: datetime, ends_at: datetime,
                        location: dict[str, Any] | None, expected: int | None) -> Activity:
+        return (await self.scheduling(activity_id, starts_at, ends_at, location, expected))[0]
+
+    async def scheduling(self, activity_id: str, starts_at: datetime, ends_at: datetime,
+                         location: dict[str, Any] | None, expected: int | None) -> tuple[Activity, bool]:
+        """:meth:`schedule`, and whether the activity was scheduled before (its contacts may have been
+        invited, on ``sinergi.activity.scheduled``, and answered): False for a planned one."""
         place = Location(**location) if location is not None else None
+        before: list[bool] = []  # as the last try (after a lost race, the one stored) found it
 
         async def schedule(activity: Activity) -> None:
+            before.append(activity.status is not Status.planned)
             election = await self.calendar.get(activity.election)  # its stages fill a missing stage
             activity.schedule(utc(starts_at), utc(ends_at), place, self.clock(), election, self.zone)
 
-        return await self.uow.change(activity_id, expected, schedule)
+        return await self.uow.change(activity_id, expected, schedule), before[-1]
 
     async def hold(self, activity_id: str, expected: int | None) -> Activity:
         return await self.uow.change(activity_id, expected, lambda a: a.hold(self.clock()))

@@ -50,28 +50,56 @@ log = get_logger(__name__)
 
 
 class Revision:
-    """A token that changes with every write to the activities: what cached figures are checked against.
+    """A token that changes after writes to the activities: what cached figures are checked against.
 
     A new random token rather than a counter: FerretDB runs ``$inc`` as read-then-write, so two
     processes could both write the same next number; two tokens never collide.
+
+    The token is set off the write's path and at most once per ``SETTLE_SECONDS`` per process, after
+    the writes it covers (issue 15: a round trip a write, one per burst now). This process's own
+    cached figures are stale at once (``writes``, part of :meth:`current`); another process's within
+    ``SETTLE_SECONDS`` of the write (docs/reliability.md, "Known limits").
     """
 
     ID = "activities"
+    SETTLE_SECONDS = 1.0
 
     def __init__(self, collection: AsyncCollection) -> None:
         self.collection = collection
+        self.writes = 0  # this process's writes so far
+        self._settling: asyncio.Task[None] | None = None
+        self._last_set = -SETTLE_FOREVER
 
-    async def current(self) -> str | None:
+    async def current(self) -> tuple[str | None, int]:
+        """The stored token and this process's writes: cached figures are good while both are unchanged."""
         doc = await self.collection.find_one({"_id": self.ID})
-        return doc["token"] if doc else None
+        return (doc["token"] if doc else None), self.writes
 
     async def bump(self) -> None:
+        """A write was stored: the token is set soon after it (no round trip here)."""
+        self.writes += 1
+        if self._settling is None or self._settling.done():
+            self._settling = asyncio.get_running_loop().create_task(self._settle(), name="coverage-revision")
+
+    async def _settle(self) -> None:
+        while True:
+            await asyncio.sleep(max(0.0, self._last_set + self.SETTLE_SECONDS - time.monotonic()))
+            covered = self.writes
+            await self._set()
+            self._last_set = time.monotonic()
+            if self.writes == covered:  # no write since the one set covers: done (no await between)
+                return
+
+    async def _set(self) -> None:
         try:
             await when_free(lambda: self.collection.update_one({"_id": self.ID}, {"$set": {"token": str(ULID())}},
                                                                upsert=True), attempts=3)
         except (PyMongoError, Unavailable) as exc:
             # The write itself is stored; cached figures then expire on their own (figures.CACHE_SECONDS).
             log.warning("could not mark cached coverage figures stale", error=repr(exc))
+
+
+SETTLE_FOREVER = 1e9  # "never set": the first write of a process sets the token at once
 
 
 class AggregateStore(Generic[A]):

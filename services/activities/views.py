@@ -112,10 +112,12 @@ class ActivityViews:
         except Unresolved as exc:
             raise refusal({"district": exc}) from None
 
-    async def present(self, activity: Activity) -> dict[str, Any]:
+    async def present(self, activity: Activity, invited: bool = True) -> dict[str, Any]:
+        """The activity's view; ``invited=False`` when no contact can have been invited to it yet (it
+        was planned, never scheduled, when the request began): its confirmations are then none, not read."""
         known = await self.replica.many({p.partner_id for p in activity.partners})
         shown = view(activity, known, self.zone, await self.calendar.get(activity.election))
         if self.confirmations is not None:
-            answers = (await self.confirmations.of([activity.id]))[activity.id]
+            answers = (await self.confirmations.of([activity.id]))[activity.id] if invited else []
             shown["confirmations"] = confirmations_view(answers)
         return shown

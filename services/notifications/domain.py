@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from ulid import ULID
 
-from services.notifications.readmodels import Activity, Agreement, Election, Partner, Targets, voting_date
+from services.notifications.readmodels import Activity, Agreement, Election, Partner, Snapshot, Targets, voting_date
 from shared.errors import Conflict
 from shared.regions import within
 
@@ -277,6 +277,14 @@ class Job:
 JOB_KINDS_OF = {"activity": (JobKind.reminder, JobKind.overdue, JobKind.realert),
                 "partner": (JobKind.agreement, JobKind.realert),
                 "targets": (JobKind.coverage,)}
+
+
+def no_jobs_yet(aggregate: str, previous: Snapshot | None) -> bool:
+    """Whether nothing can have named a job of the aggregate yet, so its job names need no read
+    (issue 15): no event of it was applied here (its read model is written before its jobs, and the
+    scheduler re-derives them from the read model), or an activity was planned until now (no job is
+    derived for a planned activity, and no status leads back to planned)."""
+    return previous is None or (aggregate == "activity" and getattr(previous, "status", None) == "planned")
 
 
 def activity_jobs(activity: Activity, timing: Timing, zone: tzinfo, now: datetime) -> list[Job]:

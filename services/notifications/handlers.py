@@ -28,6 +28,7 @@ from services.notifications.domain import (
     JobKind,
     activity_jobs,
     digest_job,
+    no_jobs_yet,
     partner_jobs,
     targets_jobs,
 )
@@ -143,7 +144,9 @@ class Handlers:
                                                 self.zone, _extra(event)), rerun=True)
                 return
             if jobs_of is not None:
-                await self._sync(event.subject, aggregate, jobs_of(snapshot, self.config, self.zone, now), now)
+                none_yet = applied is Applied.NEWER and no_jobs_yet(aggregate, previous)
+                await self._sync(event.subject, aggregate, jobs_of(snapshot, self.config, self.zone, now), now,
+                                 none_yet)
             # What the event replaced: on a redelivery, the read model remembers it.
             replaced = None if previous is None else (
                 previous.previous_status if applied is Applied.SAME else previous.status)
@@ -180,8 +183,9 @@ class Handlers:
             raise PartnerNotKnownYet(f"partners {', '.join(missing)} of activity {event.subject} are not known yet; "
                                      "their contacts get the invitation once their events arrive")
 
-    async def _sync(self, subject: str, aggregate: str, desired: list[Job], now: datetime) -> None:
-        added = await self.jobs.sync(subject, JOB_KINDS_OF[aggregate], desired, now)
+    async def _sync(self, subject: str, aggregate: str, desired: list[Job], now: datetime,
+                    none_yet: bool = False) -> None:
+        added = await self.jobs.sync(subject, JOB_KINDS_OF[aggregate], desired, now, none_yet)
         if added:
             # Due already (a reminder for tomorrow's activity) or before the scheduler's next look.
             self.expect(min(job.due_at for job in added))

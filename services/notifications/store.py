@@ -534,12 +534,16 @@ class Jobs:
     def _name_doc(subject: str, job_id: str, kind: str) -> dict[str, Any]:
         return {"_id": f"{subject}/{job_id}", "subject": subject, "job": job_id, "kind": kind}
 
-    async def sync(self, subject: str, kinds: Iterable[str], desired: list[Job], now: datetime) -> list[Job]:
+    async def sync(self, subject: str, kinds: Iterable[str], desired: list[Job], now: datetime,
+                   none_yet: bool = False) -> list[Job]:
         """Make the subject's jobs of these kinds exactly ``desired`` (a job already there keeps its
-        due); returns the jobs added. Callers hold the subject's lock (one process at a time)."""
+        due); returns the jobs added. Callers hold the subject's lock (one process at a time).
+        ``none_yet``: the caller knows nothing named a job of the subject yet (``domain.no_jobs_yet``),
+        so its names are not read (a round trip)."""
         await self._index_older_jobs()
         kinds = {str(kind) for kind in kinds}
-        existing = {name["job"] for name in await self._named(subject) if name["kind"] in kinds}
+        named = [] if none_yet else await self._named(subject)
+        existing = {name["job"] for name in named if name["kind"] in kinds}
         wanted = {job.id for job in desired}
         stale = [job_id for job_id in existing if job_id not in wanted]
         await self._name(subject, [(job.id, str(job.kind)) for job in desired if job.id not in existing])

@@ -1,0 +1,92 @@
+"""What an event costs the notifications service's store, on the real store (issue 15).
+
+Counted with a PyMongo ``CommandListener`` over the whole test process while the service handles
+the events, as ``bench/costs.py`` counts a consumer's commands.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo import monitoring
+
+from shared.events import EventType
+from tests.conftest import auth, running
+from tests.notifications_support import (  # noqa: F401 - smtp is a fixture
+    activity,
+    add_recipient,
+    event,
+    fast,
+    inbox,
+    publish,
+    smtp,
+    soon,
+    subscribed,
+)
+
+
+class _Commands(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        target = event.command.get(event.command_name)
+        self.counts[(event.command_name, target if isinstance(target, str) else "")] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+_LISTENER = _Commands()
+monitoring.register(_LISTENER)  # before the service's clients are made: they report to it
+
+
+@pytest.fixture
+def service_settings(settings, smtp, monkeypatch):
+    fast(monkeypatch)
+    return settings.model_copy(update={"smtp_url": smtp.url})
+
+
+async def _jobs(client, subject: str) -> list[dict]:
+    answer = await client.get("/jobs", params={"subject": subject}, headers=auth("viewer"))
+    assert answer.status_code == 200, answer.text
+    return answer.json()["items"]
+
+
+async def test_a_planned_activity_scheduled_names_its_reminders_without_looking_for_older_ones_and_cancelling_removes_them(
+        service_settings):
+    async with running("notifications", service_settings) as (app, client):
+        await soon(lambda: subscribed(app))
+        staff = await add_recipient(client, name="Rina", subscriptions=["activity.scheduled", "activity.cancelled"])
+        starts = datetime.now(UTC) + timedelta(days=30)
+        forum = activity("A-COUNTED", starts.isoformat(), ends_at=(starts + timedelta(hours=2)).isoformat())
+        await publish(service_settings, event(EventType.ACTIVITY_PLANNED, {**forum, "status": "planned",
+                                                                           "starts_at": None, "ends_at": None}))
+        await soon(lambda: app.state.infra.db["activities"].find_one({"_id": "A-COUNTED"}))
+
+        _LISTENER.counts = Counter()
+        await publish(service_settings, event(EventType.ACTIVITY_SCHEDULED, forum, version=2))
+        await soon(lambda: _has(client, staff["id"], "activity.scheduled"))
+        reminders = await soon(lambda: _jobs(client, "A-COUNTED"))
+        assert {j["kind"] for j in reminders} == {"reminder"}
+        assert _LISTENER.counts[("find", "job_names")] == 0, \
+            f"a planned activity had no jobs to look for: {dict(_LISTENER.counts)}"
+
+        # The reminders are still named: cancelling the activity removes them.
+        cancelled = {**forum, "status": "cancelled", "cancel_reason": "hujan"}
+        await publish(service_settings, event(EventType.ACTIVITY_CANCELLED, cancelled, version=3))
+        await soon(lambda: _has(client, staff["id"], "activity.cancelled"))
+        await soon(lambda: _none(client, "A-COUNTED"))
+
+
+async def _has(client, recipient_id: str, rule: str) -> bool:
+    return any(n["rule"] == rule for n in await inbox(client, recipient_id))
+
+
+async def _none(client, subject: str) -> bool:
+    return not await _jobs(client, subject)
