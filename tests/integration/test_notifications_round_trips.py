@@ -6,14 +6,13 @@ the events, as ``bench/costs.py`` counts a consumer's commands.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pymongo import monitoring
 
 from shared.events import EventType
 from tests.conftest import auth, running
+from tests.store_commands import commands_of_every_task
 from tests.notifications_support import (  # noqa: F401 - smtp is a fixture
     activity,
     add_recipient,
@@ -25,25 +24,6 @@ from tests.notifications_support import (  # noqa: F401 - smtp is a fixture
     soon,
     subscribed,
 )
-
-
-class _Commands(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.counts: Counter[tuple[str, str]] = Counter()
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        target = event.command.get(event.command_name)
-        self.counts[(event.command_name, target if isinstance(target, str) else "")] += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
-_LISTENER = _Commands()
-monitoring.register(_LISTENER)  # before the service's clients are made: they report to it
 
 
 @pytest.fixture
@@ -69,13 +49,12 @@ async def test_a_planned_activity_scheduled_names_its_reminders_without_looking_
                                                                            "starts_at": None, "ends_at": None}))
         await soon(lambda: app.state.infra.db["activities"].find_one({"_id": "A-COUNTED"}))
 
-        _LISTENER.counts = Counter()
-        await publish(service_settings, event(EventType.ACTIVITY_SCHEDULED, forum, version=2))
-        await soon(lambda: _has(client, staff["id"], "activity.scheduled"))
-        reminders = await soon(lambda: _jobs(client, "A-COUNTED"))
+        with commands_of_every_task() as sent:
+            await publish(service_settings, event(EventType.ACTIVITY_SCHEDULED, forum, version=2))
+            await soon(lambda: _has(client, staff["id"], "activity.scheduled"))
+            reminders = await soon(lambda: _jobs(client, "A-COUNTED"))
         assert {j["kind"] for j in reminders} == {"reminder"}
-        assert _LISTENER.counts[("find", "job_names")] == 0, \
-            f"a planned activity had no jobs to look for: {dict(_LISTENER.counts)}"
+        assert sent[("find", "job_names")] == 0, f"a planned activity had no jobs to look for: {dict(sent)}"
 
         # The reminders are still named: cancelling the activity removes them.
         cancelled = {**forum, "status": "cancelled", "cancel_reason": "hujan"}

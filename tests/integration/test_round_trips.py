@@ -8,14 +8,8 @@ relay's, which runs in tasks of its own).
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-
-from pymongo import monitoring
 
 from services.activities.store import ElectionStore
 from services.partners.store import PartnerStore
@@ -23,44 +17,7 @@ from services.partners.store import PartnerStore
 from tests.bus import declare_exchanges
 from tests.conftest import auth, make_settings, running
 from tests.integration.test_activities_helpers import plan, post
-
-
-class _RequestCommands(monitoring.CommandListener):
-    """Counts (command, collection) sent by the one task being watched."""
-
-    def __init__(self) -> None:
-        self.task: asyncio.Task | None = None
-        self.counts: Counter[tuple[str, str]] = Counter()
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        try:
-            current = asyncio.current_task()
-        except RuntimeError:
-            return
-        if self.task is not None and current is self.task:
-            target = event.command.get(event.command_name)
-            self.counts[(event.command_name, target if isinstance(target, str) else "")] += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
-# PyMongo has no way to unregister a global listener: one for the module, idle unless watching.
-_LISTENER = _RequestCommands()
-monitoring.register(_LISTENER)
-
-
-@contextmanager
-def commands_of_this_task() -> Iterator[Counter[tuple[str, str]]]:
-    _LISTENER.counts = Counter()
-    _LISTENER.task = asyncio.current_task()
-    try:
-        yield _LISTENER.counts
-    finally:
-        _LISTENER.task = None
+from tests.store_commands import commands_of_this_task
 
 
 async def test_scheduling_an_activity_reads_it_once_and_writes_it_once(servers, run_id, monkeypatch):
