@@ -8,7 +8,7 @@ person has not given yet).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 from pydantic import AwareDatetime, ValidationError
@@ -20,6 +20,8 @@ from services.activities.schemas import ActivityFields, LocationIn, ReportIn, St
 from shared.clock import now_ms
 from shared.web import refusals
 
+M = TypeVar("M", bound=Strict)
+
 
 def _root(name: str) -> str:
     """``location.district`` and ``documentation_urls[0]`` belong to ``location`` and ``documentation_urls``."""
@@ -30,12 +32,18 @@ def _kept(found: dict[str, str], wrong: set[str]) -> dict[str, str]:
     return {name: message for name, message in found.items() if _root(name) not in wrong}
 
 
+def _rest(model: type[M], raw: dict[str, Any], wrong: set[str], **defaults: Any) -> M | None:
+    """The body without the fields whose shape was wrong, as ``model`` reads it (``None``: it cannot)."""
+    try:
+        return model.model_validate({**defaults, **{k: v for k, v in raw.items() if k not in wrong}})
+    except ValidationError:
+        return None
+
+
 async def plan_check(raw: dict[str, Any], request: Request, refused: set[str]) -> dict[str, str]:
     """What planning would refuse of the fields whose shape is right, when others' is not."""
     wrong = {_root(name) for name in refused}
-    try:
-        shaped = ActivityFields.model_validate({k: v for k, v in raw.items() if k not in wrong})
-    except ValidationError:
+    if (shaped := _rest(ActivityFields, raw, wrong)) is None:
         return {}
     calendar = await request.app.state.activities.calendar.all()
     values = clean(shaped.model_dump(exclude_unset=True))
@@ -52,9 +60,7 @@ class _ScheduleParts(Strict):
 async def schedule_check(raw: dict[str, Any], request: Request, refused: set[str]) -> dict[str, str]:
     """The times' order and the place, as scheduling checks them."""
     wrong = {_root(name) for name in refused}
-    try:
-        parts = _ScheduleParts.model_validate({k: v for k, v in raw.items() if k not in wrong})
-    except ValidationError:
+    if (parts := _rest(_ScheduleParts, raw, wrong)) is None:
         return {}
     found: dict[str, str] = {}
     if parts.starts_at is not None and parts.ends_at is not None:
@@ -67,13 +73,11 @@ async def schedule_check(raw: dict[str, Any], request: Request, refused: set[str
 async def report_check(raw: dict[str, Any], request: Request, refused: set[str]) -> dict[str, str]:
     """The outcome's rules; without a total that parsed, none that compares a count with it."""
     wrong = {_root(name) for name in refused}
-    given = {k: v for k, v in raw.items() if k not in wrong}
-    try:
-        shaped = ReportIn.model_validate({"attendance_total": 0, **given})
-    except ValidationError:
+    if (shaped := _rest(ReportIn, raw, wrong, attendance_total=0)) is None:
         return {}
     counts = [shaped.women, shaped.disabled, *shaped.attendance_by_segment.values()]
-    total = shaped.attendance_total if "attendance_total" in given else max(counts, default=0)
+    total = shaped.attendance_total if "attendance_total" not in wrong and "attendance_total" in raw \
+        else max(counts, default=0)
     outcome = Outcome(
         attendance_total=total,
         attendance_by_segment={segment.value: count for segment, count in shaped.attendance_by_segment.items()},
