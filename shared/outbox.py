@@ -95,15 +95,22 @@ class WriteLeases:
             await asyncio.shield(self.collection.delete_one({"_id": key, "token": token}))
 
     async def _take_over(self, key: str, token: str) -> bool:
-        marker = f"{key}#{token}"
-        try:
-            await self.collection.insert_one({"_id": marker, "at": time.time()})
-        except DuplicateKeyError:
-            return False  # another process is taking it over
-        await self.collection.delete_one({"_id": key, "token": token})
-        await self.collection.delete_one({"_id": marker})
-        log.warning("write lease of a process that stopped taken over", lease=key)
-        return True
+        if taken := await take_over(self.collection, key, token):
+            log.warning("write lease of a process that stopped taken over", lease=key)
+        return taken
+
+
+async def take_over(collection: AsyncCollection, key: str, token: str) -> bool:
+    """Free the claim ``key`` left by a holder (``token``) that died, if this caller is the one
+    process to do it: it first inserts ``<key>#<token>``, which only one can."""
+    marker = f"{key}#{token}"
+    try:
+        await collection.insert_one({"_id": marker, "at": time.time()})
+    except DuplicateKeyError:
+        return False  # another process is taking it over
+    await collection.delete_one({"_id": key, "token": token})
+    await collection.delete_one({"_id": marker})
+    return True
 
 
 class _Held:

@@ -33,6 +33,7 @@ from pymongo.errors import DuplicateKeyError
 from shared.bus import shard_exchange
 from shared.consumer import DeliveryOrder, EventQueue, Handler
 from shared.locks import KeyedLocks
+from shared.outbox import take_over
 from shared.logging import get_logger
 from shared.settings import Settings
 
@@ -162,13 +163,8 @@ class WorkerSlots:
         held = await self.collection.find_one({"_id": key})
         if held is None or held.get("until", 0) >= now:
             return False
-        marker = f"{key}#{held['token']}"
-        try:
-            await self.collection.insert_one({"_id": marker, "at": now})
-        except DuplicateKeyError:
+        if not await take_over(self.collection, key, held["token"]):
             return False  # another process is taking it over
-        await self.collection.delete_one({"_id": key, "token": held["token"]})
-        await self.collection.delete_one({"_id": marker})
         log.warning("worker slot of a process that stopped taken over", slot=key)
         return await self._take(key)
 
