@@ -230,31 +230,63 @@ def processes(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., Serv
 
 # pytest-timeout's report of a hung test shows threads, not the event loop's tasks, which is where
 # the suite's waiting happens; a test still running after this long has its tasks' stacks printed
-# (stderr, shown with the failure) while it still hangs.
+# (stderr, shown with the failure) while it still hangs, and where the test's own tasks wait is
+# added to its one-line failure in the summary (what CI's shortened output keeps).
 HUNG_AFTER_SECONDS = 200.0
+_HUNG_AT: dict[str, str] = {}
+
+
+def _awaits(task: asyncio.Task[Any]) -> list[Any]:
+    """The frames down a task's chain of awaits, outermost first (where its stack stops)."""
+    frames, awaited = [], task.get_coro()
+    while awaited is not None:
+        frame = (getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+                 or getattr(awaited, "ag_frame", None))
+        if frame is not None:
+            frames.append(frame)
+        awaited = (getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+                   or getattr(awaited, "ag_await", None))
+    return frames
+
+
+def _where(frame: Any) -> str:
+    path = Path(frame.f_code.co_filename)
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+    return f"{shown}:{frame.f_lineno} {frame.f_code.co_name}"
 
 
 @pytest.fixture(autouse=True)
-async def _tasks_shown_when_hung() -> AsyncIterator[None]:
+async def _tasks_shown_when_hung(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     import threading
     import traceback
 
     loop = asyncio.get_running_loop()
 
     def show() -> None:
-        lines = [f"--- asyncio tasks after {HUNG_AFTER_SECONDS:.0f} s ---"]
+        lines, ours = [f"--- asyncio tasks after {HUNG_AFTER_SECONDS:.0f} s ---"], []
         for task in list(asyncio.all_tasks(loop)):
+            frames = _awaits(task)
             lines.append(f"{task.get_name()}:")
-            awaited: Any = task.get_coro()
-            while awaited is not None:  # down the chain of awaits, where a task's stack stops
-                frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
-                if frame is not None:
-                    lines += ["  " + line.rstrip() for line in traceback.format_stack(frame, limit=1)]
-                awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+            lines += ["  " + line.rstrip() for frame in frames for line in traceback.format_stack(frame, limit=1)]
+            own = [f for f in frames if Path(f.f_code.co_filename).is_relative_to(ROOT)
+                   and ".venv" not in f.f_code.co_filename]
+            if own:  # the innermost frame of ours, then where the task really waits
+                ours.append(f"{task.get_name()}: {_where(own[-1])} -> {_where(frames[-1])}")
         print("\n".join(lines), file=sys.stderr, flush=True)
+        _HUNG_AT[request.node.nodeid] = "; ".join(ours)
 
     timer = threading.Timer(HUNG_AFTER_SECONDS, show)
     timer.daemon = True
     timer.start()
     yield
     timer.cancel()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    hung_at = _HUNG_AT.pop(item.nodeid, None) if report.when == "call" else None
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if hung_at and report.failed and crash is not None:
+        crash.message = f"{crash.message} | tasks of ours waiting at {HUNG_AFTER_SECONDS:.0f} s: {hung_at}"
