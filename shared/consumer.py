@@ -52,12 +52,13 @@ from faststream.rabbit.annotations import RabbitMessage as Delivered  # the mess
 from faststream.rabbit.message import RabbitMessage
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
+from pymongo.errors import ConnectionFailure, OperationFailure
 
 from shared.bus import PUBLISH_TIMEOUT, REPLAY_HEADER, dead_letters_to, events_exchange, service_exchange, undecoded
 from shared.events import AnyEvent
 from shared.locks import KeyedLocks
 from shared.logging import bound, get_logger
+from shared.group_insert import GroupInsert
 from shared.mongo import busy, stopping
 from shared.regions import digits
 from shared.settings import Settings
@@ -503,6 +504,8 @@ class ProcessedEvents:
 
     def __init__(self, db: AsyncDatabase) -> None:
         self._collection = db["processed_events"]
+        # The messages a consumer handles at once record their events together (``GroupInsert``).
+        self._inserts = GroupInsert(self._collection)
 
     async def seen(self, queue: str, event_id: str) -> bool:
         return await self._collection.find_one({"_id": f"{queue}:{event_id}"}, {"_id": 1}) is not None
@@ -510,12 +513,8 @@ class ProcessedEvents:
     async def record(self, queue: str, event_id: str, by: str | None = None) -> bool:
         """Record the id; ``False`` when it was recorded before (the event was a duplicate). ``by``:
         the shard that handled it, when ``queue`` is a sharded queue's name."""
-        try:
-            await self._collection.insert_one({"_id": f"{queue}:{event_id}", "at": datetime.now(UTC),
-                                               **({"by": by} if by else {})})
-        except DuplicateKeyError:
-            return False
-        return True
+        return await self._inserts.insert({"_id": f"{queue}:{event_id}", "at": datetime.now(UTC),
+                                           **({"by": by} if by else {})})
 
     async def prune(self) -> int:
         """Forget ids older than the retention (no TTL indexes on FerretDB: called on a timer)."""

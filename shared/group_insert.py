@@ -1,0 +1,70 @@
+"""Inserts that concurrent callers make into one collection, written together (a group commit).
+
+A consumer handles several messages at once (its prefetch) and each records that it processed its
+event; the relay's workers each log the events they published. One ``insert_many`` for what has
+come in meanwhile costs the store one round trip instead of one each (FerretDB serialises writes to
+a database anyway). Nothing waits for a batch to fill: the first document is written at once, and
+what arrives while that write is in flight goes in the next one, so a quiet service writes as
+before and a busy one writes less often. Each caller still learns its own document's fate: stored,
+already there (a duplicate ``_id``), or the error, before it goes on (a consumer acks only then).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, OperationFailure
+
+DUPLICATE_KEY = 11000
+
+
+class GroupInsert:
+    """``await insert(doc)`` → ``True`` once stored, ``False`` if its ``_id`` was there already."""
+
+    def __init__(self, collection: AsyncCollection, most: int = 500) -> None:
+        self.collection = collection
+        self.most = most  # documents in one insert_many
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def insert(self, document: dict[str, Any]) -> bool:
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((document, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_all(), name=f"group-insert-{self.collection.name}")
+        return await done
+
+    async def _write_all(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[: self.most], self._waiting[self.most:]
+            try:
+                await self._write(batch)
+            except asyncio.CancelledError:  # stopped with the service: nobody waits forever
+                for _, done in [*batch, *self._waiting]:
+                    done.cancel()
+                self._waiting = []
+                raise
+
+    async def _write(self, batch: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> None:
+        refused: dict[int, dict[str, Any]] = {}
+        try:
+            await self.collection.insert_many([document for document, _ in batch], ordered=False)
+        except BulkWriteError as exc:
+            refused = {error["index"]: error for error in exc.details.get("writeErrors", [])}
+        except Exception as exc:  # the store busy or away: every caller sees it, as on its own insert
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        for index, (_, done) in enumerate(batch):
+            if done.done():  # its caller was cancelled meanwhile
+                continue
+            error = refused.get(index)
+            if error is None:
+                done.set_result(True)
+            elif error.get("code") == DUPLICATE_KEY:
+                done.set_result(False)
+            else:
+                done.set_exception(OperationFailure(error.get("errmsg", "insert refused"), error.get("code")))
