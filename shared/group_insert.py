@@ -36,6 +36,11 @@ class GroupInsert:
             self._writer = asyncio.create_task(self._write_all(), name=f"group-insert-{self.collection.name}")
         return await done
 
+    async def insert_new(self, documents: list[dict[str, Any]]) -> set[str]:
+        """Insert those not stored yet (keyed by ``_id``); the ids inserted. They go in one batch."""
+        stored = await asyncio.gather(*(self.insert(document) for document in documents))
+        return {document["_id"] for document, new in zip(documents, stored, strict=True) if new}
+
     async def _write_all(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting[: self.most], self._waiting[self.most:]

@@ -39,6 +39,7 @@ from services.notifications.domain import Delivery, Job, JobKind, behind, summar
 from services.notifications.readmodels import Snapshot
 from services.notifications.recipient import Recipient
 from shared.events import AnyEvent
+from shared.group_insert import GroupInsert
 from shared.locks import KeyedLocks
 from shared.mongo import filters_only_by_id, replace_at_version, replace_read_under_lock, update_at_version, when_free
 from shared.outbox import OUTBOX, PENDING, AggregateCollection, StaleVersion, WriteLeases, exclusive
@@ -279,6 +280,8 @@ class Inboxes:
         self.db = db
         self.leases = leases
         self._locks = KeyedLocks()
+        # Per recipient: the notifications of the events a consumer handles at once, stored together.
+        self._inserts: dict[str, GroupInsert] = {}
 
     def _writing(self, recipient_id: str, notification_id: str) -> Any:
         return exclusive(self._locks(notification_id), self.leases, f"inbox_{recipient_id}:{notification_id}")
@@ -287,11 +290,11 @@ class Inboxes:
         return self.db[f"inbox_{recipient_id}"]
 
     async def add(self, recipient_id: str, doc: dict[str, Any]) -> bool:
-        try:
-            await self.of(recipient_id).insert_one(doc)
-            return True
-        except DuplicateKeyError:
-            return False
+        """Store a new notification; ``False`` if it was stored before (a redelivered event)."""
+        inserts = self._inserts.get(recipient_id)
+        if inserts is None:
+            inserts = self._inserts[recipient_id] = GroupInsert(self.of(recipient_id))
+        return await inserts.insert(doc)
 
     async def get(self, recipient_id: str, notification_id: str) -> dict[str, Any] | None:
         return await self.of(recipient_id).find_one({"_id": notification_id})
@@ -524,6 +527,8 @@ class Jobs:
         self._indexed = False
         self._indexing = asyncio.Lock()
         self._lists_left = True  # until the first look finds none
+        # The events a consumer handles at once store their jobs and names together.
+        self._inserts, self._name_inserts = GroupInsert(collection), GroupInsert(self.names)
 
     @staticmethod
     def _doc(job: Job, now: datetime) -> dict[str, Any]:
@@ -558,7 +563,7 @@ class Jobs:
             await self._name(subject, [(doc["_id"], doc["kind"]) for doc in again])
         # Every wanted job is inserted: one already stored keeps its due (its insert is refused),
         # and one a crash left named but not stored is stored now.
-        added = await insert_new(self.collection, [self._doc(job, now) for job in desired])
+        added = await self._inserts.insert_new([self._doc(job, now) for job in desired])
         if added and self.several_processes:
             # Another process deleting one of these as stale may have forgotten its name after
             # this one named it: name it again (an insert that finds the name changes nothing).
@@ -583,7 +588,7 @@ class Jobs:
         return names
 
     async def _name(self, subject: str, jobs: list[tuple[str, str]]) -> None:
-        await insert_new(self.names, [self._name_doc(subject, job_id, kind) for job_id, kind in jobs])
+        await self._name_inserts.insert_new([self._name_doc(subject, job_id, kind) for job_id, kind in jobs])
 
     async def _index_older_jobs(self) -> None:
         """Once per process: name the jobs nothing names (stored before any index existed), so their
@@ -614,7 +619,7 @@ class Jobs:
         return self.collection.database
 
     async def ensure(self, job: Job, now: datetime) -> None:
-        await insert_new(self.collection, [self._doc(job, now)])
+        await self._inserts.insert(self._doc(job, now))
 
     async def any_of(self, kind: JobKind) -> bool:
         return await self.collection.find_one({"kind": str(kind)}, {"_id": 1}) is not None
