@@ -71,3 +71,25 @@ def test_a_database_dropped_and_created_again_between_two_passes_gets_its_id_ind
     finally:
         client.drop_database(database)
         client.close()
+
+
+def test_a_collection_added_to_a_database_indexed_long_ago_gets_its_id_index(private_store):
+    # The indexer asks again only the files that changed since it found them indexed: a new table
+    # in a database it had finished with must still be seen.
+    client = MongoClient(private_store.url, serverSelectionTimeoutMS=5000)
+    database = f"indexer_{ULID()}".lower()
+    try:
+        client[database]["partners"].insert_one({"_id": "p1", "name": "KIM Sekarbela"})
+        first = wait_for_index(private_store.data, database)
+        assert first, "the new collection was never indexed"
+        time.sleep(3 * PASS_SECONDS)  # passes that find the file unchanged
+
+        client[database]["activities"].insert_one({"_id": "a1", "title": "Sosialisasi"})
+        deadline = time.monotonic() + 5 * PASS_SECONDS
+        while time.monotonic() < deadline and len(indexed_tables(private_store.data, database)) <= len(first):
+            time.sleep(0.1)
+        assert len(indexed_tables(private_store.data, database)) == len(first) + 1, (
+            "a collection added to a database indexed before never got its _id index")
+    finally:
+        client.drop_database(database)
+        client.close()

@@ -20,6 +20,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -29,16 +30,33 @@ import (
 
 const indexPrefix = "sinergi_id_"
 
-// The indexer keeps no memory of what it indexed: each pass asks every file which tables
-// lack the index. A collection or database dropped and created again between two passes
-// has a new table of the same name without the index, and a remembered name would hide it.
+// The indexer remembers no table names: a collection or database dropped and created again
+// between two passes has a new table of the same name without the index, and a remembered
+// name would hide it. It remembers, per file, when the file and its write-ahead log last
+// changed as it found every table indexed, and asks again only a file changed since: creating
+// a table writes to one of them. Asking every file on every pass opened each database of the
+// store every two seconds; a test session leaves thousands, and the passes took a whole core.
 type idIndexer struct {
 	dir    string
 	logger *slog.Logger
+	done   map[string]time.Time // file → its last change when all its tables were indexed
 }
 
 func newIDIndexer(dir string, logger *slog.Logger) *idIndexer {
-	return &idIndexer{dir: dir, logger: logger}
+	return &idIndexer{dir: dir, logger: logger, done: map[string]time.Time{}}
+}
+
+// changed is the later modification time of a database file and of its write-ahead log.
+func changed(file string) (time.Time, error) {
+	info, err := os.Stat(file)
+	if err != nil {
+		return time.Time{}, err
+	}
+	last := info.ModTime()
+	if wal, err := os.Stat(file + "-wal"); err == nil && wal.ModTime().After(last) {
+		last = wal.ModTime()
+	}
+	return last, nil
 }
 
 // run indexes new tables every interval until ctx ends.
@@ -60,10 +78,28 @@ func (x *idIndexer) pass(ctx context.Context) {
 	if err != nil {
 		return
 	}
+	seen := make(map[string]bool, len(files))
 	for _, file := range files {
+		seen[file] = true
+		// Read before the file is asked: a table created while it is asked changes it again.
+		last, err := changed(file)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		if done, ok := x.done[file]; ok && done.Equal(last) {
+			continue
+		}
 		if err := x.indexFile(ctx, file); err != nil {
 			// A database dropped or busy right now is tried again on the next pass.
 			x.logger.Debug("sinergi-store: _id index pass skipped a file", "file", file, "error", err)
+			delete(x.done, file)
+			continue
+		}
+		x.done[file] = last
+	}
+	for file := range x.done {
+		if !seen[file] {
+			delete(x.done, file)
 		}
 	}
 }
