@@ -23,9 +23,12 @@ DUPLICATE_KEY = 11000
 class GroupInsert:
     """``await insert(doc)`` → ``True`` once stored, ``False`` if its ``_id`` was there already."""
 
-    def __init__(self, collection: AsyncCollection, most: int = 500) -> None:
+    def __init__(self, collection: AsyncCollection, most: int = 500, name: str | None = None) -> None:
         self.collection = collection
         self.most = most  # documents in one insert_many
+        # Its writer task's name: the relay's is ``outbox-…``, as bench/costs.py tells the relay's
+        # store commands from a request's by it.
+        self.name = name or f"group-insert-{collection.name}"
         self._waiting: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -33,7 +36,7 @@ class GroupInsert:
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((document, done))
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_all(), name=f"group-insert-{self.collection.name}")
+            self._writer = asyncio.create_task(self._write_all(), name=self.name)
         return await done
 
     async def insert_new(self, documents: list[dict[str, Any]]) -> set[str]:

@@ -268,7 +268,7 @@ class EventLog:
         self.collection = collection
         self.retention_days = retention_days
         # The relay's workers publish several aggregates at once: their entries are logged together.
-        self._inserts = GroupInsert(collection)
+        self._inserts = GroupInsert(collection, name="outbox-event-log")
 
     async def record(self, entries: list[dict[str, Any]]) -> None:
         """Log published entries; one logged before (a re-publish after a crash) is left as it is."""
