@@ -79,8 +79,9 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
                     domain=f"sinergi-{settings.region_digits}.local", reply_to=config.mail_reply_to)
     runner = DeliveryRunner(deliveries, inboxes, recipients, mailer, WebhookSender(http, config.webhook_timeout_seconds),
                             clock, config, metrics, wake)
-    models = ReadModels(Snapshots(infra.db["partners"], Partner), Snapshots(infra.db["activities"], Activity),
-                        Snapshots(infra.db["targets"], Targets), Snapshots(infra.db["elections"], Election))
+    sole = settings.processes <= 1  # one process alone writes the read models: no read back per event
+    models = ReadModels(Snapshots(infra.db["partners"], Partner, sole), Snapshots(infra.db["activities"], Activity, sole),
+                        Snapshots(infra.db["targets"], Targets, sole), Snapshots(infra.db["elections"], Election, sole))
     handlers = Handlers(models, jobs, notifier, clock, config, settings, expect)
     scheduler = Scheduler(jobs, claims, deliveries, runner, handlers.run_job, clock, config,
                           owner=f"{socket.gethostname()}:{os.getpid()}:{ULID()}")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -108,14 +108,26 @@ class Snapshots(Generic[S]):
     """A read model: the newest snapshot of each aggregate seen, applied in ``aggregateversion``
     order, stored as the event carried it and read back as ``model``."""
 
-    def __init__(self, collection: AsyncCollection, model: type[S]) -> None:
+    WRITTEN_KEPT = 4096  # aggregates whose last write this process remembers (most recent first out last)
+
+    def __init__(self, collection: AsyncCollection, model: type[S], sole_writer: bool = False) -> None:
         self.collection = collection
         self.model = model
         self._locks = KeyedLocks()
         self._recent: Recent[dict[str, S]] = Recent(self._everyone)
+        # With one process (``SINERGI_PROCESSES`` 1) this one alone writes the model, always through
+        # :meth:`apply` under the aggregate's lock: what it wrote last is what is stored, and the
+        # next event of the aggregate is applied without reading it back (a round trip an event).
+        self.sole_writer = sole_writer
+        self._written: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
-    def _changed(self, aggregate_id: str) -> None:
+    def _changed(self, aggregate_id: str, stored: dict[str, Any]) -> None:
         self._recent.forget()
+        if self.sole_writer:
+            self._written[aggregate_id] = stored
+            self._written.move_to_end(aggregate_id)
+            while len(self._written) > self.WRITTEN_KEPT:
+                self._written.popitem(last=False)
 
     async def _everyone(self) -> dict[str, S]:
         return {doc["_id"]: self._read(doc) for doc in await self.collection.find({}).to_list()}
@@ -141,13 +153,23 @@ class Snapshots(Generic[S]):
         The stored document remembers the status it replaced (``_previous_status``), so a
         redelivered event can still tell what it changed.
         """
+        try:
+            return await self._apply(aggregate_id, version, snapshot)
+        except BaseException:
+            # A write cut off may have been stored after all: the next try reads what is there.
+            self._written.pop(aggregate_id, None)
+            raise
+
+    async def _apply(self, aggregate_id: str, version: int, snapshot: dict[str, Any]) -> tuple[Applied, S | None]:
         doc = {**snapshot, "_id": aggregate_id, "id": aggregate_id, "version": version}
         while True:
-            found = await self.collection.find_one({"_id": aggregate_id})
+            found = self._written.get(aggregate_id)
+            if found is None:
+                found = await self.collection.find_one({"_id": aggregate_id})
             if found is None:
                 try:
-                    await self.collection.insert_one({**doc, "_previous_status": None})
-                    self._changed(aggregate_id)
+                    await self.collection.insert_one(stored := {**doc, "_previous_status": None})
+                    self._changed(aggregate_id, stored)
                     return Applied.NEWER, None
                 except DuplicateKeyError:
                     continue
@@ -159,9 +181,10 @@ class Snapshots(Generic[S]):
             # Read under the aggregate's lock, which every writer of a read model holds (the queue's
             # single active consumer keeps other processes out): not read again.
             if await replace_read_under_lock(self.collection, aggregate_id, previous.version,
-                                             {**doc, "_previous_status": previous.status}):
-                self._changed(aggregate_id)
+                                             stored := {**doc, "_previous_status": previous.status}):
+                self._changed(aggregate_id, stored)
                 return Applied.NEWER, previous
+            self._written.pop(aggregate_id, None)  # not as remembered (removed by hand?): read it
 
     async def get(self, aggregate_id: str) -> S | None:
         found = await self.collection.find_one({"_id": aggregate_id})

@@ -55,6 +55,8 @@ async def test_a_planned_activity_scheduled_names_its_reminders_without_looking_
             reminders = await soon(lambda: _jobs(client, "A-COUNTED"))
         assert {j["kind"] for j in reminders} == {"reminder"}
         assert sent[("find", "job_names")] == 0, f"a planned activity had no jobs to look for: {dict(sent)}"
+        # One process alone writes the read model: the planned snapshot it stored is not read back.
+        assert sent[("find", "activities")] == 0, f"the read model was read back: {dict(sent)}"
 
         # The reminders are still named: cancelling the activity removes them.
         cancelled = {**forum, "status": "cancelled", "cancel_reason": "hujan"}
@@ -69,3 +71,25 @@ async def _has(client, recipient_id: str, rule: str) -> bool:
 
 async def _none(client, subject: str) -> bool:
     return not await _jobs(client, subject)
+
+
+async def test_a_read_model_removed_by_hand_is_written_again_by_the_next_event(service_settings):
+    # The process remembers what it wrote last instead of reading it back; a document that is no
+    # longer there (an operator cleaned the collection) is read, found missing and stored afresh.
+    async with running("notifications", service_settings) as (app, _):
+        await soon(lambda: subscribed(app))
+        models = app.state.infra.db["activities"]
+        starts = datetime.now(UTC) + timedelta(days=30)
+        forum = activity("A-REMOVED", starts.isoformat(), ends_at=(starts + timedelta(hours=2)).isoformat())
+        await publish(service_settings, event(EventType.ACTIVITY_PLANNED, {**forum, "status": "planned",
+                                                                           "starts_at": None, "ends_at": None}))
+        await soon(lambda: models.find_one({"_id": "A-REMOVED"}))
+        await models.delete_one({"_id": "A-REMOVED"})
+
+        await publish(service_settings, event(EventType.ACTIVITY_SCHEDULED, forum, version=2))
+
+        async def stored_again():
+            found = await models.find_one({"_id": "A-REMOVED"})
+            return found and found["version"] == 2
+
+        assert await soon(stored_again)
