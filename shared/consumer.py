@@ -56,9 +56,9 @@ from pymongo.errors import ConnectionFailure, OperationFailure
 
 from shared.bus import PUBLISH_TIMEOUT, REPLAY_HEADER, dead_letters_to, events_exchange, service_exchange, undecoded
 from shared.events import AnyEvent
+from shared.group_insert import GroupInsert
 from shared.locks import KeyedLocks
 from shared.logging import bound, get_logger
-from shared.group_insert import GroupInsert
 from shared.mongo import busy, stopping
 from shared.regions import digits
 from shared.settings import Settings

@@ -108,7 +108,7 @@ class Snapshots(Generic[S]):
     """A read model: the newest snapshot of each aggregate seen, applied in ``aggregateversion``
     order, stored as the event carried it and read back as ``model``."""
 
-    WRITTEN_KEPT = 4096  # aggregates whose last write this process remembers (most recent first out last)
+    WRITTEN_KEPT = 4096  # aggregates whose last write this process remembers (the least recent forgotten first)
 
     def __init__(self, collection: AsyncCollection, model: type[S], sole_writer: bool = False) -> None:
         self.collection = collection
