@@ -36,7 +36,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from shared.clock import utc_ms
 from shared.events import AnyEvent, CloudEvent
@@ -72,6 +72,7 @@ class WriteLeases:
 
     def __init__(self, collection: AsyncCollection) -> None:
         self.collection = collection
+        self._letting_go: set[asyncio.Task[None]] = set()
 
     @contextlib.asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
@@ -89,11 +90,34 @@ class WriteLeases:
                 continue
             await asyncio.sleep(min(0.05, 0.002 * 2 ** min(tries, 5)))
             tries += 1
+        until = now + self.SECONDS
         try:
             yield
         finally:
-            # Shielded: a cancelled write must still let go, or the aggregate waits out the lease.
-            await asyncio.shield(self.collection.delete_one({"_id": key, "token": token}))
+            try:
+                # Shielded: a cancelled write must still let go, or the aggregate waits out the lease.
+                await asyncio.shield(self.collection.delete_one({"_id": key, "token": token}))
+            except PyMongoError:
+                # The store went away with the lease held (the write failed too): let go the moment
+                # it is back. Left to run out, the lease kept every process from the aggregate for
+                # up to SECONDS after the store returned (the two-process steady stream's writes
+                # after a store restart all waited on four such activities).
+                self._let_go_later(key, token, until)
+
+    def _let_go_later(self, key: str, token: str, until: float) -> None:
+        async def let_go() -> None:
+            delay = 0.1
+            while time.time() < until:
+                await asyncio.sleep(delay)
+                try:
+                    await self.collection.delete_one({"_id": key, "token": token})
+                    return
+                except PyMongoError:
+                    delay = min(delay * 2, 1.0)
+
+        task = asyncio.get_running_loop().create_task(let_go(), name=f"let-go-{key}")
+        self._letting_go.add(task)
+        task.add_done_callback(self._letting_go.discard)
 
     async def _take_over(self, key: str, token: str) -> bool:
         if taken := await take_over(self.collection, key, token):
