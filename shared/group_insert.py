@@ -17,7 +17,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, OperationFailure
 
-DUPLICATE_KEY = 11000
+from shared.mongo import DUPLICATE_KEY
 
 
 class GroupInsert:

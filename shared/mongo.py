@@ -35,6 +35,9 @@ async def ping(client: AsyncMongoClient) -> bool:
     return True
 
 
+DUPLICATE_KEY = 11000  # the server's code for an insert whose ``_id`` (or unique key) is taken
+
+
 # What FerretDB answers a statement in flight when it shuts down: the statement itself cancelled,
 # or, for an update (a read then a write in one transaction), the transaction rolled back under it
 # (seen in the steady-stream fault test, which then sent a ``scheduled`` event round the retry

@@ -41,12 +41,11 @@ from services.notifications.recipient import Recipient
 from shared.events import AnyEvent
 from shared.group_insert import GroupInsert
 from shared.locks import KeyedLocks
-from shared.mongo import filters_only_by_id, replace_at_version, replace_read_under_lock, update_at_version, when_free
+from shared.mongo import DUPLICATE_KEY, filters_only_by_id, replace_at_version, replace_read_under_lock, update_at_version, when_free
 from shared.outbox import OUTBOX, PENDING, AggregateCollection, StaleVersion, WriteLeases, exclusive
 from shared.pagination import decode_cursor, encode_cursor, page
 from shared.unit_of_work import AlreadyStored, Loaded
 
-DUPLICATE_KEY = 11000
 REPAIRS_AT_ONCE = 8  # recipients whose notifications one repair pass reads at the same time
 
 
