@@ -22,14 +22,16 @@ timer (FerretDB has no TTL indexes).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Request
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ulid import ULID
 
@@ -52,6 +54,25 @@ NOT_REMEMBERED = {400, 401, 403, 413, 422, 429}
 class IdempotencyKeys:
     def __init__(self, db: AsyncDatabase) -> None:
         self.collection = db["idempotency_keys"]
+        self._forgetting: set[asyncio.Task[None]] = set()
+
+    def forget_later(self, claim_id: str) -> None:
+        """Forget a claim the moment the store answers again: left "running", every retry of its
+        key was refused 409 for ABANDONED (the two-process steady stream accepted no write in the
+        5 s after a store restart: its writers all retried such keys)."""
+        async def forget() -> None:
+            delay, until = 0.1, time.monotonic() + ABANDONED.total_seconds()
+            while time.monotonic() < until:
+                await asyncio.sleep(delay)
+                try:
+                    await self.collection.delete_one({"_id": claim_id, "state": "running"})
+                    return
+                except PyMongoError:
+                    delay = min(delay * 2, 1.0)
+
+        task = asyncio.get_running_loop().create_task(forget(), name=f"forget-claim-{claim_id[:12]}")
+        self._forgetting.add(task)
+        task.add_done_callback(self._forgetting.discard)
 
     async def prune(self) -> int:
         result = await self.collection.delete_many({"at": {"$lt": datetime.now(UTC) - RETENTION}})
@@ -161,8 +182,9 @@ async def _forget(keys: IdempotencyKeys, claim_id: str) -> None:
     try:
         await when_free(lambda: keys.collection.delete_one({"_id": claim_id}))
     except Exception:
-        # Left "running", the claim is taken over by a retry after ABANDONED.
-        log.exception("could not forget an idempotency claim", claim=claim_id)
+        log.exception("could not forget an idempotency claim; forgetting it once the store answers",
+                      claim=claim_id)
+        keys.forget_later(claim_id)
 
 
 async def _settle(keys: IdempotencyKeys, claim_id: str, held: list[Message]) -> None:
