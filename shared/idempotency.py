@@ -22,23 +22,21 @@ timer (FerretDB has no TTL indexes).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Request
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ulid import ULID
 
 from shared import problems
 from shared.auth import Principal, authenticate
 from shared.logging import get_logger
-from shared.mongo import when_free
+from shared.mongo import DeletesWhenBack, when_free
 
 log = get_logger(__name__)
 
@@ -54,25 +52,14 @@ NOT_REMEMBERED = {400, 401, 403, 413, 422, 429}
 class IdempotencyKeys:
     def __init__(self, db: AsyncDatabase) -> None:
         self.collection = db["idempotency_keys"]
-        self._forgetting: set[asyncio.Task[None]] = set()
+        self._forgetting = DeletesWhenBack()
 
     def forget_later(self, claim_id: str) -> None:
         """Forget a claim the moment the store answers again: left "running", every retry of its
         key was refused 409 for ABANDONED (the two-process steady stream accepted no write in the
         5 s after a store restart: its writers all retried such keys)."""
-        async def forget() -> None:
-            delay, until = 0.1, time.monotonic() + ABANDONED.total_seconds()
-            while time.monotonic() < until:
-                await asyncio.sleep(delay)
-                try:
-                    await self.collection.delete_one({"_id": claim_id, "state": "running"})
-                    return
-                except PyMongoError:
-                    delay = min(delay * 2, 1.0)
-
-        task = asyncio.get_running_loop().create_task(forget(), name=f"forget-claim-{claim_id[:12]}")
-        self._forgetting.add(task)
-        task.add_done_callback(self._forgetting.discard)
+        self._forgetting.delete(self.collection, {"_id": claim_id, "state": "running"},
+                                ABANDONED.total_seconds(), f"forget-claim-{claim_id[:12]}")
 
     async def prune(self) -> int:
         result = await self.collection.delete_many({"at": {"$lt": datetime.now(UTC) - RETENTION}})

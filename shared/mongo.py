@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import OperationFailure
+from pymongo.errors import OperationFailure, PyMongoError
 
 from shared.errors import Unavailable
 from shared.settings import Settings
@@ -146,3 +147,27 @@ async def update_read_under_lock(collection: AsyncCollection, doc_id: str, versi
     """:func:`replace_read_under_lock` for an update."""
     where = await _where_read(collection, doc_id, version)
     return (await collection.update_one(where, update)).matched_count == 1
+
+
+class DeletesWhenBack:
+    """Deletes that failed because the store went away, tried again in the background until the
+    store answers (or ``seconds`` pass, after which what they free frees itself): a claim or lease
+    its live holder could not remove would otherwise keep others waiting until it runs out."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def delete(self, collection: AsyncCollection, where: dict[str, Any], seconds: float, name: str) -> None:
+        async def again() -> None:
+            delay, until = 0.1, time.monotonic() + seconds
+            while time.monotonic() < until:
+                await asyncio.sleep(delay)
+                try:
+                    await collection.delete_one(where)
+                    return
+                except PyMongoError:
+                    delay = min(delay * 2, 1.0)
+
+        task = asyncio.get_running_loop().create_task(again(), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -43,7 +43,7 @@ from shared.events import AnyEvent, CloudEvent
 from shared.group_insert import GroupInsert
 from shared.locks import KeyedLocks
 from shared.logging import get_logger
-from shared.mongo import replace_at_version, replace_read_under_lock, update_at_version, update_read_under_lock
+from shared.mongo import DeletesWhenBack, replace_at_version, replace_read_under_lock, update_at_version, update_read_under_lock
 from shared.tasks import cancel_all
 
 log = get_logger(__name__)
@@ -72,7 +72,7 @@ class WriteLeases:
 
     def __init__(self, collection: AsyncCollection) -> None:
         self.collection = collection
-        self._letting_go: set[asyncio.Task[None]] = set()
+        self._letting_go = DeletesWhenBack()
 
     @contextlib.asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
@@ -102,22 +102,8 @@ class WriteLeases:
                 # it is back. Left to run out, the lease kept every process from the aggregate for
                 # up to SECONDS after the store returned (the two-process steady stream's writes
                 # after a store restart all waited on four such activities).
-                self._let_go_later(key, token, until)
-
-    def _let_go_later(self, key: str, token: str, until: float) -> None:
-        async def let_go() -> None:
-            delay = 0.1
-            while time.time() < until:
-                await asyncio.sleep(delay)
-                try:
-                    await self.collection.delete_one({"_id": key, "token": token})
-                    return
-                except PyMongoError:
-                    delay = min(delay * 2, 1.0)
-
-        task = asyncio.get_running_loop().create_task(let_go(), name=f"let-go-{key}")
-        self._letting_go.add(task)
-        task.add_done_callback(self._letting_go.discard)
+                self._letting_go.delete(self.collection, {"_id": key, "token": token},
+                                        until - time.time(), f"let-go-{key}")
 
     async def _take_over(self, key: str, token: str) -> bool:
         if taken := await take_over(self.collection, key, token):
