@@ -106,15 +106,18 @@ class WriteLeases:
                                         until - time.time(), f"let-go-{key}")
 
     async def _take_over(self, key: str, token: str) -> bool:
-        if taken := await take_over(self.collection, key, token):
+        if taken := await take_over(self.collection, key, token, self.SECONDS):
             log.warning("write lease of a process that stopped taken over", lease=key)
         return taken
 
 
-async def take_over(collection: AsyncCollection, key: str, token: str) -> bool:
+async def take_over(collection: AsyncCollection, key: str, token: str, seconds: float) -> bool:
     """Free the claim ``key`` left by a holder (``token``) that died, if this caller is the one
-    process to do it: it first inserts ``<key>#<token>``, which only one can."""
-    marker = f"{key}#{token}"
+    process to do it in this window of ``seconds``: it first inserts ``<key>#<token>@<window>``,
+    which only one can. A taker cut off between that insert and the delete (killed, or the store
+    went away) leaves its marker behind; the next window's taker goes on from there. With one
+    marker per claim, such a marker kept the claim from everyone for good."""
+    marker = f"{key}#{token}@{int(time.time() // seconds)}"
     try:
         await collection.insert_one({"_id": marker, "at": time.time()})
     except DuplicateKeyError:

@@ -163,7 +163,7 @@ class WorkerSlots:
         held = await self.collection.find_one({"_id": key})
         if held is None or held.get("until", 0) >= now:
             return False
-        if not await take_over(self.collection, key, held["token"]):
+        if not await take_over(self.collection, key, held["token"], self.SECONDS):
             return False  # another process is taking it over
         log.warning("worker slot of a process that stopped taken over", slot=key)
         return await self._take(key)
