@@ -32,9 +32,11 @@ import json
 import random
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
+import bson
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
@@ -159,14 +161,21 @@ def exclusive(lock: asyncio.Lock, leases: WriteLeases | None, key: str) -> conte
 
 
 class AggregateCollection:
-    """Loads and saves one kind of aggregate document; recorded events ride in the same write."""
+    """Loads and saves one kind of aggregate document; recorded events ride in the same write.
+
+    ``remember``: every write of these documents passes here (no other code of the service updates
+    them), so with one process (no leases) the document this process wrote last is the stored one,
+    and :meth:`get` hands it back without a round trip (:class:`Remembered`). A change then costs the
+    store one write instead of a read and a write.
+    """
 
     def __init__(self, collection: AsyncCollection, relay: OutboxRelay | None = None,
-                 leases: WriteLeases | None = None) -> None:
+                 leases: WriteLeases | None = None, remember: bool = False) -> None:
         self.collection = collection
         self.relay = relay
         # Only with several processes per service: one process needs no lease.
         self.leases = leases
+        self.known = Remembered(collection) if remember and leases is None else None
         self._locks = KeyedLocks()
         self._relaying = KeyedLocks()
         # The version of each aggregate this process last wrote with events in its outbox, until the
@@ -183,12 +192,17 @@ class AggregateCollection:
         return self._relaying(aggregate_id)
 
     async def get(self, aggregate_id: str) -> dict[str, Any] | None:
+        if self.known is not None and (doc := self.known.get(aggregate_id)) is not None:
+            return doc
         return await self.collection.find_one({"_id": aggregate_id})
 
     async def insert(self, document: dict[str, Any], events: Iterable[CloudEvent[Any]]) -> None:
         """Insert a new aggregate; ``DuplicateKeyError`` when its ``_id`` exists (claims are inserts)."""
         outbox = [_entry(event) for event in events]
-        await self.collection.insert_one({**document, OUTBOX: outbox, PENDING: bool(outbox)})
+        stored = {**document, OUTBOX: outbox, PENDING: bool(outbox)}
+        async with self._remembering(document["_id"]):
+            await self.collection.insert_one(stored)
+            self._remember(stored)
         self._wake(document["_id"], document.get("version"), outbox)
 
     async def insert_many(self, aggregates: Iterable[tuple[dict[str, Any], Iterable[CloudEvent[Any]]]]) -> None:
@@ -229,10 +243,32 @@ class AggregateCollection:
         """
         outbox = [*(pending or []), *(_entry(event) for event in events)]
         write = replace_read_under_lock if read_under_lock else replace_at_version
-        if not await write(self.collection, document["_id"], expected_version,
-                           {**document, OUTBOX: outbox, PENDING: bool(outbox)}):
-            raise StaleVersion(document["_id"])
+        stored = {**document, OUTBOX: outbox, PENDING: bool(outbox)}
+        async with self._remembering(document["_id"]):
+            if not await write(self.collection, document["_id"], expected_version, stored):
+                raise StaleVersion(document["_id"])
+            self._remember(stored)
         self._wake(document["_id"], document.get("version"), outbox)
+
+    @contextlib.asynccontextmanager
+    async def _remembering(self, aggregate_id: str) -> AsyncIterator[None]:
+        """A write whose outcome is not known for sure (refused, cut off) leaves nothing remembered:
+        the next load reads what the store holds."""
+        try:
+            yield
+        except BaseException:
+            if self.known is not None:
+                self.known.forget(aggregate_id)
+            raise
+
+    def _remember(self, stored: dict[str, Any]) -> None:
+        if self.known is not None:
+            self.known.put(stored)
+
+    def published(self, aggregate_id: str, version: int, sent: set[str]) -> None:
+        """The relay removed ``sent`` from the outbox of ``version`` (under :meth:`lock`)."""
+        if self.known is not None:
+            self.known.pull(aggregate_id, version, sent)
 
     def _wake(self, aggregate_id: str, version: int | None, outbox: list[dict[str, Any]]) -> None:
         if outbox and self.relay is not None:
@@ -249,6 +285,46 @@ class AggregateCollection:
     def outbox_emptied(self, aggregate_id: str, version: int) -> None:
         if self._written.get(aggregate_id) == version:
             del self._written[aggregate_id]
+
+
+class Remembered:
+    """The documents of one collection as this process last wrote them, most recently used kept.
+
+    Kept as BSON, as the store would return them (datetimes to the millisecond, in UTC): a load
+    from here reads exactly what a load from the store would, and each load is a fresh copy.
+    """
+
+    MOST = 2048
+
+    def __init__(self, collection: AsyncCollection) -> None:
+        self._options = collection.codec_options
+        self._docs: OrderedDict[str, bytes] = OrderedDict()
+
+    def get(self, aggregate_id: str) -> dict[str, Any] | None:
+        raw = self._docs.get(aggregate_id)
+        if raw is None:
+            return None
+        self._docs.move_to_end(aggregate_id)
+        return bson.decode(raw, codec_options=self._options)
+
+    def put(self, doc: dict[str, Any]) -> None:
+        self._docs[doc["_id"]] = bson.encode(doc, codec_options=self._options)
+        self._docs.move_to_end(doc["_id"])
+        while len(self._docs) > self.MOST:
+            self._docs.popitem(last=False)
+
+    def pull(self, aggregate_id: str, version: int, sent: set[str]) -> None:
+        """The published entries left the stored outbox: drop them here too, if this is that version."""
+        doc = self.get(aggregate_id)
+        if doc is None or doc.get("version") != version:
+            self.forget(aggregate_id)
+            return
+        doc[OUTBOX] = [entry for entry in doc.get(OUTBOX, []) if entry["id"] not in sent]
+        doc[PENDING] = bool(doc[OUTBOX])
+        self.put(doc)
+
+    def forget(self, aggregate_id: str) -> None:
+        self._docs.pop(aggregate_id, None)
 
 
 def _entry(event: CloudEvent[Any]) -> dict[str, Any]:
@@ -413,6 +489,7 @@ class OutboxRelay:
             else:
                 marked = await update_at_version(collection.collection, aggregate_id, doc["version"], update)
             if marked:
+                collection.published(aggregate_id, doc["version"], sent)
                 if not remaining:
                     collection.outbox_emptied(aggregate_id, doc["version"])
                 return

@@ -80,10 +80,11 @@ class Infrastructure:
         self.registry = CollectorRegistry()
         self.registry.register(_BusMetrics(self))
 
-    def aggregates(self, name: str) -> AggregateCollection:
-        """A collection of aggregates whose recorded events the relay publishes."""
+    def aggregates(self, name: str, remember: bool = False) -> AggregateCollection:
+        """A collection of aggregates whose recorded events the relay publishes; ``remember``: each
+        is written only through it (``AggregateCollection``)."""
         leases = WriteLeases(self.db["write_leases"]) if self.settings.processes > 1 else None
-        return self.relay.attach(AggregateCollection(self.db[name], leases=leases))
+        return self.relay.attach(AggregateCollection(self.db[name], leases=leases, remember=remember))
 
     def queue(self, purpose: str, event_patterns: list[str],
               regions: Sequence[str] | None = None) -> EventQueue | ShardedQueue:

@@ -29,9 +29,10 @@ def build(settings: Settings | None = None) -> FastAPI:
     # The gazetteer's path has one source, the settings; what reads names later reads this copy.
     places = installed(settings.region, settings.gazetteer_dir)
     replica = PartnerReplica(infra.db["partner_replica"])
-    store = ActivityStore(infra.aggregates("activities"), Revision(infra.db["revisions"]), settings.zone)
-    calendar = ElectionStore(infra.aggregates("elections"), settings.region)
-    targets = TargetBook(TargetStore(infra.aggregates("targets")), settings.region, calendar=calendar)
+    # Written only through their unit of work: one process loads what it last wrote without a read.
+    store = ActivityStore(infra.aggregates("activities", remember=True), Revision(infra.db["revisions"]), settings.zone)
+    calendar = ElectionStore(infra.aggregates("elections", remember=True), settings.region)
+    targets = TargetBook(TargetStore(infra.aggregates("targets", remember=True)), settings.region, calendar=calendar)
     confirmations = Confirmations(infra.db["confirmations"])  # contacts' answers to invitations
     consumers.register(infra, replica, confirmations)
 
