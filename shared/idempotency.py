@@ -15,15 +15,19 @@ through untouched, to be refused by its route (401/403).
 - same key while the first is still running → 409;
 - same key with a different body or path → 422 (a client bug worth naming).
 The answer is stored before it is sent, so a retry made the moment it arrives is a replay.
-Answers the client can fix (400, 413, 422) or that depend on a passing state (401, 403, 429,
-5xx) are not kept: the same key may be used again. Keys are kept for 24 hours, pruned on a
-timer (FerretDB has no TTL indexes).
+Answers the client can fix (400, 413, 422) or that depend on who asks or on a passing state (401,
+403, 429) are not kept: the same key may be used again. A request that failed (5xx, or no whole
+answer) leaves its claim *open*: its retry runs again at once, with the same resource id, because
+the write may have been stored before the failure (a connection cut after the store applied it) —
+forgotten instead, the retry created a second activity (the two-process steady stream, CI). Keys
+are kept for 24 hours, pruned on a timer (FerretDB has no TTL indexes).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,7 +40,7 @@ from ulid import ULID
 from shared import problems
 from shared.auth import Principal, authenticate
 from shared.logging import get_logger
-from shared.mongo import DeletesWhenBack, when_free
+from shared.mongo import WhenBack, when_free
 
 log = get_logger(__name__)
 
@@ -45,21 +49,20 @@ RETENTION = timedelta(hours=24)
 # A claim left "running" this long belongs to a request that died; a retry may take it over.
 ABANDONED = timedelta(seconds=30)
 # Answers a retry must get afresh: input the client can correct (400, 413, 422), and what
-# depends on who asks or on a passing state (401, 403, 429; 5xx are never kept either).
+# depends on who asks or on a passing state (401, 403, 429). Nothing was changed by them.
 NOT_REMEMBERED = {400, 401, 403, 413, 422, 429}
 
 
 class IdempotencyKeys:
     def __init__(self, db: AsyncDatabase) -> None:
         self.collection = db["idempotency_keys"]
-        self._forgetting = DeletesWhenBack()
+        self._later = WhenBack()
 
-    def forget_later(self, claim_id: str) -> None:
-        """Forget a claim the moment the store answers again: left "running", every retry of its
+    def later(self, claim_id: str, write: Callable[[], Awaitable[Any]]) -> None:
+        """Let go of a claim the moment the store answers again: left "running", every retry of its
         key was refused 409 for ABANDONED (the two-process steady stream accepted no write in the
         5 s after a store restart: its writers all retried such keys)."""
-        self._forgetting.delete(self.collection, {"_id": claim_id, "state": "running"},
-                                ABANDONED.total_seconds(), f"forget-claim-{claim_id[:12]}")
+        self._later.run(write, ABANDONED.total_seconds(), f"let-go-claim-{claim_id[:12]}")
 
     async def prune(self) -> int:
         result = await self.collection.delete_many({"at": {"$lt": datetime.now(UTC) - RETENTION}})
@@ -116,14 +119,16 @@ class IdempotencyMiddleware:
                 await _replay(claim, send)
                 return
             at = claim["at"] if claim["at"].tzinfo else claim["at"].replace(tzinfo=UTC)
-            if now - at < ABANDONED:
+            if claim["state"] == "running" and now - at < ABANDONED:
                 # in_progress says it for programs: the detail is in the reader's language
                 raise problems.Conflict(
                     "a request with this Idempotency-Key is still being processed; retry in a moment",
                     in_progress=True, headers={"Retry-After": "1"})
-            # Take over an abandoned claim; the same resource id keeps the retry from creating twice.
+            # Take over a failed or abandoned claim; the same resource id keeps the retry from
+            # creating twice.
             planned_id = claim["resource_id"]
-            await when_free(lambda: keys.collection.update_one({"_id": claim_id}, {"$set": {"at": now}}))
+            await when_free(lambda: keys.collection.update_one({"_id": claim_id},
+                                                               {"$set": {"state": "running", "at": now}}))
 
         scope.setdefault("state", {})["resource_id"] = planned_id
         held: list[Message] = []
@@ -143,8 +148,8 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, receive, record_then_send)
         finally:
-            if not settled:  # the route failed before a whole answer: let a retry run afresh
-                await _forget(keys, claim_id)
+            if not settled:  # the route failed before a whole answer: let a retry run again
+                await _reopen(keys, claim_id)
 
 
 def _verified(state: object, headers: dict[bytes, bytes]) -> Principal | None:
@@ -166,19 +171,40 @@ def _claim_id(who: Principal, key: bytes) -> str:
 
 
 async def _forget(keys: IdempotencyKeys, claim_id: str) -> None:
+    """The request changed nothing (refused): the key may be used again, for any body."""
+    def forget() -> Awaitable[Any]:
+        return keys.collection.delete_one({"_id": claim_id})  # by _id alone: FerretDB scans for more
+
     try:
-        await when_free(lambda: keys.collection.delete_one({"_id": claim_id}))
+        await when_free(forget)
     except Exception:
         log.exception("could not forget an idempotency claim; forgetting it once the store answers",
                       claim=claim_id)
-        keys.forget_later(claim_id)
+        keys.later(claim_id, forget)
+
+
+async def _reopen(keys: IdempotencyKeys, claim_id: str) -> None:
+    """The request failed, perhaps after its write was stored: a retry of the same request runs
+    again at once, with the same resource id (never a second resource)."""
+    def reopen() -> Awaitable[Any]:
+        return keys.collection.update_one({"_id": claim_id}, {"$set": {"state": "open"}})
+
+    try:
+        await when_free(reopen)
+    except Exception:
+        log.exception("could not reopen an idempotency claim; reopening it once the store answers",
+                      claim=claim_id)
+        keys.later(claim_id, reopen)
 
 
 async def _settle(keys: IdempotencyKeys, claim_id: str, held: list[Message]) -> None:
-    """Remember the answer (or forget the claim, so a retry runs afresh)."""
+    """Remember the answer (or let go of the claim, so a retry runs again)."""
     start = next((m for m in held if m["type"] == "http.response.start"), {})
     status = start.get("status", 500)
-    if status >= 500 or status in NOT_REMEMBERED:
+    if status >= 500:
+        await _reopen(keys, claim_id)
+        return
+    if status in NOT_REMEMBERED:
         await _forget(keys, claim_id)
         return
     # A mapping, not pairs: FerretDB stores no nested arrays.

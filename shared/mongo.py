@@ -149,21 +149,21 @@ async def update_read_under_lock(collection: AsyncCollection, doc_id: str, versi
     return (await collection.update_one(where, update)).matched_count == 1
 
 
-class DeletesWhenBack:
-    """Deletes that failed because the store went away, tried again in the background until the
-    store answers (or ``seconds`` pass, after which what they free frees itself): a claim or lease
-    its live holder could not remove would otherwise keep others waiting until it runs out."""
+class WhenBack:
+    """Writes that failed because the store went away, tried again in the background until the
+    store answers (or ``seconds`` pass, after which what they undo undoes itself): a claim or lease
+    its live holder could not let go would otherwise keep others waiting until it runs out."""
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def delete(self, collection: AsyncCollection, where: dict[str, Any], seconds: float, name: str) -> None:
+    def run(self, write: Callable[[], Awaitable[Any]], seconds: float, name: str) -> None:
         async def again() -> None:
             delay, until = 0.1, time.monotonic() + seconds
             while time.monotonic() < until:
                 await asyncio.sleep(delay)
                 try:
-                    await collection.delete_one(where)
+                    await write()
                     return
                 except PyMongoError:
                     delay = min(delay * 2, 1.0)

@@ -45,7 +45,7 @@ from shared.events import AnyEvent, CloudEvent
 from shared.group_insert import GroupInsert
 from shared.locks import KeyedLocks
 from shared.logging import get_logger
-from shared.mongo import DeletesWhenBack, replace_at_version, replace_read_under_lock, update_at_version, update_read_under_lock
+from shared.mongo import WhenBack, replace_at_version, replace_read_under_lock, update_at_version, update_read_under_lock
 from shared.tasks import cancel_all
 
 log = get_logger(__name__)
@@ -74,7 +74,7 @@ class WriteLeases:
 
     def __init__(self, collection: AsyncCollection) -> None:
         self.collection = collection
-        self._letting_go = DeletesWhenBack()
+        self._letting_go = WhenBack()
 
     @contextlib.asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
@@ -104,8 +104,8 @@ class WriteLeases:
                 # it is back. Left to run out, the lease kept every process from the aggregate for
                 # up to SECONDS after the store returned (the two-process steady stream's writes
                 # after a store restart all waited on four such activities).
-                self._letting_go.delete(self.collection, {"_id": key, "token": token},
-                                        until - time.time(), f"let-go-{key}")
+                self._letting_go.run(lambda: self.collection.delete_one({"_id": key, "token": token}),
+                                     until - time.time(), f"let-go-{key}")
 
     async def _take_over(self, key: str, token: str) -> bool:
         if taken := await take_over(self.collection, key, token, self.SECONDS):
