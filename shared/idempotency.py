@@ -172,29 +172,23 @@ def _claim_id(who: Principal, key: bytes) -> str:
 
 async def _forget(keys: IdempotencyKeys, claim_id: str) -> None:
     """The request changed nothing (refused): the key may be used again, for any body."""
-    def forget() -> Awaitable[Any]:
-        return keys.collection.delete_one({"_id": claim_id})  # by _id alone: FerretDB scans for more
-
-    try:
-        await when_free(forget)
-    except Exception:
-        log.exception("could not forget an idempotency claim; forgetting it once the store answers",
-                      claim=claim_id)
-        keys.later(claim_id, forget)
+    # By _id alone: FerretDB scans the collection for any other filter.
+    await _let_go(keys, claim_id, "forget", lambda: keys.collection.delete_one({"_id": claim_id}))
 
 
 async def _reopen(keys: IdempotencyKeys, claim_id: str) -> None:
     """The request failed, perhaps after its write was stored: a retry of the same request runs
     again at once, with the same resource id (never a second resource)."""
-    def reopen() -> Awaitable[Any]:
-        return keys.collection.update_one({"_id": claim_id}, {"$set": {"state": "open"}})
+    await _let_go(keys, claim_id, "reopen",
+                  lambda: keys.collection.update_one({"_id": claim_id}, {"$set": {"state": "open"}}))
 
+
+async def _let_go(keys: IdempotencyKeys, claim_id: str, what: str, write: Callable[[], Awaitable[Any]]) -> None:
     try:
-        await when_free(reopen)
+        await when_free(write)
     except Exception:
-        log.exception("could not reopen an idempotency claim; reopening it once the store answers",
-                      claim=claim_id)
-        keys.later(claim_id, reopen)
+        log.exception(f"could not {what} an idempotency claim; doing it once the store answers", claim=claim_id)
+        keys.later(claim_id, write)
 
 
 async def _settle(keys: IdempotencyKeys, claim_id: str, held: list[Message]) -> None:
