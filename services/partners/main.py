@@ -24,7 +24,8 @@ def build(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure(SERVICE, settings.region, settings.log_level)
     infra = Infrastructure(settings, SERVICE)
-    store = PartnerStore(infra.aggregates("partners"), infra.db["partner_names"], settings.region)
+    # Written only through the unit of work and the import: one process loads what it last wrote.
+    store = PartnerStore(infra.aggregates("partners", remember=True), infra.db["partner_names"], settings.region)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -103,8 +103,8 @@ class PartnerStore:
         return self.partners.lock(partner_id)
 
     async def load(self, partner_id: str) -> LoadedPartner | None:
-        doc = await self._by_id(partner_id)
-        if doc is None:
+        doc = await self.partners.get(partner_id)  # one process: what it wrote last, without a read
+        if doc is None or doc.get("region") != self.region:
             return None
         partner = _from_doc(doc)
         return LoadedPartner(partner, partner.version, list(doc.get(OUTBOX, [])), partner.name_key)
