@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from shared.errors import Unavailable
 from shared.settings import Settings
@@ -171,3 +171,19 @@ class WhenBack:
         task = asyncio.get_running_loop().create_task(again(), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+async def take_over(collection: AsyncCollection, key: str, token: str, seconds: float) -> bool:
+    """Free the claim ``key`` left by a holder (``token``) that died, if this caller is the one
+    process to do it in this window of ``seconds``: it first inserts ``<key>#<token>@<window>``,
+    which only one can. A taker cut off between that insert and the delete (killed, or the store
+    went away) leaves its marker behind; the next window's taker goes on from there. With one
+    marker per claim, such a marker kept the claim from everyone for good."""
+    marker = f"{key}#{token}@{int(time.time() // seconds)}"
+    try:
+        await collection.insert_one({"_id": marker, "at": time.time()})
+    except DuplicateKeyError:
+        return False  # another process is taking it over
+    await collection.delete_one({"_id": key, "token": token})
+    await collection.delete_one({"_id": marker})
+    return True

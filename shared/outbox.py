@@ -45,7 +45,14 @@ from shared.events import AnyEvent, CloudEvent
 from shared.group_insert import GroupInsert
 from shared.locks import KeyedLocks
 from shared.logging import get_logger
-from shared.mongo import WhenBack, replace_at_version, replace_read_under_lock, update_at_version, update_read_under_lock
+from shared.mongo import (
+    WhenBack,
+    replace_at_version,
+    replace_read_under_lock,
+    take_over,
+    update_at_version,
+    update_read_under_lock,
+)
 from shared.tasks import cancel_all
 
 log = get_logger(__name__)
@@ -111,22 +118,6 @@ class WriteLeases:
         if taken := await take_over(self.collection, key, token, self.SECONDS):
             log.warning("write lease of a process that stopped taken over", lease=key)
         return taken
-
-
-async def take_over(collection: AsyncCollection, key: str, token: str, seconds: float) -> bool:
-    """Free the claim ``key`` left by a holder (``token``) that died, if this caller is the one
-    process to do it in this window of ``seconds``: it first inserts ``<key>#<token>@<window>``,
-    which only one can. A taker cut off between that insert and the delete (killed, or the store
-    went away) leaves its marker behind; the next window's taker goes on from there. With one
-    marker per claim, such a marker kept the claim from everyone for good."""
-    marker = f"{key}#{token}@{int(time.time() // seconds)}"
-    try:
-        await collection.insert_one({"_id": marker, "at": time.time()})
-    except DuplicateKeyError:
-        return False  # another process is taking it over
-    await collection.delete_one({"_id": key, "token": token})
-    await collection.delete_one({"_id": marker})
-    return True
 
 
 class _Held:
@@ -265,10 +256,13 @@ class AggregateCollection:
         if self.known is not None:
             self.known.put(stored)
 
-    def published(self, aggregate_id: str, version: int, sent: set[str]) -> None:
-        """The relay removed ``sent`` from the outbox of ``version`` (under :meth:`lock`)."""
+    def published(self, aggregate_id: str, version: int, sent: set[str], emptied: bool) -> None:
+        """The relay removed ``sent`` from the outbox of ``version`` (under :meth:`lock`); ``emptied``:
+        nothing is left in it."""
         if self.known is not None:
             self.known.pull(aggregate_id, version, sent)
+        if emptied and self._written.get(aggregate_id) == version:
+            del self._written[aggregate_id]
 
     def _wake(self, aggregate_id: str, version: int | None, outbox: list[dict[str, Any]]) -> None:
         if outbox and self.relay is not None:
@@ -281,10 +275,6 @@ class AggregateCollection:
         """Whether ``version`` is the last this process wrote of the aggregate, with no other process
         writing it (no leases): then, under :meth:`lock`, it is the stored version."""
         return self.leases is None and self._written.get(aggregate_id) == version
-
-    def outbox_emptied(self, aggregate_id: str, version: int) -> None:
-        if self._written.get(aggregate_id) == version:
-            del self._written[aggregate_id]
 
 
 class Remembered:
@@ -489,9 +479,7 @@ class OutboxRelay:
             else:
                 marked = await update_at_version(collection.collection, aggregate_id, doc["version"], update)
             if marked:
-                collection.published(aggregate_id, doc["version"], sent)
-                if not remaining:
-                    collection.outbox_emptied(aggregate_id, doc["version"])
+                collection.published(aggregate_id, doc["version"], sent, emptied=not remaining)
                 return
             doc = await collection.collection.find_one({"_id": aggregate_id}, {OUTBOX: 1, "version": 1})
 

@@ -34,7 +34,7 @@ from shared.bus import shard_exchange
 from shared.consumer import DeliveryOrder, EventQueue, Handler
 from shared.locks import KeyedLocks
 from shared.logging import get_logger
-from shared.outbox import take_over
+from shared.mongo import take_over
 from shared.settings import Settings
 
 log = get_logger(__name__)
