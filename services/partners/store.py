@@ -34,7 +34,7 @@ from services.partners.domain import (
 )
 from services.partners.domain.duplicates import Candidate, Directory
 from services.partners.events import wire
-from shared.mongo import when_free
+from shared.mongo import DUPLICATE_KEY, when_free
 from shared.outbox import OUTBOX, PENDING, AggregateCollection
 from shared.pagination import page
 from shared.stamp import read_stamp, stored_stamp
@@ -171,7 +171,7 @@ class PartnerStore:
             await when_free(lambda: self.names.insert_many(claims, ordered=False))
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != 11000 for e in errors):
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
                 raise
             taken = {claims[e["index"]]["_id"] for e in errors}
         ready = []
