@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
 from shared.bus import EventPublisher, declare_exchanges, make_broker
@@ -16,6 +16,7 @@ from shared.outbox import AggregateCollection, OutboxRelay, StaleVersion
 from shared.settings import Settings
 from tests.bus import tap
 from tests.conftest import eventually
+from tests.store_commands import commands_of_this_task
 
 
 def _event(aggregate_id: str, version: int, name: str):
@@ -170,68 +171,45 @@ async def test_a_write_does_not_wait_for_the_broker_to_confirm_the_previous_even
     assert stored["_outbox"] == [] and stored["name"] == "B"
 
 
-class _Finds(monitoring.CommandListener):
-    """The reads of whole documents a client sent (what a load costs; the relay reads only outboxes)."""
-
-    def __init__(self) -> None:
-        self.finds: list[str] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "find" and "projection" not in event.command:
-            self.finds.append(event.command["find"])
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 async def test_one_process_changes_what_it_wrote_without_reading_it_back_and_publishes_each_event_once(
-        settings, servers, broker):
+        settings, mongo, broker):
     """With one process (no leases) a remembered collection loads the document it last wrote from
     memory: a change costs the store its write only. What it hands back is what the store holds, the
     relay's removal of published events included, so no event is published twice."""
-    listener = _Finds()
-    client = AsyncMongoClient(servers.mongodb_url, tz_aware=True, event_listeners=[listener])
     relay = OutboxRelay(EventPublisher(broker, settings), sweep_seconds=60)
-    partners = relay.attach(AggregateCollection(client[settings.database_name("t")]["partners"], remember=True))
+    partners = relay.attach(AggregateCollection(mongo[settings.database_name("t")]["partners"], remember=True))
     await relay.start()
     try:
         async with tap(settings) as received:
             await partners.insert({"_id": "p7", "version": 1, "name": "A", "at": datetime.now(UTC)},
                                   [_event("p7", 1, "A")])
-            for version in range(2, 6):
-                await eventually(lambda: _async(len(received) == version - 1), timeout=3)  # noqa: B023
-                async with partners.lock("p7"):
-                    doc = await partners.get("p7")
-                    assert doc["version"] == version - 1
-                    await partners.replace({**_fields(doc), "version": version, "name": f"N{version}"}, version - 1,
-                                           [_event("p7", version, f"N{version}")], pending=doc["_outbox"],
-                                           read_under_lock=True)
+            with commands_of_this_task() as sent:  # the changes' own commands; the relay's run in its tasks
+                for version in range(2, 6):
+                    await eventually(lambda: _async(len(received) == version - 1), timeout=3)  # noqa: B023
+                    async with partners.lock("p7"):
+                        doc = await partners.get("p7")
+                        assert doc["version"] == version - 1
+                        await partners.replace({**_fields(doc), "version": version, "name": f"N{version}"},
+                                               version - 1, [_event("p7", version, f"N{version}")],
+                                               pending=doc["_outbox"], read_under_lock=True)
             await eventually(lambda: _async(len(received) == 5), timeout=3)
             await asyncio.sleep(0.3)  # nothing published twice arrives late
-        assert listener.finds == [], "a change read back what this process had just written"
+        assert sent[("find", "partners")] == 0, "a change read back what this process had just written"
         assert [e["aggregateversion"] for e in received] == [1, 2, 3, 4, 5]
         stored = await eventually(lambda: partners.collection.find_one({"_id": "p7", "_pending": False}))
         assert await partners.get("p7") == stored, "memory and the store differ (datetimes to the ms, in UTC)"
     finally:
         await relay.stop()
-        await client.close()
 
 
-async def test_a_write_that_failed_leaves_the_next_load_to_read_the_store(settings, servers):
-    listener = _Finds()
-    client = AsyncMongoClient(servers.mongodb_url, tz_aware=True, event_listeners=[listener])
-    partners = AggregateCollection(client[settings.database_name("t")]["partners"], remember=True)
-    try:
-        await partners.insert({"_id": "p8", "version": 1, "name": "A"}, [])
+async def test_a_write_that_failed_leaves_the_next_load_to_read_the_store(settings, mongo):
+    partners = AggregateCollection(mongo[settings.database_name("t")]["partners"], remember=True)
+    await partners.insert({"_id": "p8", "version": 1, "name": "A"}, [])
+    with commands_of_this_task() as sent:
         with pytest.raises(DuplicateKeyError):
             await partners.insert({"_id": "p8", "version": 1, "name": "B"}, [])
         assert (await partners.get("p8"))["name"] == "A"
-        assert listener.finds == ["partners"]
-    finally:
-        await client.close()
+    assert sent[("find", "partners")] == 1
 
 
 def _fields(doc):
