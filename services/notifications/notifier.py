@@ -215,6 +215,33 @@ class Notifier:
         return doc
 
 
+class SendSlot:
+    """One of a channel's send slots, taken before a delivery attempt is stored as ``sending`` and
+    given back as soon as its message is handed over (or the attempt ends without it).
+
+    Recording the outcome may wait for another process's write lease on the notification, up to
+    ``WriteLeases.SECONDS`` when that process was killed; a slot held meanwhile kept the channel's
+    other messages waiting behind it (four such e-mails stopped every e-mail of the process).
+    """
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self._slots = slots
+        self._held = False
+
+    async def __aenter__(self) -> SendSlot:
+        await self._slots.acquire()
+        self._held = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.give_back()
+
+    def give_back(self) -> None:
+        if self._held:
+            self._held = False
+            self._slots.release()
+
+
 class DeliveryRunner:
     """One attempt of one delivery; recovery of attempts a dead process left; retries by hand."""
 
@@ -239,16 +266,18 @@ class DeliveryRunner:
         self._recipients: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self.unit: UnitOfWork[Delivery] = UnitOfWork(deliveries, kind="delivery")
 
-    def slot(self, channel: str) -> asyncio.Semaphore:
-        return self._slots[channel]
+    def slot(self, channel: str) -> SendSlot:
+        return SendSlot(self._slots[channel])
 
-    async def attempt(self, doc: dict[str, Any], attempt: int, resumed: bool = False) -> None:
+    async def attempt(self, doc: dict[str, Any], attempt: int, resumed: bool = False,
+                      slot: SendSlot | None = None) -> None:
         """Send attempt ``attempt`` of the delivery ``doc`` (as the scheduler read it; it holds the claim).
 
         ``resumed``: the attempt's claim was taken by a process that has not finished it within
         the lease (it stopped, or it is very slow). That process may have handed the message
         over, so an e-mail is not sent again but ends ``dead`` as of unknown outcome, while a
-        webhook is sent again (receivers dedupe on its delivery id).
+        webhook is sent again (receivers dedupe on its delivery id). ``slot``: the channel's send
+        slot the caller took, given back once the message is handed over.
         """
         did = doc["_id"]
         async with self.deliveries.lock(did):
@@ -277,7 +306,11 @@ class DeliveryRunner:
             wait: float | None = None
             message_id: str | None = None
             try:
-                message_id = await self._send(doc, target, attempt)
+                try:
+                    message_id = await self._send(doc, target, attempt)
+                finally:
+                    if slot is not None:
+                        slot.give_back()  # handed over: recording the outcome needs no slot
             except DeliveryRefused as exc:
                 error, give_up = str(exc), True  # refused again on every attempt, until an admin changes it
             except DeliveryFailed as exc:

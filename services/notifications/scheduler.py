@@ -32,7 +32,7 @@ from typing import Any
 from services.notifications.clock import Clock
 from services.notifications.config import NotifySettings
 from services.notifications.domain import Job
-from services.notifications.notifier import DeliveryRunner
+from services.notifications.notifier import DeliveryRunner, SendSlot
 from services.notifications.store import Claims, Deliveries, Jobs
 from shared.clock import now_ms
 from shared.logging import get_logger
@@ -185,8 +185,9 @@ class Scheduler:
             claim = f"delivery:{did}@{doc['attempts'] + 1}"
             seen.add(claim)
             if not self._waiting(claim):
-                self._spawn(did, claim, lambda taken_over, d=doc: self.runner.attempt(d, d["attempts"] + 1, taken_over),
-                            slot=self.runner.slot(doc["channel"]))
+                slot = self.runner.slot(doc["channel"])
+                self._spawn(did, claim, lambda taken_over, d=doc, s=slot: self.runner.attempt(
+                    d, d["attempts"] + 1, taken_over, s), slot=slot)
         # Forget dead deliveries that are gone or changed (retried by hand): those are checked again.
         self._shown = {did: version for did, version in self._shown.items()
                        if did in dead and dead[did]["version"] == version}
@@ -200,8 +201,9 @@ class Scheduler:
         return seen, min(later, default=None)
 
     def _spawn(self, key: str, claim: str, work: Callable[[bool], Awaitable[None]], exclusive: bool = True,
-               slot: asyncio.Semaphore | None = None) -> None:
-        """Run ``work(taken_over)`` in the background once ``claim`` is ours (``key`` is then in flight)."""
+               slot: asyncio.Semaphore | SendSlot | None = None) -> None:
+        """Run ``work(taken_over)`` in the background once ``claim`` is ours (``key`` is then in flight),
+        holding ``slot`` from before the claim (``work`` may give it back sooner)."""
         self._inflight.add(key)
 
         async def run() -> None:

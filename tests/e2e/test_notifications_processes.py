@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -160,6 +161,42 @@ async def test_two_processes_side_by_side_send_each_reminder_exactly_once(proces
     assert all("dijadwalkan besok, Rabu 6 November 2024" in m["Subject"] for m in smtp.messages)
     logs = "".join(path.read_text() for path in {first.log, second.log})  # they may share one file
     assert logs.count('"outcome": "sent"') == 18
+
+
+async def test_an_email_waiting_to_record_its_outcome_does_not_hold_back_the_next(processes, settings, smtp, mongo):
+    """A process killed while it wrote a notification leaves its write lease in the store until the
+    lease runs out (``WriteLeases.SECONDS``). An e-mail of that notification, handed over by another
+    process, waits for the lease to record its outcome; the other staff's e-mails go out meanwhile.
+    Before, the waiting e-mail kept its send slot, and with every slot held so no e-mail went out."""
+    smtp.delay = 1.5
+    # Two processes with one e-mail slot each: two e-mails handed over at once are one in each.
+    service = processes("notifications", **_env(smtp, SINERGI_PROCESSES="2", SINERGI_NOTIFY_SMTP_CONCURRENCY="1",
+                                                SINERGI_NOTIFY_LEASE_SECONDS="60"))
+    async with httpx.AsyncClient(base_url=service.url) as client:
+        staff = {f"staf{i}@kpu-bandung.go.id": await add_recipient(client, name=f"Staf {i}",
+                                                                  email=f"staf{i}@kpu-bandung.go.id")
+                 for i in range(4)}
+        await publish(settings, event(EventType.PARTNER_REGISTERED, partner("P-1")))
+        first_two = await soon(lambda: value(len(smtp.started) >= 2 and smtp.started[:2]))
+        handed_over_at = time.monotonic()
+        leases = mongo[settings.database_name("notifications")]["write_leases"]
+        waiting = []
+        for message in first_two:
+            recipient = staff[str(message["To"]).split("<")[-1].rstrip(">")]
+            [note] = await inbox(client, recipient["id"])
+            # The lease a killed process left on this notification, running out 8 s from now.
+            await leases.insert_one({"_id": f"inbox_{recipient['id']}:{note['id']}", "token": "killed",
+                                     "until": time.time() + 8})
+            waiting.append(recipient)
+
+        await soon(lambda: value(len(smtp.messages) == 4))
+        assert time.monotonic() - handed_over_at < 6.5, "the other e-mails waited for the first ones' outcome"
+
+        async def shown_sent():
+            shown = [note for recipient in waiting for note in await inbox(client, recipient["id"])]
+            return all(note["delivery"]["email"]["status"] == "sent" for note in shown)
+        await soon(shown_sent)  # and their outcomes are recorded once the leases have run out
+    assert sorted(str(m["To"]).split("<")[-1].rstrip(">") for m in smtp.messages) == sorted(staff)
 
 
 async def test_the_log_shows_where_each_attempt_went_as_the_recipient_was_then(processes, settings, smtp):
