@@ -53,7 +53,8 @@ ANSWERS = {
     412: "If-Match named a version the resource is no longer at; nothing was changed",
     413: "The body is over the size limit (1 MiB, 16 MiB for an import)",
     422: "Input that breaks a rule; `errors` names every field at fault",
-    503: "The store or broker cannot take the request now; nothing was changed, try again (Retry-After)",
+    503: ("The store or broker cannot take the request now; try again (Retry-After). The detail says whether "
+          "nothing was changed or, the connection having broken mid-write, the change may have been saved"),
 }
 
 IDEMPOTENCY_KEY: dict[str, Any] = {

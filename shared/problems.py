@@ -237,19 +237,29 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        return render(unexpected(exc, request.url.path), request)
+        return render(unexpected(exc, request.url.path, request.method), request)
 
 
-def unexpected(exc: Exception, path: str) -> Problem:
-    """What a client sees of an exception nothing foresaw: 503 while the store is unreachable (nothing
-    was changed), else a 500 naming no internals; the traceback goes to the log."""
+def unexpected(exc: Exception, path: str, method: str = "GET") -> Problem:
+    """What a client sees of an exception nothing foresaw: 503 while the store is unreachable, else
+    a 500 naming no internals; the traceback goes to the log.
+
+    "Nothing was changed" is said only when it is known: no server was reachable (the command was
+    never sent), the store cut the statement off as it stopped (rolled back), or the request reads.
+    A connection that broke during a write may have broken after the store applied it."""
     from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
     from shared.mongo import stopping
 
-    if isinstance(exc, (ServerSelectionTimeoutError, AutoReconnect)) or stopping(exc):
+    if isinstance(exc, ServerSelectionTimeoutError) or stopping(exc) or (
+            isinstance(exc, AutoReconnect) and method in {"GET", "HEAD", "OPTIONS"}):
         log.warning("database unreachable", error=repr(exc))
         return Unavailable("the database is unreachable; nothing was changed, try again shortly",
+                           headers={"Retry-After": "5"})
+    if isinstance(exc, AutoReconnect):
+        log.warning("database connection broke during a write", error=repr(exc), method=method)
+        return Unavailable("the connection to the database broke during this request, so the change may have "
+                           "been saved; read it to check, or send it again with the same Idempotency-Key",
                            headers={"Retry-After": "5"})
     log.exception("unhandled error", path=path)
     return Problem("an unexpected error occurred; it has been logged with this request's id",

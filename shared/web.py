@@ -142,7 +142,7 @@ def _problem_for(exc: Exception, scope: Scope) -> problems.Problem:
         return problems.from_service(exc)
     if isinstance(exc, HTTPException):
         return problems.Problem(str(exc.detail), status=exc.status_code, headers=exc.headers)
-    return problems.unexpected(exc, scope["path"])
+    return problems.unexpected(exc, scope["path"], scope.get("method", "GET"))
 
 
 async def _send_problem(scope: Scope, send: Send, problem: problems.Problem) -> None:
