@@ -209,7 +209,12 @@ class AggregateCollection:
             outbox = [_entry(event) for event in events]
             documents.append({**document, OUTBOX: outbox, PENDING: bool(outbox)})
         if documents:
-            await self.collection.insert_many(documents)
+            try:
+                await self.collection.insert_many(documents)
+            except BaseException:
+                if self.relay is not None:
+                    self.relay.may_have_left()  # some may be stored, and their caller not announce them
+                raise
 
     def announce(self, aggregate_ids: Iterable[str]) -> None:
         """Have the relay publish these aggregates' pending events now, not at its next sweep."""
@@ -244,12 +249,14 @@ class AggregateCollection:
     @contextlib.asynccontextmanager
     async def _remembering(self, aggregate_id: str) -> AsyncIterator[None]:
         """A write whose outcome is not known for sure (refused, cut off) leaves nothing remembered:
-        the next load reads what the store holds."""
+        the next load reads what the store holds, and the relay's next sweep looks for its events."""
         try:
             yield
-        except BaseException:
+        except BaseException as exc:
             if self.known is not None:
                 self.known.forget(aggregate_id)
+            if self.relay is not None and not isinstance(exc, (StaleVersion, DuplicateKeyError)):
+                self.relay.may_have_left()  # stored, perhaps, and not handed over
             raise
 
     def _remember(self, stored: dict[str, Any]) -> None:
@@ -372,7 +379,16 @@ class EventLog:
 
 
 class OutboxRelay:
-    """Publishes outbox entries right after each write, and sweeps on a timer for leftovers."""
+    """Publishes outbox entries right after each write, and sweeps on a timer for leftovers.
+
+    A sweep reads every aggregate of every attached collection: on FerretDB a whole decode of each
+    document (0.5-1 ms an activity), which held the store for tenths of a second every
+    ``sweep_seconds`` and made the pipeline's slowest events (issue 15). So a sweep runs only when
+    something may be left over: at start (a crash may have left events), after anything failed here
+    (a publish, a mark, a write of unknown outcome), and on every timer with several processes (one
+    of the others may have died with events stored). Otherwise every write with events was handed
+    to this relay (:meth:`notify`) and published, and there is nothing for a sweep to find.
+    """
 
     def __init__(
         self, publish: Publish, sweep_seconds: float = 10.0, log: EventLog | None = None, workers: int = 8
@@ -394,11 +410,19 @@ class OutboxRelay:
         # Ids this relay published and removed from their outbox lately: an outbox handed over by a
         # write that read it before the removal still lists them (not published again).
         self._sent: dict[str, None] = {}
+        self._leftovers = True  # whether the next sweep may find something (see the class)
 
     def attach(self, collection: AggregateCollection) -> AggregateCollection:
         collection.relay = self
         self._collections.append(collection)
         return collection
+
+    def may_have_left(self) -> None:
+        """Something failed: events may be stored and not handed over; the next sweep looks."""
+        self._leftovers = True
+
+    def _several_processes(self) -> bool:
+        return any(collection.leases is not None for collection in self._collections)
 
     def notify(self, collection: AggregateCollection, aggregate_id: str,
                handed: tuple[int, list[dict[str, Any]]] | None = None) -> None:
@@ -495,6 +519,7 @@ class OutboxRelay:
                 # Broker or store away. Everything queued is marked pending in the store,
                 # so drop the queue and let the sweep publish it, in order, once they are back.
                 self._failures += 1
+                self._leftovers = True
                 log.warning("outbox publish failed; the sweep will retry", aggregate_id=aggregate_id, error=repr(exc))
                 while not self._queue.empty():
                     self._queue.get_nowait()
@@ -504,15 +529,18 @@ class OutboxRelay:
     async def _run_sweeps(self) -> None:
         while True:
             try:
-                published = await self.sweep()
-                if published:
-                    log.info("outbox sweep published leftovers", events=published)
+                if self._leftovers or self._several_processes():
+                    self._leftovers = False  # a failure from now on is looked for by the next sweep
+                    published = await self.sweep()
+                    if published:
+                        log.info("outbox sweep published leftovers", events=published)
                 self._failures = 0
                 await asyncio.sleep(self._sweep_seconds)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self._failures += 1
+                self._leftovers = True
                 log.warning("outbox sweep failed; will retry", error=repr(exc))
                 await asyncio.sleep(self._backoff())
 

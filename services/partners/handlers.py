@@ -314,43 +314,47 @@ class Registry:
         ids = self.ids()
         fresh: list[tuple[_Plan, Partner]] = []
         created: list[str] = []
-        for index, plan in enumerate(plans, start=1):
-            if index % ROWS_BETWEEN_TURNS == 0:
-                await asyncio.sleep(0)
-            existing = current.get(holders.get(plan.key, ""))
-            why = plan.reason or f"imported from {source}, row {plan.row.number}"
-            try:
-                if existing is None:
-                    partner = self._new(plan, next(ids), why, by)
-                    fresh.append((plan, partner))
-                    # Imported either way; a possible duplicate is a warning on its row.
-                    candidate = Directory.of_partner(partner)
-                    found = directory.look(candidate)
-                    if found.same or found.similar:
-                        report.warn(plan.row, found)
-                    directory.add(candidate)
-                    if len(fresh) >= BATCH:
-                        created += await self._add_batch(fresh, report)
-                    continue
-                # Try the row on the copy just read: most rows of a re-import change nothing.
-                _apply(plan, existing, self.clock(), self.today(), why, by)
-                if not existing.events:
-                    report.unchanged += 1
-                    continue
-                await self.unit.change(existing.id, None,
-                                       lambda partner: _apply(plan, partner, self.clock(), self.today(), why, by))
-                report.updated += 1
-            except RowRefused as exc:
-                report.fail(plan.row, exc.field, str(exc))
-            except Invalid as exc:
-                for error in exc.errors:
-                    report.fail(plan.row, error["field"], error["message"])
-            except NameTaken as exc:
-                report.fail(plan.row, "name", exc.detail)
-            except (Conflict, NotFound) as exc:  # the partner changed or went meanwhile: the whole row
-                report.fail(plan.row, "row", exc.detail)
-        created += await self._add_batch(fresh, report)
-        self.store.announce(created)
+        try:
+            for index, plan in enumerate(plans, start=1):
+                if index % ROWS_BETWEEN_TURNS == 0:
+                    await asyncio.sleep(0)
+                existing = current.get(holders.get(plan.key, ""))
+                why = plan.reason or f"imported from {source}, row {plan.row.number}"
+                try:
+                    if existing is None:
+                        partner = self._new(plan, next(ids), why, by)
+                        fresh.append((plan, partner))
+                        # Imported either way; a possible duplicate is a warning on its row.
+                        candidate = Directory.of_partner(partner)
+                        found = directory.look(candidate)
+                        if found.same or found.similar:
+                            report.warn(plan.row, found)
+                        directory.add(candidate)
+                        if len(fresh) >= BATCH:
+                            created += await self._add_batch(fresh, report)
+                        continue
+                    # Try the row on the copy just read: most rows of a re-import change nothing.
+                    _apply(plan, existing, self.clock(), self.today(), why, by)
+                    if not existing.events:
+                        report.unchanged += 1
+                        continue
+                    await self.unit.change(existing.id, None,
+                                           lambda partner: _apply(plan, partner, self.clock(), self.today(), why, by))
+                    report.updated += 1
+                except RowRefused as exc:
+                    report.fail(plan.row, exc.field, str(exc))
+                except Invalid as exc:
+                    for error in exc.errors:
+                        report.fail(plan.row, error["field"], error["message"])
+                except NameTaken as exc:
+                    report.fail(plan.row, "name", exc.detail)
+                except (Conflict, NotFound) as exc:  # the partner changed or went meanwhile: the whole row
+                    report.fail(plan.row, "row", exc.detail)
+            created += await self._add_batch(fresh, report)
+        finally:
+            # Stored batches are announced also when a later row stopped the import (the store
+            # away): the relay sweeps only after its own failures (shared/outbox.py).
+            self.store.announce(created)
         report.keep_first()
         return report
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from pymongo import AsyncMongoClient
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import AutoReconnect, DuplicateKeyError
 
 from shared.bus import EventPublisher, declare_exchanges, make_broker
 from shared.events import EventType, make_event
@@ -16,7 +16,7 @@ from shared.outbox import AggregateCollection, OutboxRelay, StaleVersion
 from shared.settings import Settings
 from tests.bus import tap
 from tests.conftest import eventually
-from tests.store_commands import commands_of_this_task
+from tests.store_commands import commands_of_every_task, commands_of_this_task
 
 
 def _event(aggregate_id: str, version: int, name: str):
@@ -214,3 +214,54 @@ async def test_a_write_that_failed_leaves_the_next_load_to_read_the_store(settin
 
 def _fields(doc):
     return {k: v for k, v in doc.items() if k not in ("_outbox", "_pending")}
+
+
+async def test_one_process_sweeps_only_at_start_while_nothing_failed(settings, mongo, broker):
+    """A sweep reads every aggregate of the collection (on FerretDB a whole decode of each one):
+    every ``sweep_seconds`` it held the store for tenths of a second once activities were many
+    (the pipeline's slowest events, issue 15). With one process and nothing failed, every write was
+    handed to the relay and published; after the sweep at start there is nothing to look for."""
+    relay = OutboxRelay(EventPublisher(broker, settings), sweep_seconds=0.1)
+    partners = relay.attach(AggregateCollection(mongo[settings.database_name("t")]["partners"]))
+    await relay.start()
+    try:
+        async with tap(settings) as received:
+            await partners.insert({"_id": "s1", "version": 1, "name": "A"}, [_event("s1", 1, "A")])
+            await eventually(lambda: _async(len(received) == 1), timeout=3)
+            await asyncio.sleep(0.3)
+            with commands_of_every_task() as sent:
+                await asyncio.sleep(0.6)  # six sweep periods
+        assert sent[("find", "partners")] == 0, "the relay swept with nothing left over"
+    finally:
+        await relay.stop()
+
+
+class _AnswerLost:
+    """The collection, but an insert is applied and its answer lost (the connection cut)."""
+
+    def __init__(self, collection) -> None:
+        self._collection = collection
+
+    def __getattr__(self, name):
+        return getattr(self._collection, name)
+
+    async def insert_one(self, document):
+        await self._collection.insert_one(document)
+        raise AutoReconnect("connection closed")
+
+
+async def test_events_of_a_write_whose_answer_was_lost_are_swept(settings, mongo, broker):
+    relay = OutboxRelay(EventPublisher(broker, settings), sweep_seconds=0.2)
+    collection = mongo[settings.database_name("t")]["partners"]
+    partners = relay.attach(AggregateCollection(_AnswerLost(collection)))
+    await relay.start()
+    try:
+        async with tap(settings) as received:
+            await asyncio.sleep(0.5)  # the sweep at start is done
+            with pytest.raises(AutoReconnect):
+                await partners.insert({"_id": "s2", "version": 1, "name": "A"}, [_event("s2", 1, "A")])
+            await eventually(lambda: _async(len(received) == 1), timeout=3)
+        assert received[0]["subject"] == "s2"
+        await eventually(lambda: collection.find_one({"_id": "s2", "_pending": False}))
+    finally:
+        await relay.stop()
