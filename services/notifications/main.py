@@ -84,7 +84,8 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
                         Snapshots(infra.db["targets"], Targets, sole), Snapshots(infra.db["elections"], Election, sole))
     handlers = Handlers(models, jobs, notifier, clock, config, settings, expect)
     scheduler = Scheduler(jobs, claims, deliveries, runner, handlers.run_job, clock, config,
-                          owner=f"{socket.gethostname()}:{os.getpid()}:{ULID()}")
+                          owner=f"{socket.gethostname()}:{os.getpid()}:{ULID()}",
+                          several_processes=settings.processes > 1)
     consumers.register(infra, handlers)
 
     async def prune_claims() -> int:

@@ -4,7 +4,8 @@ Every tick (each ``poll_seconds``, at the next due instant it knows of, or at on
 when a job is added that comes due before the tick it has planned):
 
 1. each job whose ``due_at`` has come is claimed by inserting ``claims/<job id>`` (the job
-   id is key and occurrence), run, and deleted. An insert keyed by ``_id`` succeeds once on
+   id is key and occurrence), run, and deleted (one process reads the jobs only when one is due:
+   ``Scheduler.__init__``). An insert keyed by ``_id`` succeeds once on
    MongoDB and FerretDB alike, so with two replicas a job runs once; a job that came due
    while the service was down is simply due when it starts, and runs once;
 2. each delivery due for attempt *n* is claimed with ``claims/delivery:<id>@<n>`` and sent
@@ -44,8 +45,12 @@ RunJob = Callable[[Job, bool], Awaitable[None]]
 
 
 class Scheduler:
+    # With one process, how long the scheduler goes at most without reading the jobs (it knows
+    # when the next is due: each job added here says so through ``expect``).
+    JOBS_LOOK_SECONDS = 60.0
+
     def __init__(self, jobs: Jobs, claims: Claims, deliveries: Deliveries, runner: DeliveryRunner, run_job: RunJob,
-                 clock: Clock, config: NotifySettings, owner: str) -> None:
+                 clock: Clock, config: NotifySettings, owner: str, several_processes: bool = False) -> None:
         self.jobs = jobs
         self.claims = claims
         self.deliveries = deliveries
@@ -65,7 +70,17 @@ class Scheduler:
         self._archived = 0.0
         self._shown: dict[str, int] = {}  # dead delivery id -> the version its notification was checked at
         self._next_look: float | None = None  # monotonic instant of the next tick; None while ticking
-        clock.on_change(self.wake)
+        # Reading the jobs costs the store a whole scan (FerretDB: ~80 ms at 1,000 jobs), and a tick
+        # came every ``poll_seconds`` and on every wake: it held the store under the pipeline's
+        # slowest events (issue 15). With one process every job is added here, so the next one
+        # due is known (``_next_job``; None: none) and the jobs are read only when it has come, when
+        # a look found one due (it runs, or failed and is due again), when the clock moved, and at
+        # least every ``JOBS_LOOK_SECONDS``. With several processes they are read on every tick.
+        self._several = several_processes
+        self._jobs_known = False
+        self._next_job: datetime | None = None
+        self._jobs_read = 0.0  # monotonic instant of the last read
+        clock.on_change(self._clock_moved)
 
     def wake(self) -> None:
         self._wake.set()
@@ -73,8 +88,18 @@ class Scheduler:
     def expect(self, due: datetime) -> None:
         """A job was added that comes due at ``due`` (the rules' clock): look then, not at the next
         poll, if that is later (a reminder due in a second would wait up to ``poll_seconds``)."""
+        if self._next_job is None or due < self._next_job:
+            self._next_job = due
         if self._next_look is None or time.monotonic() + (due - self.clock.now()).total_seconds() < self._next_look:
             self.wake()
+
+    def _clock_moved(self) -> None:
+        self._jobs_known = False
+        self.wake()
+
+    def _read_jobs(self, now: datetime) -> bool:
+        return (self._several or not self._jobs_known or (self._next_job is not None and self._next_job <= now)
+                or time.monotonic() - self._jobs_read >= self.JOBS_LOOK_SECONDS)
 
     async def start(self) -> None:
         self._loop = asyncio.create_task(self._run(), name="scheduler")
@@ -110,14 +135,21 @@ class Scheduler:
         now = self.clock.now()
         seen: set[str] = set()
         upcoming: list[datetime] = []
-        for job in await self.jobs.earliest():
-            if job.due_at > now:
-                upcoming.append(job.due_at)
-                break
-            seen.add(job.id)
-            if job.id not in self._inflight and not self._waiting(job.id):
-                self._spawn(job.id, job.id, lambda taken_over, j=job: self._run_job(j, taken_over),
-                            slot=self._job_slots)
+        if self._read_jobs(now):
+            self._jobs_known, self._next_job, self._jobs_read = False, None, time.monotonic()
+            due = False
+            for job in await self.jobs.earliest():
+                if job.due_at > now:
+                    self._next_job = job.due_at if self._next_job is None else min(self._next_job, job.due_at)
+                    break
+                due = True
+                seen.add(job.id)
+                if job.id not in self._inflight and not self._waiting(job.id):
+                    self._spawn(job.id, job.id, lambda taken_over, j=job: self._run_job(j, taken_over),
+                                slot=self._job_slots)
+            self._jobs_known = not due
+        if self._next_job is not None:
+            upcoming.append(self._next_job)
         delivery_claims, next_attempt = await self._deliveries(now)
         seen |= delivery_claims
         upcoming += [next_attempt] if next_attempt else []

@@ -23,6 +23,7 @@ from tests.notifications_support import (  # noqa: F401 - smtp is a fixture
     smtp,
     soon,
     subscribed,
+    ticks,
 )
 
 
@@ -93,3 +94,21 @@ async def test_a_read_model_removed_by_hand_is_written_again_by_the_next_event(s
             return found and found["version"] == 2
 
         assert await soon(stored_again)
+
+
+async def test_one_process_reads_its_jobs_only_when_one_comes_due(service_settings):
+    """Reading the jobs is a whole scan of them on FerretDB (~80 ms at 1,000): on every tick it held
+    the store under the pipeline's slowest events (issue 15). One process added every job itself and
+    knows when the next is due (a reminder due a second after its event still fires on time:
+    ``test_a_reminder_due_a_second_after_its_event_fires_then_not_at_the_next_poll``)."""
+    async with running("notifications", service_settings) as (app, client):
+        await soon(lambda: subscribed(app))
+        await add_recipient(client, name="Rina", subscriptions=["activity.scheduled"])
+        starts = datetime.now(UTC) + timedelta(days=30)
+        forum = activity("A-LATER", starts.isoformat(), ends_at=(starts + timedelta(hours=2)).isoformat())
+        await publish(service_settings, event(EventType.ACTIVITY_SCHEDULED, forum, version=2))
+        await soon(lambda: _jobs(client, "A-LATER"))  # its reminders, weeks away
+        await ticks(app)
+        with commands_of_every_task() as sent:
+            await ticks(app, 5)
+        assert sent[("find", "jobs")] == 0, f"the jobs were read with none due: {dict(sent)}"
