@@ -72,8 +72,9 @@ class Settings(BaseSettings):
     # the whole body within this many seconds of the headers, else 408 and the connection is closed
     # (16 MiB, the largest upload, needs about 280 KB/s at the default),
     http_body_seconds: float = Field(60.0, gt=0)
-    # an idle kept-alive connection is closed after this many seconds,
-    http_keep_alive_seconds: float = Field(5.0, gt=0)
+    # an idle kept-alive connection is closed after this many seconds: longer than clients keep one
+    # (httpx 5 s, aiohttp 15 s), or a request sent as the server closes it meets a closed connection,
+    http_keep_alive_seconds: float = Field(20.0, gt=0)
     # and over this many open connections (or requests in progress) a request is answered 503.
     http_max_connections: int = Field(200, ge=1)
     smtp_url: str = "smtp://127.0.0.1:1025"
