@@ -519,7 +519,7 @@ class OutboxRelay:
                 # Broker or store away. Everything queued is marked pending in the store,
                 # so drop the queue and let the sweep publish it, in order, once they are back.
                 self._failures += 1
-                self._leftovers = True
+                self.may_have_left()
                 log.warning("outbox publish failed; the sweep will retry", aggregate_id=aggregate_id, error=repr(exc))
                 while not self._queue.empty():
                     self._queue.get_nowait()
@@ -540,7 +540,7 @@ class OutboxRelay:
                 raise
             except Exception as exc:
                 self._failures += 1
-                self._leftovers = True
+                self.may_have_left()
                 log.warning("outbox sweep failed; will retry", error=repr(exc))
                 await asyncio.sleep(self._backoff())
 
