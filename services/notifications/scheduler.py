@@ -77,9 +77,9 @@ class Scheduler:
         # a look found one due (it runs, or failed and is due again), when the clock moved, and at
         # least every ``JOBS_LOOK_SECONDS``. With several processes they are read on every tick.
         self._several = several_processes
-        self._jobs_known = False
         self._next_job: datetime | None = None
-        self._jobs_read = 0.0  # monotonic instant of the last read
+        # Monotonic instant of the last read that found none due; None: read at the next tick.
+        self._jobs_read: float | None = None
         clock.on_change(self._clock_moved)
 
     def wake(self) -> None:
@@ -94,11 +94,11 @@ class Scheduler:
             self.wake()
 
     def _clock_moved(self) -> None:
-        self._jobs_known = False
+        self._jobs_read = None
         self.wake()
 
     def _read_jobs(self, now: datetime) -> bool:
-        return (self._several or not self._jobs_known or (self._next_job is not None and self._next_job <= now)
+        return (self._several or self._jobs_read is None or (self._next_job is not None and self._next_job <= now)
                 or time.monotonic() - self._jobs_read >= self.JOBS_LOOK_SECONDS)
 
     async def start(self) -> None:
@@ -136,8 +136,7 @@ class Scheduler:
         seen: set[str] = set()
         upcoming: list[datetime] = []
         if self._read_jobs(now):
-            self._jobs_known, self._next_job, self._jobs_read = False, None, time.monotonic()
-            due = False
+            self._next_job, read_at, due = None, time.monotonic(), False
             for job in await self.jobs.earliest():
                 if job.due_at > now:
                     self._next_job = job.due_at if self._next_job is None else min(self._next_job, job.due_at)
@@ -147,7 +146,7 @@ class Scheduler:
                 if job.id not in self._inflight and not self._waiting(job.id):
                     self._spawn(job.id, job.id, lambda taken_over, j=job: self._run_job(j, taken_over),
                                 slot=self._job_slots)
-            self._jobs_known = not due
+            self._jobs_read = None if due else read_at
         if self._next_job is not None:
             upcoming.append(self._next_job)
         delivery_claims, next_attempt = await self._deliveries(now)
