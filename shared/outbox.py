@@ -94,6 +94,11 @@ class WriteLeases:
                 break
             except DuplicateKeyError:
                 pass
+            except PyMongoError:
+                # The store may have applied the insert before the connection went: such a lease,
+                # never let go, kept every process (this one too) from the aggregate for SECONDS.
+                self._let_go(key, token, now + self.SECONDS)
+                raise
             held = await self.collection.find_one({"_id": key})
             if held is not None and held.get("until", 0) < now and await self._take_over(key, held["token"]):
                 continue
@@ -111,8 +116,12 @@ class WriteLeases:
                 # it is back. Left to run out, the lease kept every process from the aggregate for
                 # up to SECONDS after the store returned (the two-process steady stream's writes
                 # after a store restart all waited on four such activities).
-                self._letting_go.run(lambda: self.collection.delete_one({"_id": key, "token": token}),
-                                     until - time.time(), f"let-go-{key}")
+                self._let_go(key, token, until)
+
+    def _let_go(self, key: str, token: str, until: float) -> None:
+        """Delete this holder's lease once the store answers (until it would have run out anyway)."""
+        self._letting_go.run(lambda: self.collection.delete_one({"_id": key, "token": token}),
+                             until - time.time(), f"let-go-{key}")
 
     async def _take_over(self, key: str, token: str) -> bool:
         if taken := await take_over(self.collection, key, token, self.SECONDS):

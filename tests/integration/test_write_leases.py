@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
+import pytest
 from pymongo import AsyncMongoClient
+from pymongo.errors import AutoReconnect
 
 from shared.outbox import AggregateCollection, StaleVersion, WriteLeases
 from tests.integration.test_outbox import _event
@@ -55,3 +58,37 @@ async def test_a_lease_left_by_a_dead_process_is_taken_over(settings, mongo):
             held = await leases.collection.find_one({"_id": "partners:p1"})
             assert held["token"] != "dead"
     assert await leases.collection.count_documents({}) == 0
+
+
+class _AnswerLost:
+    """The leases' collection, where the store applies the first insert and the connection goes
+    before its answer (a store stopped mid-write: the insert may or may not have been applied)."""
+
+    def __init__(self, collection: Any) -> None:
+        self.collection = collection
+        self.cut = False
+
+    async def insert_one(self, document: dict[str, Any]) -> Any:
+        result = await self.collection.insert_one(document)
+        if not self.cut:
+            self.cut = True
+            raise AutoReconnect("connection closed")
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.collection, name)
+
+
+async def test_a_lease_whose_insert_lost_its_answer_is_let_go_once_the_store_answers(settings, mongo):
+    collection = mongo[settings.database_name("t")]["write_leases"]
+    cut = WriteLeases(_AnswerLost(collection))
+    with pytest.raises(AutoReconnect):
+        async with cut.hold("deliveries:d1"):
+            pytest.fail("the write went on without knowing whether it held the lease")
+    other = WriteLeases(collection)  # another process, or this one's next write of the aggregate
+    try:
+        async with asyncio.timeout(5):  # not the lease's 30 s
+            async with other.hold("deliveries:d1"):
+                pass
+    except TimeoutError:
+        raise AssertionError("the lease whose answer was lost kept the aggregate from every writer") from None
