@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, DeleteOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
@@ -97,6 +97,36 @@ async def filters_only_by_id(collection: AsyncCollection) -> bool:
         info = await client.admin.command("buildInfo")
         _filters_in_go[client] = "ferretdbVersion" in info or "ferretdb" in info
     return _filters_in_go[client]
+
+
+# FerretDB evaluates a filter other than ``_id`` alone, ``{_id: {$in: [...]}}`` included, in Go
+# over every document of the collection: twenty documents by ``$in`` took 257 ms in a collection
+# of 3,000 documents of 2 KB, twenty reads by ``_id`` at once 29 ms, and a bulk of deletes by
+# ``_id`` 1 ms. So a set of documents known by id is read and deleted by ``_id`` one by one there.
+BY_ID_AT_ONCE = 32
+
+
+async def find_by_ids(collection: AsyncCollection, ids: Iterable[str],
+                      projection: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The stored documents among ``ids`` (those missing are left out)."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return []
+    if not await filters_only_by_id(collection):
+        return await collection.find({"_id": {"$in": wanted}}, projection).to_list()
+    found: list[dict[str, Any] | None] = []
+    for start in range(0, len(wanted), BY_ID_AT_ONCE):
+        found += await asyncio.gather(*(collection.find_one({"_id": doc_id}, projection)
+                                        for doc_id in wanted[start:start + BY_ID_AT_ONCE]))
+    return [doc for doc in found if doc is not None]
+
+
+async def delete_by_ids(collection: AsyncCollection, ids: Iterable[str]) -> int:
+    """Delete the documents with these ``_id``s in one bulk of deletes by ``_id``; how many were there."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return 0
+    return (await collection.bulk_write([DeleteOne({"_id": doc_id}) for doc_id in wanted], ordered=False)).deleted_count
 
 
 async def replace_at_version(collection: AsyncCollection, doc_id: str, version: int,

@@ -33,7 +33,7 @@ from shared.outbox import StaleVersion
 from shared.errors import Unavailable
 from shared.events import AnyEvent
 from shared.logging import get_logger
-from shared.mongo import when_free
+from shared.mongo import find_by_ids, when_free
 from shared.outbox import OUTBOX, PENDING, AggregateCollection
 from shared.pagination import page
 from shared.stamp import read_stamp
@@ -527,12 +527,11 @@ class PartnerReplica:
         return _known(doc) if doc else None
 
     async def many(self, partner_ids: list[str] | set[str]) -> dict[str, KnownPartner]:
-        """The known ones among ``partner_ids`` (a lookup by ``_id``, the indexed field)."""
+        """The known ones among ``partner_ids`` (by ``_id``, the indexed field)."""
         ids = list(dict.fromkeys(partner_ids))
         if not ids:
             return {}
-        found = await self.collection.find({"_id": {"$in": ids}}).to_list(length=None)
-        return {doc["_id"]: _known(doc) for doc in found}
+        return {doc["_id"]: _known(doc) for doc in await find_by_ids(self.collection, ids)}
 
     async def page(self, status: str | None, limit: int, cursor: str | None) -> tuple[list[KnownPartner], str | None]:
         docs, next_cursor = await page(self.collection, {"status": status} if status else {}, limit, cursor)

@@ -186,7 +186,7 @@ class Scheduler:
 
     async def _deliveries(self, now: datetime) -> tuple[set[str], datetime | None]:
         real_now = now_ms()
-        sent: list[str] = []
+        sent: list[dict[str, Any]] = []
         dead: dict[str, dict[str, Any]] = {}
         seen: set[str] = set()
         later: list[datetime] = []
@@ -195,7 +195,7 @@ class Scheduler:
             settled = (real_now - doc["updated_at"]).total_seconds() >= self.config.archive_after_seconds
             if status == "sent":
                 if not doc.get(PENDING) and settled:
-                    sent.append(did)
+                    sent.append(doc)
                 continue
             if status == "dead":
                 if settled:  # the outcome's own copy onto the notification has had its chance

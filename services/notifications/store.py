@@ -41,7 +41,8 @@ from services.notifications.recipient import Recipient
 from shared.events import AnyEvent
 from shared.group_insert import GroupInsert
 from shared.locks import KeyedLocks
-from shared.mongo import DUPLICATE_KEY, filters_only_by_id, replace_at_version, replace_read_under_lock, update_at_version, when_free
+from shared.mongo import (DUPLICATE_KEY, delete_by_ids, filters_only_by_id, find_by_ids, replace_at_version,
+                          replace_read_under_lock, update_at_version, when_free)
 from shared.outbox import OUTBOX, PENDING, AggregateCollection, StaleVersion, WriteLeases, exclusive
 from shared.pagination import decode_cursor, encode_cursor, page
 from shared.unit_of_work import AlreadyStored, Loaded
@@ -192,7 +193,7 @@ class Snapshots(Generic[S]):
     async def many(self, ids: list[str]) -> list[S]:
         if not ids:
             return []
-        return [self._read(doc) for doc in await self.collection.find({"_id": {"$in": ids}}).to_list()]
+        return [self._read(doc) for doc in await find_by_ids(self.collection, ids)]
 
     async def all(self, election: str | None = None) -> list[S]:
         """Every snapshot, or those of one election."""
@@ -337,19 +338,27 @@ class Inboxes:
         marked = 0
         for notification_id in ids:
             async with self._writing(recipient_id, notification_id):
-                result = await when_free(lambda nid=notification_id: inbox.update_one(
-                    {"_id": nid, "read_at": None},
-                    {"$set": {"read_at": at, "updated_at": at}, "$inc": {"version": 1}}))
-                marked += result.modified_count
+                marked += await self._mark_read(inbox, notification_id, at)
         return marked
 
     async def mark_read(self, recipient_id: str, notification_id: str, at: datetime) -> dict[str, Any] | None:
         inbox = self.of(recipient_id)
         async with self._writing(recipient_id, notification_id):
-            await when_free(lambda: inbox.update_one({"_id": notification_id, "read_at": None},
-                                                     {"$set": {"read_at": at, "updated_at": at},
-                                                      "$inc": {"version": 1}}))
+            await self._mark_read(inbox, notification_id, at)
         return await inbox.find_one({"_id": notification_id})
+
+    @staticmethod
+    async def _mark_read(inbox: AsyncCollection, notification_id: str, at: datetime) -> int:
+        """Mark the notification read if it is unread (its caller holds its lock); 1 if it was."""
+        unread: dict[str, Any] = {"_id": notification_id, "read_at": None}
+        if await filters_only_by_id(inbox):  # there ``read_at`` in the filter was a scan of the whole inbox
+            found = await inbox.find_one({"_id": notification_id}, {"read_at": 1})
+            if found is None or found.get("read_at") is not None:
+                return 0
+            unread = {"_id": notification_id}
+        result = await when_free(lambda: inbox.update_one(
+            unread, {"$set": {"read_at": at, "updated_at": at}, "$inc": {"version": 1}}))
+        return result.modified_count
 
     async def set_delivery(self, recipient_id: str, notification_id: str, channel: str, summary: dict[str, Any],
                            at: datetime, verify: bool) -> None:
@@ -366,10 +375,20 @@ class Inboxes:
         shown = f"delivery.{channel}.version"
         older = {"_id": notification_id,
                  "$or": [{shown: {"$lt": summary["version"]}}, {shown: {"$exists": False}}]}
+        change = {"$set": {f"delivery.{channel}": summary, "updated_at": at}, "$inc": {"version": 1}}
+        # FerretDB evaluates ``older`` in Go over every notification of the inbox (100 ms at 1,500),
+        # and every delivery outcome wrote through it. There the condition is read by ``_id`` and
+        # the write goes by ``_id``: the notification's lock (and lease) keeps its writers apart.
+        by_id = await filters_only_by_id(inbox)
         async with self._writing(recipient_id, notification_id):
             for _ in range(5):
-                result = await inbox.update_one(
-                    older, {"$set": {f"delivery.{channel}": summary, "updated_at": at}, "$inc": {"version": 1}})
+                if by_id:
+                    found = await inbox.find_one({"_id": notification_id}, {"delivery": 1})
+                    if found is None or not behind((found.get("delivery") or {}).get(channel), summary):
+                        return
+                    result = await inbox.update_one({"_id": notification_id}, change)
+                else:
+                    result = await inbox.update_one(older, change)
                 if result.matched_count == 0 or not verify:
                     return
                 found = await inbox.find_one({"_id": notification_id}, {"delivery": 1})
@@ -390,7 +409,7 @@ class Inboxes:
         async def repair(recipient_id: str, own: list[dict[str, Any]]) -> int:
             async with slots:
                 ids = list({d["notification_id"] for d in own})
-                notes = await self.of(recipient_id).find({"_id": {"$in": ids}}, {"delivery": 1}).to_list()
+                notes = await find_by_ids(self.of(recipient_id), ids, {"delivery": 1})
                 showing = {n["_id"]: n.get("delivery") or {} for n in notes}
                 written = 0
                 for delivery in own:
@@ -431,7 +450,7 @@ class Deliveries:
         if not docs:
             return set()
         if check_log:
-            known = await self.log.find({"_id": {"$in": [d["_id"] for d in docs]}}, {"_id": 1}).to_list()
+            known = await find_by_ids(self.log, [d["_id"] for d in docs], {"_id": 1})
             done = {d["_id"] for d in known}
             docs = [d for d in docs if d["_id"] not in done]
         return await insert_new(self.active.collection, [{**d, OUTBOX: [], PENDING: False} for d in docs])
@@ -485,24 +504,22 @@ class Deliveries:
         """Every delivery in the working set (the scheduler's scan; an attempt starts from it)."""
         return await self.active.collection.find({}).to_list()
 
-    async def archive(self, ids: Iterable[str], show: Callable[[list[dict[str, Any]]], Awaitable[Any]]) -> int:
-        """Move sent deliveries whose event is published to the log (insert, then delete).
+    async def archive(self, sent: Iterable[dict[str, Any]], show: Callable[[list[dict[str, Any]]], Awaitable[Any]]) -> int:
+        """Move sent deliveries whose event is published, as the scheduler's scan read them, to
+        the log (insert, then delete). Nothing changes a delivery in that state any more, so they
+        are not read again; another process moving the same ones at once inserts nothing new and
+        deletes nothing more.
 
         ``show`` is given the deliveries about to move, first: it makes their notifications show
         them sent (the outcome's own copy may have been lost), and if it fails nothing moves.
         """
-        ids = list(ids)
-        if not ids:
+        docs = [{k: v for k, v in doc.items() if k not in {OUTBOX, PENDING}}
+                for doc in sent if doc["status"] == "sent" and not doc.get(PENDING)]
+        if not docs:
             return 0
-        docs = await self.active.collection.find({"_id": {"$in": ids}, "status": "sent", PENDING: False}).to_list()
-        for doc in docs:
-            doc.pop(OUTBOX, None)
-            doc.pop(PENDING, None)
-        if docs:
-            await show(docs)
+        await show(docs)
         await insert_new(self.log, docs)
-        if docs:
-            await self.active.collection.delete_many({"_id": {"$in": [d["_id"] for d in docs]}, PENDING: False})
+        await delete_by_ids(self.active.collection, [d["_id"] for d in docs])
         return len(docs)
 
     async def page(self, query: dict[str, Any], limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -581,7 +598,7 @@ class Jobs:
                 await self.names.delete_one({"_id": f"{subject}/{job_id}"})
             # Another process may have stored one of them again between the two deletes (its event
             # wants it): such a job keeps its name.
-            again = await self.collection.find({"_id": {"$in": stale}}, {"kind": 1}).to_list()
+            again = await find_by_ids(self.collection, stale, {"kind": 1})
             await self._name(subject, [(doc["_id"], doc["kind"]) for doc in again])
         # Every wanted job is inserted: one already stored keeps its due (its insert is refused),
         # and one a crash left named but not stored is stored now.

@@ -103,10 +103,10 @@ async def test_a_sent_delivery_moves_to_the_log_only_once_its_notification_shows
         raise ConnectionError("the store went away")
 
     with pytest.raises(ConnectionError):
-        await deliveries.archive([sent["_id"]], show=store_away)
+        await deliveries.archive([sent], show=store_away)
     assert await db["deliveries"].count_documents({}) == 1 and await db["delivery_log"].count_documents({}) == 0
 
-    assert await deliveries.archive([sent["_id"]], show=inboxes.show) == 1
+    assert await deliveries.archive([sent], show=inboxes.show) == 1
     assert (await inboxes.get(STAFF, "N1"))["delivery"]["email"] == summary(sent)
     assert await db["deliveries"].count_documents({}) == 0
     assert (await db["delivery_log"].find_one({"_id": sent["_id"]}))["status"] == "sent"

@@ -19,11 +19,13 @@ from tests.notifications_support import (  # noqa: F401 - smtp is a fixture
     event,
     fast,
     inbox,
+    partner,
     publish,
     smtp,
     soon,
     subscribed,
     ticks,
+    value,
 )
 
 
@@ -112,3 +114,32 @@ async def test_one_process_reads_its_jobs_only_when_one_comes_due(service_settin
         with commands_of_every_task() as sent:
             await ticks(app, 5)
         assert sent[("find", "jobs")] == 0, f"the jobs were read with none due: {dict(sent)}"
+
+
+async def test_emails_outcomes_and_read_marks_reach_their_notifications_without_reading_the_whole_inbox(
+        service_settings, smtp):
+    """On FerretDB a filter beyond ``_id`` alone is evaluated over every notification of the inbox
+    (100 ms at 1,500), and each e-mail's outcome was written onto its notification through one, as
+    was each notification "mark all read" marked: in the two-process steady stream the staff's
+    e-mails fell further behind as their inbox grew, and minutes behind (issue 15)."""
+    async with running("notifications", service_settings) as (app, client):
+        await soon(lambda: subscribed(app))
+        staff = await add_recipient(client, name="Rina", email="rina@kpu-bandung.go.id")
+        whole = f"inbox_{staff['id']}"
+        with commands_of_every_task() as sent:
+            for n in range(4):
+                await publish(service_settings, event(EventType.PARTNER_REGISTERED, partner(f"P-{n}", f"KIM {n}")))
+            await soon(lambda: value(len(smtp.messages) == 4))
+            await ticks(app, 3)
+        assert sent.scans[whole] == 0, f"the inbox was read whole: {dict(sent.scans)}"
+
+        async def shown_sent() -> bool:
+            notes = await inbox(client, staff["id"])
+            return len(notes) == 4 and all(n["delivery"]["email"]["status"] == "sent" for n in notes)
+        await soon(shown_sent)
+
+        with commands_of_every_task() as sent:
+            answer = await client.post(f"/inbox/{staff['id']}/read-all", headers=auth("admin"))
+        assert answer.status_code == 200 and answer.json()["marked"] == 4, answer.text
+        # One read lists the unread ones and one counts those left, not one more per notification.
+        assert sent.scans[whole] == 2, f"marking four read read the inbox {sent.scans[whole]} times"
