@@ -7,6 +7,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -66,6 +67,9 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
     def expect(due: datetime) -> None:
         scheduler.expect(due)
 
+    def hand(deliveries: list[dict[str, Any]]) -> None:
+        scheduler.hand(deliveries)
+
     metrics = Metrics(app.state.registry)
     recipients = Recipients(infra.db["recipients"])
     # Several processes update one notification (each its own delivery's outcome): a lease each write.
@@ -74,7 +78,7 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
     jobs = Jobs(infra.db["jobs"], several_processes=settings.processes > 1)
     claims = Claims(infra.db["claims"])
     notifier = Notifier(recipients, inboxes, deliveries, Texts(settings.zone, settings.region_name), clock, config,
-                        settings.region, wake, metrics)
+                        settings.region, wake, metrics, hand)
     mailer = Mailer(SmtpServer.from_url(settings.smtp_url), config.mail_from, config.smtp_timeout_seconds,
                     domain=f"sinergi-{settings.region_digits}.local", reply_to=config.mail_reply_to)
     runner = DeliveryRunner(deliveries, inboxes, recipients, mailer, WebhookSender(http, config.webhook_timeout_seconds),

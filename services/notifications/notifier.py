@@ -97,7 +97,8 @@ class Notifier:
     """Turns a trigger into notifications (inbox) and deliveries (e-mail, webhook)."""
 
     def __init__(self, recipients: Recipients, inboxes: Inboxes, deliveries: Deliveries, texts: Texts, clock: Clock,
-                 config: NotifySettings, region: str, wake: Callable[[], None], metrics: Metrics) -> None:
+                 config: NotifySettings, region: str, wake: Callable[[], None], metrics: Metrics,
+                 hand_over: Callable[[list[dict[str, Any]]], None]) -> None:
         self.recipients = recipients
         self.inboxes = inboxes
         self.deliveries = deliveries
@@ -106,6 +107,7 @@ class Notifier:
         self.config = config
         self.region = region
         self.wake = wake
+        self.hand_over = hand_over  # new deliveries, to the scheduler: they start without its tick
         self.metrics = metrics
         self.available = frozenset({"email", "webhook"}) | configured(config)
         self.zone_name = getattr(texts.zone, "key", "UTC")
@@ -142,12 +144,12 @@ class Notifier:
         # comes first, and writes of both at once would only slow each other on the store. A
         # crash before this point re-runs the cause, which stores them then.
         for start in range(0, len(deliveries), CHUNK):
-            await self.deliveries.add_new(deliveries[start:start + CHUNK], check_log=rerun)
-        if deliveries:
-            # Only new deliveries need the scheduler now; a tick reads the whole job and delivery
-            # working set (on FerretDB/SQLite, every document), so an inbox-only event does not
-            # start one.
-            self.wake()
+            chunk = deliveries[start:start + CHUNK]
+            added = await self.deliveries.add_new(chunk, check_log=rerun)
+            self.hand_over([d for d in chunk if d["_id"] in added])
+            if len(added) < len(chunk):
+                # Stored before (the cause runs again after a crash): a tick finds where they are.
+                self.wake()
         return stored
 
     async def _to_recipient(self, trigger: Trigger, recipient: dict[str, Any], language: str, subject: str, body: str,

@@ -1,7 +1,8 @@
 """The durable scheduler: due jobs and deliveries, claimed by inserts, in the service's database.
 
 Every tick (each ``poll_seconds``, at the next due instant it knows of, or at once when woken, also
-when a job is added that comes due before the tick it has planned):
+when a job is added that comes due before the tick it has planned; a new delivery is handed over
+by its notifier and starts without one, ``Scheduler.hand``):
 
 1. each job whose ``due_at`` has come is claimed by inserting ``claims/<job id>`` (the job
    id is key and occurrence), run, and deleted (one process reads the jobs only when one is due:
@@ -18,7 +19,8 @@ when a job is added that comes due before the tick it has planned):
 
 A claim whose holder vanished (the job or delivery is still due a lease later) is taken
 over with a second insert, ``<claim>~r<lease window>``: one taker per window. What runs
-after a takeover is idempotent (deterministic notification and delivery ids).
+after a takeover is idempotent (deterministic notification and delivery ids). A claim this
+process took in a run that failed is its own to take again at once (``Scheduler._claim``).
 """
 
 from __future__ import annotations
@@ -80,10 +82,28 @@ class Scheduler:
         self._next_job: datetime | None = None
         # Monotonic instant of the last read that found none due; None: read at the next tick.
         self._jobs_read: float | None = None
+        # The working set of deliveries is read whole (on FerretDB, every document decoded) by a
+        # tick: on the timer (``poll_seconds``, sooner when a known attempt comes due) and when
+        # woken. A new delivery needed no such read: its notifier hands it over (``hand``) and it
+        # starts at once (the claim keeps its attempt to one process, as for those a tick finds).
+        # Every new delivery woke a tick, so under a stream of events each process read the
+        # working set back to back, and the two processes of the steady-stream test sent their
+        # e-mails minutes behind.
+        self._handed: list[dict[str, Any]] = []
+        self._tick_now = True  # woken: the next pass is a tick, not only the handed deliveries
+        self._tick_at = 0.0  # monotonic instant the timer's next tick is due
         clock.on_change(self._clock_moved)
 
     def wake(self) -> None:
+        """Tick now: read the due jobs and deliveries (a retry, a change by hand, the clock moved)."""
+        self._tick_now = True
         self._wake.set()
+
+    def hand(self, deliveries: list[dict[str, Any]]) -> None:
+        """New deliveries this process just stored: start those due without a tick."""
+        if deliveries:
+            self._handed += deliveries
+            self._wake.set()
 
     def expect(self, due: datetime) -> None:
         """A job was added that comes due at ``due`` (the rules' clock): look then, not at the next
@@ -118,17 +138,35 @@ class Scheduler:
     async def _run(self) -> None:
         while True:
             self._wake.clear()
-            self._next_look = None  # a job added while this tick reads may be missed by it: wake again
-            wait = self.config.poll_seconds
-            try:
-                wait = min(wait, await self.tick())
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("scheduler tick failed; will retry", error=repr(exc))
-            self._next_look = time.monotonic() + wait
+            if self._tick_now or time.monotonic() >= self._tick_at:
+                self._tick_now = False
+                self._next_look = None  # a job added while this tick reads may be missed by it: wake again
+                wait = self.config.poll_seconds
+                try:
+                    wait = min(wait, await self.tick())
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("scheduler tick failed; will retry", error=repr(exc))
+                self._tick_at = time.monotonic() + wait
+            else:
+                self._start_handed()
+            self._next_look = self._tick_at
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.01))
+                await asyncio.wait_for(self._wake.wait(), timeout=max(self._tick_at - time.monotonic(), 0.01))
+
+    def _start_handed(self) -> None:
+        """Start the handed-over deliveries that are due; look again when the first of the others is."""
+        handed, self._handed = self._handed, []
+        now = self.clock.now()
+        for doc in handed:
+            if doc["_id"] in self._inflight:
+                continue
+            if doc["next_attempt_at"] > now:  # quiet hours: the tick then finds it
+                self._tick_at = min(self._tick_at,
+                                    time.monotonic() + (doc["next_attempt_at"] - now).total_seconds())
+                continue
+            self._attempt(doc)
 
     async def tick(self) -> float:
         """One pass; returns the seconds until the next known due instant."""
@@ -144,7 +182,7 @@ class Scheduler:
                 due = True
                 seen.add(job.id)
                 if job.id not in self._inflight and not self._waiting(job.id):
-                    self._spawn(job.id, job.id, lambda taken_over, j=job: self._run_job(j, taken_over),
+                    self._spawn(job.id, job.id, lambda claimed, j=job: self._run_job(j, claimed != "first"),
                                 slot=self._job_slots)
             self._jobs_read = None if due else read_at
         if self._next_job is not None:
@@ -163,12 +201,18 @@ class Scheduler:
         return first_seen is not None and time.monotonic() - first_seen < self.config.lease_seconds
 
     async def _claim(self, claim_id: str) -> str | None:
-        """``first`` when the claim is ours, ``takeover`` when its holder has not finished within
-        the lease and we took it over, else ``None``."""
+        """``first`` when the claim is ours, ``again`` when this process took it before and that
+        run ended unfinished, ``takeover`` when another holder has not finished within the lease
+        and we took it over, else ``None``."""
         now = now_ms()
         if claim_id not in self._contended:
             if await self.claims.take(claim_id, self.owner, now):
                 return "first"
+            if await self.claims.holder(claim_id) == self.owner:
+                # Taken by a run of this process that failed (the store went away, maybe after
+                # storing the claim but before answering): nobody else holds it, so nothing to
+                # wait out. An e-mail waited the whole lease, then ended dead as if maybe sent.
+                return "again"
             self._contended[claim_id] = time.monotonic()
             return None
         if self._waiting(claim_id):
@@ -185,6 +229,7 @@ class Scheduler:
         await self.jobs.delete(job.id)
 
     async def _deliveries(self, now: datetime) -> tuple[set[str], datetime | None]:
+        self._handed = []  # stored before this read: it finds them
         real_now = now_ms()
         sent: list[dict[str, Any]] = []
         dead: dict[str, dict[str, Any]] = {}
@@ -213,12 +258,7 @@ class Scheduler:
             if doc["next_attempt_at"] > now:
                 later.append(doc["next_attempt_at"])
                 continue
-            claim = f"delivery:{did}@{doc['attempts'] + 1}"
-            seen.add(claim)
-            if not self._waiting(claim):
-                slot = self.runner.slot(doc["channel"])
-                self._spawn(did, claim, lambda taken_over, d=doc, s=slot: self.runner.attempt(
-                    d, d["attempts"] + 1, taken_over, s), slot=slot)
+            seen.add(self._attempt(doc))
         # Forget dead deliveries that are gone or changed (retried by hand): those are checked again.
         self._shown = {did: version for did, version in self._shown.items()
                        if did in dead and dead[did]["version"] == version}
@@ -231,10 +271,22 @@ class Scheduler:
             await self.deliveries.archive(sent, show=self.runner.show)
         return seen, min(later, default=None)
 
-    def _spawn(self, key: str, claim: str, work: Callable[[bool], Awaitable[None]], exclusive: bool = True,
+    def _attempt(self, doc: dict[str, Any]) -> str:
+        """Start the delivery's next attempt unless its claim is another process's (returned)."""
+        claim = f"delivery:{doc['_id']}@{doc['attempts'] + 1}"
+        if not self._waiting(claim):
+            slot = self.runner.slot(doc["channel"])
+            # Taken over from another process, the attempt may have been handed over already;
+            # again in this one, the scan that started it found it not yet ``sending``.
+            self._spawn(doc["_id"], claim, lambda claimed, d=doc, s=slot: self.runner.attempt(
+                d, d["attempts"] + 1, claimed == "takeover", s), slot=slot)
+        return claim
+
+    def _spawn(self, key: str, claim: str, work: Callable[[str], Awaitable[None]], exclusive: bool = True,
                slot: asyncio.Semaphore | SendSlot | None = None) -> None:
-        """Run ``work(taken_over)`` in the background once ``claim`` is ours (``key`` is then in flight),
-        holding ``slot`` from before the claim (``work`` may give it back sooner)."""
+        """Run ``work(claimed)`` in the background once ``claim`` is ours (``key`` is then in flight;
+        ``claimed`` as :meth:`_claim` says how), holding ``slot`` from before the claim (``work`` may
+        give it back sooner)."""
         self._inflight.add(key)
 
         async def run() -> None:
@@ -245,7 +297,7 @@ class Scheduler:
                     else:
                         claimed = "first" if await self.claims.take(claim, self.owner, now_ms()) else None
                     if claimed:
-                        await work(claimed == "takeover")
+                        await work(claimed)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pymongo.errors import AutoReconnect
 
+from services.notifications.store import Claims
 from shared.events import EventType
 from tests.bus import tap
 from tests.conftest import auth, running
@@ -131,6 +133,32 @@ async def test_the_same_event_twice_makes_one_notification_and_one_email(service
         await soon(lambda: value(
             app.state.scheduler.ticks > 3 and not app.state.scheduler._inflight))
         assert len(smtp.messages) == 1
+
+
+async def test_an_email_whose_claim_lost_its_answer_goes_out_at_the_next_look(settings, smtp, monkeypatch):
+    """The store applied the insert of an attempt's claim and the connection went before its
+    answer (the store stopped mid-write). The e-mail goes out at the next look, once. It waited the
+    whole lease (120 s by default) as if another process held the claim, then ended dead, not sent,
+    as an e-mail that may have gone out."""
+    fast(monkeypatch, SINERGI_NOTIFY_LEASE_SECONDS="120")
+    take = Claims.take
+    cut: list[str] = []
+
+    async def answer_lost(self, claim_id, owner, at):
+        taken = await take(self, claim_id, owner, at)
+        if claim_id.startswith("delivery:") and not cut:
+            cut.append(claim_id)
+            raise AutoReconnect("connection closed")
+        return taken
+
+    monkeypatch.setattr(Claims, "take", answer_lost)
+    async with running("notifications", settings.model_copy(update={"smtp_url": smtp.url})) as (app, client):
+        await soon(lambda: subscribed(app))
+        await add_recipient(client, name="Rina", email="rina@kpu-bandung.go.id")
+        await publish(settings, event(EventType.PARTNER_REGISTERED, partner("P-1")))
+        [sent] = await soon(lambda: deliveries(client, status="sent", channel="email"))
+        assert cut == [f"delivery:{sent['id']}@1"]
+        assert [m["X-Sinergi-Delivery"] for m in smtp.messages] == [sent["id"]]
 
 
 async def test_inbox_newest_first_unread_filter_mark_read_and_pages(service_settings):
