@@ -276,10 +276,11 @@ class Scheduler:
         claim = f"delivery:{doc['_id']}@{doc['attempts'] + 1}"
         if not self._waiting(claim):
             slot = self.runner.slot(doc["channel"])
-            # Taken over from another process, the attempt may have been handed over already;
-            # again in this one, the scan that started it found it not yet ``sending``.
+            # Taken over from another process, the attempt may have been handed over already.
+            # Taken again in this one, its earlier run may have ended after this doc was read (a
+            # webhook sent on it would go twice): the attempt decides on the stored delivery.
             self._spawn(doc["_id"], claim, lambda claimed, d=doc, s=slot: self.runner.attempt(
-                d, d["attempts"] + 1, claimed == "takeover", s), slot=slot)
+                d, d["attempts"] + 1, claimed == "takeover", s, reread=claimed == "again"), slot=slot)
         return claim
 
     def _spawn(self, key: str, claim: str, work: Callable[[str], Awaitable[None]], exclusive: bool = True,
