@@ -33,7 +33,7 @@ from shared.outbox import StaleVersion
 from shared.errors import Unavailable
 from shared.events import AnyEvent
 from shared.logging import get_logger
-from shared.mongo import find_by_ids, when_free
+from shared.mongo import find_by_ids, replace_read_under_lock, when_free
 from shared.outbox import OUTBOX, PENDING, AggregateCollection
 from shared.pagination import page
 from shared.stamp import read_stamp
@@ -519,8 +519,14 @@ class PartnerReplica:
             await self.collection.insert_one(doc)
             return True
         except DuplicateKeyError:
-            result = await self.collection.replace_one({"_id": partner_id, "version": {"$lt": version}}, doc)
-            return result.modified_count == 1
+            pass
+        # Read under the consumer's lock of this partner (one consumer of the queue at a time), so
+        # not read again by the write: on FerretDB a filter of ``version`` beside ``_id`` was
+        # evaluated over every partner of the copy, on every partner event.
+        held = await self.collection.find_one({"_id": partner_id}, {"version": 1})
+        if held is None or held.get("version", 0) >= version:
+            return False
+        return await replace_read_under_lock(self.collection, partner_id, held.get("version", 0), doc)
 
     async def get(self, partner_id: str) -> KnownPartner | None:
         doc = await self.collection.find_one({"_id": partner_id})

@@ -6,7 +6,8 @@ import time
 
 from shared.events import EventType, make_event
 from tests.bus import tap
-from tests.notifications_support import subscribed
+from tests.notifications_support import subscribed, value
+from tests.store_commands import commands_of_every_task
 from tests.conftest import auth, eventually, running
 from tests.integration.test_activities_helpers import (
     PartnerEvents, activity_body, events_of, known_as, new_partner_id, partner_snapshot, post, ready,
@@ -127,3 +128,24 @@ async def test_replayed_and_out_of_order_partner_events_leave_the_replica_at_the
         assert again["type"] == "ormas_komunitas"
         listed = (await client.get("/replica/partners", params={"status": "active"}, headers=auth("viewer"))).json()
         assert [p["id"] for p in listed["items"]] == [partner_id]
+
+
+async def test_a_partners_change_reaches_the_copy_without_reading_every_partner_of_it(settings):
+    """On FerretDB a filter of ``version`` beside ``_id`` is evaluated over every document: each
+    partner event read the whole copy (issue 15). The consumer's lock of the partner makes the
+    version read by ``_id`` still the stored one at the write."""
+    async with running("activities", settings) as (app, client), PartnerEvents(settings) as partners:
+        await ready(client)
+        partner_id = new_partner_id()
+        await partners.publish(partner_id, 1, event_type=EventType.PARTNER_REGISTERED, name="Radio Cibiru")
+        await known_as(client, partner_id, "active", version=1)
+        with commands_of_every_task() as sent:
+            await partners.publish(partner_id, 2, name="Radio Komunitas Cibiru FM")
+            known = await known_as(client, partner_id, "active", version=2)
+            await partners.publish(partner_id, 1, event_type=EventType.PARTNER_REGISTERED, name="Radio Cibiru")
+            queue = app.state.infra.queues[0]
+            await eventually(lambda: value(queue.stats["processed"] + queue.stats["duplicates"] >= 3))
+        assert known["name"] == "Radio Komunitas Cibiru FM"
+        assert sent.scans["partner_replica"] == 0, f"the copy was read whole: {dict(sent.scans)}"
+        kept = (await client.get(f"/replica/partners/{partner_id}", headers=auth("viewer"))).json()
+        assert (kept["version"], kept["name"]) == (2, "Radio Komunitas Cibiru FM"), "an older version won"
