@@ -272,20 +272,17 @@ class DeliveryRunner:
         return SendSlot(self._slots[channel])
 
     async def attempt(self, doc: dict[str, Any], attempt: int, resumed: bool = False,
-                      slot: SendSlot | None = None, reread: bool = False) -> None:
+                      slot: SendSlot | None = None) -> None:
         """Send attempt ``attempt`` of the delivery ``doc`` (as the scheduler read it; it holds the claim).
 
         ``resumed``: the attempt's claim was taken by a process that has not finished it within
         the lease (it stopped, or it is very slow). That process may have handed the message
         over, so an e-mail is not sent again but ends ``dead`` as of unknown outcome, while a
         webhook is sent again (receivers dedupe on its delivery id). ``slot``: the channel's send
-        slot the caller took, given back once the message is handed over. ``reread``: ``doc`` may
-        be older than this process's own last attempt of it; decide on the stored one.
+        slot the caller took, given back once the message is handed over.
         """
         did = doc["_id"]
         async with self.deliveries.lock(did):
-            if reread and (doc := await self.deliveries.at_work(did)) is None:
-                return
             if doc["status"] not in {"pending", "failed"} or doc["attempts"] != attempt - 1:
                 return
             started = now_ms()

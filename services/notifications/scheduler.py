@@ -19,8 +19,9 @@ by its notifier and starts without one, ``Scheduler.hand``):
 
 A claim whose holder vanished (the job or delivery is still due a lease later) is taken
 over with a second insert, ``<claim>~r<lease window>``: one taker per window. What runs
-after a takeover is idempotent (deterministic notification and delivery ids). A claim this
-process took in a run that failed is its own to take again at once (``Scheduler._claim``).
+after a takeover is idempotent (deterministic notification and delivery ids). A claim whose
+insert lost its answer and that turns out to be this process's is its own at once
+(``Scheduler._claim``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
+
+from pymongo.errors import PyMongoError
 
 from services.notifications.clock import Clock
 from services.notifications.config import NotifySettings
@@ -68,6 +71,7 @@ class Scheduler:
         self._inflight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._contended: dict[str, float] = {}
+        self._unanswered: set[str] = set()  # claims whose insert failed without an answer
         self._loop: asyncio.Task[None] | None = None
         self._archived = 0.0
         self._shown: dict[str, int] = {}  # dead delivery id -> the version its notification was checked at
@@ -182,7 +186,7 @@ class Scheduler:
                 due = True
                 seen.add(job.id)
                 if job.id not in self._inflight and not self._waiting(job.id):
-                    self._spawn(job.id, job.id, lambda claimed, j=job: self._run_job(j, claimed != "first"),
+                    self._spawn(job.id, job.id, lambda claimed, j=job: self._run_job(j, claimed == "takeover"),
                                 slot=self._job_slots)
             self._jobs_read = None if due else read_at
         if self._next_job is not None:
@@ -201,18 +205,28 @@ class Scheduler:
         return first_seen is not None and time.monotonic() - first_seen < self.config.lease_seconds
 
     async def _claim(self, claim_id: str) -> str | None:
-        """``first`` when the claim is ours, ``again`` when this process took it before and that
-        run ended unfinished, ``takeover`` when another holder has not finished within the lease
-        and we took it over, else ``None``."""
+        """``first`` when the claim is ours, ``takeover`` when its holder has not finished within
+        the lease and we took it over, else ``None``."""
         now = now_ms()
         if claim_id not in self._contended:
-            if await self.claims.take(claim_id, self.owner, now):
-                return "first"
-            if await self.claims.holder(claim_id) == self.owner:
-                # Taken by a run of this process that failed (the store went away, maybe after
-                # storing the claim but before answering): nobody else holds it, so nothing to
-                # wait out. An e-mail waited the whole lease, then ended dead as if maybe sent.
-                return "again"
+            try:
+                if await self.claims.take(claim_id, self.owner, now):
+                    self._unanswered.discard(claim_id)
+                    return "first"
+            except PyMongoError:
+                if len(self._unanswered) > 10_000:  # left by deliveries no longer looked at
+                    self._unanswered.clear()
+                self._unanswered.add(claim_id)  # stored or not: the next look asks whose it is
+                raise
+            if claim_id in self._unanswered:
+                self._unanswered.discard(claim_id)
+                # The insert that lost its answer was stored: nothing ran under it, nobody else
+                # holds it. An e-mail waited the whole lease, then ended dead unsent as if it
+                # might have gone out. Only that insert: a claim this process held while its
+                # work ran stays spent (a delivery stored again after its move to the log must
+                # not be sent again under it).
+                if await self.claims.holder(claim_id) == self.owner:
+                    return "first"
             self._contended[claim_id] = time.monotonic()
             return None
         if self._waiting(claim_id):
@@ -276,11 +290,8 @@ class Scheduler:
         claim = f"delivery:{doc['_id']}@{doc['attempts'] + 1}"
         if not self._waiting(claim):
             slot = self.runner.slot(doc["channel"])
-            # Taken over from another process, the attempt may have been handed over already.
-            # Taken again in this one, its earlier run may have ended after this doc was read (a
-            # webhook sent on it would go twice): the attempt decides on the stored delivery.
             self._spawn(doc["_id"], claim, lambda claimed, d=doc, s=slot: self.runner.attempt(
-                d, d["attempts"] + 1, claimed == "takeover", s, reread=claimed == "again"), slot=slot)
+                d, d["attempts"] + 1, claimed == "takeover", s), slot=slot)
         return claim
 
     def _spawn(self, key: str, claim: str, work: Callable[[str], Awaitable[None]], exclusive: bool = True,

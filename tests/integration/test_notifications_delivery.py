@@ -24,6 +24,7 @@ from tests.notifications_support import (  # noqa: F401 - smtp and hooks are fix
     smtp,
     soon,
     subscribed,
+    ticks,
     value,
 )
 
@@ -159,6 +160,27 @@ async def test_an_email_whose_claim_lost_its_answer_goes_out_at_the_next_look(se
         [sent] = await soon(lambda: deliveries(client, status="sent", channel="email"))
         assert cut == [f"delivery:{sent['id']}@1"]
         assert [m["X-Sinergi-Delivery"] for m in smtp.messages] == [sent["id"]]
+
+
+async def test_a_delivery_stored_again_after_it_was_sent_is_not_sent_again_by_the_process_that_sent_it(
+        service_settings, smtp):
+    """The claim of an attempt, taken when it was sent, is what keeps an e-mail from going out twice
+    should its delivery be stored again after it moved to the log (a rerun of its cause racing the
+    move, on a store without transactions). The two-process steady stream saw an e-mail twice when
+    the process that had sent it took its own claim for a free one."""
+    async with running("notifications", service_settings) as (app, client):
+        await soon(lambda: subscribed(app))
+        await add_recipient(client, name="Rina", email="rina@kpu-bandung.go.id")
+        await publish(service_settings, event(EventType.PARTNER_REGISTERED, partner("P-1")))
+        [sent] = await soon(lambda: deliveries(client, status="sent", channel="email"))
+        store = app.state.deliveries
+        logged = await soon(lambda: store.log.find_one({"_id": sent["id"]}))
+        again = {**logged, "status": "pending", "attempts": 0, "version": 1, "history": [], "sent_at": None,
+                 "next_attempt_at": datetime.now(UTC)}
+        assert await store.add_new([again], check_log=False) == {sent["id"]}
+        app.state.scheduler.hand([again])
+        await ticks(app, 4)
+        assert [m["X-Sinergi-Delivery"] for m in smtp.messages] == [sent["id"]], "the e-mail went out twice"
 
 
 async def test_inbox_newest_first_unread_filter_mark_read_and_pages(service_settings):
