@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from services.notifications import store
 from services.notifications.domain import summary
 from services.notifications.store import Deliveries, Inboxes
 from shared.events import EventType
@@ -109,6 +110,33 @@ async def test_a_sent_delivery_moves_to_the_log_only_once_its_notification_shows
     assert await deliveries.archive([sent], show=inboxes.show) == 1
     assert (await inboxes.get(STAFF, "N1"))["delivery"]["email"] == summary(sent)
     assert await db["deliveries"].count_documents({}) == 0
+    assert (await db["delivery_log"].find_one({"_id": sent["_id"]}))["status"] == "sent"
+
+
+async def test_a_delivery_moved_to_the_log_while_a_rerun_stores_it_again_stays_in_the_log(db, monkeypatch):
+    """A rerun of a cause stores its deliveries unless the log has them; the scheduler moves a sent
+    one there by an insert, then a delete from the working set. Moved between the rerun's look and
+    its insert, the delivery was at work again: attempted again under a spent claim, it ended dead
+    (and with the claim taken for free, went out twice)."""
+    deliveries = Deliveries(AggregateCollection(db["deliveries"]), db["delivery_log"])
+    sent = delivery("N1", 4, "sent")
+    await db["deliveries"].insert_one({**sent, OUTBOX: [], PENDING: False})
+    look = store.find_by_ids
+    moved: list[str] = []
+
+    async def shown(docs: list[dict[str, Any]]) -> int:
+        return 0
+
+    async def moved_meanwhile(collection, ids, projection=None):
+        found = await look(collection, ids, projection)
+        if collection.name == "delivery_log" and not moved:  # the rerun has looked: now the move
+            moved.append(sent["_id"])
+            assert await deliveries.archive([sent], show=shown) == 1
+        return found
+
+    monkeypatch.setattr(store, "find_by_ids", moved_meanwhile)
+    assert await deliveries.add_new([delivery("N1", 1, "pending")], check_log=True) == set()
+    assert moved and await db["deliveries"].count_documents({}) == 0, "the sent delivery is at work again"
     assert (await db["delivery_log"].find_one({"_id": sent["_id"]}))["status"] == "sent"
 
 
