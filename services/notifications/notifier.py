@@ -218,8 +218,9 @@ class Notifier:
 
 
 class SendSlot:
-    """One of a channel's send slots, taken before a delivery attempt is stored as ``sending`` and
-    given back as soon as its message is handed over (or the attempt ends without it).
+    """One of a channel's send slots, taken before a delivery attempt is stored as ``sending`` and,
+    with several processes, given back as soon as its message is handed over (or the attempt ends
+    without it).
 
     Recording the outcome may wait for another process's write lease on the notification, up to
     ``WriteLeases.SECONDS`` when that process was killed; a slot held meanwhile kept the channel's
@@ -267,6 +268,11 @@ class DeliveryRunner:
                        **{channel: asyncio.Semaphore(config.concurrency) for channel in CHAT}}
         self._recipients: dict[str, tuple[float, dict[str, Any] | None]] = {}
         self.unit: UnitOfWork[Delivery] = UnitOfWork(deliveries, kind="delivery")
+        # With several processes, recording an outcome may wait for a lease a killed process left
+        # (``SendSlot``): the slot is given back once the message is handed over. With one, it is
+        # held until the outcome is stored, so that a crash catches at most ``smtp_concurrency``
+        # e-mails of unknown outcome.
+        self._give_back_early = deliveries.active.leases is not None
 
     def slot(self, channel: str) -> SendSlot:
         return SendSlot(self._slots[channel])
@@ -311,7 +317,7 @@ class DeliveryRunner:
                 try:
                     message_id = await self._send(doc, target, attempt)
                 finally:
-                    if slot is not None:
+                    if slot is not None and self._give_back_early:
                         slot.give_back()  # handed over: recording the outcome needs no slot
             except DeliveryRefused as exc:
                 error, give_up = str(exc), True  # refused again on every attempt, until an admin changes it
