@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -75,7 +76,6 @@ class Scheduler:
         self._loop: asyncio.Task[None] | None = None
         self._archived = 0.0
         self._shown: dict[str, int] = {}  # dead delivery id -> the version its notification was checked at
-        self._next_look: float | None = None  # monotonic instant of the next tick; None while ticking
         # Reading the jobs costs the store a whole scan (FerretDB: ~80 ms at 1,000 jobs), and a tick
         # came every ``poll_seconds`` and on every wake: it held the store under the pipeline's
         # slowest events (issue 15). With one process every job is added here, so the next one
@@ -95,7 +95,9 @@ class Scheduler:
         # e-mails minutes behind.
         self._handed: list[dict[str, Any]] = []
         self._tick_now = True  # woken: the next pass is a tick, not only the handed deliveries
-        self._tick_at = 0.0  # monotonic instant the timer's next tick is due
+        # Monotonic instant the timer's next tick is due; infinite while a tick runs (a job added
+        # meanwhile may be missed by it, so ``expect`` wakes the scheduler again).
+        self._tick_at = math.inf
         clock.on_change(self._clock_moved)
 
     def wake(self) -> None:
@@ -114,7 +116,7 @@ class Scheduler:
         poll, if that is later (a reminder due in a second would wait up to ``poll_seconds``)."""
         if self._next_job is None or due < self._next_job:
             self._next_job = due
-        if self._next_look is None or time.monotonic() + (due - self.clock.now()).total_seconds() < self._next_look:
+        if time.monotonic() + (due - self.clock.now()).total_seconds() < self._tick_at:
             self.wake()
 
     def _clock_moved(self) -> None:
@@ -143,8 +145,7 @@ class Scheduler:
         while True:
             self._wake.clear()
             if self._tick_now or time.monotonic() >= self._tick_at:
-                self._tick_now = False
-                self._next_look = None  # a job added while this tick reads may be missed by it: wake again
+                self._tick_now, self._tick_at = False, math.inf
                 wait = self.config.poll_seconds
                 try:
                     wait = min(wait, await self.tick())
@@ -155,7 +156,6 @@ class Scheduler:
                 self._tick_at = time.monotonic() + wait
             else:
                 self._start_handed()
-            self._next_look = self._tick_at
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(self._tick_at - time.monotonic(), 0.01))
 
@@ -186,7 +186,7 @@ class Scheduler:
                 due = True
                 seen.add(job.id)
                 if job.id not in self._inflight and not self._waiting(job.id):
-                    self._spawn(job.id, job.id, lambda claimed, j=job: self._run_job(j, claimed == "takeover"),
+                    self._spawn(job.id, job.id, lambda taken_over, j=job: self._run_job(j, taken_over),
                                 slot=self._job_slots)
             self._jobs_read = None if due else read_at
         if self._next_job is not None:
@@ -290,15 +290,14 @@ class Scheduler:
         claim = f"delivery:{doc['_id']}@{doc['attempts'] + 1}"
         if not self._waiting(claim):
             slot = self.runner.slot(doc["channel"])
-            self._spawn(doc["_id"], claim, lambda claimed, d=doc, s=slot: self.runner.attempt(
-                d, d["attempts"] + 1, claimed == "takeover", s), slot=slot)
+            self._spawn(doc["_id"], claim, lambda taken_over, d=doc, s=slot: self.runner.attempt(
+                d, d["attempts"] + 1, taken_over, s), slot=slot)
         return claim
 
-    def _spawn(self, key: str, claim: str, work: Callable[[str], Awaitable[None]], exclusive: bool = True,
+    def _spawn(self, key: str, claim: str, work: Callable[[bool], Awaitable[None]], exclusive: bool = True,
                slot: asyncio.Semaphore | SendSlot | None = None) -> None:
-        """Run ``work(claimed)`` in the background once ``claim`` is ours (``key`` is then in flight;
-        ``claimed`` as :meth:`_claim` says how), holding ``slot`` from before the claim (``work`` may
-        give it back sooner)."""
+        """Run ``work(taken_over)`` in the background once ``claim`` is ours (``key`` is then in flight),
+        holding ``slot`` from before the claim (``work`` may give it back sooner)."""
         self._inflight.add(key)
 
         async def run() -> None:
@@ -309,7 +308,7 @@ class Scheduler:
                     else:
                         claimed = "first" if await self.claims.take(claim, self.owner, now_ms()) else None
                     if claimed:
-                        await work(claimed)
+                        await work(claimed == "takeover")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
