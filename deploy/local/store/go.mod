@@ -4,13 +4,13 @@ go 1.22
 
 require (
 	github.com/FerretDB/FerretDB v1.24.0
+	github.com/FerretDB/wire v0.0.7
 	modernc.org/sqlite v1.31.1
 )
 
 require (
 	filippo.io/edwards25519 v1.1.0 // indirect
 	github.com/AlekSi/pointer v1.2.0 // indirect
-	github.com/FerretDB/wire v0.0.7 // indirect
 	github.com/SAP/go-hdb v1.10.1 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v4 v4.3.0 // indirect

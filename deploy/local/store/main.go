@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -59,9 +60,18 @@ func run(listen, dataDir, logFile, logLevel string) error {
 		return err
 	}
 
+	// FerretDB listens on a Unix socket of its own; clients reach it through the write gate
+	// (gate.go) on the TCP address.
+	sockets, err := os.MkdirTemp("", "sinergi-store-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(sockets)
+	socket := filepath.Join(sockets, "ferretdb.sock")
+
 	// SQLite URI of a directory: one database file per MongoDB database.
 	db, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: listen},
+		Listener:  ferretdb.ListenerConfig{Unix: socket},
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + abs + "/",
@@ -78,10 +88,40 @@ func run(listen, dataDir, logFile, logLevel string) error {
 	// Indexes _id the way FerretDB's SQLite backend looks it up (ids.go).
 	go newIDIndexer(abs, logger).run(ctx, 2*time.Second)
 
-	logger.Warn("sinergi-store listening", "listen", listen, "data", abs)
-	if err := db.Run(ctx); err != nil {
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		db.Run(ctx)
+	}()
+	if err := awaitSocket(ctx, socket, ran); err != nil {
 		return err
 	}
+	l, err := net.Listen("tcp", listen)
+	if err != nil {
+		stop()
+		<-ran
+		return err
+	}
+	logger.Warn("sinergi-store listening", "listen", listen, "data", abs)
+	newGate(socket, logger).serve(ctx, l)
+	<-ran
 	logger.Warn("sinergi-store stopped")
 	return nil
+}
+
+// awaitSocket waits until FerretDB answers on its socket, so that the first client is passed through.
+func awaitSocket(ctx context.Context, socket string, ran <-chan struct{}) error {
+	for {
+		if c, err := net.Dial("unix", socket); err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-ran:
+			return fmt.Errorf("FerretDB stopped before it listened on %s", socket)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
