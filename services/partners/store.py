@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import bson
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -34,6 +35,7 @@ from services.partners.domain import (
 )
 from services.partners.domain.duplicates import Candidate, Directory
 from services.partners.events import wire
+from services.partners.listing import Listing
 from shared.mongo import DUPLICATE_KEY, when_free
 from shared.outbox import OUTBOX, PENDING, AggregateCollection
 from shared.pagination import page
@@ -43,6 +45,7 @@ from shared.vocabulary import ChannelKind, DocType, PartnerType, Segment
 from shared.vocabulary_in import PartnerTypeIn, SegmentIn
 
 HIDDEN = {OUTBOX: 0, PENDING: 0, "name_key": 0, "district_key": 0}
+LISTED = {OUTBOX: 0, PENDING: 0}  # what the listing keeps: the filters' keys too
 # Whole-collection reads in one batch: FerretDB re-reads far more per getMore than per document.
 FULL_BATCH = 10_000
 
@@ -82,6 +85,8 @@ class PartnerStore:
         self.region = region
         self._candidates: tuple[float, Directory] | None = None
         self._writes = 0  # a read that began before a write is not kept
+        # With one process (the aggregates remembered), lists are answered from a copy (listing.py).
+        self._listing = Listing() if partners.known is not None else None
 
     async def ensure_indexes(self) -> None:
         """Indexes for the list filters. FerretDB on SQLite uses only ``_id`` and scans for the
@@ -117,6 +122,9 @@ class PartnerStore:
             await self.partners.insert(_to_doc(partner), [wire(e) for e in partner.events])
         except DuplicateKeyError:
             raise AlreadyStored(partner.id) from None
+        except BaseException:
+            self._unsure()
+            raise
         self._written([partner])
         partner.events.clear()
 
@@ -133,6 +141,7 @@ class PartnerStore:
             await self.partners.replace(_to_doc(partner), loaded.version, [wire(e) for e in partner.events],
                                         pending=loaded.pending, read_under_lock=True)
         except BaseException:
+            self._unsure()
             if renamed:
                 await self._release(partner.name_key, partner.id)
             raise
@@ -144,7 +153,10 @@ class PartnerStore:
     # --- what the use cases read and import ---------------------------------------------------
 
     async def get(self, partner_id: str) -> Partner | None:
-        doc = await self._by_id(partner_id, HIDDEN)
+        if (listing := self._listed) is not None:
+            doc = await listing.one(self._region_read, partner_id)
+        else:
+            doc = await self._by_id(partner_id, HIDDEN)
         return _from_doc(doc) if doc else None
 
     async def holders(self, keys: list[str]) -> dict[str, str]:
@@ -183,8 +195,12 @@ class PartnerStore:
                     refused[partner.id] = exc
                     continue
             ready.append(partner)
-        await when_free(lambda: self.partners.insert_many(
-            (_to_doc(partner), [wire(e) for e in partner.events]) for partner in ready))
+        try:
+            await when_free(lambda: self.partners.insert_many(
+                (_to_doc(partner), [wire(e) for e in partner.events]) for partner in ready))
+        except BaseException:
+            self._unsure()
+            raise
         self._written(ready)
         for partner in ready:
             partner.events.clear()
@@ -213,6 +229,15 @@ class PartnerStore:
         if self._candidates is not None:
             for partner in partners:
                 self._candidates[1].add(Directory.of_partner(partner))
+        if self._listing is not None:
+            options = self.partners.collection.codec_options
+            # Through BSON, as the store would answer (datetimes to the millisecond, in UTC).
+            self._listing.written([bson.decode(bson.encode(_to_doc(p), codec_options=options), options)
+                                   for p in partners])
+
+    def _unsure(self) -> None:
+        if self._listing is not None:
+            self._listing.unsure()
 
     def announce(self, partner_ids: list[str]) -> None:
         """Have the relay publish these partners' pending events now (not at its next sweep).
@@ -222,15 +247,30 @@ class PartnerStore:
         self.partners.announce(partner_ids)
 
     async def find(self, filters: Filters, limit: int, cursor: str | None) -> tuple[list[Partner], str | None]:
-        docs, next_cursor = await page(self.partners.collection, self._query(filters), limit, cursor,
-                                       projection=HIDDEN)
+        if (listing := self._listed) is not None:
+            docs, next_cursor = await listing.page(self._region_read, self._query(filters), limit, cursor)
+        else:
+            docs, next_cursor = await page(self.partners.collection, self._query(filters), limit, cursor,
+                                           projection=HIDDEN)
         return [_from_doc(doc) for doc in docs], next_cursor
 
     async def every(self, filters: Filters) -> AsyncIterator[Partner]:
         """All partners matching ``filters`` in registration order, from one query: on FerretDB
         every filtered query reads the whole collection, so pages would read it once each."""
+        if (listing := self._listed) is not None:
+            for doc in await listing.every(self._region_read, self._query(filters)):
+                yield _from_doc(doc)
+            return
         async for doc in self.partners.collection.find(self._query(filters), HIDDEN).sort("_id", 1):
             yield _from_doc(doc)
+
+    @property
+    def _listed(self) -> Listing | None:
+        """The copy lists are answered from, if this process keeps one (listing.py)."""
+        return self._listing if self._listing is not None and not self._listing.off else None
+
+    def _region_read(self) -> AsyncIterator[dict[str, Any]]:
+        return self.partners.collection.find({"region": self.region}, LISTED, batch_size=FULL_BATCH)
 
     # --- inside ---------------------------------------------------------------------------------
 
