@@ -145,9 +145,9 @@ class PartnerStore:
             if renamed:
                 await self._release(partner.name_key, partner.id)
             raise
+        self._written([partner])  # before the release's await: a cancelled request still wrote it
         if renamed:
             await self._release(old_key, partner.id)
-        self._written([partner])
         partner.events.clear()
 
     # --- what the use cases read and import ---------------------------------------------------

@@ -13,6 +13,7 @@ import secrets
 
 from pymongo.errors import AutoReconnect
 
+from services.partners.store import PartnerStore
 from shared.outbox import AggregateCollection
 from tests.bus import declare_exchanges
 from tests.conftest import auth, make_settings, running
@@ -85,3 +86,21 @@ async def test_after_a_write_whose_answer_was_lost_the_list_shows_what_the_store
         assert await names(client, type="kim") == ["KIM Ampenan Utara"]
         read = await client.get(f"/partners/{partner['id']}", headers=auth("viewer"))
         assert read.json()["name"] == "KIM Ampenan Utara" and read.json()["version"] == 2
+
+
+async def test_a_rename_whose_old_name_could_not_be_released_still_shows_in_the_list(servers, run_id, monkeypatch):
+    settings = make_settings(servers, f"{run_id}{secrets.token_hex(4)}")
+    await declare_exchanges(settings)
+    async with running("partners", settings) as (_, client):
+        partner = await register(client, "KIM Pagesangan")
+        assert await names(client, type="kim") == ["KIM Pagesangan"]
+
+        async def store_gone(self, key, partner_id):  # the partner is written; the store goes after
+            raise AutoReconnect("connection closed")
+
+        monkeypatch.setattr(PartnerStore, "_release", store_gone)
+        cut = await client.patch(f"/partners/{partner['id']}", headers=auth(), json={"name": "KIM Pagesangan Baru"})
+        assert cut.status_code >= 500, cut.text
+        monkeypatch.undo()
+
+        assert await names(client, type="kim") == ["KIM Pagesangan Baru"]
