@@ -10,6 +10,8 @@ change shows at once, and the store reads no partner for it.
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from pymongo.errors import AutoReconnect
 
@@ -18,6 +20,15 @@ from shared.outbox import AggregateCollection
 from tests.bus import declare_exchanges
 from tests.conftest import auth, make_settings, running
 from tests.store_commands import commands_of_this_task
+
+
+@asynccontextmanager
+async def one_partners_process(servers, run_id) -> AsyncIterator:
+    """The partners service alone in this process (so it keeps the copy), with a client on it."""
+    settings = make_settings(servers, f"{run_id}{secrets.token_hex(4)}")
+    await declare_exchanges(settings)  # the consumers' services declare it in production
+    async with running("partners", settings) as (_, client):
+        yield client
 
 
 async def register(client, name: str, kind: str = "kim", **more) -> dict:
@@ -33,9 +44,7 @@ async def names(client, **params) -> list[str]:
 
 
 async def test_lists_show_every_change_at_once_without_reading_partners_from_the_store(servers, run_id):
-    settings = make_settings(servers, f"{run_id}{secrets.token_hex(4)}")
-    await declare_exchanges(settings)
-    async with running("partners", settings) as (_, client):
+    async with one_partners_process(servers, run_id) as client:
         sekarbela = await register(client, "KIM Sekarbela", segments=["pemilih_pemula"], district="32.73.02")
         await register(client, "Karang Taruna Cibeunying", kind="ormas_komunitas")
         assert await names(client, type="kim") == ["KIM Sekarbela"]  # the first list reads the store
@@ -66,9 +75,7 @@ async def test_lists_show_every_change_at_once_without_reading_partners_from_the
 
 
 async def test_after_a_write_whose_answer_was_lost_the_list_shows_what_the_store_holds(servers, run_id, monkeypatch):
-    settings = make_settings(servers, f"{run_id}{secrets.token_hex(4)}")
-    await declare_exchanges(settings)
-    async with running("partners", settings) as (_, client):
+    async with one_partners_process(servers, run_id) as client:
         partner = await register(client, "KIM Ampenan")
         assert await names(client, type="kim") == ["KIM Ampenan"]
 
@@ -89,9 +96,7 @@ async def test_after_a_write_whose_answer_was_lost_the_list_shows_what_the_store
 
 
 async def test_a_rename_whose_old_name_could_not_be_released_still_shows_in_the_list(servers, run_id, monkeypatch):
-    settings = make_settings(servers, f"{run_id}{secrets.token_hex(4)}")
-    await declare_exchanges(settings)
-    async with running("partners", settings) as (_, client):
+    async with one_partners_process(servers, run_id) as client:
         partner = await register(client, "KIM Pagesangan")
         assert await names(client, type="kim") == ["KIM Pagesangan"]
 
