@@ -41,8 +41,8 @@ def matches(doc: Doc, query: Doc) -> bool:
 class Listing:
     """The stored partners of the region (the documents the store holds, outbox aside), by id.
 
-    Up to ``MOST`` partners (~5 KB of memory each, 27 MB in all); a region with more is listed by the store
-    from then on (``off``), as with several processes."""
+    Up to ``MOST`` partners (~5 KB of memory each, 27 MB in all); a region with more is listed
+    by the store from then on (``off``), as with several processes."""
 
     MOST = 5_000
 
