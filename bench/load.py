@@ -74,7 +74,8 @@ class Clients:
     def send(self, service: str) -> Send:
         session = self.sessions[service]
 
-        async def send(method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> tuple[int, Any]:
+        async def send(method: str, path: str, body: Any = None,
+                       query: dict[str, str] | None = None) -> tuple[int, Any]:
             if self.kind == "aiohttp":
                 async with session.request(method, path, json=body, params=query) as response:
                     raw = await response.read()
@@ -101,7 +102,8 @@ async def measure(args: argparse.Namespace, label: str, tree: Path) -> dict[str,
         partners, activities = clients.send("partners"), clients.send("activities")
         ids = []
         for i in range(50):
-            status, made = await partners("POST", "/partners", {"name": f"KIM Beban {i}", "type": "kim", "region": REGION})
+            status, made = await partners("POST", "/partners",
+                                          {"name": f"KIM Beban {i}", "type": "kim", "region": REGION})
             if status != 201:
                 raise SystemExit(f"{label}: registering a partner answered {status}: {made}")
             ids.append(made["id"])
