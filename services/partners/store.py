@@ -72,11 +72,13 @@ class Filters(BaseModel):
 
 
 class PartnerStore:
-    # How long this process answers the duplicate check's candidates (every registration, every
-    # import) from its last read of the region instead of reading every partner again: that read is a
-    # scan on FerretDB, ~0.5 ms of store CPU per partner (issue 15: 105 ms a registration at 190
-    # partners). This process's own writes update the copy at once; another process's registration
-    # is seen within this time (docs/reliability.md).
+    # With several processes, how long this process answers the duplicate check's candidates (every
+    # registration, every import) from its last read of the region instead of reading every partner
+    # again: that read is a scan on FerretDB, ~0.5 ms of store CPU per partner (issue 15: 105 ms a
+    # registration at 190 partners), and indexing them ~0.3 ms of ours. This process's own writes
+    # update the copy at once; another process's registration is seen within this time
+    # (docs/reliability.md). With one process nothing else writes a partner: the copy is kept until
+    # a write's outcome is unsure.
     CANDIDATES_FRESH_SECONDS = 2.0
 
     def __init__(self, partners: AggregateCollection, names: AsyncCollection, region: str) -> None:
@@ -208,10 +210,12 @@ class PartnerStore:
 
     async def directory(self) -> Directory:
         """The region's partners as the duplicate check compares them, indexed: one scan of names and
-        contacts, kept for ``CANDIDATES_FRESH_SECONDS`` and updated by this process's writes meanwhile.
-        Callers only read it (an import adds its rows to a :meth:`Directory.layer`)."""
+        contacts, kept (with several processes for ``CANDIDATES_FRESH_SECONDS``) and updated by this
+        process's writes meanwhile. Callers only read it (an import adds its rows to a
+        :meth:`Directory.layer`)."""
         kept = self._candidates
-        if kept is not None and time.monotonic() - kept[0] < self.CANDIDATES_FRESH_SECONDS:
+        if kept is not None and (self._listing is not None
+                                 or time.monotonic() - kept[0] < self.CANDIDATES_FRESH_SECONDS):
             return kept[1]
         began, writes = time.monotonic(), self._writes
         found = self.partners.collection.find({"region": self.region}, {"name": 1, "contacts": 1},
@@ -236,6 +240,9 @@ class PartnerStore:
                                    for p in partners])
 
     def _unsure(self) -> None:
+        """A write failed after it may have reached the store: the copies may miss it."""
+        self._writes += 1  # a read that began before it is not kept either
+        self._candidates = None
         if self._listing is not None:
             self._listing.unsure()
 

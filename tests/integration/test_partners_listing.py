@@ -4,7 +4,8 @@ FerretDB evaluates a list's filter over every partner of the collection and sort
 each page: under 50 clients those lists were most of the store's work (docs/performance.md). With
 one process every write of a partner passes through it, so it answers lists and reads from a copy
 read once, which its writes keep current. What a client notices: the list is the store's, every
-change shows at once, and the store reads no partner for it.
+change shows at once, and the store reads no partner for it. The duplicate check's copy of names
+and contacts is kept the same way.
 """
 
 from __future__ import annotations
@@ -109,3 +110,36 @@ async def test_a_rename_whose_old_name_could_not_be_released_still_shows_in_the_
         monkeypatch.undo()
 
         assert await names(client, type="kim") == ["KIM Pagesangan Baru"]
+
+
+async def test_the_duplicate_check_reads_the_region_once_and_again_after_a_write_whose_answer_was_lost(
+        servers, run_id, monkeypatch):
+    # With several processes the candidates are read again after CANDIDATES_FRESH_SECONDS (here at
+    # once); with one, nothing else writes a partner and the copy is kept.
+    monkeypatch.setattr(PartnerStore, "CANDIDATES_FRESH_SECONDS", 0.0)
+    async with one_partners_process(servers, run_id) as client:
+        first = await register(client, "KIM Monjok", contacts=[{"name": "Baiq", "phone": "0819-0700-1122"}])
+        with commands_of_this_task() as sent:
+            await register(client, "KIM Karang Baru")
+            same_phone = await client.post("/partners", headers=auth(), json={
+                "name": "Forum Warga Monjok", "type": "kim", "contacts": [{"name": "Baiq", "phone": "+6281907001122"}]})
+        assert same_phone.status_code == 409, same_phone.text
+        assert same_phone.json()["possible_duplicates"] == [{"id": first["id"], "name": "KIM Monjok"}]
+        assert sent[("find", "partners")] == 0, f"the region's partners were read again: {dict(sent)}"
+
+        insert = AggregateCollection.insert
+
+        async def stored_then_cut(self, *args, **kwargs):  # the store applies it; its answer is lost
+            await insert(self, *args, **kwargs)
+            raise AutoReconnect("connection closed")
+
+        monkeypatch.setattr(AggregateCollection, "insert", stored_then_cut)
+        lost = await client.post("/partners", headers=auth(), json={
+            "name": "KIM Rembiga", "type": "kim", "contacts": [{"name": "Lalu", "phone": "0818-0500-3344"}]})
+        assert lost.status_code >= 500, lost.text
+        monkeypatch.setattr(AggregateCollection, "insert", insert)
+
+        again = await client.post("/partners", headers=auth(), json={
+            "name": "Forum Rembiga", "type": "kim", "contacts": [{"name": "Lalu", "phone": "+6281805003344"}]})
+        assert again.status_code == 409, "the partner stored without an answer is compared with"
+        assert [d["name"] for d in again.json()["possible_duplicates"]] == ["KIM Rembiga"]
