@@ -75,7 +75,7 @@ class PartnerStore:
     # With several processes, how long this process answers the duplicate check's candidates (every
     # registration, every import) from its last read of the region instead of reading every partner
     # again: that read is a scan on FerretDB, ~0.5 ms of store CPU per partner (issue 15: 105 ms a
-    # registration at 190 partners), and indexing them ~0.3 ms of ours. This process's own writes
+    # registration at 190 partners), and indexing them is ours (below). This process's own writes
     # update the copy at once; another process's registration is seen within this time
     # (docs/reliability.md). With one process nothing else writes a partner: the copy is kept until
     # a write's outcome is unsure.
