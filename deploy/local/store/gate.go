@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/FerretDB/wire/wirebson"
 )
@@ -77,14 +78,22 @@ func (g *gate) serve(ctx context.Context, l net.Listener) {
 		}
 		mu.Unlock()
 	}()
+	var pause time.Duration // after a failed accept (out of file descriptors, say): try again, slower each time
 	for {
 		client, err := l.Accept()
 		if err != nil {
-			if ctx.Err() == nil {
-				g.logger.Error("gate: accept", "error", err)
+			if ctx.Err() != nil {
+				break
 			}
-			break
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			g.logger.Error("gate: accepting a client failed; trying again", "error", err, "in", pause)
+			select {
+			case <-ctx.Done():
+			case <-time.After(pause):
+			}
+			continue
 		}
+		pause = 0
 		mu.Lock()
 		conns[client] = struct{}{}
 		mu.Unlock()

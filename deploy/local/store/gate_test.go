@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -161,4 +162,40 @@ func TestWritesToOneDatabaseGoOneAtATimeAndReadsDoNotWait(t *testing.T) {
 			t.Fatalf("a client got the answer to %d, not to its own %d", to, id)
 		}
 	}
+}
+
+// failingOnce is a listener whose first Accept fails, as one does when the process is out of
+// file descriptors.
+type failingOnce struct {
+	net.Listener
+	failed bool
+}
+
+func (l *failingOnce) Accept() (net.Conn, error) {
+	if !l.failed {
+		l.failed = true
+		return nil, errors.New("accept: too many open files")
+	}
+	return l.Listener.Accept()
+}
+
+func TestAFailedAcceptDoesNotStopTheGateFromTakingClients(t *testing.T) {
+	socket, got := fakeFerretDB(t)
+	front, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go newGate(socket, slog.Default()).serve(ctx, &failingOnce{Listener: front})
+
+	c, err := net.Dial("tcp", front.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(opMsgOf(t, 1, "find", "partners", "$db", "region_a")); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, got, "find region_a")
 }
