@@ -218,9 +218,13 @@ class PartnerStore:
                                  or time.monotonic() - kept[0] < self.CANDIDATES_FRESH_SECONDS):
             return kept[1]
         began, writes = time.monotonic(), self._writes
-        found = self.partners.collection.find({"region": self.region}, {"name": 1, "contacts": 1},
-                                              batch_size=FULL_BATCH)
-        read = [_candidate(doc["_id"], doc["name"], doc.get("contacts") or []) async for doc in found]
+        if (listing := self._listed) is not None:  # the lists' copy, read once for both
+            read = [_candidate(doc["_id"], doc["name"], doc.get("contacts") or [])
+                    for doc in await listing.every(self._region_read, {})]
+        else:
+            found = self.partners.collection.find({"region": self.region}, {"name": 1, "contacts": 1},
+                                                  batch_size=FULL_BATCH)
+            read = [_candidate(doc["_id"], doc["name"], doc.get("contacts") or []) async for doc in found]
         # Indexing is pure Python, ~0.3 ms a partner: in a worker thread, so other requests
         # (/healthz) are answered meanwhile (docs/performance.md).
         directory = await asyncio.to_thread(Directory.of, read)

@@ -143,3 +143,12 @@ async def test_the_duplicate_check_reads_the_region_once_and_again_after_a_write
             "name": "Forum Rembiga", "type": "kim", "contacts": [{"name": "Lalu", "phone": "+6281805003344"}]})
         assert again.status_code == 409, "the partner stored without an answer is compared with"
         assert [d["name"] for d in again.json()["possible_duplicates"]] == ["KIM Rembiga"]
+
+
+async def test_the_lists_and_the_duplicate_check_share_one_read_of_the_region(servers, run_id):
+    async with one_partners_process(servers, run_id) as client:
+        with commands_of_this_task() as sent:
+            await register(client, "KIM Dasan Agung")
+            await register(client, "KIM Dasan Cermen")
+            assert await names(client, q="dasan") == ["KIM Dasan Agung", "KIM Dasan Cermen"]
+        assert sent.scans["partners"] == 1, f"the region's partners were read more than once: {dict(sent)}"
