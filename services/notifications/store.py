@@ -36,6 +36,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError
 
 from services.notifications.domain import Delivery, Job, JobKind, behind, summary
+from services.notifications.inbox_index import Inbox, InboxIndex
 from services.notifications.readmodels import Snapshot
 from services.notifications.recipient import Recipient
 from shared.events import AnyEvent
@@ -303,6 +304,8 @@ class Inboxes:
         self.db = db
         self.leases = leases
         self._locks = KeyedLocks()
+        # With one process, which notifications each inbox holds and which are unread (inbox_index.py).
+        self._index = InboxIndex() if leases is None else None
         # Per recipient: the notifications of the events a consumer handles at once, stored together.
         self._inserts: dict[str, GroupInsert] = {}
 
@@ -317,39 +320,75 @@ class Inboxes:
         inserts = self._inserts.get(recipient_id)
         if inserts is None:
             inserts = self._inserts[recipient_id] = GroupInsert(self.of(recipient_id))
-        return await inserts.insert(doc)
+        try:
+            added = await inserts.insert(doc)
+        except BaseException:
+            self._unsure(recipient_id)
+            raise
+        if added and self._index is not None:
+            self._index.added(recipient_id, doc["_id"])
+        return added
 
     async def get(self, recipient_id: str, notification_id: str) -> dict[str, Any] | None:
         return await self.of(recipient_id).find_one({"_id": notification_id})
 
     async def page(self, recipient_id: str, unread: bool, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        query: dict[str, Any] = {"read_at": None} if unread else {}
-        return await page(self.of(recipient_id), query, limit, cursor, newest_first=True)
+        if self._index is None:
+            query: dict[str, Any] = {"read_at": None} if unread else {}
+            return await page(self.of(recipient_id), query, limit, cursor, newest_first=True)
+        inbox = await self._indexed(recipient_id)
+        chosen, more = inbox.newest(limit, decode_cursor(cursor) if cursor else None, unread)
+        docs = await find_by_ids(self.of(recipient_id), chosen)
+        docs.sort(key=lambda doc: doc["_id"], reverse=True)
+        return docs, encode_cursor(chosen[-1]) if more and chosen else None
 
     async def unread(self, recipient_id: str) -> int:
-        return await self.of(recipient_id).count_documents({"read_at": None})
+        if self._index is None:
+            return await self.of(recipient_id).count_documents({"read_at": None})
+        return len((await self._indexed(recipient_id)).unread)
+
+    async def _indexed(self, recipient_id: str) -> Inbox:
+        assert self._index is not None
+        inbox = self.of(recipient_id)
+        return await self._index.of(recipient_id, lambda: inbox.find({}, {"read_at": 1}).to_list())
+
+    def _unsure(self, recipient_id: str) -> None:
+        if self._index is not None:
+            self._index.unsure(recipient_id)
 
     async def mark_all_read(self, recipient_id: str, at: datetime) -> int:
         """Mark every unread notification read, one by one under each one's lock (as a delivery's
         copy onto it takes it), so this process never undoes a delivery state it is writing.
         Returns how many it marked."""
-        inbox = self.of(recipient_id)
-        ids = [doc["_id"] for doc in await inbox.find({"read_at": None}, {"_id": 1}).to_list()]
+        if self._index is not None:
+            ids = sorted((await self._indexed(recipient_id)).unread)
+        else:
+            ids = [doc["_id"] for doc in await self.of(recipient_id).find({"read_at": None}, {"_id": 1}).to_list()]
         marked = 0
         for notification_id in ids:
             async with self._writing(recipient_id, notification_id):
-                marked += await self._mark_read(inbox, notification_id, at)
+                marked += await self._mark_read(recipient_id, notification_id, at)
         return marked
 
     async def mark_read(self, recipient_id: str, notification_id: str, at: datetime) -> dict[str, Any] | None:
         inbox = self.of(recipient_id)
         async with self._writing(recipient_id, notification_id):
-            await self._mark_read(inbox, notification_id, at)
+            await self._mark_read(recipient_id, notification_id, at)
         return await inbox.find_one({"_id": notification_id})
 
-    @staticmethod
-    async def _mark_read(inbox: AsyncCollection, notification_id: str, at: datetime) -> int:
+    async def _mark_read(self, recipient_id: str, notification_id: str, at: datetime) -> int:
         """Mark the notification read if it is unread (its caller holds its lock); 1 if it was."""
+        try:
+            marked = await self._marked_read(self.of(recipient_id), notification_id, at)
+        except BaseException:
+            self._unsure(recipient_id)
+            raise
+        if self._index is not None:
+            self._index.read(recipient_id, notification_id)
+        return marked
+
+    @staticmethod
+    async def _marked_read(inbox: AsyncCollection, notification_id: str, at: datetime) -> int:
         unread: dict[str, Any] = {"_id": notification_id, "read_at": None}
         if await filters_only_by_id(inbox):  # there ``read_at`` in the filter was a scan of the whole inbox
             found = await inbox.find_one({"_id": notification_id}, {"read_at": 1})
@@ -429,7 +468,9 @@ class Inboxes:
             await when_free(lambda: self.db.create_collection(f"inbox_{recipient_id}"))
 
     async def drop(self, recipient_id: str) -> None:
+        self._unsure(recipient_id)
         await when_free(lambda: self.of(recipient_id).drop())
+        self._unsure(recipient_id)  # a page read meanwhile is not kept
 
 
 class Deliveries:

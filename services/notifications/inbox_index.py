@@ -1,0 +1,110 @@
+"""Which notifications each inbox holds and which are unread, as this process knows them, when it is
+the service's only process.
+
+An inbox page shows the newest notifications and the unread count. FerretDB sorts by ``_id`` in Go
+over every notification of the inbox for the page (a sort is never given to SQLite) and reads them
+all again for the count: two scans of an inbox that, for a staff member, holds thousands. With one
+process every write of an inbox passes through :class:`~services.notifications.store.Inboxes` (a new
+notification, a read mark; the delivery copies change neither), so the ids and read marks, read once
+per inbox, stay exact; a page then reads its notifications by ``_id``. A write whose outcome is not
+certain drops the inbox's index, and the next page reads it again. With several processes the
+store answers every page (docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.locks import KeyedLocks
+
+Read = Callable[[], Awaitable[list[dict[str, Any]]]]  # the inbox's notifications: ``_id`` and ``read_at``
+
+
+@dataclass
+class Inbox:
+    ids: list[str] = field(default_factory=list)  # ascending: notification ids are time-ordered
+    unread: set[str] = field(default_factory=set)
+
+    def added(self, notification_id: str) -> None:
+        if not _holds(self.ids, notification_id):
+            bisect.insort(self.ids, notification_id)
+            self.unread.add(notification_id)
+
+    def newest(self, limit: int, before: str | None, unread: bool) -> tuple[list[str], bool]:
+        """Up to ``limit`` ids, newest first, older than ``before``; and whether more follow."""
+        end = bisect.bisect_left(self.ids, before) if before is not None else len(self.ids)
+        chosen: list[str] = []
+        for i in range(end - 1, -1, -1):
+            if unread and self.ids[i] not in self.unread:
+                continue
+            chosen.append(self.ids[i])
+            if len(chosen) > limit:
+                return chosen[:limit], True
+        return chosen, False
+
+
+def _holds(ids: list[str], notification_id: str) -> bool:
+    i = bisect.bisect_left(ids, notification_id)
+    return i < len(ids) and ids[i] == notification_id
+
+
+class InboxIndex:
+    def __init__(self) -> None:
+        self._inboxes: dict[str, Inbox] = {}
+        self._reading = KeyedLocks()
+        # While an inbox is being read: what was written meanwhile (the read may have missed it),
+        # and whether a write of unknown outcome came between.
+        self._meanwhile: dict[str, list[tuple[bool, str]]] = {}
+        self._spoiled: set[str] = set()
+
+    async def of(self, recipient_id: str, read: Read) -> Inbox:
+        if (inbox := self._inboxes.get(recipient_id)) is not None:
+            return inbox
+        async with self._reading(recipient_id):  # the pages waiting meanwhile share one read
+            if (inbox := self._inboxes.get(recipient_id)) is not None:
+                return inbox
+            self._meanwhile[recipient_id] = []
+            self._spoiled.discard(recipient_id)
+            try:
+                docs = await read()
+                inbox = Inbox(sorted(doc["_id"] for doc in docs),
+                              {doc["_id"] for doc in docs if doc.get("read_at") is None})
+                for added, notification_id in self._meanwhile[recipient_id]:
+                    self._apply(inbox, added, notification_id)
+                if recipient_id not in self._spoiled:
+                    self._inboxes[recipient_id] = inbox
+                return inbox  # a spoiled read still answers the pages that waited for it
+            finally:
+                del self._meanwhile[recipient_id]
+
+    def added(self, recipient_id: str, notification_id: str) -> None:
+        """A new notification is stored (unread)."""
+        self._note(recipient_id, True, notification_id)
+
+    def read(self, recipient_id: str, notification_id: str) -> None:
+        """The notification is stored as read (or was already)."""
+        self._note(recipient_id, False, notification_id)
+
+    def unsure(self, recipient_id: str) -> None:
+        """A write to the inbox failed after it may have reached the store."""
+        self._inboxes.pop(recipient_id, None)
+        if recipient_id in self._meanwhile:
+            self._spoiled.add(recipient_id)
+
+    forget = unsure  # the inbox is dropped
+
+    def _note(self, recipient_id: str, added: bool, notification_id: str) -> None:
+        if recipient_id in self._meanwhile:
+            self._meanwhile[recipient_id].append((added, notification_id))
+        if (inbox := self._inboxes.get(recipient_id)) is not None:
+            self._apply(inbox, added, notification_id)
+
+    @staticmethod
+    def _apply(inbox: Inbox, added: bool, notification_id: str) -> None:
+        if added:
+            inbox.added(notification_id)
+        else:
+            inbox.unread.discard(notification_id)
