@@ -52,19 +52,25 @@ def _holds(ids: list[str], notification_id: str) -> bool:
 
 
 class InboxIndex:
+    """Up to ``MOST`` notifications an inbox (~150 bytes each); a larger one is left to the store."""
+
+    MOST = 20_000
+
     def __init__(self) -> None:
         self._inboxes: dict[str, Inbox] = {}
+        self._too_large: set[str] = set()
         self._reading = KeyedLocks()
         # While an inbox is being read: what was written meanwhile (the read may have missed it),
         # and whether a write of unknown outcome came between.
         self._meanwhile: dict[str, list[tuple[bool, str]]] = {}
         self._spoiled: set[str] = set()
 
-    async def of(self, recipient_id: str, read: Read) -> Inbox:
-        if (inbox := self._inboxes.get(recipient_id)) is not None:
+    async def of(self, recipient_id: str, read: Read) -> Inbox | None:
+        """The inbox's index, read first if need be; ``None`` for an inbox over ``MOST``."""
+        if (inbox := self._inboxes.get(recipient_id)) is not None or recipient_id in self._too_large:
             return inbox
         async with self._reading(recipient_id):  # the pages waiting meanwhile share one read
-            if (inbox := self._inboxes.get(recipient_id)) is not None:
+            if (inbox := self._inboxes.get(recipient_id)) is not None or recipient_id in self._too_large:
                 return inbox
             self._meanwhile[recipient_id] = []
             self._spoiled.discard(recipient_id)
@@ -74,6 +80,9 @@ class InboxIndex:
                               {doc["_id"] for doc in docs if doc.get("read_at") is None})
                 for added, notification_id in self._meanwhile[recipient_id]:
                     self._apply(inbox, added, notification_id)
+                if len(inbox.ids) > self.MOST:
+                    self._too_large.add(recipient_id)
+                    return None
                 if recipient_id not in self._spoiled:
                     self._inboxes[recipient_id] = inbox
                 return inbox  # a spoiled read still answers the pages that waited for it
@@ -94,13 +103,19 @@ class InboxIndex:
         if recipient_id in self._meanwhile:
             self._spoiled.add(recipient_id)
 
-    forget = unsure  # the inbox is dropped
+    def forget(self, recipient_id: str) -> None:
+        """The inbox is dropped."""
+        self.unsure(recipient_id)
+        self._too_large.discard(recipient_id)
 
     def _note(self, recipient_id: str, added: bool, notification_id: str) -> None:
         if recipient_id in self._meanwhile:
             self._meanwhile[recipient_id].append((added, notification_id))
         if (inbox := self._inboxes.get(recipient_id)) is not None:
             self._apply(inbox, added, notification_id)
+            if len(inbox.ids) > self.MOST:
+                del self._inboxes[recipient_id]
+                self._too_large.add(recipient_id)
 
     @staticmethod
     def _apply(inbox: Inbox, added: bool, notification_id: str) -> None:

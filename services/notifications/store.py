@@ -333,22 +333,23 @@ class Inboxes:
         return await self.of(recipient_id).find_one({"_id": notification_id})
 
     async def page(self, recipient_id: str, unread: bool, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        if self._index is None:
+        if (inbox := await self._indexed(recipient_id)) is None:
             query: dict[str, Any] = {"read_at": None} if unread else {}
             return await page(self.of(recipient_id), query, limit, cursor, newest_first=True)
-        inbox = await self._indexed(recipient_id)
         chosen, more = inbox.newest(limit, decode_cursor(cursor) if cursor else None, unread)
         docs = await find_by_ids(self.of(recipient_id), chosen)
         docs.sort(key=lambda doc: doc["_id"], reverse=True)
         return docs, encode_cursor(chosen[-1]) if more and chosen else None
 
     async def unread(self, recipient_id: str) -> int:
-        if self._index is None:
+        if (inbox := await self._indexed(recipient_id)) is None:
             return await self.of(recipient_id).count_documents({"read_at": None})
-        return len((await self._indexed(recipient_id)).unread)
+        return len(inbox.unread)
 
-    async def _indexed(self, recipient_id: str) -> Inbox:
-        assert self._index is not None
+    async def _indexed(self, recipient_id: str) -> Inbox | None:
+        """The inbox's index, with one process (and an inbox within ``InboxIndex.MOST``)."""
+        if self._index is None:
+            return None
         inbox = self.of(recipient_id)
         return await self._index.of(recipient_id, lambda: inbox.find({}, {"read_at": 1}).to_list())
 
@@ -360,8 +361,8 @@ class Inboxes:
         """Mark every unread notification read, one by one under each one's lock (as a delivery's
         copy onto it takes it), so this process never undoes a delivery state it is writing.
         Returns how many it marked."""
-        if self._index is not None:
-            ids = sorted((await self._indexed(recipient_id)).unread)
+        if (indexed := await self._indexed(recipient_id)) is not None:
+            ids = sorted(indexed.unread)
         else:
             ids = [doc["_id"] for doc in await self.of(recipient_id).find({"read_at": None}, {"_id": 1}).to_list()]
         marked = 0
@@ -468,7 +469,8 @@ class Inboxes:
             await when_free(lambda: self.db.create_collection(f"inbox_{recipient_id}"))
 
     async def drop(self, recipient_id: str) -> None:
-        self._unsure(recipient_id)
+        if self._index is not None:
+            self._index.forget(recipient_id)
         await when_free(lambda: self.of(recipient_id).drop())
         self._unsure(recipient_id)  # a page read meanwhile is not kept
 

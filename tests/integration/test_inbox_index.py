@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from pymongo.errors import AutoReconnect
 
+from services.notifications.inbox_index import InboxIndex
 from services.notifications.store import Inboxes
 from tests.store_commands import commands_of_this_task
 
@@ -71,3 +72,17 @@ async def test_after_a_read_mark_whose_answer_was_lost_the_count_is_the_stores(s
     monkeypatch.undo()
     assert await inboxes.unread("R1") == 2
     assert ids((await inboxes.page("R1", True, 10, None))[0]) == ["N002", "N000"]
+
+
+async def test_an_inbox_over_the_bound_is_paged_by_the_store(settings, mongo, monkeypatch):
+    monkeypatch.setattr(InboxIndex, "MOST", 3)
+    inboxes = Inboxes(mongo[settings.database_name("notifications")])
+    for n in range(3):
+        await inboxes.add("R1", _note(f"N{n:03d}"))
+    assert await inboxes.unread("R1") == 3  # kept: within the bound
+    await inboxes.add("R1", _note("N003"))  # over it: no longer kept
+    with commands_of_this_task() as sent:
+        newest, _ = await inboxes.page("R1", False, 2, None)
+        counted = await inboxes.unread("R1")
+    assert ids(newest) == ["N003", "N002"] and counted == 4
+    assert sent.scans["inbox_R1"] == 2, "the store answers the page and the count"
