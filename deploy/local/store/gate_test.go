@@ -111,18 +111,24 @@ func nothingMore(t *testing.T, got <-chan received) {
 	}
 }
 
-func TestWritesToOneDatabaseGoOneAtATimeAndReadsDoNotWait(t *testing.T) {
+// gateBefore starts a gate in front of a stand-in for FerretDB; listen wraps the gate's listener.
+func gateBefore(t *testing.T, listen func(net.Listener) net.Listener) (net.Addr, <-chan received) {
 	socket, got := fakeFerretDB(t)
 	front, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go newGate(socket, slog.Default()).serve(ctx, front)
+	t.Cleanup(cancel)
+	go newGate(socket, slog.Default()).serve(ctx, listen(front))
+	return front.Addr(), got
+}
+
+func TestWritesToOneDatabaseGoOneAtATimeAndReadsDoNotWait(t *testing.T) {
+	front, got := gateBefore(t, func(l net.Listener) net.Listener { return l })
 
 	client := func() net.Conn {
-		c, err := net.Dial("tcp", front.Addr().String())
+		c, err := net.Dial("tcp", front.String())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,16 +186,9 @@ func (l *failingOnce) Accept() (net.Conn, error) {
 }
 
 func TestAFailedAcceptDoesNotStopTheGateFromTakingClients(t *testing.T) {
-	socket, got := fakeFerretDB(t)
-	front, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go newGate(socket, slog.Default()).serve(ctx, &failingOnce{Listener: front})
+	front, got := gateBefore(t, func(l net.Listener) net.Listener { return &failingOnce{Listener: l} })
 
-	c, err := net.Dial("tcp", front.Addr().String())
+	c, err := net.Dial("tcp", front.String())
 	if err != nil {
 		t.Fatal(err)
 	}
