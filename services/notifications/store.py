@@ -298,6 +298,9 @@ class Inboxes:
     at once puts back what the earlier changed. So every update of a notification holds its lock
     (:meth:`_writing`), and with several processes (``leases``) its write lease in the store too:
     without it a process's copy of an e-mail's ``sent`` was lost to another's write (issue 15).
+
+    With one process (no ``leases``) it also keeps each inbox's ids and read marks
+    (inbox_index.py): a page reads only its notifications, the unread count nothing.
     """
 
     def __init__(self, db: AsyncDatabase, leases: WriteLeases | None = None) -> None:
@@ -390,6 +393,7 @@ class Inboxes:
 
     @staticmethod
     async def _marked_read(inbox: AsyncCollection, notification_id: str, at: datetime) -> int:
+        """The store's half of :meth:`_mark_read`: the write, by ``_id`` on FerretDB."""
         unread: dict[str, Any] = {"_id": notification_id, "read_at": None}
         if await filters_only_by_id(inbox):  # there ``read_at`` in the filter was a scan of the whole inbox
             found = await inbox.find_one({"_id": notification_id}, {"read_at": 1})

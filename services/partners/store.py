@@ -87,8 +87,11 @@ class PartnerStore:
         self.region = region
         self._candidates: tuple[float, Directory] | None = None
         self._writes = 0  # a read that began before a write is not kept
-        # With one process (the aggregates remembered), lists are answered from a copy (listing.py).
-        self._listing = Listing() if partners.known is not None else None
+        # One process (the aggregates remembered, no leases): every write of a partner passes here,
+        # so the copies below are kept until a write's outcome is unsure.
+        self._one_process = partners.known is not None
+        # Lists are then answered from a copy (listing.py).
+        self._listing = Listing() if self._one_process else None
 
     async def ensure_indexes(self) -> None:
         """Indexes for the list filters. FerretDB on SQLite uses only ``_id`` and scans for the
@@ -214,7 +217,7 @@ class PartnerStore:
         process's writes meanwhile. Callers only read it (an import adds its rows to a
         :meth:`Directory.layer`)."""
         kept = self._candidates
-        if kept is not None and (self._listing is not None
+        if kept is not None and (self._one_process
                                  or time.monotonic() - kept[0] < self.CANDIDATES_FRESH_SECONDS):
             return kept[1]
         began, writes = time.monotonic(), self._writes
