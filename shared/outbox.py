@@ -22,6 +22,12 @@ The relay holds the aggregate's write lock only for the short write that removes
 published, never across the broker's confirm: a write on an aggregate does not wait for the
 relay of its previous event. One aggregate's events still leave in order, because only one
 relay works on an aggregate at a time (its own per-aggregate lock).
+
+With one process remembering its aggregates, that removal is not a write of its own: the
+published entries are left out of the aggregate's next write (:meth:`AggregateCollection.get`
+hands its callers the outbox without them), or removed when the service stops, when more than
+``WAITING_MOST`` aggregates wait, or before the event log, their proof, could be pruned. Until
+then the store still lists them; a sweep does not publish again what the event log holds.
 """
 
 from __future__ import annotations
@@ -169,6 +175,10 @@ class AggregateCollection:
     store one write instead of a read and a write.
     """
 
+    # Aggregates whose published events may wait in the store's outbox for their next write (see
+    # the module); past this many, the longest waiting are removed from the store.
+    WAITING_MOST = 2048
+
     def __init__(self, collection: AsyncCollection, relay: OutboxRelay | None = None,
                  leases: WriteLeases | None = None, remember: bool = False) -> None:
         self.collection = collection
@@ -176,6 +186,9 @@ class AggregateCollection:
         # Only with several processes per service: one process needs no lease.
         self.leases = leases
         self.known = Remembered(collection) if remember and leases is None else None
+        # Published entries still in the stored outbox, by aggregate, longest waiting first: the
+        # time the first of them waited since, and their ids (:meth:`mark_later`).
+        self.unmarked: OrderedDict[str, tuple[float, set[str]]] = OrderedDict()
         self._locks = KeyedLocks()
         self._relaying = KeyedLocks()
         # The version of each aggregate this process last wrote with events in its outbox, until the
@@ -192,9 +205,41 @@ class AggregateCollection:
         return self._relaying(aggregate_id)
 
     async def get(self, aggregate_id: str) -> dict[str, Any] | None:
-        if self.known is not None and (doc := self.known.get(aggregate_id)) is not None:
-            return doc
-        return await self.collection.find_one({"_id": aggregate_id})
+        """The aggregate as stored, less the outbox entries already published (:meth:`mark_later`):
+        a caller writes back only what is still to publish."""
+        if self.known is None or (doc := self.known.get(aggregate_id)) is None:
+            doc = await self.collection.find_one({"_id": aggregate_id})
+        if doc is not None and (waiting := self.unmarked.get(aggregate_id)) is not None:
+            doc[OUTBOX] = [entry for entry in doc.get(OUTBOX, []) if entry["id"] not in waiting[1]]
+            doc[PENDING] = bool(doc[OUTBOX])
+        return doc
+
+    def defers_marks(self) -> bool:
+        """Whether published entries may wait for the aggregate's next write: one process remembers
+        what it wrote (no other writes these aggregates)."""
+        return self.known is not None
+
+    def mark_later(self, aggregate_id: str, ids: set[str]) -> None:
+        """These published entries stay in the stored outbox until the aggregate's next write."""
+        first, waiting = self.unmarked.get(aggregate_id, (time.time(), set()))
+        self.unmarked[aggregate_id] = (first, waiting | ids)
+
+    def still_unmarked(self, aggregate_id: str, since: float, ids: set[str]) -> None:
+        """Their removal from the store failed: they wait again, as long as they had."""
+        first, waiting = self.unmarked.get(aggregate_id, (since, set()))
+        self.unmarked[aggregate_id] = (min(first, since), waiting | ids)
+        self.unmarked.move_to_end(aggregate_id, last=False)
+
+    def _written_without_unmarked(self, aggregate_id: str, outbox: list[dict[str, Any]]) -> None:
+        """A write landed: the published entries it no longer carries are gone from the store."""
+        if (waiting := self.unmarked.get(aggregate_id)) is not None:
+            self._still_waiting(aggregate_id, waiting[1] & {entry["id"] for entry in outbox})
+
+    def _still_waiting(self, aggregate_id: str, ids: set[str]) -> None:
+        if ids:
+            self.unmarked[aggregate_id] = (self.unmarked[aggregate_id][0], ids)
+        else:
+            del self.unmarked[aggregate_id]
 
     async def insert(self, document: dict[str, Any], events: Iterable[CloudEvent[Any]]) -> None:
         """Insert a new aggregate; ``DuplicateKeyError`` when its ``_id`` exists (claims are inserts)."""
@@ -203,6 +248,7 @@ class AggregateCollection:
         async with self._remembering(document["_id"]):
             await self.collection.insert_one(stored)
             self._remember(stored)
+            self._written_without_unmarked(document["_id"], outbox)
         self._wake(document["_id"], document.get("version"), outbox)
 
     async def insert_many(self, aggregates: Iterable[tuple[dict[str, Any], Iterable[CloudEvent[Any]]]]) -> None:
@@ -253,6 +299,7 @@ class AggregateCollection:
             if not await write(self.collection, document["_id"], expected_version, stored):
                 raise StaleVersion(document["_id"])
             self._remember(stored)
+            self._written_without_unmarked(document["_id"], outbox)
         self._wake(document["_id"], document.get("version"), outbox)
 
     @contextlib.asynccontextmanager
@@ -277,6 +324,8 @@ class AggregateCollection:
         nothing is left in it."""
         if self.known is not None:
             self.known.pull(aggregate_id, version, sent)
+        if (waiting := self.unmarked.get(aggregate_id)) is not None:  # removed by a sweep
+            self._still_waiting(aggregate_id, waiting[1] - sent)
         if emptied and self._written.get(aggregate_id) == version:
             del self._written[aggregate_id]
 
@@ -399,6 +448,8 @@ class OutboxRelay:
     to this relay (:meth:`notify`) and published, and there is nothing for a sweep to find.
     """
 
+    STOP_SECONDS = 5.0  # for removing, at stop, the published entries that wait (:meth:`mark_waiting`)
+
     def __init__(
         self, publish: Publish, sweep_seconds: float = 10.0, log: EventLog | None = None, workers: int = 8
     ) -> None:
@@ -453,6 +504,12 @@ class OutboxRelay:
     async def stop(self) -> None:
         await cancel_all(self._tasks)
         self._tasks = []
+        # What waits for a next write is removed now, so the next start finds nothing to look up.
+        # Left (the store away, or slower than this), the next start's sweep does it.
+        try:
+            await asyncio.wait_for(self.mark_waiting(everything=True), self.STOP_SECONDS)
+        except Exception as exc:
+            log.warning("published events left in the outbox for the next start", error=repr(exc))
 
     async def sweep(self) -> int:
         """Publish every pending outbox of every attached collection; returns events published."""
@@ -467,27 +524,88 @@ class OutboxRelay:
         async with collection.relaying(aggregate_id):
             handed = self._handed.pop((id(collection), aggregate_id), None)
             doc: dict[str, Any] | None
+            earlier: set[str] = set()
             if handed is not None:
                 version, outbox = handed
-                doc = {"_id": aggregate_id, "version": version, OUTBOX: [e for e in outbox if e["id"] not in self._sent]}
+                doc = {"_id": aggregate_id, "version": version,
+                       OUTBOX: [e for e in outbox if not self._known_sent(collection, aggregate_id, e["id"])]}
             else:
                 doc = await collection.collection.find_one({"_id": aggregate_id}, {OUTBOX: 1, "version": 1})
+                if doc and doc.get(OUTBOX):
+                    earlier = await self._published_before(collection, aggregate_id, doc[OUTBOX])
             if not doc or not doc.get(OUTBOX):
                 return 0
             sent: list[dict[str, Any]] = []
             try:
                 for entry in doc[OUTBOX]:
-                    await self._publish(entry)
-                    sent.append(entry)
+                    if entry["id"] not in earlier:
+                        await self._publish(entry)
+                        sent.append(entry)
             finally:
-                if sent:
-                    if self.log is not None:
-                        await self.log.record(sent)
-                    async with collection.lock(aggregate_id):
-                        await self._mark_sent(collection, doc, {e["id"] for e in sent}, handed is not None)
+                if sent and self.log is not None:
+                    await self.log.record(sent)
+                done = earlier | {e["id"] for e in sent}
+                if done:
+                    if handed is not None and self.log is not None and collection.defers_marks():
+                        # Logged, so provably published: left for the aggregate's next write.
+                        collection.mark_later(aggregate_id, done)
+                    else:
+                        async with collection.lock(aggregate_id):
+                            await self._mark_sent(collection, doc, done, handed is not None)
                     self._remember_sent(sent)
             self.published += len(sent)
             return len(sent)
+
+    def _known_sent(self, collection: AggregateCollection, aggregate_id: str, event_id: str) -> bool:
+        waiting = collection.unmarked.get(aggregate_id)
+        return event_id in self._sent or (waiting is not None and event_id in waiting[1])
+
+    async def _published_before(self, collection: AggregateCollection, aggregate_id: str,
+                                outbox: list[dict[str, Any]]) -> set[str]:
+        """Entries of a stored outbox that were published already: this process knows, or the event
+        log holds them (logged only once confirmed). After a crash, an aggregate's published events
+        may still be listed (left for its next write): they are not published again."""
+        known = {e["id"] for e in outbox if self._known_sent(collection, aggregate_id, e["id"])}
+        if self.log is not None:
+            for entry in outbox:
+                # One by ``_id``: FerretDB reads the whole log for an ``$in``.
+                if entry["id"] not in known and await self.log.collection.find_one({"_id": entry["id"]}, {"_id": 1}):
+                    known.add(entry["id"])
+        return known
+
+    async def mark_waiting(self, everything: bool = False) -> int:
+        """Remove published entries that wait for their aggregate's next write from the store: all
+        of them (``everything``, when the service stops), or those past the bound or waiting longer
+        than half the event log's retention (the log is what proves them published)."""
+        marked = 0
+        for collection in self._collections:
+            for aggregate_id in self._due(collection, everything):
+                if (waiting := collection.unmarked.pop(aggregate_id, None)) is None:
+                    continue
+                since, ids = waiting
+                try:
+                    async with collection.lock(aggregate_id):
+                        known = collection.known.get(aggregate_id) if collection.known is not None else None
+                        doc = known or await collection.collection.find_one(
+                            {"_id": aggregate_id}, {OUTBOX: 1, "version": 1})
+                        await self._mark_sent(collection, doc, ids, handed=known is not None)
+                except BaseException:
+                    collection.still_unmarked(aggregate_id, since, ids)
+                    raise
+                marked += 1
+        return marked
+
+    def _due(self, collection: AggregateCollection, everything: bool) -> list[str]:
+        if everything:
+            return list(collection.unmarked)
+        over = len(collection.unmarked) - collection.WAITING_MOST
+        oldest = time.time() - (self.log.retention_days * 86400 / 2 if self.log is not None else 0)
+        due = []
+        for n, (aggregate_id, (since, _)) in enumerate(collection.unmarked.items()):
+            if n >= over and since >= oldest:
+                break
+            due.append(aggregate_id)
+        return due
 
     def _remember_sent(self, sent: list[dict[str, Any]]) -> None:
         for entry in sent:
@@ -543,6 +661,7 @@ class OutboxRelay:
                     published = await self.sweep()
                     if published:
                         log.info("outbox sweep published leftovers", events=published)
+                await self.mark_waiting()
                 self._failures = 0
                 await asyncio.sleep(self._sweep_seconds)
             except asyncio.CancelledError:

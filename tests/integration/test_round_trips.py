@@ -9,6 +9,7 @@ relay's, which runs in tasks of its own).
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -16,9 +17,9 @@ from services.activities.store import ElectionStore
 from services.partners.store import PartnerStore
 
 from tests.bus import declare_exchanges
-from tests.conftest import auth, make_settings, running
+from tests.conftest import auth, eventually, make_settings, running
 from tests.integration.test_activities_helpers import plan, post
-from tests.store_commands import commands_of_this_task
+from tests.store_commands import commands_of_every_task, commands_of_this_task
 
 
 async def test_scheduling_an_activity_writes_it_once_without_reading_back_what_this_process_wrote(
@@ -45,6 +46,30 @@ async def test_scheduling_an_activity_writes_it_once_without_reading_back_what_t
         assert answer.json().get("confirmations", {"items": []})["items"] == []
         stale = await post(client, activity["id"], "hold", {}, **{"If-Match": '"1"'})
         assert stale.status_code == 412, "If-Match is still checked against the version read"
+
+
+async def test_a_scheduled_activity_is_written_once_its_event_published_included(servers, run_id, monkeypatch):
+    """The relay removed each published event with a write of its own (on FerretDB a read and a
+    rewrite of the activity); with one process it leaves with the activity's next write (issue 15)."""
+    monkeypatch.setattr(ElectionStore, "FRESH_SECONDS", 600.0)
+    settings = make_settings(servers, f"{run_id}{secrets.token_hex(4)}")
+    await declare_exchanges(settings)
+    async with running("activities", settings) as (app, client):
+        activity = await plan(client)
+        log = app.state.infra.event_log.collection
+        starts = datetime.now(UTC) + timedelta(days=30)
+        with commands_of_every_task() as sent:
+            answer = await post(client, activity["id"], "schedule",
+                                {"starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=2)).isoformat()})
+            assert answer.status_code == 200, answer.text
+            await eventually(lambda: log.find_one({"type": "sinergi.activity.scheduled", "subject": activity["id"]}))
+            await asyncio.sleep(0.3)  # the relay's last step after logging
+        assert sent[("update", "activities")] == 1, f"the activity is written more than once: {dict(sent)}"
+        edited = await client.patch(f"/activities/{activity['id']}", headers=auth(), json={"title": "Forum warga RW 07"})
+        assert edited.status_code == 200, edited.text
+        stored = await app.state.infra.db["activities"].find_one({"_id": activity["id"]})
+        assert [e["type"] for e in stored["_outbox"]] in ([], ["sinergi.activity.updated"]), \
+            "the published scheduled event was written back"
 
 
 async def test_changing_a_partner_this_process_registered_writes_it_once_without_reading_it(servers, run_id):
