@@ -163,10 +163,14 @@ class Snapshots(Generic[S]):
 
     async def _apply(self, aggregate_id: str, version: int, snapshot: dict[str, Any]) -> tuple[Applied, S | None]:
         doc = {**snapshot, "_id": aggregate_id, "id": aggregate_id, "version": version}
+        # An aggregate's first version (a plan, a registration) is mostly the first seen of it: its
+        # insert is tried before any read (a round trip an event); refused, the stored one is read.
+        first = version == 1 and aggregate_id not in self._written
         while True:
             found = self._written.get(aggregate_id)
-            if found is None:
+            if found is None and not first:
                 found = await self.collection.find_one({"_id": aggregate_id})
+            first = False
             if found is None:
                 try:
                     await self.collection.insert_one(stored := {**doc, "_previous_status": None})

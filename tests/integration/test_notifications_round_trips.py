@@ -76,6 +76,29 @@ async def _none(client, subject: str) -> bool:
     return not await _jobs(client, subject)
 
 
+def _processed(app) -> int:
+    return sum(queue.stats["processed"] for queue in app.state.infra.queues)
+
+
+async def test_the_first_snapshot_of_an_activity_is_stored_without_looking_for_one_and_a_second_is_not_stored(
+        service_settings):
+    async with running("notifications", service_settings) as (app, _):
+        await soon(lambda: subscribed(app))
+        starts = datetime.now(UTC) + timedelta(days=30)
+        forum = {**activity("A-FIRST", starts.isoformat()), "status": "planned", "starts_at": None, "ends_at": None}
+        with commands_of_every_task() as sent:
+            await publish(service_settings, event(EventType.ACTIVITY_PLANNED, forum))
+            await soon(lambda: value(_processed(app) == 1))
+        assert sent[("insert", "activities")] == 1
+        assert sent[("find", "activities")] == 0, f"a first version was looked for before its insert: {dict(sent)}"
+
+        # The same version again under another event id (a replay): the stored one stays as it was.
+        await publish(service_settings, event(EventType.ACTIVITY_PLANNED, {**forum, "title": "Bukan ini"}))
+        await soon(lambda: value(_processed(app) == 2))
+        stored = await app.state.infra.db["activities"].find_one({"_id": "A-FIRST"})
+        assert stored["version"] == 1 and stored["title"] == forum["title"]
+
+
 async def test_a_read_model_removed_by_hand_is_written_again_by_the_next_event(service_settings):
     # The process remembers what it wrote last instead of reading it back; a document that is no
     # longer there (an operator cleaned the collection) is read, found missing and stored afresh.
