@@ -25,70 +25,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import secrets
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import bench.pipeline as pipeline  # noqa: E402
+from bench.clients import Clients  # noqa: E402
 from bench.costs import Store, checkout  # noqa: E402
 from bench.leftovers import remove  # noqa: E402
 from bench.pipeline import REGION, pct, start  # noqa: E402
 from shared.auth import mint  # noqa: E402
-
-# (method, path, JSON body or None, query or None) → (status, JSON answer or None); raises OSError or
-# the client's own error on a transport failure.
-Send = Callable[[str, str, Any, dict[str, str] | None], Awaitable[tuple[int, Any]]]
-
-
-class Clients:
-    """One HTTP client library's session per service, ``clients`` connections each."""
-
-    def __init__(self, kind: str, urls: dict[str, str], headers: dict[str, str], clients: int) -> None:
-        self.kind = kind
-        if kind == "aiohttp":
-            self.sessions: dict[str, Any] = {
-                name: aiohttp.ClientSession(base_url=url, headers=headers, timeout=aiohttp.ClientTimeout(30),
-                                            connector=aiohttp.TCPConnector(limit=clients))
-                for name, url in urls.items()}
-            self.errors: tuple[type[Exception], ...] = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
-        else:
-            self.sessions = {name: httpx.AsyncClient(base_url=url, headers=headers, timeout=30,
-                                                     limits=httpx.Limits(max_connections=clients))
-                             for name, url in urls.items()}
-            self.errors = (httpx.HTTPError, OSError)
-
-    def send(self, service: str) -> Send:
-        session = self.sessions[service]
-
-        async def send(method: str, path: str, body: Any = None,
-                       query: dict[str, str] | None = None) -> tuple[int, Any]:
-            if self.kind == "aiohttp":
-                async with session.request(method, path, json=body, params=query) as response:
-                    raw = await response.read()
-                    return response.status, json.loads(raw) if raw else None
-            response = await session.request(method, path, json=body, params=query)
-            return response.status_code, response.json() if response.content else None
-
-        return send
-
-    async def close(self) -> None:
-        for session in self.sessions.values():
-            await (session.close() if self.kind == "aiohttp" else session.aclose())
-
 
 async def measure(args: argparse.Namespace, label: str, tree: Path) -> dict[str, float]:
     """The load against ``tree``'s services; prints its table and returns overall req/s and p99."""

@@ -16,6 +16,9 @@ publish one scheduled event costs today (``SAME_WORK``, counted by ``bench/costs
 ``--same-work FILE`` takes the count ``bench/costs.py --write FILE`` wrote), so ours / same-work
 shows our overhead rather than the number of store commands; then the RSS of each service at rest and under load. ``--paced`` also
 runs ours at half the sustained rate (the p99 target is measured there).
+
+The requests are sent with aiohttp's client (``--client httpx`` for httpx's, as measured before
+2026-12-07, evening): on 2 cores httpx's took ~15 % of the machine from the services it measured.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.leftovers import remove  # noqa: E402
+from bench.clients import Clients  # noqa: E402
 from bench.same_work import SAME_WORK, same_work  # noqa: E402
 from shared.auth import mint  # noqa: E402
 
@@ -119,7 +123,9 @@ async def ours(args: argparse.Namespace, prefix: str, secret: str, services: dic
                rate: float | None = None) -> tuple[float, list[float], list[float]]:
     """Schedule N planned activities; returns (events/s, accept→subscriber, accept→inbox write)."""
     admin = {"Authorization": f"Bearer {mint(secret, sub='bench', role='admin', regions=[REGION])}"}
-    acts = httpx.AsyncClient(base_url=services["activities"].url, headers=admin, timeout=60)
+    # The load's own client (bench/load.py): httpx's took ~15 % of the 2 cores at ~110 events/s.
+    clients = Clients(args.client, {"activities": services["activities"].url}, admin, args.concurrency)
+    acts = clients.send("activities")
     notes = httpx.AsyncClient(base_url=services["notifications"].url, headers=admin, timeout=60)
     mongo: AsyncMongoClient = AsyncMongoClient(MONGODB, tz_aware=True)
     connection = await aio_pika.connect_robust(RABBITMQ)
@@ -133,11 +139,11 @@ async def ours(args: argparse.Namespace, prefix: str, secret: str, services: dic
 
         async def plan(i: int) -> str:
             async with sem:
-                response = await acts.post("/activities", json={
+                status, body = await acts("POST", "/activities", {
                     "title": f"Forum warga {i}", "kind": "sosialisasi", "election": "pilkada-2024",
                     "method": "langsung", "format": "forum_warga", "segments": ["pemilih_pemula"]})
-                response.raise_for_status()
-                return response.json()["id"]
+                assert status == 201, body
+                return body["id"]
 
         ids = await asyncio.gather(*(plan(i) for i in range(args.n)))
         # notifications also consumes activity.planned: let that backlog drain before measuring
@@ -171,8 +177,8 @@ async def ours(args: argparse.Namespace, prefix: str, secret: str, services: dic
             if rate:
                 await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
             async with sem:
-                response = await acts.post(f"/activities/{activity_id}/schedule", json=payload)
-                response.raise_for_status()
+                status, body = await acts("POST", f"/activities/{activity_id}/schedule", payload)
+                assert status == 200, body
                 accepted[activity_id] = time.time()
 
         t0 = time.monotonic()
@@ -214,7 +220,7 @@ async def ours(args: argparse.Namespace, prefix: str, secret: str, services: dic
     finally:
         await connection.close()
         await mongo.close()
-        await acts.aclose()
+        await clients.close()
         await notes.aclose()
 
 
@@ -360,4 +366,6 @@ if __name__ == "__main__":
     parser.add_argument("--own-store", action="store_true",
                         help="run on a store of its own (a fresh sinergi-store on a free port), not the shared one")
     parser.add_argument("--paced", action="store_true", help="also run at half the sustained rate")
+    parser.add_argument("--client", choices=("aiohttp", "httpx"), default="aiohttp",
+                        help="the HTTP client's library (httpx: as measured before 2026-12-07, evening)")
     asyncio.run(main(parser.parse_args()))
