@@ -50,13 +50,15 @@ REPLAY_HEADER = "x-sinergi-replay"
 AGGREGATE_HEADER = "x-sinergi-aggregate"
 
 
-async def undecoded(message: RabbitMessage) -> bytes:
-    """The decoder of every subscriber: the body as it came. FastStream's own decodes by content
-    type before the handler runs, and fails on a body it cannot read (not JSON under
-    ``application/json``, not UTF-8 under ``text/plain``): with manual acks such a message was
+async def undecoded(message: RabbitMessage) -> RabbitMessage:
+    """The decoder of every subscriber: the message itself, its body as it came. FastStream's own
+    decodes by content type before the handler runs, and fails on a body it cannot read (not JSON
+    under ``application/json``, not UTF-8 under ``text/plain``): with manual acks such a message was
     neither acked nor parked and held up the queue. The consumer reads the body and parks what it
-    cannot read."""
-    return message.body
+    cannot read. The broker calls the handler with what this returns, without FastDepends
+    (``apply_types=False``): it found the message for the handler through a sync resolver, which it
+    ran in a worker thread for every message (issue 15)."""
+    return message
 
 
 class _FailoverConnection(RobustConnection):
@@ -103,6 +105,7 @@ def _make_broker(settings: Settings, service: str) -> RabbitBroker:
     return RabbitBroker(
         settings.rabbitmq_url,
         decoder=undecoded,
+        apply_types=False,
         # Start even while RabbitMQ is away: writes still land in the outbox, and the
         # robust connection (re)subscribes once the broker answers.
         fail_fast=False,

@@ -4,7 +4,7 @@
 
 A service declares each of its queues as an :class:`EventQueue` (its name, the routing
 keys it binds, the retry ladder, the regions its instance serves) and subscribes with
-:meth:`EventQueue.subscribe` (FastStream, ``AckPolicy.MANUAL``, the body left undecoded); every
+:meth:`EventQueue.subscribe` (FastStream, ``AckPolicy.MANUAL``, the message handed over as it came); every
 message goes to :meth:`EventQueue.deliver`, which
 
 1. takes the message's turn, then reads its envelope: the retry header, the CloudEvent, its
@@ -48,7 +48,7 @@ from typing import Any
 
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
-from faststream.rabbit.annotations import RabbitMessage as Delivered  # the message, as a handler asks for it
+from faststream.rabbit.annotations import RabbitMessage as Delivered  # what the AsyncAPI document skips
 from faststream.rabbit.message import RabbitMessage
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
@@ -252,7 +252,7 @@ class EventQueue:
                                        decoder=undecoded, title=self.name, description=description)
 
         @subscriber
-        async def on_message(message: Delivered) -> None:
+        async def on_message(message: Delivered) -> None:  # handed over by :func:`undecoded`
             await self.deliver(message, handler, broker)
 
         return subscriber
