@@ -23,7 +23,8 @@ the relay to the notifications service and a staff inbox). Printed per step: p50
 round trips per request split into the request itself, the relay's, and the other services'
 (consumers), and CPU ms per request of each process (``/proc/<pid>/stat`` utime+stime; 10 ms ticks,
 hence the rounds of ``k``); each the median over the rounds. The machine is shared: compare
-the ratios, not the absolute figures.
+the ratios, not the absolute figures. Requests go through aiohttp's client (``--client httpx``: as
+measured before 2026-12-07, night): httpx's own work, ~1 ms a request on this machine, was in every p50.
 """
 
 from __future__ import annotations
@@ -44,12 +45,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.clients import Clients  # noqa: E402
 from bench.leftovers import remove_broker_objects  # noqa: E402
 from bench.server import free_port  # noqa: E402
 from shared.auth import mint  # noqa: E402
@@ -215,10 +218,10 @@ async def step(side: Side, store: Store, name: str, owner: str, requests: list, 
     latencies = []
     for request in requests:
         began = time.perf_counter()
-        response = await request()
+        status, answer = await request()
         latencies.append(time.perf_counter() - began)
-        if response.status_code >= 300:
-            raise SystemExit(f"{side.label}: {name}: {response.status_code} {response.text[:300]}")
+        if status >= 300:
+            raise SystemExit(f"{side.label}: {name}: {status} {str(answer)[:300]}")
     await side.quiet()
     counts1, cpu1 = side.counted(), side.cpu(store)
     moved = {svc: delta(counts1[svc], counts0[svc]) for svc in SERVICES}
@@ -241,11 +244,14 @@ async def step(side: Side, store: Store, name: str, owner: str, requests: list, 
     side.breakdown[name] = side.breakdown.get(name, Counter()) + every
 
 
+Answer = tuple[int, Any]  # the status and the JSON answer (bench.clients)
+
+
 class Client:
-    def __init__(self, side: Side) -> None:
+    def __init__(self, side: Side, kind: str) -> None:
         headers = {"Authorization": f"Bearer {mint(side.secret, sub='bench', role='admin', regions=[REGION])}"}
-        self.http = {name: httpx.AsyncClient(base_url=s.url, headers=headers, timeout=60)
-                     for name, s in side.services.items()}
+        self.clients = Clients(kind, {name: s.url for name, s in side.services.items()}, headers, 1)
+        self.http = {name: self.clients.send(name) for name in side.services}
         self.side = side
         self.n = 0
         self.planned: list[str] = []
@@ -263,35 +269,34 @@ class Client:
 
     async def recipient(self) -> str:
         body = {"name": "Bench staff", "kind": "staff", "subscriptions": ["activity.scheduled"]}
-        made = await self.http["notifications"].post("/recipients", json=body)
-        if made.status_code >= 300:  # staff may need an address: the e-mail then fails fast on a closed port
-            made = await self.http["notifications"].post(
-                "/recipients", json={**body, "email": f"b-{self.side.prefix}@example.org"})
-        made.raise_for_status()
-        return "inbox + e-mail" if "email" in made.json() and made.json()["email"] else "inbox"
+        status, made = await self.http["notifications"]("POST", "/recipients", body)
+        if status >= 300:  # staff may need an address: the e-mail then fails fast on a closed port
+            status, made = await self.http["notifications"](
+                "POST", "/recipients", {**body, "email": f"b-{self.side.prefix}@example.org"})
+        assert status < 300, made
+        return "inbox + e-mail" if made.get("email") else "inbox"
 
-    async def post_partner(self) -> httpx.Response:
-        return await self.http["partners"].post("/partners", json=self.partner())
+    async def post_partner(self) -> Answer:
+        return await self.http["partners"]("POST", "/partners", self.partner())
 
-    async def list_kim(self) -> httpx.Response:
-        return await self.http["partners"].get("/partners", params={"type": "kim", "limit": 20})
+    async def list_kim(self) -> Answer:
+        return await self.http["partners"]("GET", "/partners", None, {"type": "kim", "limit": "20"})
 
-    async def plan(self) -> httpx.Response:
-        response = await self.http["activities"].post("/activities", json=self.activity())
-        if response.status_code == 201:
-            self.planned.append(response.json()["id"])
-        return response
+    async def plan(self) -> Answer:
+        status, made = await self.http["activities"]("POST", "/activities", self.activity())
+        if status == 201:
+            self.planned.append(made["id"])
+        return status, made
 
-    async def schedule(self) -> httpx.Response:
+    async def schedule(self) -> Answer:
         activity_id = self.planned.pop()
         start = datetime.now(UTC) + timedelta(days=30, minutes=self.n)
         self.n += 1
-        return await self.http["activities"].post(f"/activities/{activity_id}/schedule", json={
+        return await self.http["activities"]("POST", f"/activities/{activity_id}/schedule", {
             "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=2)).isoformat()})
 
     async def close(self) -> None:
-        for client in self.http.values():
-            await client.aclose()
+        await self.clients.close()
 
 
 STEPS = ("POST /partners", "GET /partners?type=kim&limit=20", "POST /activities", "POST .../schedule (+ event)")
@@ -345,12 +350,13 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.to_thread(side.wait_ready)
         load = os.getloadavg()[0]
         print(f"# costs: {', '.join(f'{s.label} from {s.tree}' for s in sides)}; own store {store.url}; "
-              f"rounds {args.rounds} of {args.k}; load average {load:.1f}; {os.cpu_count()} cores")
-        clients = [Client(side) for side in sides]
+              f"rounds {args.rounds} of {args.k}; {args.client}'s client; load average {load:.1f}; {os.cpu_count()} cores")
+        clients = [Client(side, args.client) for side in sides]
         for client in clients:
             print(f"{client.side.label}: recipient gets {await client.recipient()}; seeding {args.seed} partners")
             for _ in range(args.seed):
-                (await client.post_partner()).raise_for_status()
+                status, answer = await client.post_partner()
+                assert status == 201, answer
         for side in sides:  # what a service does with nothing asked of it
             await side.quiet()
             before = side.counted()
@@ -393,5 +399,7 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=150, help="partners registered before measuring")
     parser.add_argument("--write", help="write --head's store commands per scheduled event here (JSON), and "
                                         "--base's beside it (FILE.base.json), for bench/pipeline.py --same-work")
+    parser.add_argument("--client", choices=("aiohttp", "httpx"), default="aiohttp",
+                        help="the HTTP client's library (httpx: as measured before 2026-12-07, night)")
     parser.add_argument("--keep", action="store_true", help="keep the logs and the store's data")
     asyncio.run(run(parser.parse_args()))
