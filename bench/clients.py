@@ -14,9 +14,10 @@ from typing import Any
 import aiohttp
 import httpx
 
+Answer = tuple[int, Any]  # the status and the JSON answer, if any
 # (method, path, JSON body or None, query or None) → (status, JSON answer or None); raises OSError or
 # the client's own error on a transport failure.
-Send = Callable[[str, str, Any, dict[str, str] | None], Awaitable[tuple[int, Any]]]
+Send = Callable[[str, str, Any, dict[str, str] | None], Awaitable[Answer]]
 
 
 class Clients:

@@ -45,14 +45,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.clients import Clients  # noqa: E402
+from bench.clients import Answer, Clients  # noqa: E402
 from bench.leftovers import remove_broker_objects  # noqa: E402
 from bench.server import free_port  # noqa: E402
 from shared.auth import mint  # noqa: E402
@@ -244,8 +243,6 @@ async def step(side: Side, store: Store, name: str, owner: str, requests: list, 
     side.breakdown[name] = side.breakdown.get(name, Counter()) + every
 
 
-Answer = tuple[int, Any]  # the status and the JSON answer (bench.clients)
-
 
 class Client:
     def __init__(self, side: Side, kind: str) -> None:
@@ -271,8 +268,7 @@ class Client:
         body = {"name": "Bench staff", "kind": "staff", "subscriptions": ["activity.scheduled"]}
         status, made = await self.http["notifications"]("POST", "/recipients", body)
         if status >= 300:  # staff may need an address: the e-mail then fails fast on a closed port
-            status, made = await self.http["notifications"](
-                "POST", "/recipients", {**body, "email": f"b-{self.side.prefix}@example.org"})
+            status, made = await self.http["notifications"]("POST", "/recipients", {**body, "email": "b@example.org"})
         assert status < 300, made
         return "inbox + e-mail" if made.get("email") else "inbox"
 
@@ -284,8 +280,7 @@ class Client:
 
     async def plan(self) -> Answer:
         status, made = await self.http["activities"]("POST", "/activities", self.activity())
-        if status == 201:
-            self.planned.append(made["id"])
+        self.planned += [made["id"]] if status == 201 else []
         return status, made
 
     async def schedule(self) -> Answer:
