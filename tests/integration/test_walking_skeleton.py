@@ -7,15 +7,21 @@ import jsonschema
 from tests.bus import tap
 from tests.cloudevents import CLOUDEVENT_SCHEMA
 from tests.conftest import auth, eventually, running
+from tests.notifications_support import subscribed
 
 
 async def test_a_registered_partner_reaches_the_activities_replica_and_a_staff_inbox(settings):
     async with (
         tap(settings) as published,
-        running("notifications", settings) as (_, notifications),
-        running("activities", settings) as (_, activities),
+        running("notifications", settings) as (notifications_app, notifications),
+        running("activities", settings) as (activities_app, activities),
         running("partners", settings) as (_, partners),
     ):
+        # A service subscribes once it reached the broker, after it started: an event published before
+        # its queue is bound goes to sinergi.unrouted, not to it (in production `sinergi up` declares the
+        # queues first). Declaring the quorum queues and their retry rungs took over a second in CI.
+        for app in (notifications_app, activities_app):
+            await eventually(lambda: subscribed(app), timeout=30.0)  # noqa: B023 - awaited at once
         staff = await notifications.post("/recipients", json={"name": "Staf Sosdiklih", "kind": "staff"},
                                          headers=auth("admin"))
         assert staff.status_code == 201, staff.text
