@@ -18,7 +18,7 @@ shows our overhead rather than the number of store commands; then the RSS of eac
 runs ours at half the sustained rate (the p99 target is measured there).
 
 The requests are sent with aiohttp's client (``--client httpx`` for httpx's, as measured before
-2026-12-07, evening): on 2 cores httpx's took ~15 % of the machine from the services it measured.
+2026-12-07, night): on 2 cores httpx's took ~15 % of the machine from the services it measured.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ async def ours(args: argparse.Namespace, prefix: str, secret: str, services: dic
                rate: float | None = None) -> tuple[float, list[float], list[float]]:
     """Schedule N planned activities; returns (events/s, accept→subscriber, accept→inbox write)."""
     admin = {"Authorization": f"Bearer {mint(secret, sub='bench', role='admin', regions=[REGION])}"}
-    # The load's own client (bench/load.py): httpx's took ~15 % of the 2 cores at ~110 events/s.
+    # The benchmark's own client shares the 2 cores with what it measures (bench/clients.py).
     clients = Clients(args.client, {"activities": services["activities"].url}, admin, args.concurrency)
     acts = clients.send("activities")
     notes = httpx.AsyncClient(base_url=services["notifications"].url, headers=admin, timeout=60)
@@ -367,5 +367,5 @@ if __name__ == "__main__":
                         help="run on a store of its own (a fresh sinergi-store on a free port), not the shared one")
     parser.add_argument("--paced", action="store_true", help="also run at half the sustained rate")
     parser.add_argument("--client", choices=("aiohttp", "httpx"), default="aiohttp",
-                        help="the HTTP client's library (httpx: as measured before 2026-12-07, evening)")
+                        help="the HTTP client's library (httpx: as measured before 2026-12-07, night)")
     asyncio.run(main(parser.parse_args()))
