@@ -91,6 +91,20 @@ def settings(servers: Servers, run_id: str, unique: str) -> Iterator[Settings]:
 
 
 @pytest.fixture
+async def broker(settings: Settings) -> AsyncIterator[Any]:
+    """A started FastStream broker of a pretend service, with this test's exchanges declared:
+    what an outbox relay publishes through (``shared.bus.EventPublisher``)."""
+    from shared.bus import declare_exchanges, make_broker
+
+    broker = make_broker(settings, "test")
+    await broker.connect()
+    await declare_exchanges(broker, settings)
+    await broker.start()
+    yield broker
+    await broker.stop()
+
+
+@pytest.fixture
 async def mongo(servers: Servers) -> AsyncIterator[AsyncMongoClient]:
     client: AsyncMongoClient = AsyncMongoClient(servers.mongodb_url, tz_aware=True)
     yield client

@@ -10,10 +10,9 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.errors import AutoReconnect, DuplicateKeyError
 
-from shared.bus import EventPublisher, declare_exchanges, make_broker
+from shared.bus import EventPublisher
 from shared.events import EventType, make_event
 from shared.outbox import AggregateCollection, OutboxRelay, StaleVersion
-from shared.settings import Settings
 from tests.bus import tap
 from tests.conftest import eventually
 from tests.store_commands import commands_of_every_task, commands_of_this_task
@@ -24,16 +23,6 @@ def _event(aggregate_id: str, version: int, name: str):
     return make_event(EventType.PARTNER_UPDATED, region="32.73", service="partners", subject=aggregate_id,
                       version=version, data={"id": aggregate_id, "version": version, "name": name,
                                              "created_at": now, "updated_at": now})
-
-
-@pytest.fixture
-async def broker(settings: Settings):
-    broker = make_broker(settings, "test")
-    await broker.connect()
-    await declare_exchanges(broker, settings)
-    await broker.start()
-    yield broker
-    await broker.stop()
 
 
 async def test_a_stored_change_is_published_right_after_the_write(settings, mongo: AsyncMongoClient, broker):

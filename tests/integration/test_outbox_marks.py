@@ -16,7 +16,7 @@ from shared.bus import EventPublisher
 from shared.outbox import AggregateCollection, EventLog, OutboxRelay
 from tests.bus import tap
 from tests.conftest import eventually
-from tests.integration.test_outbox import _async, _event, _fields, broker  # noqa: F401 - the fixture
+from tests.integration.test_outbox import _async, _event, _fields
 from tests.store_commands import commands_of_every_task
 
 

@@ -7,24 +7,12 @@ just lost, or here, deterministically, a full queue that rejects new messages
 from __future__ import annotations
 
 import aio_pika
-import pytest
 
-from shared.bus import EventPublisher, declare_exchanges, make_broker
+from shared.bus import EventPublisher
 from shared.outbox import AggregateCollection, OutboxRelay
-from shared.settings import Settings
 from tests.bus import tap
 from tests.conftest import eventually
 from tests.integration.test_outbox import _event
-
-
-@pytest.fixture
-async def broker(settings: Settings):
-    broker = make_broker(settings, "test")
-    await broker.connect()
-    await declare_exchanges(broker, settings)
-    await broker.start()
-    yield broker
-    await broker.stop()
 
 
 async def _true(value: bool) -> bool:
