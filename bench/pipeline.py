@@ -44,8 +44,8 @@ from pymongo import AsyncMongoClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.leftovers import remove  # noqa: E402
 from bench.clients import Clients  # noqa: E402
+from bench.leftovers import remove  # noqa: E402
 from bench.same_work import SAME_WORK, same_work  # noqa: E402
 from shared.auth import mint  # noqa: E402
 
