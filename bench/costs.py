@@ -14,17 +14,19 @@ are counted from outside the services' code: ``bench/hook/sitecustomize.py`` on 
 installs a PyMongo ``CommandListener`` in each child process (the embedded FerretDB does not
 expose its Prometheus metrics: ``ferretdb.New`` keeps them private and starts no debug handler).
 
-Steps, each ``--k`` requests one after another, then a wait until no process sends a store
-command for 0.5 s (so the relay's and the consumers' work for those requests is in), in
-``--rounds`` rounds, the two checkouts interleaved round by round (same noise for both):
+Steps, in ``--rounds`` rounds, the two checkouts interleaved round by round (same noise for both):
 ``POST /partners``, ``GET /partners?type=kim&limit=20`` (at ~150 + partners, seeded first),
 ``POST /activities``, and ``POST /activities/{id}/schedule`` (one ``activity.scheduled`` through
-the relay to the notifications service and a staff inbox). Printed per step: p50 latency, store
-round trips per request split into the request itself, the relay's, and the other services'
-(consumers), and CPU ms per request of each process (``/proc/<pid>/stat`` utime+stime; 10 ms ticks,
-hence the rounds of ``k``); each the median over the rounds. The machine is shared: compare
-the ratios, not the absolute figures. Requests go through aiohttp's client (``--client httpx``: as
-measured before 2026-12-07, night): httpx's own work, ~1 ms a request on this machine, was in every p50.
+the relay to the notifications service and a staff inbox). Each step sends ``--k`` requests one
+after another, back to back, then waits until no process sends a store command for 0.5 s (the
+relay's and the consumers' work for them is in); then ``--k`` more, each *settled*: sent once the
+previous one's work is done, as a staff member's next request usually is. Printed per step: p50
+latency back to back and settled, store round trips per request (of the back-to-back ones) split
+into the request itself, the relay's and the other services' (consumers), and CPU ms per request
+of each process (``/proc/<pid>/stat`` utime+stime; 10 ms ticks, hence the rounds of ``k``); each
+the median over the rounds. Back to back, a request shares the 2 cores with the previous ones'
+consumers. The machine is shared: compare the ratios. Requests go through aiohttp's client
+(``--client httpx``: as before 2026-12-07, night; httpx's own ~1 ms a request was in every p50).
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.clients import Answer, Clients  # noqa: E402
 from bench.leftovers import remove_broker_objects  # noqa: E402
-from bench.server import free_port  # noqa: E402
+from bench.server import Store, checkout, free_port  # noqa: E402
 from shared.auth import mint  # noqa: E402
 
 RABBITMQ = os.environ.get("SINERGI_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -68,51 +69,6 @@ QUIET = 0.5
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
-
-
-def checkout(ref: str) -> tuple[str, Path]:
-    """(label, directory) of ``ref``: this work tree for ``work``, else a detached worktree of the commit."""
-    if ref == "work":
-        return "work tree", ROOT
-    sha = subprocess.run(["git", "rev-parse", f"{ref}^{{commit}}"], cwd=ROOT, check=True, capture_output=True,
-                         text=True).stdout.strip()
-    path = Path(tempfile.gettempdir()) / f"sinergi-{sha[:7]}"
-    if not path.exists():
-        subprocess.run(["git", "worktree", "add", "--detach", str(path), sha], cwd=ROOT, check=True,
-                       capture_output=True)
-    return f"{ref} ({sha[:7]})", path
-
-
-class Store:
-    """The embedded FerretDB on a free port with a data directory of its own; its CPU is the services'."""
-
-    def __init__(self, base: Path) -> None:
-        binary = ROOT / ".sinergi" / "bin" / "sinergi-store"
-        if not binary.exists():
-            raise SystemExit("no .sinergi/bin/sinergi-store: run .venv/bin/sinergi infra up once")
-        self.port = free_port()
-        self.data = base / "store"
-        self.data.mkdir()
-        self.url = f"mongodb://127.0.0.1:{self.port}/"
-        self.process = subprocess.Popen([str(binary), "-listen", f"127.0.0.1:{self.port}", "-data", str(self.data),
-                                         "-log", str(base / "store.log")], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise SystemExit(f"the store did not start; see {base / 'store.log'}") from None
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 @dataclass
@@ -210,23 +166,32 @@ def delta(after: Counter[str], before: Counter[str]) -> Counter[str]:
     return Counter({k: after[k] - before[k] for k in after if after[k] - before[k]})
 
 
-async def step(side: Side, store: Store, name: str, owner: str, requests: list, k: int) -> None:  # noqa: ANN001
-    """Run ``requests`` (callables returning an awaitable response) one after another; record per request."""
+async def timed(side: Side, name: str, request) -> float:  # noqa: ANN001
+    began = time.perf_counter()
+    status, answer = await request()
+    took = time.perf_counter() - began
+    if status >= 300:
+        raise SystemExit(f"{side.label}: {name}: {status} {str(answer)[:300]}")
+    return took
+
+
+async def step(side: Side, store: Store, name: str, owner: str, request, k: int) -> None:  # noqa: ANN001
+    """``k`` requests one after another, back to back: their latency, store round trips and CPU per request;
+    then ``k`` more, each once the previous one's work is done (the relay's, the consumers'): their latency."""
     await side.quiet()
     counts0, cpu0 = side.counted(), side.cpu(store)
-    latencies = []
-    for request in requests:
-        began = time.perf_counter()
-        status, answer = await request()
-        latencies.append(time.perf_counter() - began)
-        if status >= 300:
-            raise SystemExit(f"{side.label}: {name}: {status} {str(answer)[:300]}")
+    latencies = [await timed(side, name, request) for _ in range(k)]
     await side.quiet()
     counts1, cpu1 = side.counted(), side.cpu(store)
+    settled = []
+    for _ in range(k):
+        settled.append(await timed(side, name, request))
+        await side.quiet()
     moved = {svc: delta(counts1[svc], counts0[svc]) for svc in SERVICES}
     own = moved[owner]
     row = {
         "p50 ms": statistics.median(latencies) * 1000,
+        "p50 ms settled": statistics.median(settled) * 1000,
         "rt request": sum(v for key, v in own.items() if not key.startswith("relay:")) / k,
         "rt relay": sum(v for key, v in own.items() if key.startswith("relay:")) / k,
         "rt consumers": sum(sum(moved[svc].values()) for svc in SERVICES if svc != owner) / k,
@@ -241,7 +206,6 @@ async def step(side: Side, store: Store, name: str, owner: str, requests: list, 
         for key, v in moved[svc].items():
             every[f"{svc}.{key}"] += v
     side.breakdown[name] = side.breakdown.get(name, Counter()) + every
-
 
 
 class Client:
@@ -295,7 +259,7 @@ class Client:
 
 
 STEPS = ("POST /partners", "GET /partners?type=kim&limit=20", "POST /activities", "POST .../schedule (+ event)")
-COLUMNS = ("p50 ms", "rt request", "rt relay", "rt consumers", "rt all", "cpu partners", "cpu activities",
+COLUMNS = ("p50 ms", "p50 ms settled", "rt request", "rt relay", "rt consumers", "rt all", "cpu partners", "cpu activities",
            "cpu notifications", "cpu store", "cpu all")
 
 
@@ -362,10 +326,10 @@ async def run(args: argparse.Namespace) -> None:
         for round_ in range(args.rounds):
             for client in clients:
                 side, k = client.side, args.k
-                await step(side, store, STEPS[0], "partners", [client.post_partner] * k, k)
-                await step(side, store, STEPS[1], "partners", [client.list_kim] * k, k)
-                await step(side, store, STEPS[2], "activities", [client.plan] * k, k)
-                await step(side, store, STEPS[3], "activities", [client.schedule] * k, k)
+                await step(side, store, STEPS[0], "partners", client.post_partner, k)
+                await step(side, store, STEPS[1], "partners", client.list_kim, k)
+                await step(side, store, STEPS[2], "activities", client.plan, k)
+                await step(side, store, STEPS[3], "activities", client.schedule, k)
             print(f"round {round_ + 1}/{args.rounds} done (load average {os.getloadavg()[0]:.1f})", flush=True)
         report(sides)
         if args.write:

@@ -1,7 +1,7 @@
 """Load: 50 concurrent clients for 60 s against partners reads and activity writes, checkouts side by side.
 
 Manual, not part of the test suite. One command; for each checkout of ``--at`` (a commit, checked
-out once as a detached worktree by ``bench.costs.checkout``; ``work`` is this work tree), one
+out once as a detached worktree by ``bench.server.checkout``; ``work`` is this work tree), one
 after another, it starts that checkout's partners and activities processes (unique names, free
 ports) on the shared RabbitMQ and on the store (the shared one, or one of its own with
 ``--own-store``)::
@@ -43,9 +43,9 @@ sys.path.insert(0, str(ROOT))
 
 import bench.pipeline as pipeline  # noqa: E402
 from bench.clients import Clients  # noqa: E402
-from bench.costs import Store, checkout  # noqa: E402
 from bench.leftovers import remove  # noqa: E402
 from bench.pipeline import REGION, pct, start  # noqa: E402
+from bench.server import Store, checkout  # noqa: E402
 from shared.auth import mint  # noqa: E402
 
 async def measure(args: argparse.Namespace, label: str, tree: Path) -> dict[str, float]:

@@ -29,7 +29,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,17 +46,12 @@ sys.path.insert(0, str(ROOT))
 from bench.clients import Clients  # noqa: E402
 from bench.leftovers import remove  # noqa: E402
 from bench.same_work import SAME_WORK, same_work  # noqa: E402
+from bench.server import Store, checkout, free_port  # noqa: E402
 from shared.auth import mint  # noqa: E402
 
 RABBITMQ = os.environ.get("SINERGI_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 MONGODB = os.environ.get("SINERGI_MONGODB_URL", "mongodb://127.0.0.1:27017/")
 REGION = "32.73"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -91,7 +85,7 @@ class Service:
                     # one notification per event, as the figures before summaries (issue 14) measured: a
                     # burst from one actor is otherwise summed up at its 60 s window's end
                     "SINERGI_NOTIFY_SUMMARY_WINDOW_SECONDS": "0"})
-        if tree != ROOT:  # another checkout (bench.costs.checkout), run with this venv
+        if tree != ROOT:  # another checkout (bench.server.checkout), run with this venv
             env["PYTHONPATH"] = str(tree)
         self.log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen([*(wrapper or [sys.executable, "-m"]), f"services.{name}"], cwd=tree, env=env,
@@ -314,14 +308,10 @@ async def main(args: argparse.Namespace) -> None:
     global MONGODB
     store = None
     if args.own_store:  # the shared store also serves whoever else is testing: a store of our own
-        from bench.costs import Store
-
         store = Store(Path(tempfile.mkdtemp(prefix="sinergi-pipeline-")))
         MONGODB = store.url
     prefix = "bench" + secrets.token_hex(3)
     try:
-        from bench.costs import checkout
-
         results = [await measure_ours(args, *checkout(ref)) for ref in args.at]
         raw_rate, raw_latency = await ceiling(args, prefix)
         print(f"ceiling: {raw_rate:8.1f} events/s (raw aio-pika confirms+persistent → PyMongo insert)")

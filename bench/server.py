@@ -1,4 +1,5 @@
-"""The servers a benchmark measures: a service it starts for itself, and how it names the store."""
+"""The servers a benchmark measures: a checkout of a commit, a store and a service it starts for itself,
+and how it names the store."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -51,3 +53,48 @@ def spawn(service: str, secret: str, prefix: str, **env: str) -> tuple[subproces
         time.sleep(0.2)
     process.kill()
     raise SystemExit(f"the spawned {service} service did not become ready in 60 s")
+
+
+def checkout(ref: str) -> tuple[str, Path]:
+    """(label, directory) of ``ref``: this work tree for ``work``, else a detached worktree of the commit."""
+    if ref == "work":
+        return "work tree", ROOT
+    sha = subprocess.run(["git", "rev-parse", f"{ref}^{{commit}}"], cwd=ROOT, check=True, capture_output=True,
+                         text=True).stdout.strip()
+    path = Path(tempfile.gettempdir()) / f"sinergi-{sha[:7]}"
+    if not path.exists():
+        subprocess.run(["git", "worktree", "add", "--detach", str(path), sha], cwd=ROOT, check=True,
+                       capture_output=True)
+    return f"{ref} ({sha[:7]})", path
+
+
+class Store:
+    """The embedded FerretDB on a free port with a data directory of its own; its CPU is the services'."""
+
+    def __init__(self, base: Path) -> None:
+        binary = ROOT / ".sinergi" / "bin" / "sinergi-store"
+        if not binary.exists():
+            raise SystemExit("no .sinergi/bin/sinergi-store: run .venv/bin/sinergi infra up once")
+        self.port = free_port()
+        self.data = base / "store"
+        self.data.mkdir()
+        self.url = f"mongodb://127.0.0.1:{self.port}/"
+        self.process = subprocess.Popen([str(binary), "-listen", f"127.0.0.1:{self.port}", "-data", str(self.data),
+                                         "-log", str(base / "store.log")], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise SystemExit(f"the store did not start; see {base / 'store.log'}") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
