@@ -14,7 +14,9 @@ message goes to :meth:`EventQueue.deliver`, which
    handled before (redelivered, retried, replayed): a duplicate published anew is then handled
    again, changing nothing, and its marker's insert counts it;
 3. runs the handler with the event's correlation id bound for logs and new events;
-4. on success records the id, then acks; on failure re-publishes the message to the next
+4. on success records the id, then acks (an :func:`idempotent` handler's id after its turn, written
+   with the queue's other records of the next ``ProcessedEvents.LINGER`` seconds); on failure
+   re-publishes the message to the next
    retry queue (or, after the last, to ``<queue>.dlq`` with the error in its headers), with
    confirms, and only then acks. If even that publish fails, the message is nacked and
    RabbitMQ redelivers it: nothing is acked and forgotten.
@@ -280,8 +282,8 @@ class EventQueue:
                    redelivered=bool(message.raw_message.redelivered)):
             async with self._locks(event.subject):
                 try:
-                    await self._handle_in_place(event, handler,
-                                                _maybe_seen(message, headers) or not getattr(handler, "idempotent", False))
+                    later = await self._handle_in_place(
+                        event, handler, _maybe_seen(message, headers) or not getattr(handler, "idempotent", False))
                 except PoisonMessage as exc:
                     await self._park(message, broker, headers, attempt, exc)
                     return
@@ -295,6 +297,14 @@ class EventQueue:
                         await self._retry(message, broker, headers, attempt, exc)
                     else:
                         await self._park(message, broker, headers, attempt, exc)
+                    return
+            if later:
+                try:
+                    await self._patiently(lambda _: self._record(event, later=True))
+                except Exception as exc:  # the store away past our patience: handled again on redelivery
+                    log.warning("could not record the event as processed; nacking it for redelivery",
+                                error=repr(exc))
+                    await message.nack(requeue=True)
                     return
             await message.ack()
 
@@ -321,12 +331,17 @@ class EventQueue:
                 return headers[header]
         return None
 
-    async def _handle_in_place(self, event: AnyEvent, handler: Handler, maybe_seen: bool = True) -> None:
+    async def _handle_in_place(self, event: AnyEvent, handler: Handler, maybe_seen: bool = True) -> bool:
+        """Handle the event, retried in place; whether its marker is still to be recorded."""
+        return await self._patiently(lambda tries: self._handle(event, handler, maybe_seen or tries > 0))
+
+    async def _patiently(self, step: Callable[[int], Awaitable[bool]]) -> bool:
+        """``step(tries)`` until it is done, waiting out the store's absence or a refused write and
+        :class:`NotYet`, each up to its patience."""
         waited = 0.0
         for tries in itertools.count():
             try:
-                await self._handle(event, handler, maybe_seen or tries > 0)
-                return
+                return await step(tries)
             except ConnectionFailure as exc:
                 if waited >= STORE_PATIENCE:
                     raise
@@ -347,8 +362,9 @@ class EventQueue:
                         error=repr(error))
             await asyncio.sleep(delay)
             waited += delay
+        raise AssertionError("unreachable")
 
-    async def _handle(self, event: AnyEvent, handler: Handler, maybe_seen: bool = True) -> None:
+    async def _handle(self, event: AnyEvent, handler: Handler, maybe_seen: bool = True) -> bool:
         # For an :func:`idempotent` handler the marker is looked up first only for a message that
         # may have been handled before (``_maybe_seen``); any other is handled at once, and a
         # duplicate among them (the relay published it again after a crash) is found by its
@@ -357,16 +373,28 @@ class EventQueue:
         if maybe_seen and self.processed and await self.processed.seen(self.ledger or self.name, event.id):
             self.stats["duplicates"] += 1
             log.info("duplicate event skipped")
-            return
+            return False
         started = time.perf_counter()
         await handler(event)
-        if self.processed and not await self.processed.record(self.ledger or self.name, event.id,
-                                                                by=self.name if self.ledger else None):
+        log.debug("event processed", ms=round((time.perf_counter() - started) * 1000, 2))
+        if self.processed is None:
+            self.stats["processed"] += 1
+            return False
+        # An idempotent handler's marker is recorded after its turn, with others (``record``'s
+        # ``later``): its effect is done, and a repeat of it changes nothing. Any other's, now.
+        if getattr(handler, "idempotent", False):
+            return True
+        return await self._record(event, later=False)
+
+    async def _record(self, event: AnyEvent, later: bool) -> bool:
+        assert self.processed is not None
+        if await self.processed.record(self.ledger or self.name, event.id, by=self.name if self.ledger else None,
+                                       later=later):
+            self.stats["processed"] += 1
+        else:
             self.stats["duplicates"] += 1
             log.info("duplicate event handled again, idempotently")
-            return
-        self.stats["processed"] += 1
-        log.debug("event processed", ms=round((time.perf_counter() - started) * 1000, 2))
+        return False
 
     async def _retry(
         self, message: RabbitMessage, broker: RabbitBroker, headers: dict[str, Any], attempt: int, exc: Exception
@@ -502,19 +530,26 @@ class ProcessedEvents:
 
     RETENTION = timedelta(days=14)
 
+    # How long a record made ``later`` waits for others to share its write: events a few ms apart
+    # (a staff member's requests, a paced stream) each came alone, a write of their own each.
+    LINGER = 0.05
+
     def __init__(self, db: AsyncDatabase) -> None:
         self._collection = db["processed_events"]
         # The messages a consumer handles at once record their events together (``GroupInsert``).
         self._inserts = GroupInsert(self._collection)
+        self._later = GroupInsert(self._collection, linger=self.LINGER, name="group-insert-processed-later")
 
     async def seen(self, queue: str, event_id: str) -> bool:
         return await self._collection.find_one({"_id": f"{queue}:{event_id}"}, {"_id": 1}) is not None
 
-    async def record(self, queue: str, event_id: str, by: str | None = None) -> bool:
+    async def record(self, queue: str, event_id: str, by: str | None = None, later: bool = False) -> bool:
         """Record the id; ``False`` when it was recorded before (the event was a duplicate). ``by``:
-        the shard that handled it, when ``queue`` is a sharded queue's name."""
-        return await self._inserts.insert({"_id": f"{queue}:{event_id}", "at": datetime.now(UTC),
-                                           **({"by": by} if by else {})})
+        the shard that handled it, when ``queue`` is a sharded queue's name. ``later``: written up to
+        ``LINGER`` seconds later, with the records made meanwhile."""
+        inserts = self._later if later else self._inserts
+        return await inserts.insert({"_id": f"{queue}:{event_id}", "at": datetime.now(UTC),
+                                     **({"by": by} if by else {})})
 
     async def prune(self) -> int:
         """Forget ids older than the retention (no TTL indexes on FerretDB: called on a timer)."""

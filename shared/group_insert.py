@@ -7,6 +7,10 @@ a database anyway). Nothing waits for a batch to fill: the first document is wri
 what arrives while that write is in flight goes in the next one, so a quiet service writes as
 before and a busy one writes less often. Each caller still learns its own document's fate: stored,
 already there (a duplicate ``_id``), or the error, before it goes on (a consumer acks only then).
+
+A caller that need not learn it at once (a consumer recording an event whose effect is done, before
+it acks) can let the first document wait ``linger`` seconds for others: events that come a few
+milliseconds apart, each alone in flight, then share a write too.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ from shared.mongo import DUPLICATE_KEY
 class GroupInsert:
     """``await insert(doc)`` → ``True`` once stored, ``False`` if its ``_id`` was there already."""
 
-    def __init__(self, collection: AsyncCollection, most: int = 500, name: str | None = None) -> None:
+    def __init__(self, collection: AsyncCollection, most: int = 500, name: str | None = None,
+                 linger: float = 0.0) -> None:
         self.collection = collection
         self.most = most  # documents in one insert_many
+        self.linger = linger
         # Its writer task's name: the relay's is ``outbox-…``, as bench/costs.py tells the relay's
         # store commands from a request's by it.
         self.name = name or f"group-insert-{collection.name}"
@@ -45,15 +51,18 @@ class GroupInsert:
         return {document["_id"] for document, new in zip(documents, stored, strict=True) if new}
 
     async def _write_all(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting[: self.most], self._waiting[self.most:]
-            try:
+        batch: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
+        try:
+            if self.linger:
+                await asyncio.sleep(self.linger)
+            while self._waiting:
+                batch, self._waiting = self._waiting[: self.most], self._waiting[self.most:]
                 await self._write(batch)
-            except asyncio.CancelledError:  # stopped with the service: nobody waits forever
-                for _, done in [*batch, *self._waiting]:
-                    done.cancel()
-                self._waiting = []
-                raise
+        except asyncio.CancelledError:  # stopped with the service: nobody waits forever
+            for _, done in [*batch, *self._waiting]:
+                done.cancel()
+            self._waiting = []
+            raise
 
     async def _write(self, batch: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> None:
         refused: dict[int, dict[str, Any]] = {}

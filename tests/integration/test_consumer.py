@@ -10,10 +10,11 @@ import pytest
 from pymongo.errors import OperationFailure
 
 from shared.bus import declare_exchanges, make_broker
-from shared.consumer import H_ATTEMPT, H_ERROR, H_ERROR_TYPE, EventQueue, ProcessedEvents
+from shared.consumer import H_ATTEMPT, H_ERROR, H_ERROR_TYPE, EventQueue, ProcessedEvents, idempotent
 from shared.events import AnyEvent, EventType, make_event
 from shared.settings import Settings
 from tests.conftest import eventually
+from tests.store_commands import commands_of_every_task
 
 
 def _event(subject: str, version: int = 1):
@@ -316,3 +317,47 @@ async def test_an_event_handled_in_one_shard_is_known_as_processed_in_another(se
     await second._handle(event, handle, maybe_seen=True)  # redelivered, now hashed to the other shard
     assert handled == [event.id]
     assert second.stats["duplicates"] == 1
+
+
+async def test_events_a_few_ms_apart_are_recorded_processed_in_shared_writes_and_each_acked(settings, mongo):
+    """Each event an idempotent handler handled was recorded by an insert of its own when events came
+    a few ms apart (a staff member's requests, a paced stream): a store round trip per event and
+    consumer (issue 15). Recorded after its turn, it waits for others to share the write; every event
+    is still recorded, and acked only once it is."""
+    queue = EventQueue.of(settings, "test", "linger", ["partner.*"])
+    queue.processed = ProcessedEvents(mongo[settings.database_name("test")])
+    handled: list[str] = []
+
+    @idempotent
+    async def handle(event: AnyEvent) -> None:
+        handled.append(event.id)
+
+    broker = make_broker(settings, "test")
+    await _subscribe(broker, settings, queue, handle)
+    await broker.start()
+    events = [_event(f"p-linger-{n}") for n in range(12)]
+    try:
+        with commands_of_every_task() as commands:
+            for event in events:
+                await _publish(settings, event.to_wire())
+                await asyncio.sleep(0.01)
+
+            async def all_recorded_and_acked() -> bool:
+                recorded = await mongo[settings.database_name("test")]["processed_events"].count_documents(
+                    {"_id": {"$in": [f"{queue.name}:{e.id}" for e in events]}})
+                connection = await aio_pika.connect_robust(settings.rabbitmq_url)
+                async with connection:
+                    held = await (await connection.channel()).declare_queue(queue.name, passive=True)
+                return recorded == len(events) and held.declaration_result.message_count == 0
+
+            await eventually(all_recorded_and_acked, timeout=10)
+            await broker.stop()  # unacked messages would go back to the queue now
+        connection = await aio_pika.connect_robust(settings.rabbitmq_url)
+        async with connection:
+            left = await (await connection.channel()).declare_queue(queue.name, passive=True)
+            assert left.declaration_result.message_count == 0, "a message was not acked"
+    finally:
+        await broker.stop()
+    assert handled == [e.id for e in events]
+    writes = commands[("insert", "processed_events")]
+    assert writes <= len(events) // 2, f"{len(events)} events 10 ms apart took {writes} writes of their records"
