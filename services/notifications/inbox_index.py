@@ -7,8 +7,8 @@ all again for the count: two scans of an inbox that, for a staff member, holds t
 process every write of an inbox passes through :class:`~services.notifications.store.Inboxes` (a new
 notification, a read mark; the delivery copies change neither), so the ids and read marks, read once
 per inbox, stay exact; a page then reads its notifications by ``_id``. A write whose outcome is not
-certain drops the inbox's index, and the next page reads it again. With several processes the
-store answers every page (docs/reliability.md).
+certain drops the inbox's index, and the next page reads it again (shared/kept.py). With several
+processes the store answers every page (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.locks import KeyedLocks
+from shared.kept import KeptCopies
 
 Read = Callable[[], Awaitable[list[dict[str, Any]]]]  # the inbox's notifications: ``_id`` and ``read_at``
 
@@ -57,69 +57,38 @@ class InboxIndex:
     MOST = 20_000
 
     def __init__(self) -> None:
-        self._inboxes: dict[str, Inbox] = {}
-        self._too_large: set[str] = set()
-        self._reading = KeyedLocks()
-        # While an inbox is being read: what was written meanwhile (the read may have missed it),
-        # and whether a write of unknown outcome came between.
-        self._meanwhile: dict[str, list[tuple[bool, str]]] = {}
-        self._spoiled: set[str] = set()
+        # A write is (added, notification id): added unread, or marked read.
+        self._kept: KeptCopies[str, Inbox, tuple[bool, str]] = KeptCopies(
+            _apply, lambda inbox: len(inbox.ids) > self.MOST)
 
     async def of(self, recipient_id: str, read: Read) -> Inbox | None:
-        """The inbox's index, read first if need be; ``None`` for an inbox over ``MOST``."""
-        if (inbox := self._inboxes.get(recipient_id)) is not None or recipient_id in self._too_large:
-            return inbox
-        async with self._reading(recipient_id):  # the pages waiting meanwhile share one read
-            if (inbox := self._inboxes.get(recipient_id)) is not None or recipient_id in self._too_large:
-                return inbox
-            self._meanwhile[recipient_id] = []
-            self._spoiled.discard(recipient_id)
-            try:
-                docs = await read()
-                inbox = Inbox(sorted(doc["_id"] for doc in docs),
-                              {doc["_id"] for doc in docs if doc.get("read_at") is None})
-                for added, notification_id in self._meanwhile[recipient_id]:
-                    self._apply(inbox, added, notification_id)
-                if len(inbox.ids) > self.MOST:
-                    self._too_large.add(recipient_id)
-                    return None
-                if recipient_id not in self._spoiled:
-                    self._inboxes[recipient_id] = inbox
-                return inbox  # a spoiled read still answers the pages that waited for it
-            finally:
-                del self._meanwhile[recipient_id]
+        """The inbox's index, read first if need be; ``None`` for an inbox left to the store (over ``MOST``)."""
+        async def index() -> Inbox:
+            docs = await read()
+            return Inbox(sorted(doc["_id"] for doc in docs), {doc["_id"] for doc in docs if doc.get("read_at") is None})
+
+        return await self._kept.get(recipient_id, index)
 
     def added(self, recipient_id: str, notification_id: str) -> None:
         """A new notification is stored (unread)."""
-        self._note(recipient_id, True, notification_id)
+        self._kept.wrote(recipient_id, (True, notification_id))
 
     def read(self, recipient_id: str, notification_id: str) -> None:
         """The notification is stored as read (or was already)."""
-        self._note(recipient_id, False, notification_id)
+        self._kept.wrote(recipient_id, (False, notification_id))
 
     def unsure(self, recipient_id: str) -> None:
         """A write to the inbox failed after it may have reached the store."""
-        self._inboxes.pop(recipient_id, None)
-        if recipient_id in self._meanwhile:
-            self._spoiled.add(recipient_id)
+        self._kept.unsure(recipient_id)
 
     def forget(self, recipient_id: str) -> None:
         """The inbox is dropped."""
-        self.unsure(recipient_id)
-        self._too_large.discard(recipient_id)
+        self._kept.forget(recipient_id)
 
-    def _note(self, recipient_id: str, added: bool, notification_id: str) -> None:
-        if recipient_id in self._meanwhile:
-            self._meanwhile[recipient_id].append((added, notification_id))
-        if (inbox := self._inboxes.get(recipient_id)) is not None:
-            self._apply(inbox, added, notification_id)
-            if len(inbox.ids) > self.MOST:
-                del self._inboxes[recipient_id]
-                self._too_large.add(recipient_id)
 
-    @staticmethod
-    def _apply(inbox: Inbox, added: bool, notification_id: str) -> None:
-        if added:
-            inbox.added(notification_id)
-        else:
-            inbox.unread.discard(notification_id)
+def _apply(inbox: Inbox, write: tuple[bool, str]) -> None:
+    added, notification_id = write
+    if added:
+        inbox.added(notification_id)
+    else:
+        inbox.unread.discard(notification_id)
