@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from bench.clients import Clients  # noqa: E402
 from bench.leftovers import remove  # noqa: E402
 from bench.same_work import SAME_WORK, same_work  # noqa: E402
-from bench.server import Store, checkout, free_port  # noqa: E402
+from bench.server import Store, checkout, free_port, stop  # noqa: E402
 from shared.auth import mint  # noqa: E402
 
 RABBITMQ = os.environ.get("SINERGI_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -106,11 +106,7 @@ class Service:
         raise SystemExit(f"{self.name} not ready in {timeout} s")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop(self.process)
 
 
 async def ours(args: argparse.Namespace, prefix: str, secret: str, services: dict[str, Service],
