@@ -16,10 +16,9 @@ message goes to :meth:`EventQueue.deliver`, which
 3. runs the handler with the event's correlation id bound for logs and new events;
 4. on success records the id, then acks (an :func:`idempotent` handler's id after its turn, written
    with the queue's other records of the next ``ProcessedEvents.LINGER`` seconds); on failure
-   re-publishes the message to the next
-   retry queue (or, after the last, to ``<queue>.dlq`` with the error in its headers), with
-   confirms, and only then acks. If even that publish fails, the message is nacked and
-   RabbitMQ redelivers it: nothing is acked and forgotten.
+   re-publishes the message to the next retry queue (or, after the last, to ``<queue>.dlq`` with
+   the error in its headers), with confirms, and only then acks. If even that publish fails, the
+   message is nacked and RabbitMQ redelivers it: nothing is acked and forgotten.
 
 Two failures are retried *in place*, holding the aggregate's turn, because sending the message
 round the ladder would let the aggregate's later events overtake it (and a consumer that keeps
@@ -46,7 +45,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
@@ -68,6 +67,7 @@ from shared.settings import Settings
 log = get_logger(__name__)
 
 Handler = Callable[[AnyEvent], Awaitable[None]]
+T = TypeVar("T")
 
 H_ATTEMPT = "x-sinergi-attempt"
 H_ERROR = "x-sinergi-error"
@@ -335,7 +335,7 @@ class EventQueue:
         """Handle the event, retried in place; whether its marker is still to be recorded."""
         return await self._patiently(lambda tries: self._handle(event, handler, maybe_seen or tries > 0))
 
-    async def _patiently(self, step: Callable[[int], Awaitable[bool]]) -> bool:
+    async def _patiently(self, step: Callable[[int], Awaitable[T]]) -> T:
         """``step(tries)`` until it is done, waiting out the store's absence or a refused write and
         :class:`NotYet`, each up to its patience."""
         waited = 0.0
@@ -384,9 +384,10 @@ class EventQueue:
         # ``later``): its effect is done, and a repeat of it changes nothing. Any other's, now.
         if getattr(handler, "idempotent", False):
             return True
-        return await self._record(event, later=False)
+        await self._record(event, later=False)
+        return False
 
-    async def _record(self, event: AnyEvent, later: bool) -> bool:
+    async def _record(self, event: AnyEvent, later: bool) -> None:
         assert self.processed is not None
         if await self.processed.record(self.ledger or self.name, event.id, by=self.name if self.ledger else None,
                                        later=later):
@@ -394,7 +395,6 @@ class EventQueue:
         else:
             self.stats["duplicates"] += 1
             log.info("duplicate event handled again, idempotently")
-        return False
 
     async def _retry(
         self, message: RabbitMessage, broker: RabbitBroker, headers: dict[str, Any], attempt: int, exc: Exception
