@@ -57,7 +57,7 @@ from pymongo.errors import ConnectionFailure, OperationFailure
 
 from shared.bus import PUBLISH_TIMEOUT, REPLAY_HEADER, dead_letters_to, events_exchange, service_exchange, undecoded
 from shared.events import AnyEvent
-from shared.group_insert import GroupInsert
+from shared.group_insert import LINGER, GroupInsert
 from shared.locks import KeyedLocks
 from shared.logging import bound, get_logger
 from shared.mongo import busy, stopping
@@ -530,9 +530,7 @@ class ProcessedEvents:
 
     RETENTION = timedelta(days=14)
 
-    # How long a record made ``later`` waits for others to share its write: events a few ms apart
-    # (a staff member's requests, a paced stream) each came alone, a write of their own each.
-    LINGER = 0.05
+    LINGER = LINGER  # how long a record made ``later`` waits for others to share its write
 
     def __init__(self, db: AsyncDatabase) -> None:
         self._collection = db["processed_events"]

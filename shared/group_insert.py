@@ -9,19 +9,26 @@ before and a busy one writes less often. Each caller still learns its own docume
 already there (a duplicate ``_id``), or the error, before it goes on (a consumer acks only then).
 
 A caller that need not learn it at once (a consumer recording an event whose effect is done, before
-it acks) can let the first document wait ``linger`` seconds for others: events that come a few
-milliseconds apart, each alone in flight, then share a write too.
+it acks; a copy of another service's aggregate stored for the first time) can let the first document
+wait ``linger`` seconds for others: events that come a few milliseconds apart, each alone in flight,
+then share a write too.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, OperationFailure
 
 from shared.mongo import DUPLICATE_KEY
+
+# How long a document whose writer need not learn its fate at once waits for others (``linger``):
+# events a few ms apart (a staff member's requests one after another, a paced stream) each came
+# alone otherwise, a store round trip each (issue 15).
+LINGER = 0.05
 
 
 class GroupInsert:
@@ -37,13 +44,30 @@ class GroupInsert:
         self.name = name or f"group-insert-{collection.name}"
         self._waiting: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._unsettled: dict[Any, asyncio.Future[bool]] = {}  # by ``_id``: waiting or being written
 
     async def insert(self, document: dict[str, Any]) -> bool:
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((document, done))
+        key = document["_id"]
+        self._unsettled[key] = done
+        done.add_done_callback(lambda _: self._settle(key, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_all(), name=self.name)
         return await done
+
+    async def settled(self, ids: Iterable[Any] | None = None) -> None:
+        """Wait until the documents of these ``_id``s (of any, for ``None``) that wait or are being
+        written are stored or refused: a read after it finds what this process inserted before it,
+        lingering or not."""
+        unsettled = self._unsettled
+        futures = list(unsettled.values()) if ids is None else [unsettled[i] for i in ids if i in unsettled]
+        if futures:
+            await asyncio.wait(futures)  # not cancelled with the reader: their inserters wait for them
+
+    def _settle(self, key: Any, done: asyncio.Future[bool]) -> None:
+        if self._unsettled.get(key) is done:
+            del self._unsettled[key]
 
     async def insert_new(self, documents: list[dict[str, Any]]) -> set[str]:
         """Insert those not stored yet (keyed by ``_id``); the ids inserted. They go in one batch."""

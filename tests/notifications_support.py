@@ -253,12 +253,15 @@ def event(event_type: EventType, data: dict[str, Any], version: int = 1, region:
     return built.model_copy(update={"time": at}) if at else built
 
 
-async def publish(settings: Settings, *events: AnyEvent) -> None:
+async def publish(settings: Settings, *events: AnyEvent, apart: float = 0.0) -> None:
+    """Publish on one channel, ``apart`` seconds after each other (a staff member's pace)."""
     connection = await aio_pika.connect_robust(settings.rabbitmq_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.get_exchange(settings.exchange_name)
-        for found in events:
+        for n, found in enumerate(events):
+            if n and apart:
+                await asyncio.sleep(apart)
             await exchange.publish(
                 aio_pika.Message(found.to_wire(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                                  content_type="application/cloudevents+json", message_id=found.id),

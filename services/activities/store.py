@@ -32,6 +32,7 @@ from services.activities.events import activity_event, election_event, targets_e
 from shared.outbox import StaleVersion
 from shared.errors import Unavailable
 from shared.events import AnyEvent
+from shared.group_insert import LINGER, GroupInsert
 from shared.logging import get_logger
 from shared.mongo import find_by_ids, replace_read_under_lock, when_free
 from shared.outbox import OUTBOX, PENDING, AggregateCollection
@@ -502,6 +503,9 @@ class KnownPartner:
 class PartnerReplica:
     def __init__(self, collection: AsyncCollection) -> None:
         self.collection = collection
+        # A partner's first version waits for others to share its insert: a staff member registers
+        # partners one after another, a few ms apart, and nothing but naming it waits for the copy.
+        self._firsts = GroupInsert(collection, linger=LINGER, name="group-insert-partner-replica-first")
 
     async def apply(self, partner_id: str, version: int, snapshot: dict[str, Any]) -> bool:
         """Store the snapshot if it is newer than what we hold; True when it changed the copy."""
@@ -515,11 +519,8 @@ class PartnerReplica:
             "district": snapshot.get("district"),
             "updated_at": snapshot.get("updated_at"),
         }
-        try:
-            await self.collection.insert_one(doc)
+        if await self._firsts.insert(doc):
             return True
-        except DuplicateKeyError:
-            pass
         # Read under the consumer's lock of this partner (one consumer of the queue at a time), so
         # not read again by the write: on FerretDB a filter of ``version`` beside ``_id`` was
         # evaluated over every partner of the copy, on every partner event.
@@ -528,7 +529,11 @@ class PartnerReplica:
             return False
         return await replace_read_under_lock(self.collection, partner_id, held.get("version", 0), doc)
 
+    # The reads find the partners whose first version this process is inserting once stored: a
+    # partner whose event has arrived is nameable.
+
     async def get(self, partner_id: str) -> KnownPartner | None:
+        await self._firsts.settled([partner_id])
         doc = await self.collection.find_one({"_id": partner_id})
         return _known(doc) if doc else None
 
@@ -537,9 +542,11 @@ class PartnerReplica:
         ids = list(dict.fromkeys(partner_ids))
         if not ids:
             return {}
+        await self._firsts.settled(ids)
         return {doc["_id"]: _known(doc) for doc in await find_by_ids(self.collection, ids)}
 
     async def page(self, status: str | None, limit: int, cursor: str | None) -> tuple[list[KnownPartner], str | None]:
+        await self._firsts.settled()
         docs, next_cursor = await page(self.collection, {"status": status} if status else {}, limit, cursor)
         return [_known(doc) for doc in docs], next_cursor
 

@@ -27,6 +27,7 @@ from services.notifications.scheduler import Scheduler
 from services.notifications.store import Claims, Deliveries, Inboxes, Jobs, Recipients, Snapshots
 from services.notifications.texts import Texts
 from shared.clock import now_ms
+from shared.group_insert import LINGER
 from shared.logging import configure
 from shared.outbox import WriteLeases
 from shared.runtime import Infrastructure
@@ -84,7 +85,11 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
     runner = DeliveryRunner(deliveries, inboxes, recipients, mailer, WebhookSender(http, config.webhook_timeout_seconds),
                             clock, config, metrics, wake)
     sole = settings.processes <= 1  # one process alone writes the read models: no read back per event
-    models = ReadModels(Snapshots(infra.db["partners"], Partner, sole), Snapshots(infra.db["activities"], Activity, sole),
+    # A partner's first version waits for others to share its insert (a staff member registers partners
+    # one after another, a few ms apart); nothing waits for it but the copy. An activity's does not:
+    # its schedule often follows its plan at once, and the scheduled notification would wait behind it.
+    models = ReadModels(Snapshots(infra.db["partners"], Partner, sole, first_linger=LINGER),
+                        Snapshots(infra.db["activities"], Activity, sole),
                         Snapshots(infra.db["targets"], Targets, sole), Snapshots(infra.db["elections"], Election, sole))
     handlers = Handlers(models, jobs, notifier, clock, config, settings, expect)
     scheduler = Scheduler(jobs, claims, deliveries, runner, handlers.run_job, clock, config,

@@ -111,9 +111,13 @@ class Snapshots(Generic[S]):
 
     WRITTEN_KEPT = 4096  # aggregates whose last write this process remembers (the least recent forgotten first)
 
-    def __init__(self, collection: AsyncCollection, model: type[S], sole_writer: bool = False) -> None:
+    def __init__(self, collection: AsyncCollection, model: type[S], sole_writer: bool = False,
+                 first_linger: float = 0.0) -> None:
         self.collection = collection
         self.model = model
+        # First versions are inserted together: those of a burst at once, and, with ``first_linger``,
+        # those a few ms apart too (a staff member registering partners one after another).
+        self._firsts = GroupInsert(collection, linger=first_linger, name=f"group-insert-{collection.name}-first")
         self._locks = KeyedLocks()
         self._recent: Recent[dict[str, S]] = Recent(self._everyone)
         # With one process (``SINERGI_PROCESSES`` 1) this one alone writes the model, always through
@@ -131,6 +135,7 @@ class Snapshots(Generic[S]):
                 self._written.popitem(last=False)
 
     async def _everyone(self) -> dict[str, S]:
+        await self._firsts.settled()
         return {doc["_id"]: self._read(doc) for doc in await self.collection.find({}).to_list()}
 
     async def recent(self, ids: list[str]) -> list[S]:
@@ -172,12 +177,10 @@ class Snapshots(Generic[S]):
                 found = await self.collection.find_one({"_id": aggregate_id})
             first = False
             if found is None:
-                try:
-                    await self.collection.insert_one(stored := {**doc, "_previous_status": None})
+                if await self._firsts.insert(stored := {**doc, "_previous_status": None}):
                     self._changed(aggregate_id, stored)
                     return Applied.NEWER, None
-                except DuplicateKeyError:
-                    continue
+                continue  # there already: read it
             previous = self._read(found)
             if previous.version > version:
                 return Applied.STALE, previous
@@ -191,17 +194,23 @@ class Snapshots(Generic[S]):
                 return Applied.NEWER, previous
             self._written.pop(aggregate_id, None)  # not as remembered (removed by hand?): read it
 
+    # The reads find the first versions this process is inserting (``first_linger``) once stored: an
+    # activity's event handled after its partners' registrations names them.
+
     async def get(self, aggregate_id: str) -> S | None:
+        await self._firsts.settled([aggregate_id])
         found = await self.collection.find_one({"_id": aggregate_id})
         return self._read(found) if found else None
 
     async def many(self, ids: list[str]) -> list[S]:
         if not ids:
             return []
+        await self._firsts.settled(ids)
         return [self._read(doc) for doc in await find_by_ids(self.collection, ids)]
 
     async def all(self, election: str | None = None) -> list[S]:
         """Every snapshot, or those of one election."""
+        await self._firsts.settled()
         query = {"election": election} if election is not None else {}
         return [self._read(doc) for doc in await self.collection.find(query).to_list()]
 
