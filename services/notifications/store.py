@@ -84,6 +84,9 @@ class Recent(Generic[T]):
         self._read = read
         self._value: tuple[float, T] | None = None
         self._generation = 0
+        # The read in progress and the generation it began in: the events a consumer handles at once
+        # (a burst, or those a lingering insert let finish together) share it instead of a read each.
+        self._reading: tuple[int, asyncio.Future[T]] | None = None
 
     def forget(self) -> None:
         self._value = None
@@ -92,8 +95,20 @@ class Recent(Generic[T]):
     async def get(self) -> T:
         if self._value is not None and time.monotonic() - self._value[0] < self.SECONDS:
             return self._value[1]
+        if self._reading is None or self._reading[0] != self._generation:  # none, or begun before a change
+            reading = asyncio.ensure_future(self._read_now())
+            reading.add_done_callback(lambda done: done.cancelled() or done.exception())  # its callers may be gone
+            self._reading = (self._generation, reading)
+        # Shielded: a caller cancelled does not cancel the others' read.
+        return await asyncio.shield(self._reading[1])
+
+    async def _read_now(self) -> T:
         generation, started = self._generation, time.monotonic()
-        value = await self._read()
+        try:
+            value = await self._read()
+        finally:
+            if self._reading is not None and self._reading[0] == generation:
+                self._reading = None
         if generation == self._generation:  # not forgotten while it was read: a change may be missing
             self._value = (started, value)
         return value

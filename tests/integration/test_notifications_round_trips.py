@@ -172,15 +172,20 @@ async def test_emails_outcomes_and_read_marks_reach_their_notifications_without_
 async def test_partners_registered_a_few_ms_apart_are_copied_in_shared_writes(service_settings):
     """Each partner a staff member registered one after another was copied into the read model by an
     insert of its own, a store round trip per registration beside the next request (issue 15). A
-    partner's first version now waits a little for others to share its write; each is still stored."""
-    async with running("notifications", service_settings) as (app, _):
+    partner's first version now waits a little for others to share its write; each is still stored.
+    The events then finish together, and each read the recipients (a store round trip each) when
+    none was kept: they share one read."""
+    async with running("notifications", service_settings) as (app, client):
         await soon(lambda: subscribed(app))
+        await add_recipient(client, name="Rina", subscriptions=["partner.registered"])  # none kept now
         partners = [partner(f"P-APART-{n}", name=f"KIM Ronde {n}") for n in range(10)]
         with commands_of_every_task() as sent:
             await publish(service_settings, *(event(EventType.PARTNER_REGISTERED, p) for p in partners), apart=0.01)
             await soon(lambda: value(_processed(app) == len(partners)))
         writes = sent[("insert", "partners")]
         assert writes <= len(partners) // 2, f"{len(partners)} partners 10 ms apart took {writes} inserts"
+        reads = sent[("find", "recipients")]
+        assert reads <= 2, f"{len(partners)} events read the recipients {reads} times"
         stored = await app.state.infra.db["partners"].find({}, {"name": 1, "version": 1}).to_list()
         assert sorted((d["_id"], d["name"], d["version"]) for d in stored) == sorted(
             (p["id"], p["name"], 1) for p in partners)
