@@ -192,7 +192,8 @@ async def test_the_preferred_order_first_and_the_next_channel_when_it_ends_dead(
         assert smtp.to("reached@kpu.example") == []
         # each WhatsApp-first number tried once (two recipients' sends run side by side, in either order)
         assert sorted(c.body["to"] for c in providers.of("whatsapp")) == ["+6281234567890", "+6281398765432"]
-        fallback = (await chat(client, lost["id"], "email", "sent"))[0]
+        # The e-mail reaches the server before its delivery is recorded as sent.
+        fallback = (await soon(lambda: chat(client, lost["id"], "email", "sent")))[0]
         note = (await client.get(f"/inbox/{lost['id']}/{fallback['notification_id']}", headers=auth("admin"))).json()
         assert note["channels"] == ["inbox", "whatsapp", "email"]
         await soon(lambda: _shows(client, lost["id"], fallback["notification_id"]))
