@@ -11,7 +11,6 @@ longer holds.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -144,24 +143,17 @@ class Handlers:
                 yield Applying(snapshot, Change(event.type, cause(event), snapshot.updated_at or event.time, None, now,
                                                 self.zone, _extra(event)), rerun=True)
                 return
-            syncing: asyncio.Future[None] | None = None
             if jobs_of is not None:
-                # Beside the event's own notification, which does not wait for the jobs (their inserts
-                # wait to share a write); both are done before the lock is let go and the event acked.
                 none_yet = applied is Applied.NEWER and no_jobs_yet(aggregate, previous)
-                syncing = asyncio.ensure_future(self._sync(
-                    event.subject, aggregate, jobs_of(snapshot, self.config, self.zone, now), now, none_yet))
+                await self._sync(event.subject, aggregate, jobs_of(snapshot, self.config, self.zone, now), now,
+                                 none_yet)
             # What the event replaced: on a redelivery, the read model remembers it.
             replaced = None if previous is None else (
                 previous.previous_status if applied is Applied.SAME else previous.status)
             # When the change happened, as the aggregate says (a re-published event may carry a later time).
             change = Change(event.type, cause(event), snapshot.updated_at or event.time, replaced, now, self.zone,
                             _extra(event))
-            try:
-                yield Applying(snapshot, change, applied is Applied.SAME)
-            finally:
-                if syncing is not None:
-                    await syncing  # its failure fails the event, which is handled again (the sync is idempotent)
+            yield Applying(snapshot, change, applied is Applied.SAME)
 
     async def on_partner(self, event: AnyEvent) -> None:
         async with self._applying(self.models.partners, event, "partner", partner_jobs) as found:

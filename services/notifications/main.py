@@ -76,7 +76,7 @@ def build(settings: Settings | None = None, config: NotifySettings | None = None
     # Several processes update one notification (each its own delivery's outcome): a lease each write.
     inboxes = Inboxes(infra.db, WriteLeases(infra.db["write_leases"]) if settings.processes > 1 else None)
     deliveries = Deliveries(infra.aggregates("deliveries"), infra.db["delivery_log"])
-    jobs = Jobs(infra.db["jobs"], several_processes=settings.processes > 1, linger=LINGER)
+    jobs = Jobs(infra.db["jobs"], several_processes=settings.processes > 1)
     claims = Claims(infra.db["claims"])
     notifier = Notifier(recipients, inboxes, deliveries, Texts(settings.zone, settings.region_name), clock, config,
                         settings.region, wake, metrics, hand)

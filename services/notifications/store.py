@@ -640,7 +640,7 @@ class Jobs:
     could have run (:meth:`sync`).
     """
 
-    def __init__(self, collection: AsyncCollection, several_processes: bool = True, linger: float = 0.0) -> None:
+    def __init__(self, collection: AsyncCollection, several_processes: bool = True) -> None:
         self.collection = collection
         # Only another process can delete a job's name while this one names it (see :meth:`sync`).
         self.several_processes = several_processes
@@ -650,12 +650,8 @@ class Jobs:
         self._indexed = False
         self._indexing = asyncio.Lock()
         self._lists_left = True  # until the first look finds none
-        # The events a consumer handles at once store their jobs and names together; with ``linger``,
-        # those of events a few ms apart too (the sync runs beside the event's notification, which
-        # does not wait for it). A job ``ensure``d is stored at once.
-        self._inserts = GroupInsert(collection)
-        self._synced = GroupInsert(collection, linger=linger, name=f"group-insert-{collection.name}-synced")
-        self._name_inserts = GroupInsert(self.names, linger=linger)
+        # The events a consumer handles at once store their jobs and names together.
+        self._inserts, self._name_inserts = GroupInsert(collection), GroupInsert(self.names)
 
     @staticmethod
     def _doc(job: Job, now: datetime) -> dict[str, Any]:
@@ -690,7 +686,7 @@ class Jobs:
             await self._name(subject, [(doc["_id"], doc["kind"]) for doc in again])
         # Every wanted job is inserted: one already stored keeps its due (its insert is refused),
         # and one a crash left named but not stored is stored now.
-        added = await self._synced.insert_new([self._doc(job, now) for job in desired])
+        added = await self._inserts.insert_new([self._doc(job, now) for job in desired])
         if added and self.several_processes:
             # Another process deleting one of these as stale may have forgotten its name after
             # this one named it: name it again (an insert that finds the name changes nothing).

@@ -189,31 +189,3 @@ async def test_partners_registered_a_few_ms_apart_are_copied_in_shared_writes(se
         stored = await app.state.infra.db["partners"].find({}, {"name": 1, "version": 1}).to_list()
         assert sorted((d["_id"], d["name"], d["version"]) for d in stored) == sorted(
             (p["id"], p["name"], 1) for p in partners)
-
-
-async def test_activities_scheduled_a_few_ms_apart_name_and_store_their_reminders_in_shared_writes(
-        service_settings):
-    """Each scheduled activity's reminders were named and stored by two inserts of their own before
-    its notification, when a staff member schedules activities one after another (issue 15). They now
-    wait a little for others to share their writes, beside the notification, which does not wait."""
-    async with running("notifications", service_settings) as (app, client):
-        await soon(lambda: subscribed(app))
-        staff = await add_recipient(client, name="Rina", subscriptions=["activity.scheduled"])
-        starts = datetime.now(UTC) + timedelta(days=30)
-        forums = [activity(f"A-APART-{n}", starts.isoformat(), ends_at=(starts + timedelta(hours=2)).isoformat())
-                  for n in range(10)]
-        await publish(service_settings, *(event(EventType.ACTIVITY_PLANNED, {**f, "status": "planned",
-                                                                             "starts_at": None, "ends_at": None})
-                                          for f in forums))
-        await soon(lambda: value(_processed(app) == len(forums)))
-        with commands_of_every_task() as sent:
-            await publish(service_settings, *(event(EventType.ACTIVITY_SCHEDULED, f, version=2) for f in forums),
-                          apart=0.01)
-            await soon(lambda: value(_processed(app) == 2 * len(forums)))
-        for forum in forums:
-            assert {j["kind"] for j in await _jobs(client, forum["id"])} == {"reminder"}, forum["id"]
-        told = [n for n in await inbox(client, staff["id"]) if n["rule"] == "activity.scheduled"]
-        assert told, "the staff member was not told of the scheduled activities"
-        for collection in ("jobs", "job_names"):
-            writes = sent[("insert", collection)]
-            assert writes <= len(forums) // 2, f"{len(forums)} activities 10 ms apart took {writes} inserts into {collection}"
