@@ -15,7 +15,7 @@ message goes to :meth:`EventQueue.deliver`, which
    again, changing nothing, and its marker's insert counts it;
 3. runs the handler with the event's correlation id bound for logs and new events;
 4. on success records the id, then acks (an :func:`idempotent` handler's id after its turn, written
-   with the queue's other records of the next ``ProcessedEvents.LINGER`` seconds); on failure
+   with the queue's other records of the next ``shared.group_insert.LINGER`` seconds); on failure
    re-publishes the message to the next retry queue (or, after the last, to ``<queue>.dlq`` with
    the error in its headers), with confirms, and only then acks. If even that publish fails, the
    message is nacked and RabbitMQ redelivers it: nothing is acked and forgotten.
@@ -530,13 +530,11 @@ class ProcessedEvents:
 
     RETENTION = timedelta(days=14)
 
-    LINGER = LINGER  # how long a record made ``later`` waits for others to share its write
-
     def __init__(self, db: AsyncDatabase) -> None:
         self._collection = db["processed_events"]
         # The messages a consumer handles at once record their events together (``GroupInsert``).
         self._inserts = GroupInsert(self._collection)
-        self._later = GroupInsert(self._collection, linger=self.LINGER, name="group-insert-processed-later")
+        self._later = GroupInsert(self._collection, linger=LINGER, name="group-insert-processed-later")
 
     async def seen(self, queue: str, event_id: str) -> bool:
         return await self._collection.find_one({"_id": f"{queue}:{event_id}"}, {"_id": 1}) is not None
@@ -544,7 +542,7 @@ class ProcessedEvents:
     async def record(self, queue: str, event_id: str, by: str | None = None, later: bool = False) -> bool:
         """Record the id; ``False`` when it was recorded before (the event was a duplicate). ``by``:
         the shard that handled it, when ``queue`` is a sharded queue's name. ``later``: written up to
-        ``LINGER`` seconds later, with the records made meanwhile."""
+        ``LINGER`` seconds later (``shared.group_insert``), with the records made meanwhile."""
         inserts = self._later if later else self._inserts
         return await inserts.insert({"_id": f"{queue}:{event_id}", "at": datetime.now(UTC),
                                      **({"by": by} if by else {})})
