@@ -153,6 +153,7 @@ class PrivateStore:
     log: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] | None = None  # the store process's environment (None: this one's)
 
     @property
     def url(self) -> str:
@@ -169,7 +170,7 @@ class PrivateStore:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 [str(self.binary), "-listen", f"127.0.0.1:{self.port}", "-data", str(self.data), "-log", str(self.log)],
-                stdout=subprocess.DEVNULL, stderr=out, start_new_session=True,
+                stdout=subprocess.DEVNULL, stderr=out, start_new_session=True, env=self.env,
             )
         self.pidfile.write_text(str(self.process.pid))
         deadline = time.monotonic() + timeout
@@ -244,9 +245,9 @@ def private_rabbit(tmp_path_factory: pytest.TempPathFactory, run_id: str) -> Ite
 
 
 @contextlib.contextmanager
-def store_of_its_own(home: Path) -> Iterator[PrivateStore]:
+def store_of_its_own(home: Path, env: dict[str, str] | None = None) -> Iterator[PrivateStore]:
     """A private store with its data under ``home``, stopped at the end (or by the watchdog)."""
-    store = PrivateStore(_store_binary(), home / "data", home / "store.log")
+    store = PrivateStore(_store_binary(), home / "data", home / "store.log", env=env)
     with watchdog(store.pidfile, str(store.data)):
         store.start()
         yield store

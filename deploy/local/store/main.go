@@ -8,6 +8,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -61,13 +63,15 @@ func run(listen, dataDir, logFile, logLevel string) error {
 	}
 
 	// FerretDB listens on a Unix socket of its own; clients reach it through the write gate
-	// (gate.go) on the TCP address.
-	sockets, err := os.MkdirTemp("", "sinergi-store-")
+	// (gate.go) on the TCP address. The socket is in Linux's abstract namespace (the leading
+	// "@"): it has no file, so a store killed with SIGKILL (or by the OOM killer) leaves nothing
+	// behind, as the temporary directory that held it did. It is no more open than the TCP
+	// address every local user reaches already; a client that dialled it would only skip the
+	// gate's ordering of writes.
+	socket, err := abstractSocket()
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(sockets)
-	socket := filepath.Join(sockets, "ferretdb.sock")
 
 	// SQLite URI of a directory: one database file per MongoDB database.
 	db, err := ferretdb.New(&ferretdb.Config{
@@ -107,6 +111,16 @@ func run(listen, dataDir, logFile, logLevel string) error {
 	<-ran
 	logger.Warn("sinergi-store stopped")
 	return nil
+}
+
+// abstractSocket names a socket in the abstract namespace, unique to this process: the pid
+// among live processes, and random bytes for stores in other PID namespaces on one network.
+func abstractSocket() (string, error) {
+	random := make([]byte, 8)
+	if _, err := rand.Read(random); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("@sinergi-store-%d-%s", os.Getpid(), hex.EncodeToString(random)), nil
 }
 
 // awaitSocket waits until FerretDB answers on its socket, so that the first client is passed through.
