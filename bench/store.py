@@ -4,7 +4,7 @@ in docs/performance.md.
 Manual, not part of the test suite. Against the store of ``SINERGI_MONGODB_URL`` (default the local
 one), in a database of its own, dropped at the end::
 
-    .venv/bin/python bench/store.py [--sizes 100,1000,3000] [--repeat 20]
+    .venv/bin/python bench/store.py [--sizes 100,1000,3000] [--repeat 20] [--pauses 0,0.02,0.15]
 
 For each size it fills one collection with documents of about 1.5 KB and times, on a document in
 the middle: ``find_one({_id})``; ``update_one({_id})``; a version-checked write as the services make
@@ -12,6 +12,11 @@ it (``shared.mongo.update_at_version``: by ``_id`` on FerretDB, in the filter on
 write with the version in the filter whatever the server; ``find_one({_id, version})``; and
 ``insert_one``. On FerretDB 1.24/SQLite a filter of ``_id`` alone is looked up in an index (the one
 ``sinergi-store`` adds); any other filter is evaluated over the whole collection.
+
+Then, with ``--pauses`` (seconds), what a staff member's lone request meets: after each pause, a
+``find_one`` of a missing ``_id``, an ``insert_one`` and another, one after another (medians of
+``--repeat`` × 5 tries). Commands a few ms apart each pay for waking the store again, which the
+figures above, timed back to back, do not show (docs/performance.md, 2026-12-08).
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ import argparse
 import asyncio
 import os
 import secrets
+import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -43,7 +50,7 @@ async def timed(repeat: int, step: Callable[[int], Awaitable[object]]) -> float:
     return (time.perf_counter() - began) * 1000 / repeat
 
 
-async def bench(url: str, sizes: list[int], repeat: int) -> None:
+async def bench(url: str, sizes: list[int], repeat: int, pauses: list[float]) -> None:
     client = AsyncMongoClient(url)
     name = f"bench_store_{secrets.token_hex(3)}"
     things = client[name]["things"]
@@ -84,9 +91,28 @@ async def bench(url: str, sizes: list[int], repeat: int) -> None:
             await things.delete_many({"_id": {"$in": [f"i{size}-{n}" for n in range(repeat)]}})
             print(f"{size:6d} " + " ".join(f"{f:{w}.1f}" for f, w in zip(figures, (9, 11, 11, 14, 13, 7))),
                   flush=True)
+        if pauses:
+            await after_pauses(things, pauses, repeat * 5)
     finally:
         await client.drop_database(name)
         await client.close()
+
+
+async def after_pauses(things: AsyncCollection, pauses: list[float], tries: int) -> None:
+    print(f"\n{'pause s':>7} {'find':>6} {'insert':>7} {'insert':>7}   (ms, in this order after each pause)")
+    for pause in pauses:
+        times: list[list[float]] = [[], [], []]
+        for n in range(tries):
+            await asyncio.sleep(pause)
+            steps = (lambda: things.find_one({"_id": "missing"}),
+                     lambda: things.insert_one({"_id": f"p{pause}-{n}-a", "version": 1, "pad": PAD}),
+                     lambda: things.insert_one({"_id": f"p{pause}-{n}-b", "version": 1, "pad": PAD}))
+            for kept, step in zip(times, steps):
+                began = time.perf_counter()
+                await step()
+                kept.append((time.perf_counter() - began) * 1000)
+        print(f"{pause:7.3f} " + " ".join(f"{statistics.median(t):{w}.2f}" for t, w in zip(times, (6, 7, 7))),
+              flush=True)
 
 
 def main() -> None:
@@ -94,8 +120,10 @@ def main() -> None:
     parser.add_argument("--url", default=os.environ.get("SINERGI_MONGODB_URL", "mongodb://127.0.0.1:27017/"))
     parser.add_argument("--sizes", default="100,1000,3000,10000", help="collection sizes, ascending")
     parser.add_argument("--repeat", type=int, default=20, help="calls timed per figure")
+    parser.add_argument("--pauses", default="", help="seconds, e.g. 0,0.02,0.15: commands after each pause")
     args = parser.parse_args()
-    asyncio.run(bench(args.url, [int(s) for s in args.sizes.split(",")], args.repeat))
+    pauses = [float(p) for p in args.pauses.split(",") if p]
+    asyncio.run(bench(args.url, [int(s) for s in args.sizes.split(",")], args.repeat, pauses))
 
 
 if __name__ == "__main__":
