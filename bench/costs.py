@@ -47,14 +47,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.clients import Answer, Clients  # noqa: E402
 from bench.leftovers import remove_broker_objects  # noqa: E402
-from bench.server import Store, checkout, free_port  # noqa: E402
+from bench.server import Store, checkout, free_port, ready  # noqa: E402
 from shared.auth import mint  # noqa: E402
 
 RABBITMQ = os.environ.get("SINERGI_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -118,19 +116,8 @@ class Side:
             self.services[name] = Service(name, process, f"http://127.0.0.1:{port}", counts / f"{process.pid}.json")
 
     def wait_ready(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
         for service in self.services.values():
-            while True:
-                if service.process.poll() is not None:
-                    raise SystemExit(f"{self.label}: {service.name} exited (see its log under $TMPDIR)")
-                try:
-                    if httpx.get(service.url + "/readyz", timeout=1.0).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"{self.label}: {service.name} not ready in {timeout:.0f} s")
-                time.sleep(0.2)
+            ready(service.url, service.process, f"{self.label}: {service.name} (its log is under $TMPDIR)", timeout)
 
     def stop(self) -> None:
         for service in self.services.values():

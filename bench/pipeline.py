@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from bench.clients import Clients  # noqa: E402
 from bench.leftovers import remove  # noqa: E402
 from bench.same_work import SAME_WORK, same_work  # noqa: E402
-from bench.server import Store, checkout, free_port, stop  # noqa: E402
+from bench.server import Store, checkout, free_port, ready, stop  # noqa: E402
 from shared.auth import mint  # noqa: E402
 
 RABBITMQ = os.environ.get("SINERGI_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -93,17 +93,7 @@ class Service:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"{self.name} exited; see {self.log.name}")
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit(f"{self.name} not ready in {timeout} s")
+        ready(self.url, self.process, f"{self.name} (see {self.log.name})", timeout)
 
     def stop(self) -> None:
         stop(self.process)

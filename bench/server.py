@@ -33,6 +33,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def ready(url: str, process: subprocess.Popen[bytes], what: str, timeout: float) -> None:
+    """Wait until the service at ``url`` answers ``/readyz``; ``SystemExit`` naming ``what`` when
+    its process exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise SystemExit(f"{what} exited before it was ready")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit(f"{what} not ready in {timeout:.0f} s")
+        time.sleep(0.2)
+
+
 def spawn(service: str, secret: str, prefix: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
     """``service`` as its own process with databases, exchanges and queues of its own (``prefix``),
     ready; returns the process and its URL. ``env``: more ``SINERGI_*`` settings."""
@@ -42,17 +60,9 @@ def spawn(service: str, secret: str, prefix: str, **env: str) -> tuple[subproces
                    **env}
     process = subprocess.Popen([sys.executable, "-m", f"services.{service}"], cwd=ROOT, env=environment)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                print(f"spawned the {service} service on {url} (databases {prefix}_*)", file=sys.stderr)
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"the spawned {service} service did not become ready in 60 s")
+    ready(url, process, f"the spawned {service} service", 60)
+    print(f"spawned the {service} service on {url} (databases {prefix}_*)", file=sys.stderr)
+    return process, url
 
 
 def checkout(ref: str) -> tuple[str, Path]:
