@@ -1,5 +1,6 @@
-"""The embedded store killed with SIGKILL (an OOM kill, a host's hard stop): it leaves nothing in
-the machine's temporary directory, and starts again on its files with every acknowledged write.
+"""The embedded store killed with SIGKILL (the OOM killer, a supervisor's last resort): it leaves
+nothing in the machine's temporary directory, and starts again on its files with every
+acknowledged write.
 
 FerretDB's Unix socket, which only the store's own write gate dials (deploy/local/store/main.go),
 was in a temporary directory the store removed on a clean stop only: each killed store left one

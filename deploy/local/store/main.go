@@ -67,7 +67,8 @@ func run(listen, dataDir, logFile, logLevel string) error {
 	// "@"): it has no file, so a store killed with SIGKILL (or by the OOM killer) leaves nothing
 	// behind, as the temporary directory that held it did. It is no more open than the TCP
 	// address every local user reaches already; a client that dialled it would only skip the
-	// gate's ordering of writes.
+	// gate's ordering of writes. Abstract sockets are Linux's, as is every machine `make up`
+	// installs on (Debian).
 	socket, err := abstractSocket()
 	if err != nil {
 		return err
