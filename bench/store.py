@@ -15,8 +15,9 @@ write with the version in the filter whatever the server; ``find_one({_id, versi
 
 Then, with ``--pauses`` (seconds), what a staff member's lone request meets: after each pause, a
 ``find_one`` of a missing ``_id``, an ``insert_one`` and another, one after another (medians of
-``--repeat`` × 5 tries). Commands a few ms apart each pay for waking the store again, which the
-figures above, timed back to back, do not show (docs/performance.md, 2026-12-08).
+``--repeat`` × 5 tries). The first commands after a pause cost more than the same commands back
+to back, and the store warms again over a few of them: the figures above, timed back to back, do
+not show it (docs/performance.md, 2026-12-08).
 """
 
 from __future__ import annotations
